@@ -1,0 +1,406 @@
+/* cmd-user.c - `mailbag user add|del|list|passwd|disable|enable|quota`
+ *
+ * SUMMARY
+ *	Mailboxes: an address, a password hash Dovecot verifies, a quota,
+ *	a message-size limit, enabled or disabled, and a home under
+ *	mail_root. `add` and `passwd` take the password from stdin with
+ *	--password-stdin, an existing hash with --hash, or generate one and
+ *	print it once. `del` keeps the mailbox on disk unless --purge.
+ *
+ * SECURITY
+ *	Plain passwords are wiped from memory after hashing and never
+ *	logged; a generated one is printed only to stdout.
+ */
+#include "cli.h"
+#include "password.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GENERATED_PASSWORD_LEN 20
+
+static const char user_usage[] =
+	"usage: mailbag user add [--password-stdin | --hash HASH] [--quota SIZE]\n"
+	"                        [--max-message-size SIZE] [--disabled] ADDRESS\n"
+	"       mailbag user del [--purge] ADDRESS\n"
+	"       mailbag user list [DOMAIN]\n"
+	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
+	"       mailbag user disable|enable ADDRESS\n"
+	"       mailbag user quota ADDRESS SIZE\n"
+	"\n"
+	"Without --password-stdin or --hash, a password is generated and printed.\n"
+	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
+	"{BLF-CRYPT} hash. SIZE is bytes or a number with K, M, G or T; 0 means\n"
+	"no limit. del keeps the mailbox on disk unless --purge.\n";
+
+struct user_options {
+	bool password_stdin, disabled, purge;
+	const char *hash, *quota, *max_message;
+};
+
+static int parse_options(struct cli *cli, int argc, char **argv,
+			 struct user_options *o)
+{
+	static const struct option options[] = {
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "hash", required_argument, NULL, 'H' },
+		{ "quota", required_argument, NULL, 'q' },
+		{ "max-message-size", required_argument, NULL, 'm' },
+		{ "disabled", no_argument, NULL, 'D' },
+		{ "purge", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p': o->password_stdin = true; break;
+		case 'H': o->hash = optarg; break;
+		case 'q': o->quota = optarg; break;
+		case 'm': o->max_message = optarg; break;
+		case 'D': o->disabled = true; break;
+		case 'P': o->purge = true; break;
+		default: fputs(user_usage, stderr); return -1;
+		}
+	}
+	if (o->password_stdin && o->hash != NULL) {
+		cli_fail(cli, EX_USAGE, "--password-stdin and --hash exclude each other");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_size_arg(struct cli *cli, const char *what, const char *text,
+			  uint64_t *bytes_r)
+{
+	const char *error;
+
+	if (mb_parse_size(text, bytes_r, &error) < 0)
+		return cli_fail(cli, EX_DATAERR, "%s '%s': %s", what, text, error);
+	return EX_OK;
+}
+
+/* read_password_stdin - the first line of stdin, without its newline */
+static int read_password_stdin(struct cli *cli, char *buf, size_t size)
+{
+	if (fgets(buf, (int)size, stdin) == NULL)
+		return cli_fail(cli, EX_NOINPUT, "--password-stdin: no password on standard input");
+	size_t len = strcspn(buf, "\r\n");
+	if (buf[len] == '\0' && len == size - 1)
+		return cli_fail(cli, EX_DATAERR, "--password-stdin: the password is longer than %d characters", MB_PASSWORD_MAX);
+	buf[len] = '\0';
+	return EX_OK;
+}
+
+/* make_hash - the hash from --hash, stdin or a generated password.
+   generated_r is set (and must be printed) when one was generated. */
+static int make_hash(struct cli *cli, const struct user_options *o,
+		     char hash[MB_HASH_MAX], char generated_r[GENERATED_PASSWORD_LEN + 1])
+{
+	char plain[MB_PASSWORD_MAX + 2];
+	const char *error;
+	int ret = EX_OK;
+
+	generated_r[0] = '\0';
+	if (o->hash != NULL) {
+		if (mb_password_hash_check(o->hash, &error) < 0)
+			return cli_fail(cli, EX_DATAERR, "--hash: %s", error);
+		snprintf(hash, MB_HASH_MAX, "%s", o->hash);
+		return EX_OK;
+	}
+	if (o->password_stdin) {
+		ret = read_password_stdin(cli, plain, sizeof(plain));
+	} else {
+		mb_password_generate(generated_r, GENERATED_PASSWORD_LEN);
+		snprintf(plain, sizeof(plain), "%s", generated_r);
+	}
+	if (ret == EX_OK && mb_password_hash(plain, hash, &error) < 0)
+		ret = cli_fail(cli, EX_DATAERR, "%s", error);
+	sodium_memzero(plain, sizeof(plain));
+	return ret;
+}
+
+static void print_password_result(struct cli *cli, const char *address, const char *verb,
+				  const char *generated)
+{
+	if (cli->json) {
+		json_t *o = json_pack("{s:s, s:b}", "address", address, verb, 1);
+		if (generated[0] != '\0')
+			json_object_set_new(o, "password", json_string(generated));
+		json_dumpf(o, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(o);
+		return;
+	}
+	printf("%s %s\n", verb, address);
+	if (generated[0] != '\0')
+		printf("password: %s\n", generated);
+}
+
+static int user_add(struct cli *cli, const struct user_options *o, const char *address)
+{
+	char hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1], error[1024];
+	char home[4096];
+	struct mb_user user = { 0 };
+	const char *at = strrchr(address, '@');
+	int ret;
+
+	snprintf(user.address, sizeof(user.address), "%s", address);
+	user.quota_bytes = cli->ctx->default_quota_bytes;
+	user.max_message_bytes = cli->ctx->default_max_message_bytes;
+	if (o->quota != NULL && (ret = parse_size_arg(cli, "--quota", o->quota, &user.quota_bytes)) != EX_OK)
+		return ret;
+	if (o->max_message != NULL &&
+	    (ret = parse_size_arg(cli, "--max-message-size", o->max_message, &user.max_message_bytes)) != EX_OK)
+		return ret;
+	if ((ret = make_hash(cli, o, hash, generated)) != EX_OK)
+		return ret;
+	snprintf(home, sizeof(home), "%s/%s/%.*s", cli->ctx->mail_root, at + 1,
+		 (int)(at - address), address);
+	user.password_hash = hash;
+	user.home = home;
+	user.enabled = !o->disabled;
+	user.created = (int64_t)time(NULL);
+	ret = mb_store_user_add(cli->store, &user, error, sizeof(error));
+	sodium_memzero(hash, sizeof(hash));
+	if (ret < 0) {
+		sodium_memzero(generated, sizeof(generated));
+		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
+	}
+	print_password_result(cli, address, "added", generated);
+	sodium_memzero(generated, sizeof(generated));
+	return EX_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+/* purge_home - delete a mailbox directory, only below mail_root */
+static int purge_home(struct cli *cli, const char *home)
+{
+	size_t root_len = strlen(cli->ctx->mail_root);
+
+	if (home[0] == '\0' || strncmp(home, cli->ctx->mail_root, root_len) != 0 ||
+	    home[root_len] != '/' || strstr(home, "/../") != NULL)
+		return cli_fail(cli, EX_DATAERR, "not purging %s: it is not below mail_root %s", home, cli->ctx->mail_root);
+	if (access(home, F_OK) < 0)
+		return EX_OK;
+	if (nftw(home, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return cli_fail(cli, EX_IOERR, "user deleted, but removing %s failed: %s", home, strerror(errno));
+	return EX_OK;
+}
+
+static int user_del(struct cli *cli, const struct user_options *o, const char *address)
+{
+	char error[1024];
+	struct mb_user user;
+	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
+
+	if (ret <= 0)
+		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
+				 cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
+	ret = mb_store_user_del(cli->store, address, error, sizeof(error));
+	if (ret < 0) {
+		mb_user_clear(&user);
+		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
+	}
+	int exit_code = o->purge ? purge_home(cli, user.home) : EX_OK;
+	if (exit_code == EX_OK && !cli->json)
+		printf("deleted %s%s\n", address, o->purge ? " and its mailbox" : " (mailbox kept)");
+	else if (exit_code == EX_OK)
+		printf("{\"address\": \"%s\", \"deleted\": true, \"purged\": %s}\n", address,
+		       o->purge ? "true" : "false");
+	mb_user_clear(&user);
+	return exit_code;
+}
+
+static uint64_t mailbox_bytes;
+
+static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path; (void)ftw;
+	if (flag == FTW_F)
+		mailbox_bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* home_usage - bytes under a home directory (0 when it does not exist) */
+static uint64_t home_usage(const char *home)
+{
+	mailbox_bytes = 0;
+	if (home[0] != '\0')
+		nftw(home, add_size, 16, FTW_PHYS);
+	return mailbox_bytes;
+}
+
+static void format_size(uint64_t bytes, char *buf, size_t size)
+{
+	static const char units[] = "BKMGT";
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%lluB", (unsigned long long)bytes);
+	else
+		snprintf(buf, size, "%.1f%c", v, units[u]);
+}
+
+static int print_user(const struct mb_user *user, void *context)
+{
+	json_t *list = context;
+	uint64_t used = home_usage(user->home);
+
+	if (list != NULL) {
+		json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:s}",
+			"address", user->address, "enabled", user->enabled,
+			"quota_bytes", (json_int_t)user->quota_bytes,
+			"max_message_bytes", (json_int_t)user->max_message_bytes,
+			"mailbox_bytes", (json_int_t)used,
+			"created", (json_int_t)user->created, "home", user->home));
+		return 0;
+	}
+	char quota[32], size[32];
+	format_size(used, size, sizeof(size));
+	if (user->quota_bytes == 0)
+		snprintf(quota, sizeof(quota), "unlimited");
+	else
+		format_size(user->quota_bytes, quota, sizeof(quota));
+	printf("%-40s %-8s %10s %10s\n", user->address,
+	       user->enabled ? "enabled" : "disabled", size, quota);
+	return 0;
+}
+
+static int user_list(struct cli *cli, int argc, char **argv)
+{
+	char domain[MB_DOMAIN_MAX + 1], error[1024];
+
+	if (argc > 1) {
+		fputs(user_usage, stderr);
+		return EX_USAGE;
+	}
+	if (argc == 1 && cli_parse_domain(cli, argv[0], domain) < 0)
+		return EX_DATAERR;
+	json_t *list = cli->json ? json_array() : NULL;
+	if (list == NULL)
+		printf("%-40s %-8s %10s %10s\n", "ADDRESS", "STATE", "MAILBOX", "QUOTA");
+	if (mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
+				   list, error, sizeof(error)) < 0) {
+		json_decref(list);
+		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
+	}
+	if (list != NULL) {
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(list);
+	}
+	return EX_OK;
+}
+
+/* user_change - passwd, disable, enable, quota: read, change, write */
+static int user_change(struct cli *cli, const char *verb, const struct user_options *o,
+		       const char *address, const char *size_arg)
+{
+	char error[1024], hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1] = "";
+	struct mb_user user;
+	char *old_hash;
+	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
+
+	if (ret <= 0)
+		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
+				 cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
+	ret = EX_OK;
+	old_hash = user.password_hash;
+	if (strcmp(verb, "passwd") == 0) {
+		ret = make_hash(cli, o, hash, generated);
+		user.password_hash = hash;
+	} else if (strcmp(verb, "disable") == 0) {
+		user.enabled = false;
+	} else if (strcmp(verb, "enable") == 0) {
+		user.enabled = true;
+	} else {
+		ret = parse_size_arg(cli, "quota", size_arg, &user.quota_bytes);
+	}
+	if (ret == EX_OK) {
+		int sret = mb_store_user_update(cli->store, &user, error, sizeof(error));
+		if (sret < 0)
+			ret = cli_fail(cli, cli_store_exit_code(sret), "%s", error);
+	}
+	user.password_hash = old_hash;
+	mb_user_clear(&user);
+	sodium_memzero(hash, sizeof(hash));
+	if (ret == EX_OK) {
+		const char *done = strcmp(verb, "passwd") == 0 ? "password changed" :
+				   strcmp(verb, "disable") == 0 ? "disabled" :
+				   strcmp(verb, "enable") == 0 ? "enabled" : "quota set";
+		print_password_result(cli, address, done, generated);
+	}
+	sodium_memzero(generated, sizeof(generated));
+	return ret;
+}
+
+int cmd_user(struct cli *cli, int argc, char **argv)
+{
+	static char command[32];
+	char address[MB_ADDRESS_MAX + 1];
+	struct user_options o;
+	int exit_code;
+
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		fputs(user_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_OK;
+	}
+	const char *verb = argv[1];
+	static const char *const verbs[] = { "add", "del", "list", "passwd", "disable", "enable", "quota" };
+	size_t v;
+	for (v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
+		if (strcmp(verb, verbs[v]) == 0)
+			break;
+	}
+	if (v == sizeof(verbs) / sizeof(verbs[0])) {
+		fprintf(stderr, "mailbag: user: unknown command '%s'\n", verb);
+		fputs(user_usage, stderr);
+		return EX_USAGE;
+	}
+	snprintf(command, sizeof(command), "user %s", verb);
+	cli->command = command;
+	if (parse_options(cli, argc - 1, argv + 1, &o) < 0)
+		return EX_USAGE;
+	int rest = argc - 1 - optind;
+	char **args = argv + 1 + optind;
+	if (cli_store(cli, &exit_code) < 0)
+		return exit_code;
+	if (strcmp(verb, "list") == 0)
+		return user_list(cli, rest, args);
+
+	int want = strcmp(verb, "quota") == 0 ? 2 : 1;
+	if (rest != want) {
+		fputs(user_usage, stderr);
+		return EX_USAGE;
+	}
+	if (cli_parse_address(cli, args[0], false, address) < 0)
+		return EX_DATAERR;
+	if (strcmp(verb, "add") == 0)
+		return user_add(cli, &o, address);
+	if (strcmp(verb, "del") == 0)
+		return user_del(cli, &o, address);
+	return user_change(cli, verb, &o, address, want == 2 ? args[1] : NULL);
+}

@@ -1,0 +1,486 @@
+/* context.c - the context file /etc/mailbag/context.json
+ *
+ * SUMMARY
+ *	Reads the one settings file every mailbag part shares, checks every
+ *	key against the schema below and freezes the result into a
+ *	struct mb_context. The schema is one table: key, type, where it
+ *	goes, default. An unknown key, a value of the wrong type or a value
+ *	out of range is an error that names the key and says what is
+ *	allowed; nothing is half-applied.
+ *
+ * DIAGNOSTICS
+ *	"FILE: key 'policyd.socket_mode': expected ... (got ...)"
+ */
+#include "context.h"
+#include "address.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mailbag-config.h"
+
+enum field_type {
+	FIELD_HOSTNAME,
+	FIELD_STORE,
+	FIELD_USER,
+	FIELD_DELIMITER,
+	FIELD_PATH,
+	FIELD_ID,
+	FIELD_MODE,
+	FIELD_SIZE,
+	FIELD_OBJECT,
+};
+
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t offset;            /* into struct mb_context */
+	const char *default_value; /* as text, parsed like a JSON string */
+	const struct field *children; /* FIELD_OBJECT */
+	const char *help;          /* what is allowed */
+};
+
+#define END_OF_FIELDS { NULL, 0, 0, NULL, NULL, NULL }
+
+static const struct field policyd_fields[] = {
+	{ "socketmap_socket", FIELD_PATH, offsetof(struct mb_context, socketmap_socket),
+	  "/var/spool/postfix/private/mailbag-socketmap", NULL, "an absolute path" },
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, socket_group),
+	  "postfix", NULL, "a group name" },
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, socket_mode),
+	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits" },
+	END_OF_FIELDS
+};
+
+static const struct field defaults_fields[] = {
+	{ "quota", FIELD_SIZE, offsetof(struct mb_context, default_quota_bytes),
+	  "0", NULL, "bytes as a number, or a string like \"2G\"; 0 for no limit" },
+	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, default_max_message_bytes),
+	  "50M", NULL, "bytes as a number, or a string like \"50M\"; 0 for no limit" },
+	END_OF_FIELDS
+};
+
+static const struct field top_fields[] = {
+	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
+	  "localhost.localdomain", NULL, "a fully qualified host name" },
+	{ "store", FIELD_STORE, offsetof(struct mb_context, store),
+	  "lmdb:/var/lib/mailbag/store", NULL, "\"lmdb:/absolute/dir\"" },
+	{ "daemon_user", FIELD_USER, offsetof(struct mb_context, daemon_user),
+	  "mailbag", NULL, "a user name" },
+	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),
+	  "+", NULL, "up to 4 characters from \"+-_=\", or \"\" for none" },
+	{ "mail_root", FIELD_PATH, offsetof(struct mb_context, mail_root),
+	  "/var/vmail", NULL, "an absolute path" },
+	{ "vmail_uid", FIELD_ID, offsetof(struct mb_context, vmail_uid),
+	  "5000", NULL, "a number from 1 to 4294967294" },
+	{ "vmail_gid", FIELD_ID, offsetof(struct mb_context, vmail_gid),
+	  "5000", NULL, "a number from 1 to 4294967294" },
+	{ "policyd", FIELD_OBJECT, 0, NULL, policyd_fields, "an object" },
+	{ "defaults", FIELD_OBJECT, 0, NULL, defaults_fields, "an object" },
+	END_OF_FIELDS
+};
+
+struct parse_state {
+	const char *name;
+	char *error;
+	size_t error_size;
+};
+
+static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
+{
+	char detail[384];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	if (key != NULL)
+		snprintf(st->error, st->error_size, "%s: key '%s': %s", st->name, key, detail);
+	else
+		snprintf(st->error, st->error_size, "%s: %s", st->name, detail);
+	return -1;
+}
+
+int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r)
+{
+	char *end;
+	unsigned long long value;
+	uint64_t unit = 1;
+
+	if (text[0] < '0' || text[0] > '9') {
+		*error_r = "a size starts with a digit";
+		return -1;
+	}
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno != 0) {
+		*error_r = "the size is too large";
+		return -1;
+	}
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': unit = 1ULL << 10; end++; break;
+	case 'm': case 'M': unit = 1ULL << 20; end++; break;
+	case 'g': case 'G': unit = 1ULL << 30; end++; break;
+	case 't': case 'T': unit = 1ULL << 40; end++; break;
+	default:
+		*error_r = "a size is a number with an optional K, M, G or T";
+		return -1;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0') {
+		*error_r = "a size is a number with an optional K, M, G or T";
+		return -1;
+	}
+	if (value > UINT64_MAX / unit) {
+		*error_r = "the size is too large";
+		return -1;
+	}
+	*bytes_r = value * unit;
+	return 0;
+}
+
+/* check_string_value - the checks of the string-typed fields */
+static int check_string_value(struct parse_state *st, const char *key,
+			      const struct field *f, const char *value)
+{
+	const char *error;
+	char domain[MB_DOMAIN_MAX + 1];
+
+	switch (f->type) {
+	case FIELD_HOSTNAME:
+		if (mb_domain_parse(value, domain, &error) < 0)
+			return fail(st, key, "expected %s: %s (got \"%.80s\")", f->help, error, value);
+		return 0;
+	case FIELD_STORE:
+		if (strncmp(value, "lmdb:/", 6) == 0 && strstr(value, "/../") == NULL)
+			return 0;
+		if (strncmp(value, "redis:", 6) == 0 || strncmp(value, "unix:", 5) == 0)
+			return fail(st, key, "the Redis store is not built yet; use %s", f->help);
+		return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
+	case FIELD_USER:
+		if (value[0] == '\0' || strlen(value) > 32 ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(value) ||
+		    value[0] == '-')
+			return fail(st, key, "expected %s of lower-case letters, digits, '_' and '-' (got \"%.80s\")", f->help, value);
+		return 0;
+	case FIELD_DELIMITER:
+		if (strlen(value) > 4 || strspn(value, "+-_=") != strlen(value))
+			return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
+		return 0;
+	case FIELD_PATH:
+		if (value[0] != '/' || strlen(value) > 200 || strstr(value, "/../") != NULL)
+			return fail(st, key, "expected %s of at most 200 characters without '/../' (got \"%.80s\")", f->help, value);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* set_field - convert one JSON value and store it in the context */
+static int set_field(struct parse_state *st, const char *key,
+		     const struct field *f, json_t *value, struct mb_context *ctx)
+{
+	char *base = (char *)ctx + f->offset;
+	const char *error;
+
+	switch (f->type) {
+	case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER:
+	case FIELD_DELIMITER: case FIELD_PATH: {
+		if (!json_is_string(value))
+			return fail(st, key, "expected a string: %s", f->help);
+		const char *s = json_string_value(value);
+		if (strlen(s) != json_string_length(value))
+			return fail(st, key, "the string contains a NUL byte");
+		if (check_string_value(st, key, f, s) < 0)
+			return -1;
+		char *copy = strdup(s);
+		if (copy == NULL)
+			return fail(st, key, "out of memory");
+		free(*(char **)base);
+		*(char **)base = copy;
+		return 0;
+	}
+	case FIELD_ID: {
+		json_int_t id;
+		if (json_is_string(value)) {
+			char *end;
+			errno = 0;
+			id = strtoll(json_string_value(value), &end, 10);
+			if (errno != 0 || *end != '\0' || end == json_string_value(value))
+				return fail(st, key, "expected %s", f->help);
+		} else if (json_is_integer(value)) {
+			id = json_integer_value(value);
+		} else {
+			return fail(st, key, "expected %s", f->help);
+		}
+		if (id < 1 || id > 4294967294LL)
+			return fail(st, key, "expected %s (got %lld)", f->help, (long long)id);
+		*(long *)base = (long)id;
+		return 0;
+	}
+	case FIELD_MODE: {
+		if (!json_is_string(value))
+			return fail(st, key, "expected %s", f->help);
+		const char *s = json_string_value(value);
+		char *end;
+		unsigned long mode = strtoul(s, &end, 8);
+		if (*s == '\0' || *end != '\0' || (mode & ~0666UL) != 0 || (mode & 0600) != 0600)
+			return fail(st, key, "expected %s (got \"%.20s\")", f->help, s);
+		*(unsigned int *)base = (unsigned int)mode;
+		return 0;
+	}
+	case FIELD_SIZE: {
+		uint64_t bytes;
+		if (json_is_integer(value)) {
+			if (json_integer_value(value) < 0)
+				return fail(st, key, "expected %s (got a negative number)", f->help);
+			bytes = (uint64_t)json_integer_value(value);
+		} else if (json_is_string(value)) {
+			if (mb_parse_size(json_string_value(value), &bytes, &error) < 0)
+				return fail(st, key, "expected %s: %s", f->help, error);
+		} else {
+			return fail(st, key, "expected %s", f->help);
+		}
+		*(uint64_t *)base = bytes;
+		return 0;
+	}
+	case FIELD_OBJECT:
+		break;
+	}
+	return fail(st, key, "internal error: unknown field type");
+}
+
+static void list_keys(const struct field *fields, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const struct field *f = fields; f->key != NULL; f++) {
+		int n = snprintf(buf + used, size - used, "%s%s",
+				 used == 0 ? "" : ", ", f->key);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static int apply_defaults(struct parse_state *st, const char *prefix,
+			  const struct field *fields, struct mb_context *ctx);
+
+/* apply_object - check every key of obj against fields, then set them */
+static int apply_object(struct parse_state *st, const char *prefix,
+			const struct field *fields, json_t *obj,
+			struct mb_context *ctx)
+{
+	const char *key;
+	json_t *value;
+	char path[128];
+
+	json_object_foreach(obj, key, value) {
+		const struct field *f;
+
+		snprintf(path, sizeof(path), "%s%s", prefix, key);
+		for (f = fields; f->key != NULL; f++) {
+			if (strcmp(f->key, key) == 0)
+				break;
+		}
+		if (f->key == NULL) {
+			char allowed[512];
+			list_keys(fields, allowed, sizeof(allowed));
+			return fail(st, NULL, "unknown key '%.60s'; allowed here: %s", path, allowed);
+		}
+		if (f->type == FIELD_OBJECT) {
+			char child_prefix[192];
+			if (!json_is_object(value))
+				return fail(st, path, "expected an object");
+			snprintf(child_prefix, sizeof(child_prefix), "%.120s.", path);
+			if (apply_object(st, child_prefix, f->children, value, ctx) < 0)
+				return -1;
+		} else if (set_field(st, path, f, value, ctx) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* apply_defaults - set every field from its default text first */
+static int apply_defaults(struct parse_state *st, const char *prefix,
+			  const struct field *fields, struct mb_context *ctx)
+{
+	for (const struct field *f = fields; f->key != NULL; f++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s%s", prefix, f->key);
+		if (f->type == FIELD_OBJECT) {
+			char child_prefix[192];
+			snprintf(child_prefix, sizeof(child_prefix), "%.120s.", path);
+			if (apply_defaults(st, child_prefix, f->children, ctx) < 0)
+				return -1;
+			continue;
+		}
+		json_t *value = json_string(f->default_value);
+		int ret = set_field(st, path, f, value, ctx);
+		json_decref(value);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int mb_context_parse(const char *name, const char *text, size_t len,
+		     struct mb_context **ctx_r, char *error, size_t error_size)
+{
+	struct parse_state st = { name, error, error_size };
+	struct mb_context *ctx;
+	json_error_t jerr;
+	json_t *root;
+
+	*ctx_r = NULL;
+	if (len > MB_CONTEXT_MAX_BYTES)
+		return fail(&st, NULL, "larger than 1 MiB");
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return fail(&st, NULL, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return fail(&st, NULL, "the top level must be a JSON object");
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		json_decref(root);
+		return fail(&st, NULL, "out of memory");
+	}
+	if (apply_defaults(&st, "", top_fields, ctx) < 0 ||
+	    apply_object(&st, "", top_fields, root, ctx) < 0) {
+		json_decref(root);
+		mb_context_free(&ctx);
+		return -1;
+	}
+	json_decref(root);
+	*ctx_r = ctx;
+	return 0;
+}
+
+int mb_context_load(const char *path, struct mb_context **ctx_r,
+		    char *error, size_t error_size)
+{
+	struct parse_state st = { path, error, error_size };
+	char *text;
+	ssize_t got;
+	size_t len = 0;
+	int fd, ret;
+
+	*ctx_r = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(&st, NULL, "cannot open: %s (create it with 'mailbag init', or give --context)", strerror(errno));
+	text = malloc(MB_CONTEXT_MAX_BYTES + 1);
+	if (text == NULL) {
+		close(fd);
+		return fail(&st, NULL, "out of memory");
+	}
+	while ((got = read(fd, text + len, MB_CONTEXT_MAX_BYTES + 1 - len)) > 0) {
+		len += (size_t)got;
+		if (len > MB_CONTEXT_MAX_BYTES)
+			break;
+	}
+	close(fd);
+	if (got < 0) {
+		free(text);
+		return fail(&st, NULL, "read failed: %s", strerror(errno));
+	}
+	ret = mb_context_parse(path, text, len, ctx_r, error, error_size);
+	free(text);
+	return ret;
+}
+
+void mb_context_free(struct mb_context **ctxp)
+{
+	struct mb_context *ctx = *ctxp;
+
+	if (ctx == NULL)
+		return;
+	free(ctx->hostname);
+	free(ctx->store);
+	free(ctx->daemon_user);
+	free(ctx->recipient_delimiter);
+	free(ctx->mail_root);
+	free(ctx->socketmap_socket);
+	free(ctx->socket_group);
+	free(ctx);
+	*ctxp = NULL;
+}
+
+const char *mb_context_path(const char *explicit_path)
+{
+	const char *env;
+
+	if (explicit_path != NULL)
+		return explicit_path;
+	env = getenv("MAILBAG_CONTEXT");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return MAILBAG_DEFAULT_CONTEXT;
+}
+
+int mb_context_write_new(const char *path, const char *hostname,
+			 const char *store, long vmail_uid, long vmail_gid,
+			 char *error, size_t error_size)
+{
+	struct parse_state st = { path, error, error_size };
+	char tmp[4096];
+	json_t *root;
+	int fd, ret;
+
+	root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+			 "hostname", hostname, "store", store,
+			 "daemon_user", "mailbag", "recipient_delimiter", "+",
+			 "mail_root", "/var/vmail",
+			 "vmail_uid", (json_int_t)vmail_uid,
+			 "vmail_gid", (json_int_t)vmail_gid);
+	if (root == NULL)
+		return fail(&st, NULL, "out of memory");
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
+		json_decref(root);
+		return fail(&st, NULL, "path too long");
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		json_decref(root);
+		return fail(&st, NULL, "cannot create %s: %s", tmp, strerror(errno));
+	}
+	ret = json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (ret == 0 && write(fd, "\n", 1) != 1)
+		ret = -1;
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -1;
+	if (close(fd) < 0)
+		ret = -1;
+	if (ret < 0) {
+		unlink(tmp);
+		return fail(&st, NULL, "writing %s failed: %s", tmp, strerror(errno));
+	}
+	/* link(2) refuses to replace an existing file, unlike rename(2) */
+	if (link(tmp, path) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return fail(&st, NULL, "cannot create: %s", strerror(saved));
+	}
+	unlink(tmp);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* store-backend.h - what a store backend implements
+ *
+ * A backend is a small ordered key-value store with three tables and
+ * transactions; store.c keeps every rule about records on top of it, so a
+ * second backend (Redis) implements only these calls. Keys are
+ * "domain/local" for users and aliases ("domain/" for a catch-all) so that
+ * one domain's entries are one prefix. Values are opaque bytes.
+ */
+#ifndef MAILBAG_STORE_BACKEND_H
+#define MAILBAG_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum mb_table {
+	MB_TABLE_DOMAINS,
+	MB_TABLE_USERS,
+	MB_TABLE_ALIASES,
+	MB_TABLE_COUNT
+};
+
+/* returns 0 to go on, non-zero to stop */
+typedef int mb_kv_cb(const char *key, size_t key_len, const char *value,
+		     size_t value_len, void *context);
+
+struct mb_store_backend {
+	const char *name;   /* the scheme of the location: "lmdb" */
+	/* path: the location after "name:". create: make an empty store. */
+	int (*open)(const char *path, bool writable, bool create,
+		    void **state_r, char *error, size_t error_size);
+	void (*close)(void *state);
+	/* 1 found (*value_r malloc'ed, NUL-terminated), 0 not found, -1 */
+	int (*get)(void *state, enum mb_table table, const char *key,
+		   char **value_r, size_t *len_r, char *error, size_t error_size);
+	/* inside begin..commit, get and foreach see the transaction */
+	int (*begin)(void *state, char *error, size_t error_size);
+	int (*put)(void *state, enum mb_table table, const char *key,
+		   const char *value, size_t len, char *error, size_t error_size);
+	/* 1 deleted, 0 was not there, -1 */
+	int (*del)(void *state, enum mb_table table, const char *key,
+		   char *error, size_t error_size);
+	int (*commit)(void *state, char *error, size_t error_size);
+	void (*abort)(void *state);
+	/* every key starting with prefix ("" for all), in key order */
+	int (*foreach)(void *state, enum mb_table table, const char *prefix,
+		       mb_kv_cb *cb, void *context, char *error, size_t error_size);
+};
+
+extern const struct mb_store_backend mb_store_backend_lmdb;
+
+#endif

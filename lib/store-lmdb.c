@@ -1,0 +1,323 @@
+/* store-lmdb.c - the embedded store backend, on LMDB
+ *
+ * SUMMARY
+ *	One LMDB environment (a directory holding data.mdb and lock.mdb)
+ *	with three named databases. Any number of processes read at once
+ *	without locks; writers take LMDB's own write lock, so `mailbag` can
+ *	change the store while policyd and Dovecot read it, and a change is
+ *	visible to the next lookup of every reader (each lookup takes a fresh
+ *	snapshot: no reload, no cache to flush).
+ *
+ * SECURITY
+ *	The store holds password hashes. It is created with mode 0660 (the
+ *	directory 0770) and open() refuses a data file that others may read
+ *	or write. Readers need write access to lock.mdb, which is why the
+ *	daemons share the store's group rather than owning it.
+ */
+#include "store-backend.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LMDB_MAP_SIZE ((size_t)1 << 30) /* 1 GiB of address space */
+
+static const char *const table_names[MB_TABLE_COUNT] = {
+	"domains", "users", "aliases"
+};
+
+struct lmdb_state {
+	MDB_env *env;
+	MDB_dbi dbi[MB_TABLE_COUNT];
+	MDB_txn *read_txn;  /* kept reset between lookups, renewed per lookup */
+	MDB_txn *write_txn; /* between begin and commit/abort */
+	char path[4096];
+};
+
+static int lmdb_fail(char *error, size_t size, const char *what,
+		     const char *path, int rc)
+{
+	snprintf(error, size, "LMDB store %s: %s: %s", path, what,
+		 rc == MDB_MAP_FULL ? "the store is full (1 GiB map)" : mdb_strerror(rc));
+	return -1;
+}
+
+/* check_modes - refuse a store that people other than its group can read */
+static int check_modes(const char *path, char *error, size_t size)
+{
+	char file[4200];
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	if (stat(file, &st) < 0) {
+		if (errno == ENOENT)
+			snprintf(error, size, "no store at %s (run 'mailbag init')", path);
+		else
+			snprintf(error, size, "cannot stat %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & S_IRWXO) != 0) {
+		snprintf(error, size, "refusing store %s: mode %04o lets others read password hashes; run 'chmod o-rwx %s'",
+			 file, (unsigned int)(st.st_mode & 07777), file);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_databases(struct lmdb_state *st, bool create,
+			  char *error, size_t size)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(st->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+
+	if (rc != 0)
+		return lmdb_fail(error, size, "begin", st->path, rc);
+	for (int i = 0; i < MB_TABLE_COUNT; i++) {
+		rc = mdb_dbi_open(txn, table_names[i], create ? MDB_CREATE : 0, &st->dbi[i]);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			if (rc == MDB_NOTFOUND) {
+				snprintf(error, size, "LMDB store %s has no '%s' table (not made by 'mailbag init'?)",
+					 st->path, table_names[i]);
+				return -1;
+			}
+			return lmdb_fail(error, size, "open table", st->path, rc);
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return lmdb_fail(error, size, "commit", st->path, rc);
+	return 0;
+}
+
+static void lmdb_close(void *state)
+{
+	struct lmdb_state *st = state;
+
+	if (st == NULL)
+		return;
+	if (st->write_txn != NULL)
+		mdb_txn_abort(st->write_txn);
+	if (st->read_txn != NULL)
+		mdb_txn_abort(st->read_txn);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st);
+}
+
+static int lmdb_open(const char *path, bool writable, bool create,
+		     void **state_r, char *error, size_t size)
+{
+	struct lmdb_state *st;
+	int rc, dead;
+
+	*state_r = NULL;
+	if (create && mkdir(path, 0770) < 0 && errno != EEXIST) {
+		snprintf(error, size, "cannot create store directory %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!create && check_modes(path, error, size) < 0)
+		return -1;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	snprintf(st->path, sizeof(st->path), "%s", path);
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, LMDB_MAP_SIZE)) != 0) {
+		lmdb_close(st);
+		return lmdb_fail(error, size, "create environment", path, rc);
+	}
+	/* group members read and lock: 0660 whatever the caller's umask */
+	mode_t old_mask = umask(007);
+	rc = mdb_env_open(st->env, path, MDB_NOTLS | (writable ? 0 : MDB_RDONLY), 0660);
+	umask(old_mask);
+	if (rc != 0) {
+		lmdb_fail(error, size, "open", path, rc);
+		lmdb_close(st);
+		return -1;
+	}
+	/* slots of readers that died (a killed daemon) are freed here */
+	mdb_reader_check(st->env, &dead);
+	if (open_databases(st, create, error, size) < 0) {
+		lmdb_close(st);
+		return -1;
+	}
+	*state_r = st;
+	return 0;
+}
+
+/* current_txn - the write transaction, or a renewed read snapshot */
+static int current_txn(struct lmdb_state *st, MDB_txn **txn_r,
+		       char *error, size_t size)
+{
+	int rc;
+
+	if (st->write_txn != NULL) {
+		*txn_r = st->write_txn;
+		return 0;
+	}
+	if (st->read_txn == NULL)
+		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn);
+	else
+		rc = mdb_txn_renew(st->read_txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* another process grew the map: adopt the new size */
+		mdb_env_set_mapsize(st->env, 0);
+		rc = st->read_txn == NULL ?
+			mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->read_txn) :
+			mdb_txn_renew(st->read_txn);
+	}
+	if (rc != 0)
+		return lmdb_fail(error, size, "begin read", st->path, rc);
+	*txn_r = st->read_txn;
+	return 0;
+}
+
+static void release_txn(struct lmdb_state *st, MDB_txn *txn)
+{
+	if (txn == st->read_txn)
+		mdb_txn_reset(txn);
+}
+
+static int lmdb_get(void *state, enum mb_table table, const char *key,
+		    char **value_r, size_t *len_r, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_val k = { strlen(key), (void *)key }, v;
+	MDB_txn *txn;
+	int rc;
+
+	*value_r = NULL;
+	if (k.mv_size == 0 || k.mv_size > 511) /* LMDB's default key limit */
+		return 0;
+	if (current_txn(st, &txn, error, size) < 0)
+		return -1;
+	rc = mdb_get(txn, st->dbi[table], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		release_txn(st, txn);
+		return 0;
+	}
+	if (rc != 0) {
+		release_txn(st, txn);
+		return lmdb_fail(error, size, "get", st->path, rc);
+	}
+	*value_r = malloc(v.mv_size + 1);
+	if (*value_r == NULL) {
+		release_txn(st, txn);
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	memcpy(*value_r, v.mv_data, v.mv_size);
+	(*value_r)[v.mv_size] = '\0';
+	*len_r = v.mv_size;
+	release_txn(st, txn);
+	return 1;
+}
+
+static int lmdb_begin(void *state, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &st->write_txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(st->env, 0);
+		rc = mdb_txn_begin(st->env, NULL, 0, &st->write_txn);
+	}
+	if (rc != 0) {
+		st->write_txn = NULL;
+		return lmdb_fail(error, size, "begin write", st->path, rc);
+	}
+	return 0;
+}
+
+static int lmdb_put(void *state, enum mb_table table, const char *key,
+		    const char *value, size_t len, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)value };
+	int rc = mdb_put(st->write_txn, st->dbi[table], &k, &v, 0);
+
+	return rc == 0 ? 0 : lmdb_fail(error, size, "put", st->path, rc);
+}
+
+static int lmdb_del(void *state, enum mb_table table, const char *key,
+		    char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_val k = { strlen(key), (void *)key };
+	int rc = mdb_del(st->write_txn, st->dbi[table], &k, NULL);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : lmdb_fail(error, size, "delete", st->path, rc);
+}
+
+static int lmdb_commit(void *state, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	int rc = mdb_txn_commit(st->write_txn);
+
+	st->write_txn = NULL;
+	return rc == 0 ? 0 : lmdb_fail(error, size, "commit", st->path, rc);
+}
+
+static void lmdb_abort(void *state)
+{
+	struct lmdb_state *st = state;
+
+	if (st->write_txn != NULL)
+		mdb_txn_abort(st->write_txn);
+	st->write_txn = NULL;
+}
+
+static int lmdb_foreach(void *state, enum mb_table table, const char *prefix,
+			mb_kv_cb *cb, void *context, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	size_t prefix_len = strlen(prefix);
+	MDB_val k = { prefix_len, (void *)prefix }, v;
+	MDB_cursor *cursor;
+	MDB_txn *txn;
+	int rc, ret = 0;
+
+	if (current_txn(st, &txn, error, size) < 0)
+		return -1;
+	rc = mdb_cursor_open(txn, st->dbi[table], &cursor);
+	if (rc != 0) {
+		release_txn(st, txn);
+		return lmdb_fail(error, size, "cursor", st->path, rc);
+	}
+	rc = mdb_cursor_get(cursor, &k, &v, prefix_len == 0 ? MDB_FIRST : MDB_SET_RANGE);
+	while (rc == 0) {
+		if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0)
+			break;
+		if (cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, context) != 0)
+			break;
+		rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = lmdb_fail(error, size, "iterate", st->path, rc);
+	mdb_cursor_close(cursor);
+	release_txn(st, txn);
+	return ret;
+}
+
+const struct mb_store_backend mb_store_backend_lmdb = {
+	.name = "lmdb",
+	.open = lmdb_open,
+	.close = lmdb_close,
+	.get = lmdb_get,
+	.begin = lmdb_begin,
+	.put = lmdb_put,
+	.del = lmdb_del,
+	.commit = lmdb_commit,
+	.abort = lmdb_abort,
+	.foreach = lmdb_foreach,
+};

@@ -1,0 +1,697 @@
+/* store.c - domains, users and aliases behind one API
+ *
+ * SUMMARY
+ *	The rules of the store, whatever the backend: what a record holds
+ *	(JSON, versioned, so a field can be added without a migration),
+ *	which key it lives under, and which changes are refused (a user on
+ *	a domain not served, a duplicate, an alias loop onto itself). The
+ *	backend (store-backend.h) only keeps bytes under keys; each public
+ *	change here is one backend transaction, so readers see it whole or
+ *	not at all.
+ *
+ *	Callers pass addresses already normalised by address.c; the store
+ *	checks the shape again and refuses anything else, because a key in a
+ *	second spelling would be a user nobody can reach.
+ */
+#include "store.h"
+#include "store-backend.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RECORD_VERSION 1
+
+struct mb_store {
+	const struct mb_store_backend *backend;
+	void *state;
+	bool writable;
+};
+
+static const struct mb_store_backend *const backends[] = {
+	&mb_store_backend_lmdb,
+};
+
+int mb_store_open(const char *location, enum mb_store_mode mode,
+		  struct mb_store **store_r, char *error, size_t error_size)
+{
+	const char *colon = strchr(location, ':');
+	struct mb_store *store;
+
+	*store_r = NULL;
+	for (size_t i = 0; colon != NULL && i < sizeof(backends) / sizeof(backends[0]); i++) {
+		const struct mb_store_backend *b = backends[i];
+
+		if (strlen(b->name) != (size_t)(colon - location) ||
+		    strncmp(location, b->name, strlen(b->name)) != 0)
+			continue;
+		store = calloc(1, sizeof(*store));
+		if (store == NULL) {
+			snprintf(error, error_size, "out of memory");
+			return -1;
+		}
+		store->backend = b;
+		store->writable = mode != MB_STORE_READ;
+		if (b->open(colon + 1, store->writable, mode == MB_STORE_CREATE,
+			    &store->state, error, error_size) < 0) {
+			free(store);
+			return -1;
+		}
+		*store_r = store;
+		return 0;
+	}
+	snprintf(error, error_size, "unknown store location '%.100s': expected lmdb:/dir", location);
+	return -1;
+}
+
+void mb_store_close(struct mb_store **storep)
+{
+	struct mb_store *store = *storep;
+
+	if (store == NULL)
+		return;
+	store->backend->close(store->state);
+	free(store);
+	*storep = NULL;
+}
+
+/* address_key - "local@domain" -> "domain/local", "@domain" -> "domain/" */
+static int address_key(const char *address, char *key, size_t size,
+		       char *error, size_t error_size)
+{
+	const char *at = strrchr(address, '@');
+
+	if (at == NULL || at[1] == '\0' || strlen(address) > MB_ADDRESS_MAX) {
+		snprintf(error, error_size, "'%.100s' is not an address", address);
+		return -1;
+	}
+	snprintf(key, size, "%s/%.*s", at + 1, (int)(at - address), address);
+	return 0;
+}
+
+/* key_address - the inverse of address_key */
+static void key_address(const char *key, size_t key_len, char *buf, size_t size)
+{
+	const char *slash = memchr(key, '/', key_len);
+
+	if (slash == NULL) {
+		snprintf(buf, size, "%.*s", (int)key_len, key);
+		return;
+	}
+	snprintf(buf, size, "%.*s@%.*s", (int)(key + key_len - slash - 1), slash + 1,
+		 (int)(slash - key), key);
+}
+
+void mb_user_clear(struct mb_user *user)
+{
+	free(user->password_hash);
+	free(user->home);
+	memset(user, 0, sizeof(*user));
+}
+
+void mb_alias_clear(struct mb_alias *alias)
+{
+	for (size_t i = 0; i < alias->target_count; i++)
+		free(alias->targets[i]);
+	free(alias->targets);
+	memset(alias, 0, sizeof(*alias));
+}
+
+static int corrupt(char *error, size_t size, const char *what, const char *key)
+{
+	snprintf(error, size, "store record %s '%.100s' is damaged", what, key);
+	return -1;
+}
+
+static int decode_user(const char *key, size_t key_len, const char *value,
+		       size_t len, struct mb_user *user, char *error, size_t size)
+{
+	json_t *root = json_loadb(value, len, 0, NULL);
+	json_t *hash, *home;
+
+	memset(user, 0, sizeof(*user));
+	key_address(key, key_len, user->address, sizeof(user->address));
+	if (root == NULL)
+		return corrupt(error, size, "user", user->address);
+	hash = json_object_get(root, "hash");
+	home = json_object_get(root, "home");
+	if (!json_is_string(hash) || !json_is_string(home)) {
+		json_decref(root);
+		return corrupt(error, size, "user", user->address);
+	}
+	user->password_hash = strdup(json_string_value(hash));
+	user->home = strdup(json_string_value(home));
+	user->quota_bytes = (uint64_t)json_integer_value(json_object_get(root, "quota"));
+	user->max_message_bytes = (uint64_t)json_integer_value(json_object_get(root, "max_message"));
+	user->created = json_integer_value(json_object_get(root, "created"));
+	user->enabled = json_is_true(json_object_get(root, "enabled"));
+	json_decref(root);
+	if (user->password_hash == NULL || user->home == NULL) {
+		mb_user_clear(user);
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static char *encode_user(const struct mb_user *user)
+{
+	json_t *root = json_pack("{s:i, s:s, s:I, s:I, s:b, s:I, s:s}",
+				 "v", RECORD_VERSION,
+				 "hash", user->password_hash,
+				 "quota", (json_int_t)user->quota_bytes,
+				 "max_message", (json_int_t)user->max_message_bytes,
+				 "enabled", user->enabled,
+				 "created", (json_int_t)user->created,
+				 "home", user->home != NULL ? user->home : "");
+	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+
+	json_decref(root);
+	return text;
+}
+
+static int decode_alias(const char *key, size_t key_len, const char *value,
+			size_t len, struct mb_alias *alias, char *error, size_t size)
+{
+	json_t *root = json_loadb(value, len, 0, NULL);
+	json_t *targets = json_object_get(root, "targets");
+	size_t count;
+
+	memset(alias, 0, sizeof(*alias));
+	key_address(key, key_len, alias->source, sizeof(alias->source));
+	if (!json_is_array(targets) || json_array_size(targets) > MB_ALIAS_MAX_TARGETS) {
+		json_decref(root);
+		return corrupt(error, size, "alias", alias->source);
+	}
+	count = json_array_size(targets);
+	alias->targets = calloc(count + 1, sizeof(char *));
+	if (alias->targets == NULL) {
+		json_decref(root);
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const char *t = json_string_value(json_array_get(targets, i));
+		if (t == NULL || (alias->targets[i] = strdup(t)) == NULL) {
+			json_decref(root);
+			mb_alias_clear(alias);
+			return corrupt(error, size, "alias", key);
+		}
+		alias->target_count++;
+	}
+	json_decref(root);
+	return 0;
+}
+
+static char *encode_alias(const struct mb_alias *alias)
+{
+	json_t *targets = json_array();
+	json_t *root;
+	char *text;
+
+	for (size_t i = 0; i < alias->target_count; i++)
+		json_array_append_new(targets, json_string(alias->targets[i]));
+	root = json_pack("{s:i, s:o}", "v", RECORD_VERSION, "targets", targets);
+	text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return text;
+}
+
+int mb_store_domain_exists(struct mb_store *store, const char *domain,
+			   char *error, size_t error_size)
+{
+	char *value;
+	size_t len;
+	int ret = store->backend->get(store->state, MB_TABLE_DOMAINS, domain,
+				      &value, &len, error, error_size);
+	free(value);
+	return ret;
+}
+
+int mb_store_user_get(struct mb_store *store, const char *address,
+		      struct mb_user *user_r, char *error, size_t error_size)
+{
+	char key[MB_ADDRESS_MAX + 2], *value;
+	size_t len;
+	int ret;
+
+	memset(user_r, 0, sizeof(*user_r));
+	if (address_key(address, key, sizeof(key), error, error_size) < 0)
+		return 0; /* no such spelling can be stored */
+	ret = store->backend->get(store->state, MB_TABLE_USERS, key, &value,
+				  &len, error, error_size);
+	if (ret <= 0)
+		return ret;
+	ret = decode_user(key, strlen(key), value, len, user_r, error, error_size);
+	free(value);
+	return ret < 0 ? -1 : 1;
+}
+
+int mb_store_alias_get(struct mb_store *store, const char *source,
+		       struct mb_alias *alias_r, char *error, size_t error_size)
+{
+	char key[MB_ADDRESS_MAX + 2], *value;
+	size_t len;
+	int ret;
+
+	memset(alias_r, 0, sizeof(*alias_r));
+	if (address_key(source, key, sizeof(key), error, error_size) < 0)
+		return 0;
+	ret = store->backend->get(store->state, MB_TABLE_ALIASES, key, &value,
+				  &len, error, error_size);
+	if (ret <= 0)
+		return ret;
+	ret = decode_alias(key, strlen(key), value, len, alias_r, error, error_size);
+	free(value);
+	return ret < 0 ? -1 : 1;
+}
+
+/* The write side: each public function is begin, checks, puts, commit. */
+
+static int begin(struct mb_store *store, char *error, size_t size)
+{
+	if (!store->writable) {
+		snprintf(error, size, "the store was opened read-only");
+		return -EPERM;
+	}
+	return store->backend->begin(store->state, error, size) < 0 ? -EIO : 0;
+}
+
+/* finish - commit on ret == 0, abort otherwise; returns the outcome */
+static int finish(struct mb_store *store, int ret, char *error, size_t size)
+{
+	if (ret != 0) {
+		store->backend->abort(store->state);
+		return ret;
+	}
+	return store->backend->commit(store->state, error, size) < 0 ? -EIO : 0;
+}
+
+static int require_domain(struct mb_store *store, const char *domain,
+			  char *error, size_t size)
+{
+	int ret = mb_store_domain_exists(store, domain, error, size);
+
+	if (ret < 0)
+		return -EIO;
+	if (ret == 0) {
+		snprintf(error, size, "domain %s is not served here (add it with 'mailbag domain add %s')",
+			 domain, domain);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int mb_store_domain_add(struct mb_store *store, const char *domain,
+			char *error, size_t size)
+{
+	char record[64];
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	ret = mb_store_domain_exists(store, domain, error, size);
+	if (ret > 0) {
+		snprintf(error, size, "domain %s already exists", domain);
+		ret = -EEXIST;
+	} else if (ret == 0) {
+		snprintf(record, sizeof(record), "{\"v\":%d,\"created\":%lld}",
+			 RECORD_VERSION, (long long)time(NULL));
+		ret = store->backend->put(store->state, MB_TABLE_DOMAINS, domain,
+					  record, strlen(record), error, size) < 0 ? -EIO : 0;
+	} else {
+		ret = -EIO;
+	}
+	return finish(store, ret, error, size);
+}
+
+struct key_list {
+	char **keys;
+	size_t count, alloc;
+};
+
+static int collect_key(const char *key, size_t key_len, const char *value,
+		       size_t value_len, void *context)
+{
+	struct key_list *list = context;
+
+	if (list->count == list->alloc) {
+		size_t alloc = list->alloc == 0 ? 16 : list->alloc * 2;
+		char **keys = realloc(list->keys, alloc * sizeof(char *));
+		if (keys == NULL)
+			return -1;
+		list->keys = keys;
+		list->alloc = alloc;
+	}
+	list->keys[list->count] = strndup(key, key_len);
+	if (list->keys[list->count] == NULL)
+		return -1;
+	list->count++;
+	return 0;
+}
+
+static void key_list_free(struct key_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->keys[i]);
+	free(list->keys);
+}
+
+/* delete_prefix - remove every key of a table under prefix */
+static int delete_prefix(struct mb_store *store, enum mb_table table,
+			  const char *prefix, bool force, char *error, size_t size)
+{
+	struct key_list list = { NULL, 0, 0 };
+	int ret = 0;
+
+	if (store->backend->foreach(store->state, table, prefix, collect_key,
+				    &list, error, size) < 0) {
+		key_list_free(&list);
+		return -EIO;
+	}
+	if (list.count > 0 && !force) {
+		snprintf(error, size, "domain %.*s still has %zu %s; delete them first or use --force",
+			 (int)strlen(prefix) - 1, prefix, list.count,
+			 table == MB_TABLE_USERS ? "users" : "aliases");
+		ret = -ENOTEMPTY;
+	}
+	for (size_t i = 0; ret == 0 && i < list.count; i++) {
+		if (store->backend->del(store->state, table, list.keys[i], error, size) < 0)
+			ret = -EIO;
+	}
+	key_list_free(&list);
+	return ret;
+}
+
+int mb_store_domain_del(struct mb_store *store, const char *domain, bool force,
+			char *error, size_t size)
+{
+	char prefix[MB_DOMAIN_MAX + 2];
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	snprintf(prefix, sizeof(prefix), "%s/", domain);
+	ret = store->backend->del(store->state, MB_TABLE_DOMAINS, domain, error, size);
+	if (ret == 0) {
+		snprintf(error, size, "domain %s does not exist", domain);
+		ret = -ENOENT;
+	} else if (ret < 0) {
+		ret = -EIO;
+	} else {
+		ret = delete_prefix(store, MB_TABLE_USERS, prefix, force, error, size);
+		if (ret == 0)
+			ret = delete_prefix(store, MB_TABLE_ALIASES, prefix, force, error, size);
+	}
+	return finish(store, ret, error, size);
+}
+
+/* put_user - checks shared by add and update, then the write */
+static int put_user(struct mb_store *store, const struct mb_user *user,
+		    bool must_exist, char *error, size_t size)
+{
+	char key[MB_ADDRESS_MAX + 2], *value, *record;
+	const char *at = strrchr(user->address, '@');
+	size_t len;
+	int ret;
+
+	if (at == NULL || address_key(user->address, key, sizeof(key), error, size) < 0)
+		return -EINVAL;
+	if ((ret = require_domain(store, at + 1, error, size)) < 0)
+		return ret;
+	ret = store->backend->get(store->state, MB_TABLE_USERS, key, &value, &len, error, size);
+	free(value);
+	if (ret < 0)
+		return -EIO;
+	if (ret > 0 && !must_exist) {
+		snprintf(error, size, "user %s already exists", user->address);
+		return -EEXIST;
+	}
+	if (ret == 0 && must_exist) {
+		snprintf(error, size, "user %s does not exist", user->address);
+		return -ENOENT;
+	}
+	record = encode_user(user);
+	if (record == NULL) {
+		snprintf(error, size, "out of memory");
+		return -ENOMEM;
+	}
+	ret = store->backend->put(store->state, MB_TABLE_USERS, key, record,
+				  strlen(record), error, size) < 0 ? -EIO : 0;
+	free(record);
+	return ret;
+}
+
+int mb_store_user_add(struct mb_store *store, const struct mb_user *user,
+		      char *error, size_t size)
+{
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	return finish(store, put_user(store, user, false, error, size), error, size);
+}
+
+int mb_store_user_update(struct mb_store *store, const struct mb_user *user,
+			 char *error, size_t size)
+{
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	return finish(store, put_user(store, user, true, error, size), error, size);
+}
+
+int mb_store_user_del(struct mb_store *store, const char *address,
+		      char *error, size_t size)
+{
+	char key[MB_ADDRESS_MAX + 2];
+	int ret;
+
+	if (address_key(address, key, sizeof(key), error, size) < 0)
+		return -EINVAL;
+	if ((ret = begin(store, error, size)) < 0)
+		return ret;
+	ret = store->backend->del(store->state, MB_TABLE_USERS, key, error, size);
+	if (ret == 0) {
+		snprintf(error, size, "user %s does not exist", address);
+		ret = -ENOENT;
+	} else {
+		ret = ret < 0 ? -EIO : 0;
+	}
+	return finish(store, ret, error, size);
+}
+
+static bool alias_has_target(const struct mb_alias *alias, const char *target)
+{
+	for (size_t i = 0; i < alias->target_count; i++) {
+		if (strcmp(alias->targets[i], target) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* write_alias - store the alias, or delete it when it has no targets */
+static int write_alias(struct mb_store *store, const char *key,
+		       const struct mb_alias *alias, char *error, size_t size)
+{
+	char *record;
+	int ret;
+
+	if (alias->target_count == 0)
+		return store->backend->del(store->state, MB_TABLE_ALIASES, key, error, size) < 0 ? -EIO : 0;
+	record = encode_alias(alias);
+	if (record == NULL) {
+		snprintf(error, size, "out of memory");
+		return -ENOMEM;
+	}
+	ret = store->backend->put(store->state, MB_TABLE_ALIASES, key, record,
+				  strlen(record), error, size) < 0 ? -EIO : 0;
+	free(record);
+	return ret;
+}
+
+/* change_alias - add (adding=true) or remove targets in one transaction */
+static int change_alias(struct mb_store *store, const char *source,
+			const char *const *targets, size_t count, bool adding,
+			char *error, size_t size)
+{
+	char key[MB_ADDRESS_MAX + 2];
+	struct mb_alias alias;
+	int found, ret;
+
+	if (address_key(source, key, sizeof(key), error, size) < 0)
+		return -EINVAL;
+	found = mb_store_alias_get(store, source, &alias, error, size);
+	if (found < 0)
+		return -EIO;
+	if (!adding && found == 0) {
+		snprintf(error, size, "alias %s does not exist", source);
+		return -ENOENT;
+	}
+	if (found == 0)
+		snprintf(alias.source, sizeof(alias.source), "%s", source);
+	ret = 0;
+	for (size_t i = 0; ret == 0 && i < count; i++) {
+		bool present = alias_has_target(&alias, targets[i]);
+
+		if (adding && !present) {
+			if (alias.target_count >= MB_ALIAS_MAX_TARGETS) {
+				snprintf(error, size, "alias %s would have more than %d targets", source, MB_ALIAS_MAX_TARGETS);
+				ret = -E2BIG;
+				break;
+			}
+			char **grown = realloc(alias.targets, (alias.target_count + 2) * sizeof(char *));
+			if (grown == NULL || (grown[alias.target_count] = strdup(targets[i])) == NULL) {
+				if (grown != NULL)
+					alias.targets = grown;
+				snprintf(error, size, "out of memory");
+				ret = -ENOMEM;
+				break;
+			}
+			alias.targets = grown;
+			alias.target_count++;
+		} else if (!adding && !present) {
+			snprintf(error, size, "alias %s has no target %s", source, targets[i]);
+			ret = -ENOENT;
+		} else if (!adding) {
+			size_t j = 0;
+			while (strcmp(alias.targets[j], targets[i]) != 0)
+				j++;
+			free(alias.targets[j]);
+			memmove(&alias.targets[j], &alias.targets[j + 1],
+				(alias.target_count - j - 1) * sizeof(char *));
+			alias.target_count--;
+		}
+	}
+	if (!adding && count == 0) {
+		for (size_t i = 0; i < alias.target_count; i++)
+			free(alias.targets[i]);
+		alias.target_count = 0;
+	}
+	if (ret == 0)
+		ret = write_alias(store, key, &alias, error, size);
+	mb_alias_clear(&alias);
+	return ret;
+}
+
+int mb_store_alias_add(struct mb_store *store, const char *source,
+		       const char *const *targets, size_t count,
+		       char *error, size_t size)
+{
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	return finish(store, change_alias(store, source, targets, count, true, error, size),
+		      error, size);
+}
+
+int mb_store_alias_del(struct mb_store *store, const char *source,
+		       const char *const *targets, size_t count,
+		       char *error, size_t size)
+{
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	return finish(store, change_alias(store, source, targets, count, false, error, size),
+		      error, size);
+}
+
+/* Iteration: decode each record and hand it to the caller's callback. */
+
+struct iter_context {
+	mb_domain_cb *domain_cb;
+	mb_user_cb *user_cb;
+	mb_alias_cb *alias_cb;
+	void *context;
+	char *error;
+	size_t error_size;
+	int failed;
+};
+
+static int iter_domain(const char *key, size_t key_len, const char *value,
+		       size_t len, void *context)
+{
+	struct iter_context *it = context;
+	char domain[MB_DOMAIN_MAX + 1];
+
+	snprintf(domain, sizeof(domain), "%.*s", (int)key_len, key);
+	return it->domain_cb(domain, it->context);
+}
+
+static int iter_user(const char *key, size_t key_len, const char *value,
+		     size_t len, void *context)
+{
+	struct iter_context *it = context;
+	struct mb_user user;
+	int ret;
+
+	if (decode_user(key, key_len, value, len, &user, it->error, it->error_size) < 0) {
+		it->failed = 1;
+		return 1;
+	}
+	ret = it->user_cb(&user, it->context);
+	mb_user_clear(&user);
+	return ret;
+}
+
+static int iter_alias(const char *key, size_t key_len, const char *value,
+		      size_t len, void *context)
+{
+	struct iter_context *it = context;
+	struct mb_alias alias;
+	int ret;
+
+	if (decode_alias(key, key_len, value, len, &alias, it->error, it->error_size) < 0) {
+		it->failed = 1;
+		return 1;
+	}
+	ret = it->alias_cb(&alias, it->context);
+	mb_alias_clear(&alias);
+	return ret;
+}
+
+static int run_foreach(struct mb_store *store, enum mb_table table,
+		       const char *domain, mb_kv_cb *kv_cb,
+		       struct iter_context *it)
+{
+	char prefix[MB_DOMAIN_MAX + 2] = "";
+
+	if (domain != NULL)
+		snprintf(prefix, sizeof(prefix), "%s/", domain);
+	if (store->backend->foreach(store->state, table, prefix, kv_cb, it,
+				    it->error, it->error_size) < 0)
+		return -1;
+	return it->failed ? -1 : 0;
+}
+
+int mb_store_domains_foreach(struct mb_store *store, mb_domain_cb *cb,
+			     void *context, char *error, size_t error_size)
+{
+	struct iter_context it = { .domain_cb = cb, .context = context,
+				   .error = error, .error_size = error_size };
+	return run_foreach(store, MB_TABLE_DOMAINS, NULL, iter_domain, &it);
+}
+
+int mb_store_users_foreach(struct mb_store *store, const char *domain,
+			   mb_user_cb *cb, void *context,
+			   char *error, size_t error_size)
+{
+	struct iter_context it = { .user_cb = cb, .context = context,
+				   .error = error, .error_size = error_size };
+	return run_foreach(store, MB_TABLE_USERS, domain, iter_user, &it);
+}
+
+int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
+			     mb_alias_cb *cb, void *context,
+			     char *error, size_t error_size)
+{
+	struct iter_context it = { .alias_cb = cb, .context = context,
+				   .error = error, .error_size = error_size };
+	return run_foreach(store, MB_TABLE_ALIASES, domain, iter_alias, &it);
+}

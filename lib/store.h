@@ -1,0 +1,92 @@
+/* store.h - domains, users and aliases behind one API (see store.c). */
+#ifndef MAILBAG_STORE_H
+#define MAILBAG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "address.h"
+
+struct mb_store;
+
+struct mb_user {
+	char address[MB_ADDRESS_MAX + 1];
+	char *password_hash;       /* "{SCHEME}..." */
+	uint64_t quota_bytes;      /* 0: no limit */
+	uint64_t max_message_bytes; /* 0: no limit */
+	bool enabled;
+	int64_t created;           /* unix time */
+	char *home;                /* absolute; "" means the default */
+};
+
+#define MB_ALIAS_MAX_TARGETS 1000
+
+struct mb_alias {
+	/* "local@domain", or "@domain" for a catch-all or a domain alias */
+	char source[MB_ADDRESS_MAX + 1];
+	size_t target_count;
+	/* addresses, or "@domain" for a domain alias */
+	char **targets;
+};
+
+enum mb_store_mode {
+	MB_STORE_READ,       /* lookups only */
+	MB_STORE_WRITE,      /* lookups and changes */
+	MB_STORE_CREATE,     /* like WRITE, creating an empty store if none */
+};
+
+/* location: "lmdb:/dir". Returns 0, or -1 with a message in error. */
+int mb_store_open(const char *location, enum mb_store_mode mode,
+		  struct mb_store **store_r, char *error, size_t error_size);
+void mb_store_close(struct mb_store **store);
+
+/* Lookups: 1 found, 0 not found, -1 the store could not answer. */
+int mb_store_domain_exists(struct mb_store *store, const char *domain,
+			   char *error, size_t error_size);
+int mb_store_user_get(struct mb_store *store, const char *address,
+		      struct mb_user *user_r, char *error, size_t error_size);
+int mb_store_alias_get(struct mb_store *store, const char *source,
+		       struct mb_alias *alias_r, char *error, size_t error_size);
+void mb_user_clear(struct mb_user *user);
+void mb_alias_clear(struct mb_alias *alias);
+
+/* Changes. Each is one atomic transaction. 0 on success, or a negative
+   errno: -EEXIST, -ENOENT, -ENOTEMPTY for the caller's logic, -EIO for a
+   store failure; error always says what happened. */
+int mb_store_domain_add(struct mb_store *store, const char *domain,
+			char *error, size_t error_size);
+/* With force=false, -ENOTEMPTY while users or aliases of it remain. */
+int mb_store_domain_del(struct mb_store *store, const char *domain, bool force,
+			char *error, size_t error_size);
+int mb_store_user_add(struct mb_store *store, const struct mb_user *user,
+		      char *error, size_t error_size);
+/* Replace an existing user's record (password, quota, state, home). */
+int mb_store_user_update(struct mb_store *store, const struct mb_user *user,
+			 char *error, size_t error_size);
+int mb_store_user_del(struct mb_store *store, const char *address,
+		      char *error, size_t error_size);
+/* Add targets to source, creating the alias if needed. */
+int mb_store_alias_add(struct mb_store *store, const char *source,
+		       const char *const *targets, size_t count,
+		       char *error, size_t error_size);
+/* Remove targets, or the whole alias when count is 0. */
+int mb_store_alias_del(struct mb_store *store, const char *source,
+		       const char *const *targets, size_t count,
+		       char *error, size_t error_size);
+
+/* Iteration over one domain, or every domain when domain is NULL.
+   The callback returns 0 to go on, non-zero to stop. 0 or -1. */
+typedef int mb_domain_cb(const char *domain, void *context);
+typedef int mb_user_cb(const struct mb_user *user, void *context);
+typedef int mb_alias_cb(const struct mb_alias *alias, void *context);
+int mb_store_domains_foreach(struct mb_store *store, mb_domain_cb *cb,
+			     void *context, char *error, size_t error_size);
+int mb_store_users_foreach(struct mb_store *store, const char *domain,
+			   mb_user_cb *cb, void *context,
+			   char *error, size_t error_size);
+int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
+			     mb_alias_cb *cb, void *context,
+			     char *error, size_t error_size);
+
+#endif

@@ -1,0 +1,245 @@
+/* main.c - mailbag-policyd: Postfix's window onto the mailbag store
+ *
+ * SUMMARY
+ *	mailbag-policyd [-c context.json] [-d]
+ *
+ * DESCRIPTION
+ *	Serves Postfix's socketmap protocol on the unix socket named by
+ *	policyd.socketmap_socket in the context file, answering the maps
+ *	listed in socketmap.c from the store. It runs in the foreground
+ *	(systemd or the test fixture supervise it) and logs to stderr.
+ *
+ * SECURITY
+ *	Started as root, it creates the socket (owner root, group
+ *	policyd.socket_group, mode policyd.socket_mode), then drops to
+ *	daemon_user before opening the store or reading any request.
+ *	It refuses to run as root when daemon_user cannot be found.
+ *
+ * DIAGNOSTICS
+ *	A store it cannot open or read makes every lookup TEMP (Postfix
+ *	answers 4xx) and is retried at most once a second; it never
+ *	answers NOTFOUND for a lookup it could not make.
+ */
+#include "context.h"
+#include "log.h"
+#include "netstring.h"
+#include "server.h"
+#include "socketmap.h"
+#include "store.h"
+
+#include "mailbag-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+struct policyd {
+	const struct mb_context *ctx;
+	struct mb_store *store;
+	time_t last_open_attempt;
+	char store_error[512];
+};
+
+/* current_store - the open store, opening it if needed (once a second) */
+static struct mb_store *current_store(struct policyd *pd)
+{
+	time_t now;
+
+	if (pd->store != NULL)
+		return pd->store;
+	now = time(NULL);
+	if (now == pd->last_open_attempt)
+		return NULL;
+	pd->last_open_attempt = now;
+	if (mb_store_open(pd->ctx->store, MB_STORE_READ, &pd->store,
+			  pd->store_error, sizeof(pd->store_error)) < 0) {
+		mb_error("cannot open store: %s", pd->store_error);
+		return NULL;
+	}
+	mb_info("store %s open", pd->ctx->store);
+	return pd->store;
+}
+
+static size_t reply_netstring(struct server_output *out, const char *reply, size_t len)
+{
+	char framed[SOCKETMAP_MAX_REPLY + 16];
+	size_t n = mb_netstring_format(framed, sizeof(framed), reply, len);
+
+	return server_output(out, framed, n) < 0 ? 0 : n;
+}
+
+/* socketmap_process - the reactor's hook: every complete netstring */
+static size_t socketmap_process(void *context, const char *in, size_t len,
+				struct server_output *out, bool *close_r)
+{
+	static char reply[SOCKETMAP_MAX_REPLY];
+	struct policyd *pd = context;
+	size_t used = 0;
+
+	while (used < len) {
+		const char *payload;
+		size_t payload_len, consumed, reply_len;
+		enum mb_netstring_result r =
+			mb_netstring_parse(in + used, len - used, SOCKETMAP_MAX_REQUEST,
+					   &payload, &payload_len, &consumed);
+		if (r == MB_NETSTRING_NEED_MORE)
+			break;
+		if (r != MB_NETSTRING_OK) {
+			const char *why = r == MB_NETSTRING_TOO_LONG ?
+				"PERM request longer than 1024 bytes" :
+				"PERM malformed netstring";
+			mb_warning("socketmap: %s, closing connection", why + 5);
+			reply_netstring(out, why, strlen(why));
+			*close_r = true;
+			return len;
+		}
+		struct mb_store *store = current_store(pd);
+		if (store == NULL) {
+			reply_len = (size_t)snprintf(reply, sizeof(reply),
+				"TEMP store unavailable: %.400s", pd->store_error);
+		} else {
+			reply_len = socketmap_answer(store, payload, payload_len,
+						     reply, sizeof(reply));
+			if (strncmp(reply, "TEMP ", 5) == 0) {
+				/* reopen on the next lookup: the store may have
+				   been replaced or repaired */
+				mb_error("socketmap: %.*s", (int)reply_len, reply);
+				mb_store_close(&pd->store);
+			}
+		}
+		if (strncmp(reply, "PERM ", 5) == 0) {
+			char safe[256];
+			mb_warning("socketmap: %.*s for request '%s'", (int)reply_len, reply,
+				   mb_log_sanitize(payload, payload_len, safe, sizeof(safe)));
+		}
+		reply_netstring(out, reply, reply_len);
+		used += consumed;
+	}
+	return used;
+}
+
+/* drop_privileges - become daemon_user (and its groups) for good */
+static int drop_privileges(const char *user, char *error, size_t size)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(error, size, "daemon_user '%s' does not exist; create it (useradd --system %s) or set daemon_user in the context", user, user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(error, size, "daemon_user '%s' is root; choose an unprivileged user", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(error, size, "cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(error, size, "could regain root after dropping to %s", user);
+		return -1;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailbag-policyd [-c CONTEXT] [-d]\n"
+		"\n"
+		"Serve Postfix's socketmap lookups (virtual_mailbox_domains,\n"
+		"virtual_alias_domains, virtual_mailbox_maps, virtual_alias_maps,\n"
+		"smtpd_sender_login_maps) from the mailbag store.\n"
+		"\n"
+		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
+		"  -d, --debug         log every lookup\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Runs in the foreground and logs to stderr. See mailbag-policyd(8).\n",
+		MAILBAG_DEFAULT_CONTEXT);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "context", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *context_path = NULL;
+	struct mb_context *ctx;
+	struct policyd pd = { 0 };
+	char error[1024];
+	bool debug = false;
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': context_path = optarg; break;
+		case 'd': debug = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mailbag-policyd %s\n", MAILBAG_VERSION); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	mb_log_init("mailbag-policyd", debug);
+	if (mb_context_load(mb_context_path(context_path), &ctx, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_CONFIG;
+	}
+	pd.ctx = ctx;
+
+	long gid = -1;
+	if (geteuid() == 0) {
+		struct group *gr = getgrnam(ctx->socket_group);
+		if (gr == NULL) {
+			mb_error("policyd.socket_group '%s' does not exist", ctx->socket_group);
+			return EX_CONFIG;
+		}
+		gid = gr->gr_gid;
+	}
+	fd = server_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
+	if (fd < 0) {
+		mb_error("%s", error);
+		return EX_OSERR;
+	}
+	if (drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_NOPERM;
+	}
+	current_store(&pd); /* logs now if the store is missing */
+
+	struct server_protocol socketmap = {
+		.name = "socketmap",
+		.max_input = SOCKETMAP_MAX_REQUEST + 16,
+		.process = socketmap_process,
+		.context = &pd,
+	};
+	const struct server_protocol *protocols[] = { &socketmap };
+	mb_info("serving socketmap on %s", ctx->socketmap_socket);
+	int ret = server_run(&fd, protocols, 1);
+	mb_info("stopping");
+	close(fd);
+	unlink(ctx->socketmap_socket); /* may fail after the drop; harmless */
+	mb_store_close(&pd.store);
+	mb_context_free(&ctx);
+	return ret < 0 ? EX_SOFTWARE : 0;
+}

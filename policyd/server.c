@@ -1,0 +1,319 @@
+/* server.c - the single-threaded epoll reactor of mailbag-policyd
+ *
+ * SUMMARY
+ *	Accepts connections on unix sockets, reads whatever arrives, hands
+ *	complete requests to the socket's protocol and writes the replies
+ *	back. It only moves bytes: every decision is in the protocol.
+ *
+ *	Bounds: SERVER_MAX_CONNECTIONS connections (one more is accepted and
+ *	closed at once), an unfinished request may not exceed the protocol's
+ *	max_input, output per connection SERVER_MAX_OUTPUT, and a connection
+ *	idle for SERVER_IDLE_TIMEOUT_SECONDS is closed (Postfix reconnects).
+ *	Any of these closes that connection only.
+ */
+#include "server.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct server_output {
+	char *data;
+	size_t len, sent, alloc;
+	bool overflow;
+};
+
+struct connection {
+	int fd;
+	const struct server_protocol *protocol;
+	char *in;
+	size_t in_len;
+	struct server_output out;
+	bool close_after_flush;
+	time_t last_active;
+	struct connection *prev, *next;
+};
+
+/* epoll data for a listener: the index with this bit set */
+#define LISTENER_TAG ((uint64_t)1 << 63)
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int signo)
+{
+	(void)signo;
+	stop_requested = 1;
+}
+
+int server_output(struct server_output *out, const char *data, size_t len)
+{
+	if (out->len + len > SERVER_MAX_OUTPUT) {
+		out->overflow = true;
+		return -1;
+	}
+	if (out->len + len > out->alloc) {
+		size_t alloc = out->alloc == 0 ? 4096 : out->alloc;
+		while (alloc < out->len + len)
+			alloc *= 2;
+		char *grown = realloc(out->data, alloc);
+		if (grown == NULL) {
+			out->overflow = true;
+			return -1;
+		}
+		out->data = grown;
+		out->alloc = alloc;
+	}
+	memcpy(out->data + out->len, data, len);
+	out->len += len;
+	return 0;
+}
+
+int server_listen_unix(const char *path, unsigned int mode, long gid,
+		       char *error, size_t size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(error, size, "socket path %s is longer than %zu bytes", path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(error, size, "%s exists and is not a socket; remove it or choose another socketmap_socket", path);
+			return -1;
+		}
+		unlink(path); /* stale socket of a previous run */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(error, size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	mode_t old_mask = umask(0777 & ~mode);
+	int ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (ret < 0 || chmod(path, mode) < 0 ||
+	    (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) ||
+	    listen(fd, 128) < 0) {
+		snprintf(error, size, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct connection *connections;
+static size_t connection_count;
+
+static void connection_close(int epfd, struct connection *c)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		connections = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c->in);
+	free(c->out.data);
+	free(c);
+	connection_count--;
+}
+
+static void accept_connections(int epfd, int listen_fd,
+			       const struct server_protocol *protocol)
+{
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				mb_warning("accept on %s socket: %s", protocol->name, strerror(errno));
+			return;
+		}
+		if (connection_count >= SERVER_MAX_CONNECTIONS) {
+			mb_warning("%s: %d connections open, refusing one more", protocol->name, SERVER_MAX_CONNECTIONS);
+			close(fd);
+			continue;
+		}
+		struct connection *c = calloc(1, sizeof(*c));
+		char *in = malloc(protocol->max_input);
+		if (c == NULL || in == NULL) {
+			free(c);
+			free(in);
+			close(fd);
+			mb_error("out of memory accepting a connection");
+			continue;
+		}
+		c->fd = fd;
+		c->protocol = protocol;
+		c->in = in;
+		c->last_active = time(NULL);
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			mb_error("epoll_ctl: %s", strerror(errno));
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = connections;
+		if (connections != NULL)
+			connections->prev = c;
+		connections = c;
+		connection_count++;
+	}
+}
+
+/* flush - write pending output; false when the connection must go */
+static bool flush(int epfd, struct connection *c)
+{
+	while (c->out.sent < c->out.len) {
+		ssize_t n = write(c->fd, c->out.data + c->out.sent, c->out.len - c->out.sent);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return false;
+		c->out.sent += (size_t)n;
+	}
+	bool pending = c->out.sent < c->out.len;
+	if (!pending) {
+		c->out.len = c->out.sent = 0;
+		if (c->close_after_flush)
+			return false;
+	}
+	struct epoll_event ev = {
+		.events = pending ? EPOLLOUT : (c->close_after_flush ? 0 : EPOLLIN),
+		.data.ptr = c
+	};
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
+}
+
+/* on_readable - read, process complete requests; false to close */
+static bool on_readable(struct connection *c)
+{
+	const struct server_protocol *p = c->protocol;
+
+	for (;;) {
+		if (c->in_len == p->max_input) {
+			/* the protocol left a full buffer unconsumed */
+			mb_warning("%s: request larger than %zu bytes, closing connection", p->name, p->max_input);
+			return false;
+		}
+		ssize_t n = read(c->fd, c->in + c->in_len, p->max_input - c->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		c->in_len += (size_t)n;
+		c->last_active = time(NULL);
+
+		bool close_now = false;
+		size_t used = p->process(p->context, c->in, c->in_len, &c->out, &close_now);
+		if (c->out.overflow)
+			return false;
+		memmove(c->in, c->in + used, c->in_len - used);
+		c->in_len -= used;
+		if (close_now) {
+			c->close_after_flush = true;
+			return true;
+		}
+		if (c->out.len > 0)
+			return true; /* write before reading more */
+	}
+}
+
+static void close_idle(int epfd, time_t now)
+{
+	struct connection *c = connections, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (now - c->last_active > SERVER_IDLE_TIMEOUT_SECONDS)
+			connection_close(epfd, c);
+	}
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: epoll_wait must return EINTR */
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
+	       size_t count)
+{
+	struct epoll_event events[64];
+	time_t last_sweep = time(NULL);
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (epfd < 0 || install_signals() < 0) {
+		mb_error("cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTENER_TAG | i };
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fds[i], &ev) < 0) {
+			mb_error("epoll_ctl on listener: %s", strerror(errno));
+			close(epfd);
+			return -1;
+		}
+	}
+	while (!stop_requested) {
+		int n = epoll_wait(epfd, events, 64, 1000);
+		if (n < 0 && errno != EINTR) {
+			mb_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if ((events[i].data.u64 & LISTENER_TAG) != 0) {
+				size_t idx = (size_t)(events[i].data.u64 & ~LISTENER_TAG);
+				accept_connections(epfd, listen_fds[idx], protocols[idx]);
+				continue;
+			}
+			struct connection *c = events[i].data.ptr;
+			bool keep = true;
+			if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
+			    !c->close_after_flush)
+				keep = on_readable(c);
+			if (keep)
+				keep = flush(epfd, c);
+			if (!keep)
+				connection_close(epfd, c);
+		}
+		time_t now = time(NULL);
+		if (now != last_sweep) {
+			close_idle(epfd, now);
+			last_sweep = now;
+		}
+	}
+	while (connections != NULL)
+		connection_close(epfd, connections);
+	close(epfd);
+	return 0;
+}

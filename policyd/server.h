@@ -1,0 +1,41 @@
+/* server.h - the single-threaded epoll reactor of mailbag-policyd (see server.c). */
+#ifndef MAILBAG_SERVER_H
+#define MAILBAG_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SERVER_MAX_CONNECTIONS 1000
+#define SERVER_IDLE_TIMEOUT_SECONDS 600
+#define SERVER_MAX_OUTPUT (1024 * 1024)
+
+/* What the reactor needs of a protocol: take complete requests from the
+   front of in (len bytes), append replies with server_output(). Returns
+   the bytes consumed; sets *close_r when the connection must be closed
+   once its output is flushed (a malformed stream). */
+struct server_output;
+
+struct server_protocol {
+	const char *name;
+	size_t max_input; /* a buffered, unfinished request may not exceed it */
+	size_t (*process)(void *context, const char *in, size_t len,
+			  struct server_output *out, bool *close_r);
+	void *context;
+};
+
+struct server_output;
+/* Append bytes to the connection's output. Returns 0 or -1 (over
+   SERVER_MAX_OUTPUT: the connection is dropped). */
+int server_output(struct server_output *out, const char *data, size_t len);
+
+/* Serve the listening sockets until SIGTERM or SIGINT. 0 or -1. */
+int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
+	       size_t count);
+
+/* Make a unix listening socket at path: mode, and group (root's or -1 to
+   keep). A stale socket at path is replaced; anything else is refused.
+   Returns the fd or -1 with error. */
+int server_listen_unix(const char *path, unsigned int mode, long gid,
+		       char *error, size_t error_size);
+
+#endif

@@ -1,0 +1,307 @@
+/* socketmap.c - answers to Postfix socketmap lookups
+ *
+ * SUMMARY
+ *	Postfix asks "mapname key" and gets "OK value", "NOTFOUND ", "TEMP
+ *	reason" or "PERM reason" (socketmap_table(5)). The map names are the
+ *	main.cf parameters they serve:
+ *
+ *	virtual_mailbox_domains   domain -> OK when mailboxes are hosted
+ *	virtual_alias_domains     domain -> OK when it is only a domain alias
+ *	                          (@a.example -> @b.example)
+ *	virtual_mailbox_maps      address -> OK for an enabled user
+ *	virtual_alias_maps        address -> its targets (comma separated);
+ *	                          an enabled user maps to itself so that a
+ *	                          catch-all never swallows real mailboxes;
+ *	                          a user of a domain alias maps to the same
+ *	                          user of the target domain only if that user
+ *	                          exists, so unknown users are refused at RCPT
+ *	                          instead of bouncing later;
+ *	                          @domain -> the catch-all's targets
+ *	smtpd_sender_login_maps   address -> the logins that may send as it:
+ *	                          the user itself, or an alias's local users
+ *
+ *	Postfix itself strips "+detail" and retries with user@domain and
+ *	then @domain, so exact lookups are all this code answers.
+ *
+ * DIAGNOSTICS
+ *	A lookup the store cannot answer is TEMP, never NOTFOUND: a store
+ *	outage must give 4xx, not "user unknown".
+ */
+#include "socketmap.h"
+#include "store.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+struct map_name {
+	const char *name;
+	enum socketmap_map map;
+};
+
+static const struct map_name map_names[] = {
+	{ "virtual_mailbox_domains", SOCKETMAP_MAILBOX_DOMAINS },
+	{ "virtual_alias_domains", SOCKETMAP_ALIAS_DOMAINS },
+	{ "virtual_mailbox_maps", SOCKETMAP_MAILBOX_MAPS },
+	{ "virtual_alias_maps", SOCKETMAP_ALIAS_MAPS },
+	{ "smtpd_sender_login_maps", SOCKETMAP_SENDER_LOGIN_MAPS },
+};
+
+int socketmap_parse_request(const char *payload, size_t len,
+			    struct socketmap_request *req_r,
+			    const char **error_r)
+{
+	const char *space = memchr(payload, ' ', len);
+	size_t name_len, key_len;
+	size_t i;
+
+	if (space == NULL) {
+		*error_r = "expected 'mapname key'";
+		return -1;
+	}
+	name_len = (size_t)(space - payload);
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
+		if (strlen(map_names[i].name) == name_len &&
+		    memcmp(map_names[i].name, payload, name_len) == 0)
+			break;
+	}
+	if (i == sizeof(map_names) / sizeof(map_names[0])) {
+		*error_r = "unknown map name";
+		return -1;
+	}
+	req_r->map = map_names[i].map;
+	key_len = len - name_len - 1;
+	if (key_len == 0) {
+		*error_r = "empty key";
+		return -1;
+	}
+	if (key_len > MB_ADDRESS_MAX) {
+		*error_r = "key longer than an address can be";
+		return -1;
+	}
+	for (i = 0; i < key_len; i++) {
+		unsigned char c = (unsigned char)space[1 + i];
+		if (c <= 0x20 || c >= 0x7f) {
+			*error_r = "key has a space, control or non-ASCII byte";
+			return -1;
+		}
+		req_r->key[i] = (char)tolower(c);
+	}
+	req_r->key[key_len] = '\0';
+	return 0;
+}
+
+/* The reply being built: "STATUS text", bounded. */
+struct reply {
+	char *buf;
+	size_t size, len;
+	bool overflow;
+};
+
+static void reply_add(struct reply *r, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (r->len + n > r->size) {
+		r->overflow = true;
+		return;
+	}
+	memcpy(r->buf + r->len, text, n);
+	r->len += n;
+}
+
+static size_t reply_status(struct reply *r, const char *status, const char *text)
+{
+	r->len = 0;
+	r->overflow = false;
+	reply_add(r, status);
+	reply_add(r, text);
+	return r->len;
+}
+
+static size_t store_failed(struct reply *r, const char *error)
+{
+	char text[300];
+
+	snprintf(text, sizeof(text), "store lookup failed: %.250s", error);
+	return reply_status(r, "TEMP ", text);
+}
+
+/* enabled_user - 1 for an enabled user, 0 for none or disabled, -1 */
+static int enabled_user(struct mb_store *store, const char *address,
+			char *error, size_t size)
+{
+	struct mb_user user;
+	int ret = mb_store_user_get(store, address, &user, error, size);
+
+	if (ret > 0) {
+		ret = user.enabled ? 1 : 0;
+		mb_user_clear(&user);
+	}
+	return ret;
+}
+
+/* domain_alias_target - for a domain that is only an alias of another
+   ("@a.example" -> "@b.example"), the target domain. 1, 0 or -1. */
+static int domain_alias_target(struct mb_store *store, const char *domain,
+			       char target_r[MB_DOMAIN_MAX + 1],
+			       char *error, size_t size)
+{
+	char source[MB_DOMAIN_MAX + 2];
+	struct mb_alias alias;
+	int ret;
+
+	ret = mb_store_domain_exists(store, domain, error, size);
+	if (ret != 0)
+		return ret < 0 ? -1 : 0; /* a mailbox domain is not an alias domain */
+	snprintf(source, sizeof(source), "@%s", domain);
+	ret = mb_store_alias_get(store, source, &alias, error, size);
+	if (ret <= 0)
+		return ret;
+	ret = 0;
+	if (alias.target_count == 1 && alias.targets[0][0] == '@') {
+		snprintf(target_r, MB_DOMAIN_MAX + 1, "%s", alias.targets[0] + 1);
+		ret = 1;
+	}
+	mb_alias_clear(&alias);
+	return ret;
+}
+
+static size_t answer_targets(struct reply *r, const struct mb_alias *alias)
+{
+	reply_status(r, "OK ", "");
+	for (size_t i = 0; i < alias->target_count; i++) {
+		if (i > 0)
+			reply_add(r, ",");
+		reply_add(r, alias->targets[i]);
+	}
+	if (r->overflow)
+		return reply_status(r, "PERM ", "alias has more targets than fit in one reply");
+	return r->len;
+}
+
+static size_t answer_alias_maps(struct mb_store *store, const char *key,
+				struct reply *r)
+{
+	char error[512], target_domain[MB_DOMAIN_MAX + 1];
+	char rewritten[MB_ADDRESS_MAX + 1];
+	const char *at = strrchr(key, '@');
+	struct mb_alias alias;
+	int ret;
+
+	if (at == NULL)
+		return reply_status(r, "NOTFOUND ", "");
+	ret = mb_store_alias_get(store, key, &alias, error, sizeof(error));
+	if (ret < 0)
+		return store_failed(r, error);
+	if (ret > 0) {
+		/* "@a.example -> @b.example" is answered per user below */
+		bool domain_alias = key[0] == '@' && alias.target_count == 1 &&
+				    alias.targets[0][0] == '@';
+		size_t len = domain_alias ? reply_status(r, "NOTFOUND ", "") :
+					    answer_targets(r, &alias);
+		mb_alias_clear(&alias);
+		return len;
+	}
+	if (key[0] == '@')
+		return reply_status(r, "NOTFOUND ", "");
+
+	ret = domain_alias_target(store, at + 1, target_domain, error, sizeof(error));
+	if (ret < 0)
+		return store_failed(r, error);
+	if (ret > 0) {
+		snprintf(rewritten, sizeof(rewritten), "%.*s@%s",
+			 (int)(at - key), key, target_domain);
+		int user = enabled_user(store, rewritten, error, sizeof(error));
+		int aliased = user != 0 ? user :
+			mb_store_alias_get(store, rewritten, &alias, error, sizeof(error));
+		if (aliased < 0)
+			return store_failed(r, error);
+		if (user == 0 && aliased > 0)
+			mb_alias_clear(&alias);
+		if (aliased == 0)
+			return reply_status(r, "NOTFOUND ", "");
+		return reply_status(r, "OK ", rewritten);
+	}
+	ret = enabled_user(store, key, error, sizeof(error));
+	if (ret < 0)
+		return store_failed(r, error);
+	return ret > 0 ? reply_status(r, "OK ", key) : reply_status(r, "NOTFOUND ", "");
+}
+
+/* answer_sender_logins - who may use key as envelope sender */
+static size_t answer_sender_logins(struct mb_store *store, const char *key,
+				   struct reply *r)
+{
+	char error[512];
+	struct mb_alias alias;
+	bool any = false;
+	int ret;
+
+	ret = enabled_user(store, key, error, sizeof(error));
+	if (ret < 0)
+		return store_failed(r, error);
+	reply_status(r, "OK ", "");
+	if (ret > 0) {
+		reply_add(r, key);
+		any = true;
+	}
+	ret = mb_store_alias_get(store, key, &alias, error, sizeof(error));
+	if (ret < 0)
+		return store_failed(r, error);
+	for (size_t i = 0; ret > 0 && i < alias.target_count; i++) {
+		int local = enabled_user(store, alias.targets[i], error, sizeof(error));
+		if (local < 0) {
+			mb_alias_clear(&alias);
+			return store_failed(r, error);
+		}
+		if (local > 0) {
+			reply_add(r, any ? "," : "");
+			reply_add(r, alias.targets[i]);
+			any = true;
+		}
+	}
+	if (ret > 0)
+		mb_alias_clear(&alias);
+	if (r->overflow)
+		return reply_status(r, "PERM ", "too many logins for one reply");
+	return any ? r->len : reply_status(r, "NOTFOUND ", "");
+}
+
+size_t socketmap_answer(struct mb_store *store, const char *payload,
+			size_t len, char *buf, size_t size)
+{
+	struct reply r = { buf, size < SOCKETMAP_MAX_REPLY ? size : SOCKETMAP_MAX_REPLY, 0, false };
+	struct socketmap_request req;
+	const char *parse_error;
+	char error[512];
+	int ret;
+
+	if (socketmap_parse_request(payload, len, &req, &parse_error) < 0)
+		return reply_status(&r, "PERM ", parse_error);
+
+	switch (req.map) {
+	case SOCKETMAP_MAILBOX_DOMAINS:
+		ret = mb_store_domain_exists(store, req.key, error, sizeof(error));
+		break;
+	case SOCKETMAP_ALIAS_DOMAINS: {
+		char target[MB_DOMAIN_MAX + 1];
+		ret = domain_alias_target(store, req.key, target, error, sizeof(error));
+		break;
+	}
+	case SOCKETMAP_MAILBOX_MAPS:
+		ret = req.key[0] == '@' ? 0 :
+			enabled_user(store, req.key, error, sizeof(error));
+		break;
+	case SOCKETMAP_ALIAS_MAPS:
+		return answer_alias_maps(store, req.key, &r);
+	case SOCKETMAP_SENDER_LOGIN_MAPS:
+		return answer_sender_logins(store, req.key, &r);
+	default:
+		return reply_status(&r, "PERM ", "unknown map name");
+	}
+	if (ret < 0)
+		return store_failed(&r, error);
+	return ret > 0 ? reply_status(&r, "OK ", req.key) : reply_status(&r, "NOTFOUND ", "");
+}
