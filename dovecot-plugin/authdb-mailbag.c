@@ -1,0 +1,317 @@
+/* authdb-mailbag.c - Dovecot 2.3 passdb and userdb driver "mailbag"
+ *
+ * SUMMARY
+ *	passdb { driver = mailbag  args = /etc/mailbag/context.json }
+ *	userdb { driver = mailbag  args = /etc/mailbag/context.json }
+ *
+ * DESCRIPTION
+ *	Loaded by Dovecot's auth process from modules/auth as
+ *	libauthdb_mailbag.so. The passdb hands the stored {SCHEME} hash to
+ *	Dovecot, which verifies the password itself; the userdb returns
+ *	uid, gid, home, the mail location and the quota rule. Lookups read
+ *	the LMDB store in this process (a memory map, no network), so the
+ *	auth process never blocks on a socket.
+ *
+ * SECURITY
+ *	User names with '%', control characters or over 512 bytes are
+ *	refused before any lookup. A disabled user is refused after the
+ *	password check, so strangers cannot probe which accounts exist. No
+ *	password or hash is ever logged.
+ *
+ * DIAGNOSTICS
+ *	A bad context file or a store that cannot be read is logged once per
+ *	failing lookup and answered as an internal (temporary) failure;
+ *	the store is reopened on the next lookup.
+ */
+#include "lib.h"
+#include "auth-common.h"
+#include "passdb.h"
+#include "userdb.h"
+#include "password-scheme.h"
+
+#include "address.h"
+#include "context.h"
+#include "store.h"
+
+#include <stdio.h>
+
+#define MAILBAG_USERNAME_MAX 512
+
+/* One context and store for the passdb and the userdb of this process. */
+struct mailbag_db {
+	int refcount;
+	char *context_path;
+	struct mb_context *ctx;
+	struct mb_store *store;
+};
+
+static struct mailbag_db *mailbag_db;
+
+struct mailbag_passdb_module {
+	struct passdb_module module;
+	struct mailbag_db *db;
+};
+
+struct mailbag_userdb_module {
+	struct userdb_module module;
+	struct mailbag_db *db;
+};
+
+const char *authdb_mailbag_version = DOVECOT_ABI_VERSION;
+void authdb_mailbag_init(void);
+void authdb_mailbag_deinit(void);
+
+/* mailbag_db_ready - the context and an open store, (re)opened lazily */
+static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
+{
+	static char error[1024];
+
+	if (db->ctx == NULL &&
+	    mb_context_load(db->context_path, &db->ctx, error, sizeof(error)) < 0) {
+		*error_r = error;
+		return -1;
+	}
+	if (db->store == NULL &&
+	    mb_store_open(db->ctx->store, MB_STORE_READ, &db->store,
+			  error, sizeof(error)) < 0) {
+		*error_r = error;
+		return -1;
+	}
+	return 0;
+}
+
+static struct mailbag_db *mailbag_db_get(const char *args)
+{
+	const char *path = args[0] != '\0' ? args : mb_context_path(NULL);
+	const char *error;
+
+	if (mailbag_db != NULL) {
+		if (strcmp(mailbag_db->context_path, path) != 0)
+			i_fatal("mailbag: passdb and userdb must name the same context file (%s, %s)",
+				mailbag_db->context_path, path);
+		mailbag_db->refcount++;
+		return mailbag_db;
+	}
+	mailbag_db = i_new(struct mailbag_db, 1);
+	mailbag_db->refcount = 1;
+	mailbag_db->context_path = i_strdup(path);
+	/* first open while still root (preinit), so the store works even
+	   before the auth process's groups are set up; failures are
+	   retried on each lookup */
+	if (mailbag_db_ready(mailbag_db, &error) < 0)
+		i_error("mailbag: %s (lookups fail temporarily until this is fixed)", error);
+	return mailbag_db;
+}
+
+static void mailbag_db_unref(struct mailbag_db **dbp)
+{
+	struct mailbag_db *db = *dbp;
+
+	*dbp = NULL;
+	if (--db->refcount > 0)
+		return;
+	mb_store_close(&db->store);
+	mb_context_free(&db->ctx);
+	i_free(db->context_path);
+	i_free(db);
+	mailbag_db = NULL;
+}
+
+/* username_acceptable - refuse names no lookup should ever see */
+static bool username_acceptable(const char *user)
+{
+	size_t len = strlen(user);
+
+	if (len == 0 || len > MAILBAG_USERNAME_MAX)
+		return FALSE;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)user[i];
+		if (c == '%' || c < 0x20 || c == 0x7f)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* lookup_user - 1 found (user_r filled), 0 unknown, -1 failure */
+static int lookup_user(struct mailbag_db *db, struct auth_request *request,
+		       struct mb_user *user_r)
+{
+	const char *name = request->fields.user, *error;
+	char address[MB_ADDRESS_MAX + 1], store_error[512];
+	struct mb_address parsed;
+	int ret;
+
+	if (!username_acceptable(name)) {
+		e_info(authdb_event(request), "mailbag: refusing a user name with '%%', a control character or over %d bytes",
+		       MAILBAG_USERNAME_MAX);
+		return 0;
+	}
+	if (mb_address_parse(name, NULL, &parsed, &error) < 0) {
+		e_debug(authdb_event(request), "mailbag: not an address: %s", error);
+		return 0;
+	}
+	mb_address_format(&parsed, address, sizeof(address));
+	if (mailbag_db_ready(db, &error) < 0) {
+		e_error(authdb_event(request), "mailbag: %s", error);
+		return -1;
+	}
+	ret = mb_store_user_get(db->store, address, user_r, store_error, sizeof(store_error));
+	if (ret < 0) {
+		e_error(authdb_event(request), "mailbag: store lookup failed: %s", store_error);
+		mb_store_close(&db->store);
+	}
+	return ret;
+}
+
+/* set_password_field - give Dovecot the hash; returns crypted/scheme */
+static void set_password_field(struct auth_request *request, const struct mb_user *user,
+			       const char **crypted_r, const char **scheme_r)
+{
+	const char *crypted = t_strdup(user->password_hash);
+	const char *scheme = password_get_scheme(&crypted);
+
+	if (scheme == NULL)
+		scheme = request->passdb->passdb->default_pass_scheme;
+	auth_request_set_field(request, "password", crypted, scheme);
+	*crypted_r = crypted;
+	*scheme_r = scheme;
+}
+
+static void mailbag_verify_plain(struct auth_request *request, const char *password,
+				 verify_plain_callback_t *callback)
+{
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	const char *crypted, *scheme;
+	struct mb_user user;
+	int ret = lookup_user(module->db, request, &user);
+
+	if (ret <= 0) {
+		if (ret == 0)
+			auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
+		callback(ret < 0 ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_USER_UNKNOWN, request);
+		return;
+	}
+	set_password_field(request, &user, &crypted, &scheme);
+	ret = auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+	bool enabled = user.enabled;
+	mb_user_clear(&user);
+	if (ret <= 0) {
+		callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
+		return;
+	}
+	if (!enabled) {
+		e_info(authdb_event(request), "mailbag: account is disabled");
+		callback(PASSDB_RESULT_USER_DISABLED, request);
+		return;
+	}
+	callback(PASSDB_RESULT_OK, request);
+}
+
+static void mailbag_lookup_credentials(struct auth_request *request,
+				       lookup_credentials_callback_t *callback)
+{
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	const char *crypted, *scheme;
+	struct mb_user user;
+	int ret = lookup_user(module->db, request, &user);
+
+	if (ret <= 0) {
+		callback(ret < 0 ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_USER_UNKNOWN,
+			 NULL, 0, request);
+		return;
+	}
+	if (!user.enabled) {
+		mb_user_clear(&user);
+		callback(PASSDB_RESULT_USER_DISABLED, NULL, 0, request);
+		return;
+	}
+	set_password_field(request, &user, &crypted, &scheme);
+	mb_user_clear(&user);
+	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme, callback, request);
+}
+
+static struct passdb_module *mailbag_passdb_preinit(pool_t pool, const char *args)
+{
+	struct mailbag_passdb_module *module = p_new(pool, struct mailbag_passdb_module, 1);
+
+	module->db = mailbag_db_get(args);
+	module->module.default_pass_scheme = "CRYPT";
+	module->module.blocking = FALSE;
+	return &module->module;
+}
+
+static void mailbag_passdb_deinit(struct passdb_module *_module)
+{
+	struct mailbag_passdb_module *module = (struct mailbag_passdb_module *)_module;
+
+	mailbag_db_unref(&module->db);
+}
+
+static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_t *callback)
+{
+	struct mailbag_userdb_module *module =
+		(struct mailbag_userdb_module *)request->userdb->userdb;
+	struct mb_user user;
+	int ret = lookup_user(module->db, request, &user);
+
+	if (ret <= 0) {
+		callback(ret < 0 ? USERDB_RESULT_INTERNAL_FAILURE : USERDB_RESULT_USER_UNKNOWN, request);
+		return;
+	}
+	const struct mb_context *ctx = module->db->ctx;
+	auth_request_set_userdb_field(request, "uid", dec2str(ctx->vmail_uid));
+	auth_request_set_userdb_field(request, "gid", dec2str(ctx->vmail_gid));
+	auth_request_set_userdb_field(request, "home", user.home);
+	auth_request_set_userdb_field(request, "mail", "maildir:~/Maildir");
+	if (user.quota_bytes > 0) {
+		auth_request_set_userdb_field(request, "quota_rule",
+			t_strdup_printf("*:bytes=%llu", (unsigned long long)user.quota_bytes));
+	}
+	mb_user_clear(&user);
+	callback(USERDB_RESULT_OK, request);
+}
+
+static struct userdb_module *mailbag_userdb_preinit(pool_t pool, const char *args)
+{
+	struct mailbag_userdb_module *module = p_new(pool, struct mailbag_userdb_module, 1);
+
+	module->db = mailbag_db_get(args);
+	module->module.blocking = FALSE;
+	return &module->module;
+}
+
+static void mailbag_userdb_deinit(struct userdb_module *_module)
+{
+	struct mailbag_userdb_module *module = (struct mailbag_userdb_module *)_module;
+
+	mailbag_db_unref(&module->db);
+}
+
+static struct passdb_module_interface passdb_mailbag = {
+	.name = "mailbag",
+	.preinit = mailbag_passdb_preinit,
+	.deinit = mailbag_passdb_deinit,
+	.verify_plain = mailbag_verify_plain,
+	.lookup_credentials = mailbag_lookup_credentials,
+};
+
+static struct userdb_module_interface userdb_mailbag = {
+	.name = "mailbag",
+	.preinit = mailbag_userdb_preinit,
+	.deinit = mailbag_userdb_deinit,
+	.lookup = mailbag_userdb_lookup,
+};
+
+void authdb_mailbag_init(void)
+{
+	passdb_register_module(&passdb_mailbag);
+	userdb_register_module(&userdb_mailbag);
+}
+
+void authdb_mailbag_deinit(void)
+{
+	passdb_unregister_module(&passdb_mailbag);
+	userdb_unregister_module(&userdb_mailbag);
+}

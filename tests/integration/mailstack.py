@@ -1,0 +1,462 @@
+"""mailstack - a private, loopback-only mailbag mail server.
+
+Starts the real Debian Postfix and Dovecot under one directory, wired to a
+mailbag build (mailbag, mailbag-policyd, the Dovecot auth module) through
+the files in config-templates/, plus an SMTP sink standing in for the rest
+of the internet (Postfix's relayhost). Used by the integration tests and by
+deploy/quickstart.sh, and always torn down by stop().
+
+Needs root: Postfix and Dovecot drop privileges to their own users, and the
+store belongs to the `mailbag` system user that this creates if missing.
+"""
+
+import json
+import re
+import os
+import pwd
+import grp
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+TEMPLATES = os.path.join(SOURCE_ROOT, "config-templates")
+POSTFIX_DEFAULT_CONFIG = "/etc/postfix"
+DOVECOT_AUTH_MODULE_DIR = "/usr/lib/dovecot/modules/auth"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_system_user(name, home="/nonexistent"):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", home,
+                        "--shell", "/usr/sbin/nologin", name], check=True)
+        return pwd.getpwnam(name)
+
+
+def render(template_name, values):
+    """A template from config-templates/ with every @NAME@ filled."""
+    with open(os.path.join(TEMPLATES, template_name)) as f:
+        text = f.read()
+    for key, value in values.items():
+        text = text.replace("@%s@" % key, str(value))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ValueError("%s: no value for %s" % (template_name, ", ".join(sorted(set(left)))))
+    return text
+
+
+class SmtpSink:
+    """A tiny SMTP server keeping every message it is given."""
+
+    def __init__(self, port):
+        self.port = port
+        self.messages = []  # (mail_from, [rcpt], data bytes)
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink.mailbag.test ESMTP\r\n")
+                mail_from, rcpts, = None, []
+                while True:
+                    line = self.rfile.readline(4096)
+                    if not line:
+                        return
+                    cmd = line.strip().upper()
+                    if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
+                        self.wfile.write(b"250-sink.mailbag.test\r\n250 8BITMIME\r\n")
+                    elif cmd.startswith(b"MAIL FROM:"):
+                        mail_from, rcpts = line.strip()[10:].decode(), []
+                        self.wfile.write(b"250 ok\r\n")
+                    elif cmd.startswith(b"RCPT TO:"):
+                        rcpts.append(line.strip()[8:].decode().strip("<>"))
+                        self.wfile.write(b"250 ok\r\n")
+                    elif cmd == b"DATA":
+                        self.wfile.write(b"354 go\r\n")
+                        data = b""
+                        while True:
+                            chunk = self.rfile.readline(65536)
+                            if not chunk or chunk == b".\r\n":
+                                break
+                            data += chunk
+                        with sink.lock:
+                            sink.messages.append((mail_from, rcpts, data))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif cmd == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MailStack:
+    """A private mail server under root_dir. Call start(), then stop()."""
+
+    def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test"):
+        self.root = os.path.abspath(root_dir)
+        self.mailbag_bin = mailbag
+        self.policyd_bin = policyd
+        self.auth_module = auth_module
+        self.hostname = hostname
+        self.ports = {name: free_port() for name in ("smtp", "submission", "imap", "sink")}
+        self.context = os.path.join(self.root, "etc", "context.json")
+        self.store_dir = os.path.join(self.root, "store")
+        self.mail_root = os.path.join(self.root, "vmail")
+        self.run_dir = os.path.join(self.root, "run")
+        self.socketmap = os.path.join(self.run_dir, "socketmap")
+        self.dovecot_dir = os.path.join(self.root, "dovecot")
+        self.dovecot_conf = os.path.join(self.dovecot_dir, "dovecot.conf")
+        self.postfix_dir = os.path.join(self.root, "postfix")
+        self.postfix_etc = os.path.join(self.postfix_dir, "etc")
+        self.maillog = os.path.join(self.postfix_dir, "maillog")
+        self.policyd_log = os.path.join(self.root, "policyd.log")
+        self.policyd_proc = None
+        self.sink = None
+        self.started = []
+
+    # --- the mailbag command -------------------------------------------
+    def mailbag(self, *args, input=None, check=False):
+        proc = subprocess.run([self.mailbag_bin, "--context", self.context, *args],
+                              input=input, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise RuntimeError("mailbag %s failed (%d): %s" % (" ".join(args), proc.returncode, proc.stderr))
+        return proc
+
+    # --- start ------------------------------------------------------------
+    def start(self):
+        try:
+            self._prepare()
+            self.sink = SmtpSink(self.ports["sink"])
+            self.sink.start()
+            self.started.append("sink")
+            self.start_policyd()
+            self._start_dovecot()
+            self._start_postfix()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _prepare(self):
+        os.makedirs(self.root, exist_ok=True)
+        # Postfix, Dovecot and policyd run as their own users and must
+        # reach sockets and files below root
+        os.chmod(self.root, 0o755)
+        for d in (os.path.dirname(self.context), self.run_dir, self.dovecot_dir,
+                  self.postfix_etc):
+            os.makedirs(d, exist_ok=True)
+        self.mailbag_user = ensure_system_user("mailbag")
+        self.vmail_user = ensure_system_user("vmail", "/var/vmail")
+        os.chown(self.run_dir, 0, grp.getgrnam("postfix").gr_gid)
+        os.chmod(self.run_dir, 0o755)
+        subprocess.run([self.mailbag_bin, "--context", self.context, "init",
+                        "--hostname", self.hostname,
+                        "--store", "lmdb:" + self.store_dir,
+                        "--vmail-uid", str(self.vmail_user.pw_uid),
+                        "--vmail-gid", str(self.vmail_user.pw_gid)],
+                       check=True, capture_output=True)
+        with open(self.context) as f:
+            ctx = json.load(f)
+        ctx["mail_root"] = self.mail_root
+        ctx["policyd"] = {"socketmap_socket": self.socketmap, "socket_group": "postfix",
+                          "socket_mode": "0660"}
+        with open(self.context, "w") as f:
+            json.dump(ctx, f, indent=2)
+        # init again: creates the mail root named by the edited context
+        subprocess.run([self.mailbag_bin, "--context", self.context, "init"],
+                       check=True, capture_output=True)
+        self._make_certificate()
+        self._install_auth_module()
+
+    def _make_certificate(self):
+        self.cert = os.path.join(self.root, "etc", "cert.pem")
+        self.key = os.path.join(self.root, "etc", "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-days", "2", "-subj", "/CN=" + self.hostname,
+                        "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True)
+        os.chmod(self.key, 0o600)
+
+    def _install_auth_module(self):
+        # Dovecot loads auth modules from its compiled-in directory only
+        target = os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so")
+        if os.path.realpath(self.auth_module) == os.path.realpath(target):
+            return
+        tmp = target + ".new"
+        shutil.copyfile(self.auth_module, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+
+    def template_values(self):
+        return {
+            "SOCKETMAP": self.socketmap,
+            "DOVECOT_LMTP": os.path.join(self.run_dir, "dovecot-lmtp"),
+            "DOVECOT_AUTH": os.path.join(self.run_dir, "dovecot-auth"),
+            "DELIMITER": "+",
+            "TLS_CERT": self.cert,
+            "TLS_KEY": self.key,
+            "SUBMISSION_LISTEN": "127.0.0.1:%d" % self.ports["submission"],
+            "CONTEXT": self.context,
+            "STORE_GROUP": "mailbag",
+            "HOSTNAME": self.hostname,
+            "VMAIL_UID": self.vmail_user.pw_uid,
+            "VMAIL_GID": self.vmail_user.pw_gid,
+        }
+
+    def start_policyd(self):
+        log = open(self.policyd_log, "a")
+        self.policyd_proc = subprocess.Popen([self.policyd_bin, "-c", self.context],
+                                             stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: os.path.exists(self.socketmap) or self.policyd_proc.poll() is not None,
+                 10, "mailbag-policyd's socket")
+        if self.policyd_proc.poll() is not None:
+            raise RuntimeError("mailbag-policyd exited: " + open(self.policyd_log).read())
+        if "policyd" not in self.started:
+            self.started.append("policyd")
+
+    def stop_policyd(self, sig=signal.SIGTERM):
+        if self.policyd_proc is not None and self.policyd_proc.poll() is None:
+            self.policyd_proc.send_signal(sig)
+            self.policyd_proc.wait(10)
+        self.policyd_proc = None
+
+    def _start_dovecot(self):
+        values = self.template_values()
+        with open(os.path.join(self.dovecot_dir, "mailbag.conf"), "w") as f:
+            f.write(render("dovecot-mailbag.conf", values))
+        with open(self.dovecot_conf, "w") as f:
+            f.write("""# private test instance: see tests/integration/mailstack.py
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+instance_name = mailbag-{port}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_verbose = yes
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+!include {d}/mailbag.conf
+""".format(d=self.dovecot_dir, port=self.ports["imap"]))
+        os.makedirs(os.path.join(self.dovecot_dir, "state"), exist_ok=True)
+        # the daemon keeps its stdio: a pipe here would never reach EOF
+        with open(os.path.join(self.dovecot_dir, "start.out"), "w") as out:
+            ret = subprocess.run(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=out).returncode
+        if ret != 0:
+            raise RuntimeError("dovecot failed to start: " +
+                               open(os.path.join(self.dovecot_dir, "start.out")).read())
+        self.started.append("dovecot")
+        wait_for(lambda: port_open(self.ports["imap"]), 15, "Dovecot's IMAP port")
+
+    def _postconf(self, *args):
+        subprocess.run(["postconf", "-c", self.postfix_etc, *args], check=True,
+                       capture_output=True, text=True)
+
+    def _register_postfix_config(self, add):
+        main_cf = os.path.join(POSTFIX_DEFAULT_CONFIG, "main.cf")
+        if not os.path.exists(main_cf):
+            open(main_cf, "a").close()
+        cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
+                              "alternate_config_directories"],
+                             capture_output=True, text=True).stdout.split()
+        cur = [d.strip(",") for d in cur if d.strip(",")]
+        want = [d for d in cur if d != self.postfix_etc] + ([self.postfix_etc] if add else [])
+        subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
+                        "alternate_config_directories = " + " ".join(want)],
+                       check=True, capture_output=True)
+
+    def _start_postfix(self):
+        queue = os.path.join(self.postfix_dir, "queue")
+        data = os.path.join(self.postfix_dir, "data")
+        os.makedirs(queue, exist_ok=True)
+        os.makedirs(data, exist_ok=True)
+        shutil.chown(data, "postfix")
+        shutil.copyfile("/usr/share/postfix/master.cf.dist",
+                        os.path.join(self.postfix_etc, "master.cf"))
+        open(os.path.join(self.postfix_etc, "main.cf"), "w").close()
+        self._postconf("-e",
+                       "compatibility_level = 3.6",
+                       "queue_directory = " + queue,
+                       "data_directory = " + data,
+                       "mail_owner = postfix",
+                       "setgid_group = postdrop",
+                       "syslog_name = mailbag-test",
+                       "maillog_file = " + self.maillog,
+                       "maillog_file_prefixes = /tmp, /var, " + self.root,
+                       "myhostname = " + self.hostname,
+                       "mydomain = mailbag.test",
+                       "myorigin = $myhostname",
+                       "inet_interfaces = 127.0.0.1",
+                       "inet_protocols = ipv4",
+                       "mynetworks = 127.0.0.0/8",
+                       "alias_maps =",
+                       "alias_database =",
+                       "biff = no",
+                       "relayhost = [127.0.0.1]:%d" % self.ports["sink"],
+                       "smtp_dns_support_level = disabled",
+                       "smtp_tls_security_level = none",
+                       "delay_warning_time = 0",
+                       # retry deferred mail quickly in tests
+                       "queue_run_delay = 1s",
+                       "minimal_backoff_time = 1s",
+                       "maximal_backoff_time = 2s")
+        settings = []
+        for line in render("postfix-main.cf", self.template_values()).splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                settings.append(line)
+        self._postconf("-e", *settings)
+        self._postconf("-MX", "smtp/inet")
+        self._postconf("-M", "127.0.0.1:%d/inet = 127.0.0.1:%d inet n - n - - smtpd"
+                       % (self.ports["smtp"], self.ports["smtp"]))
+        with open(os.path.join(self.postfix_etc, "master.cf"), "a") as f:
+            f.write(render("postfix-master.cf", self.template_values()))
+        self._postconf("-F", "*/*/chroot = n")
+        self._register_postfix_config(True)
+        self.started.append("postfix")
+        # under script(1): Postfix tells its fatal errors only to a tty
+        start_out = os.path.join(self.postfix_dir, "start.out")
+        with open(start_out, "w") as out:
+            ret = subprocess.run(["script", "-qec", "postfix -c %s start" % self.postfix_etc,
+                                  "/dev/null"], stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=out).returncode
+        if ret != 0:
+            raise RuntimeError("postfix start failed: %s %s" % (open(start_out).read(),
+                                                                  self.read_maillog()))
+        wait_for(lambda: port_open(self.ports["smtp"]), 15, "Postfix's SMTP port")
+
+    # --- stop -------------------------------------------------------------
+    def stop(self):
+        if "postfix" in self.started:
+            subprocess.run(["script", "-qec", "postfix -c %s stop" % self.postfix_etc, "/dev/null"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            self._register_postfix_config(False)
+        if "dovecot" in self.started:
+            subprocess.run(["dovecot", "-c", self.dovecot_conf, "stop"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        if "policyd" in self.started:
+            self.stop_policyd()
+        if "sink" in self.started:
+            self.sink.stop()
+        self.started = []
+
+    # --- what tests read --------------------------------------------------
+    def read_maillog(self):
+        try:
+            with open(self.maillog) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def maildir_messages(self, address):
+        """Every message file in a user's Maildir (new and cur), as bytes."""
+        local, domain = address.split("@")
+        base = os.path.join(self.mail_root, domain, local, "Maildir")
+        found = []
+        for sub in ("new", "cur"):
+            d = os.path.join(base, sub)
+            if os.path.isdir(d):
+                for name in sorted(os.listdir(d)):
+                    with open(os.path.join(d, name), "rb") as f:
+                        found.append(f.read())
+        return found
+
+    def queue_ids_deferred(self):
+        out = subprocess.run(["postqueue", "-c", self.postfix_etc, "-j"],
+                             capture_output=True, text=True).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def flush_queue(self):
+        subprocess.run(["postqueue", "-c", self.postfix_etc, "-f"], capture_output=True)
+
+
+def _main():
+    import argparse
+    parser = argparse.ArgumentParser(description="run a private mailbag mail server on loopback")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--mailbag", default=shutil.which("mailbag") or "mailbag")
+    parser.add_argument("--policyd", default=shutil.which("mailbag-policyd") or "mailbag-policyd")
+    parser.add_argument("--auth-module", default=os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so"))
+    parser.add_argument("--domain", default="example.test")
+    parser.add_argument("--user", default="demo")
+    args = parser.parse_args()
+    stack = MailStack(args.root, args.mailbag, args.policyd, args.auth_module)
+    stack.start()
+    stack.mailbag("domain", "add", args.domain, check=True)
+    out = stack.mailbag("user", "add", "%s@%s" % (args.user, args.domain), check=True).stdout
+    password = out.split("password:")[1].strip()
+    print("""
+mailbag demo server running under {root}
+  domain {domain}, user {user}@{domain}, password {password}
+  SMTP (incoming)   127.0.0.1:{smtp}
+  IMAP              127.0.0.1:{imap}   (plain login allowed on loopback)
+  submission        127.0.0.1:{sub}    (STARTTLS, self-signed certificate)
+  manage it with:   mailbag --context {ctx} user list
+  send a test:      swaks --server 127.0.0.1:{smtp} --to {user}@{domain}
+  stop it with:     Ctrl-C
+""".format(root=args.root, domain=args.domain, user=args.user, password=password,
+           smtp=stack.ports["smtp"], imap=stack.ports["imap"], sub=stack.ports["submission"],
+           ctx=stack.context), flush=True)
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        stack.stop()
+        print("stopped")
+
+
+if __name__ == "__main__":
+    _main()
