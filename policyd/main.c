@@ -105,7 +105,8 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 			reply_len = (size_t)snprintf(reply, sizeof(reply),
 				"TEMP store unavailable: %.400s", pd->store_error);
 		} else {
-			reply_len = socketmap_answer(store, payload, payload_len,
+			reply_len = socketmap_answer(store, pd->ctx->recipient_delimiter,
+						     payload, payload_len,
 						     reply, sizeof(reply));
 			if (strncmp(reply, "TEMP ", 5) == 0) {
 				/* reopen on the next lookup: the store may have
@@ -114,7 +115,12 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 				mb_store_close(&pd->store);
 			}
 		}
-		if (strncmp(reply, "PERM ", 5) == 0) {
+		if (strncmp(reply, "PERM ", 5) != 0) {
+			char safe[256];
+			mb_debug("socketmap: '%s' -> %.*s",
+				 mb_log_sanitize(payload, payload_len, safe, sizeof(safe)),
+				 (int)(reply_len > 200 ? 200 : reply_len), reply);
+		} else {
 			char safe[256];
 			mb_warning("socketmap: %.*s for request '%s'", (int)reply_len, reply,
 				   mb_log_sanitize(payload, payload_len, safe, sizeof(safe)));

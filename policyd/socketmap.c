@@ -9,19 +9,23 @@
  *	virtual_alias_domains     domain -> OK when it is only a domain alias
  *	                          (@a.example -> @b.example)
  *	virtual_mailbox_maps      address -> OK for an enabled user
- *	virtual_alias_maps        address -> its targets (comma separated);
- *	                          an enabled user maps to itself so that a
- *	                          catch-all never swallows real mailboxes;
- *	                          a user of a domain alias maps to the same
- *	                          user of the target domain only if that user
- *	                          exists, so unknown users are refused at RCPT
- *	                          instead of bouncing later;
- *	                          @domain -> the catch-all's targets
+ *	virtual_alias_maps        address -> its targets (comma separated),
+ *	                          tried in this order: an alias of the
+ *	                          address, then of the address without its
+ *	                          "+detail"; an enabled user maps to itself
+ *	                          (so a catch-all never swallows a real
+ *	                          mailbox); a domain alias maps to the same
+ *	                          local part at the target domain only if
+ *	                          something receives it there (unknown users
+ *	                          are refused at RCPT instead of bouncing);
+ *	                          last, the domain's catch-all
  *	smtpd_sender_login_maps   address -> the logins that may send as it:
  *	                          the user itself, or an alias's local users
  *
- *	Postfix itself strips "+detail" and retries with user@domain and
- *	then @domain, so exact lookups are all this code answers.
+ *	Postfix treats a socketmap as a pattern table: it asks for the full
+ *	address only, never for "user@domain" without the extension or for
+ *	"@domain". That resolution is therefore done here, with the
+ *	context's recipient_delimiter.
  *
  * DIAGNOSTICS
  *	A lookup the store cannot answer is TEMP, never NOTFOUND: a store
@@ -181,59 +185,101 @@ static size_t answer_targets(struct reply *r, const struct mb_alias *alias)
 	return r->len;
 }
 
+/* base_address - key without its subaddress ("a+b@x" -> "a@x"); false
+   when the key has none */
+static bool base_address(const char *key, const char *delimiters,
+			 char base_r[MB_ADDRESS_MAX + 1])
+{
+	struct mb_address addr;
+	const char *error;
+
+	if (delimiters == NULL || delimiters[0] == '\0' ||
+	    mb_address_parse(key, delimiters, &addr, &error) < 0 || !addr.has_detail)
+		return false;
+	mb_address_format(&addr, base_r, MB_ADDRESS_MAX + 1);
+	return true;
+}
+
+/* alias_or_user - what one spelling of an address resolves to:
+   2 an alias (alias_r filled), 1 an enabled user, 0 neither, -1 */
+static int alias_or_user(struct mb_store *store, const char *address,
+			 struct mb_alias *alias_r, char *error, size_t size)
+{
+	int ret = mb_store_alias_get(store, address, alias_r, error, size);
+
+	if (ret != 0)
+		return ret < 0 ? -1 : 2;
+	return enabled_user(store, address, error, size);
+}
+
 static size_t answer_alias_maps(struct mb_store *store, const char *key,
-				struct reply *r)
+				const char *delimiters, struct reply *r)
 {
 	char error[512], target_domain[MB_DOMAIN_MAX + 1];
-	char rewritten[MB_ADDRESS_MAX + 1];
+	char base[MB_ADDRESS_MAX + 1], rewritten[MB_ADDRESS_MAX + 1];
 	const char *at = strrchr(key, '@');
 	struct mb_alias alias;
+	size_t len;
 	int ret;
 
-	if (at == NULL)
-		return reply_status(r, "NOTFOUND ", "");
-	ret = mb_store_alias_get(store, key, &alias, error, sizeof(error));
-	if (ret < 0)
-		return store_failed(r, error);
-	if (ret > 0) {
-		/* "@a.example -> @b.example" is answered per user below */
-		bool domain_alias = key[0] == '@' && alias.target_count == 1 &&
-				    alias.targets[0][0] == '@';
-		size_t len = domain_alias ? reply_status(r, "NOTFOUND ", "") :
-					    answer_targets(r, &alias);
-		mb_alias_clear(&alias);
-		return len;
-	}
-	if (key[0] == '@')
+	if (at == NULL || key[0] == '@')
 		return reply_status(r, "NOTFOUND ", "");
 
+	/* 1. the address as given, then 2. without its subaddress: an alias
+	   gives its targets, a user maps to the key itself, which ends
+	   Postfix's expansion and keeps "+detail" for Dovecot */
+	bool has_base = base_address(key, delimiters, base);
+	for (int pass = 0; pass < (has_base ? 2 : 1); pass++) {
+		ret = alias_or_user(store, pass == 0 ? key : base, &alias, error, sizeof(error));
+		if (ret < 0)
+			return store_failed(r, error);
+		if (ret == 2) {
+			len = answer_targets(r, &alias);
+			mb_alias_clear(&alias);
+			return len;
+		}
+		if (ret == 1)
+			return reply_status(r, "OK ", key);
+	}
+
+	/* 3. a domain alias: the same local part at the target domain, only
+	   if something there receives it */
 	ret = domain_alias_target(store, at + 1, target_domain, error, sizeof(error));
 	if (ret < 0)
 		return store_failed(r, error);
 	if (ret > 0) {
 		snprintf(rewritten, sizeof(rewritten), "%.*s@%s",
-			 (int)(at - key), key, target_domain);
-		int user = enabled_user(store, rewritten, error, sizeof(error));
-		int aliased = user != 0 ? user :
-			mb_store_alias_get(store, rewritten, &alias, error, sizeof(error));
-		if (aliased < 0)
-			return store_failed(r, error);
-		if (user == 0 && aliased > 0)
+			 (int)((has_base ? strrchr(base, '@') - base : at - key)),
+			 has_base ? base : key, target_domain);
+		ret = alias_or_user(store, rewritten, &alias, error, sizeof(error));
+		if (ret == 2)
 			mb_alias_clear(&alias);
-		if (aliased == 0)
+		if (ret < 0)
+			return store_failed(r, error);
+		if (ret == 0)
 			return reply_status(r, "NOTFOUND ", "");
+		snprintf(rewritten, sizeof(rewritten), "%.*s@%s", (int)(at - key), key, target_domain);
 		return reply_status(r, "OK ", rewritten);
 	}
-	ret = enabled_user(store, key, error, sizeof(error));
+
+	/* 4. the catch-all of a mailbox domain */
+	snprintf(rewritten, sizeof(rewritten), "%s", at);
+	ret = mb_store_alias_get(store, rewritten, &alias, error, sizeof(error));
 	if (ret < 0)
 		return store_failed(r, error);
-	return ret > 0 ? reply_status(r, "OK ", key) : reply_status(r, "NOTFOUND ", "");
+	if (ret == 0)
+		return reply_status(r, "NOTFOUND ", "");
+	len = answer_targets(r, &alias);
+	mb_alias_clear(&alias);
+	return len;
 }
 
 /* answer_sender_logins - who may use key as envelope sender */
-static size_t answer_sender_logins(struct mb_store *store, const char *key,
-				   struct reply *r)
+static size_t answer_sender_logins(struct mb_store *store, const char *full_key,
+				   const char *delimiters, struct reply *r)
 {
+	char base[MB_ADDRESS_MAX + 1];
+	const char *key = base_address(full_key, delimiters, base) ? base : full_key;
 	char error[512];
 	struct mb_alias alias;
 	bool any = false;
@@ -269,8 +315,8 @@ static size_t answer_sender_logins(struct mb_store *store, const char *key,
 	return any ? r->len : reply_status(r, "NOTFOUND ", "");
 }
 
-size_t socketmap_answer(struct mb_store *store, const char *payload,
-			size_t len, char *buf, size_t size)
+size_t socketmap_answer(struct mb_store *store, const char *delimiters,
+			const char *payload, size_t len, char *buf, size_t size)
 {
 	struct reply r = { buf, size < SOCKETMAP_MAX_REPLY ? size : SOCKETMAP_MAX_REPLY, 0, false };
 	struct socketmap_request req;
@@ -290,14 +336,18 @@ size_t socketmap_answer(struct mb_store *store, const char *payload,
 		ret = domain_alias_target(store, req.key, target, error, sizeof(error));
 		break;
 	}
-	case SOCKETMAP_MAILBOX_MAPS:
+	case SOCKETMAP_MAILBOX_MAPS: {
+		char base[MB_ADDRESS_MAX + 1];
 		ret = req.key[0] == '@' ? 0 :
 			enabled_user(store, req.key, error, sizeof(error));
+		if (ret == 0 && base_address(req.key, delimiters, base))
+			ret = enabled_user(store, base, error, sizeof(error));
 		break;
+	}
 	case SOCKETMAP_ALIAS_MAPS:
-		return answer_alias_maps(store, req.key, &r);
+		return answer_alias_maps(store, req.key, delimiters, &r);
 	case SOCKETMAP_SENDER_LOGIN_MAPS:
-		return answer_sender_logins(store, req.key, &r);
+		return answer_sender_logins(store, req.key, delimiters, &r);
 	default:
 		return reply_status(&r, "PERM ", "unknown map name");
 	}

@@ -31,10 +31,10 @@ int socketmap_parse_request(const char *payload, size_t len,
 			    struct socketmap_request *req_r,
 			    const char **error_r);
 
-/* Answer one payload: "OK value", "NOTFOUND ", "TEMP why" or "PERM why"
+/* Answer one payload (delimiters: the context's recipient_delimiter): "OK value", "NOTFOUND ", "TEMP why" or "PERM why"
    into reply (at most SOCKETMAP_MAX_REPLY bytes, not NUL-terminated).
    Returns the reply's length. */
-size_t socketmap_answer(struct mb_store *store, const char *payload,
-			size_t len, char *reply, size_t reply_size);
+size_t socketmap_answer(struct mb_store *store, const char *delimiters,
+			const char *payload, size_t len, char *reply, size_t reply_size);
 
 #endif

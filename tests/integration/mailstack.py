@@ -248,7 +248,7 @@ class MailStack:
 
     def start_policyd(self):
         log = open(self.policyd_log, "a")
-        self.policyd_proc = subprocess.Popen([self.policyd_bin, "-c", self.context],
+        self.policyd_proc = subprocess.Popen([self.policyd_bin, "-c", self.context] + (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
                                              stdout=log, stderr=log)
         log.close()
         wait_for(lambda: os.path.exists(self.socketmap) or self.policyd_proc.poll() is not None,

@@ -1,0 +1,56 @@
+"""pytest fixtures: one private mail server for the whole session."""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mailstack  # noqa: E402
+
+BUILD = os.environ.get("MAILBAG_BUILD", os.path.join(mailstack.SOURCE_ROOT, "build"))
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests run Postfix and Dovecot and need root")
+    root = tempfile.mkdtemp(prefix="mailbag-test-")
+    s = mailstack.MailStack(root,
+                            os.path.join(BUILD, "cli", "mailbag"),
+                            os.path.join(BUILD, "policyd", "mailbag-policyd"),
+                            os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so"))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+        if os.environ.get("MAILBAG_KEEP_TEST_DIR"):
+            print("test directory kept:", root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_until(predicate, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+_counter = [0]
+
+
+@pytest.fixture
+def domain(stack):
+    """A fresh domain served by the stack, unique to the test."""
+    _counter[0] += 1
+    name = "d%d-%d.example" % (_counter[0], os.getpid())
+    stack.mailbag("domain", "add", name, check=True)
+    return name

@@ -1,0 +1,313 @@
+"""The walking skeleton, end to end: mailbag, Postfix, policyd, Dovecot.
+
+Every test talks to the real servers as a user or a remote MTA would:
+smtplib for SMTP, imaplib for IMAP, raw sockets where the client must
+misbehave. Nothing is faked but the rest of the internet (an SMTP sink).
+"""
+
+import imaplib
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import time
+
+import pytest
+
+from conftest import wait_until
+
+
+def add_user(stack, address, password=None):
+    if password is None:
+        out = stack.mailbag("user", "add", address, check=True).stdout
+        return re.search(r"password: (\S+)", out).group(1)
+    stack.mailbag("user", "add", "--password-stdin", address, input=password + "\n", check=True)
+    return password
+
+
+def send(stack, rcpts, subject="test", sender="someone@remote.test", port=None):
+    msgid = "<%s.%f@remote.test>" % (subject.replace(" ", "-"), time.time())
+    body = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nbody of %s\r\n"
+            % (sender, ", ".join(rcpts), subject, msgid, subject))
+    with smtplib.SMTP("127.0.0.1", port or stack.ports["smtp"], timeout=30) as s:
+        s.sendmail(sender, rcpts, body)
+    return msgid
+
+
+def messages_with(stack, address, msgid):
+    return [m for m in stack.maildir_messages(address) if msgid.encode() in m]
+
+
+def imap_login(stack, user, password):
+    im = imaplib.IMAP4("127.0.0.1", stack.ports["imap"])
+    try:
+        im.login(user, password)
+    except imaplib.IMAP4.error:
+        im.shutdown()
+        raise
+    return im
+
+
+def rcpt_reply(stack, rcpt, sender="someone@remote.test"):
+    """The (code, text) Postfix answers to RCPT TO from an outside client."""
+    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
+        s.ehlo("client.remote.test")
+        s.mail(sender)
+        return s.rcpt(rcpt)
+
+
+def test_user_receives_mail_and_reads_it_over_imap(stack, domain):
+    user = "alice@" + domain
+    password = add_user(stack, user)
+    msgid = send(stack, [user], "hello alice")
+    wait_until(lambda: messages_with(stack, user, msgid), what="delivery to " + user)
+
+    im = imap_login(stack, user, password)
+    typ, data = im.select("INBOX")
+    assert typ == "OK" and int(data[0]) == 1
+    typ, data = im.fetch("1", "(RFC822)")
+    assert typ == "OK" and msgid.encode() in data[0][1]
+    im.logout()
+
+
+def test_wrong_password_and_disabled_user_are_refused(stack, domain):
+    user = "bob@" + domain
+    password = add_user(stack, user, "correct horse battery")
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED|Authentication failed"):
+        imap_login(stack, user, "wrong password here")
+    imap_login(stack, user, password).logout()
+
+    assert stack.mailbag("user", "disable", user).returncode == 0
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(stack, user, password)
+    assert stack.mailbag("user", "enable", user).returncode == 0
+    imap_login(stack, user, password).logout()
+
+
+def test_unknown_user_gets_550_at_rcpt(stack, domain):
+    code, text = rcpt_reply(stack, "nobody@" + domain)
+    assert code == 550, text
+
+
+def test_no_open_relay(stack):
+    code, text = rcpt_reply(stack, "victim@elsewhere.test")
+    assert code == 554 and b"Relay access denied" in text, (code, text)
+    code, text = rcpt_reply(stack, "victim@elsewhere.test", sender="x@" + "mailbag.test")
+    assert 500 <= code < 600
+
+
+def test_alias_fans_out_to_local_users_and_external(stack, domain):
+    carol, dave = "carol@" + domain, "dave@" + domain
+    add_user(stack, carol)
+    add_user(stack, dave)
+    team = "team@" + domain
+    r = stack.mailbag("alias", "add", team, carol, dave, "partner@external.test")
+    assert r.returncode == 0, r.stderr
+    before = len(stack.sink.messages)
+    msgid = send(stack, [team], "team news")
+    wait_until(lambda: messages_with(stack, carol, msgid) and messages_with(stack, dave, msgid),
+               what="both local copies")
+    wait_until(lambda: any(msgid.encode() in m[2] for m in stack.sink.messages[before:]),
+               what="the external copy at the sink")
+    time.sleep(1)  # a duplicate would arrive by now
+    assert len(messages_with(stack, carol, msgid)) == 1
+    assert len(messages_with(stack, dave, msgid)) == 1
+    external = [m for m in stack.sink.messages[before:] if msgid.encode() in m[2]]
+    assert len(external) == 1 and external[0][1] == ["partner@external.test"]
+
+
+def test_catch_all_domain_alias_and_subaddress(stack, domain):
+    erin, frank = "erin@" + domain, "frank@" + domain
+    add_user(stack, erin)
+    add_user(stack, frank)
+    assert stack.mailbag("alias", "add", "@" + domain, frank).returncode == 0
+    alias_domain = "alias-" + domain
+    r = stack.mailbag("alias", "add", "@" + alias_domain, "@" + domain)
+    assert r.returncode == 0, r.stderr
+
+    to_catchall = send(stack, ["whoever@" + domain], "catch all")
+    to_existing = send(stack, [erin], "not swallowed by the catch-all")
+    via_alias_domain = send(stack, ["erin@" + alias_domain], "domain alias")
+    with_tag = send(stack, ["erin+lists@" + domain], "subaddress")
+
+    wait_until(lambda: messages_with(stack, frank, to_catchall), what="catch-all delivery")
+    for msgid in (to_existing, via_alias_domain, with_tag):
+        wait_until(lambda: messages_with(stack, erin, msgid), what="delivery of " + msgid)
+    assert not messages_with(stack, frank, to_existing)
+    # an unknown user of the alias domain is refused at RCPT, not bounced later
+    code, _ = rcpt_reply(stack, "ghost@" + alias_domain)
+    assert code == 550
+
+
+def test_deleted_user_is_refused_at_once(stack, domain):
+    user = "gone@" + domain
+    add_user(stack, user)
+    code, _ = rcpt_reply(stack, user)
+    assert code == 250
+    assert stack.mailbag("user", "del", user).returncode == 0
+    code, text = rcpt_reply(stack, user)
+    assert code == 550, text
+
+
+def user_list(stack):
+    r = stack.mailbag("--json", "user", "list")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_bad_input_gives_one_line_error_and_leaves_store_unchanged(stack, domain, tmp_path):
+    add_user(stack, "henry@" + domain)
+    before = user_list(stack)
+
+    r = stack.mailbag("user", "add", "not-an-address")
+    assert r.returncode == 65 and r.stderr.count("\n") == 1 and "not an address" in r.stderr
+
+    r = stack.mailbag("user", "add", "henry@" + domain)
+    assert r.returncode == 73 and r.stderr.count("\n") == 1 and "already exists" in r.stderr
+
+    r = stack.mailbag("user", "add", "ivy@not-served.example")
+    assert r.returncode == 67 and "not served" in r.stderr
+
+    bad = tmp_path / "context.json"
+    bad.write_text('{"store": "lmdb:%s", "recipient_delimter": "+"}' % stack.store_dir)
+    r = stack.mailbag("--context", str(bad), "user", "list") if False else \
+        __import__("subprocess").run([stack.mailbag_bin, "--context", str(bad), "user", "add", "x@" + domain],
+                                     capture_output=True, text=True)
+    assert r.returncode == 78, r.stderr
+    assert r.stderr.count("\n") == 1 and "recipient_delimter" in r.stderr and "allowed" in r.stderr
+
+    assert user_list(stack) == before
+
+
+def test_policyd_down_gives_4xx_then_mail_flows(stack, domain):
+    user = "judy@" + domain
+    add_user(stack, user)
+    stack.stop_policyd()
+    try:
+        start = time.time()
+        code, text = rcpt_reply(stack, user)
+        assert 400 <= code < 500, (code, text)
+        assert time.time() - start < 10
+    finally:
+        stack.start_policyd()
+    # a sending MTA retries a 4xx; Postfix's processes reconnect on their
+    # next lookup, so the retry is accepted within seconds
+    restarted = time.time()
+    wait_until(lambda: rcpt_reply(stack, user)[0] == 250, timeout=30, what="RCPT accepted again")
+    print("RCPT accepted %.1fs after policyd restarted" % (time.time() - restarted))
+    msgid = send(stack, [user], "after the outage")
+    wait_until(lambda: messages_with(stack, user, msgid), what="delivery after restart")
+
+
+def test_policyd_killed_while_mail_is_queued_delivers_later(stack, domain):
+    """Mail accepted while policyd is healthy but expanded (cleanup's
+    virtual_alias_maps) while it is down must wait in the queue, not bounce."""
+    user = "kim@" + domain
+    add_user(stack, user)
+    stack.stop_policyd(signal.SIGKILL)
+    try:
+        # the local pickup path: sendmail hands the message to cleanup,
+        # whose alias lookup fails while policyd is gone
+        msgid = "<queued.%f@remote.test>" % time.time()
+        import subprocess
+        p = subprocess.run(["sendmail", "-C", stack.postfix_etc, "-f", "sender@remote.test", user],
+                           input=("Subject: queued\nMessage-ID: %s\n\nwaits\n" % msgid).encode(),
+                           capture_output=True)
+        assert p.returncode == 0, p.stderr
+        time.sleep(3)
+        assert not messages_with(stack, user, msgid)
+        assert "status=bounced" not in stack.read_maillog().split(msgid)[-1]
+    finally:
+        stack.start_policyd()
+    stack.flush_queue()
+    wait_until(lambda: messages_with(stack, user, msgid), timeout=60, what="queued delivery")
+
+
+def raw_smtp(port, payload):
+    """Send bytes as given; return everything the server said."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    said = b""
+    try:
+        s.recv(1024)
+        s.sendall(b"EHLO smuggler.remote.test\r\n")
+        time.sleep(0.3)
+        said += s.recv(4096)
+        for chunk in payload:
+            s.sendall(chunk)
+            time.sleep(0.4)
+            try:
+                said += s.recv(4096)
+            except socket.timeout:
+                pass
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        s.close()
+    return said
+
+
+@pytest.mark.parametrize("separator", [b"\n.\n", b"\n.\r\n", b"\r\n.\n"])
+def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
+    victim = "leo@" + domain
+    add_user(stack, victim)
+    tag = "smuggle-%d-%f" % (len(separator), time.time())
+    data = (b"From: a@remote.test\r\nSubject: " + tag.encode() + b"\r\n\r\nfirst part" +
+            separator +
+            b"MAIL FROM:<forged@" + domain.encode() + b">\r\nRCPT TO:<" + victim.encode() +
+            b">\r\nDATA\r\nSubject: " + tag.encode() + b" smuggled\r\n\r\nsmuggled\r\n.\r\n")
+    said = raw_smtp(stack.ports["smtp"], [
+        b"MAIL FROM:<a@remote.test>\r\n",
+        b"RCPT TO:<" + victim.encode() + b">\r\n",
+        b"DATA\r\n",
+        data,
+        b"QUIT\r\n",
+    ])
+    time.sleep(3)
+    got = [m for m in stack.maildir_messages(victim) if tag.encode() in m]
+    assert len(got) <= 1, said
+    assert not any(b"smuggled\r\n" in m and b"first part" not in m for m in got), said
+
+
+def socketmap_query(path, requests):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    replies = []
+    try:
+        for req in requests:
+            s.sendall(req)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                m = re.match(rb"(\d+):", data)
+                if m and len(data) >= m.end() + int(m.group(1)) + 1:
+                    break
+            replies.append(data)
+    finally:
+        s.close()
+    return replies
+
+
+def netstring(text):
+    b = text.encode()
+    return str(len(b)).encode() + b":" + b + b","
+
+
+def test_socketmap_bad_requests_get_perm_and_daemon_serves_on(stack, domain):
+    user = "mia@" + domain
+    add_user(stack, user)
+    replies = socketmap_query(stack.socketmap, [
+        netstring("no_such_map " + user),
+        netstring("virtual_mailbox_maps " + user),
+    ])
+    assert replies == [b"21:PERM unknown map name,", netstring("OK " + user)]
+    # a malformed netstring closes that connection only
+    assert socketmap_query(stack.socketmap, [b"12:abc;"]) == [b"24:PERM malformed netstring,"]
+    assert socketmap_query(stack.socketmap, [b"99999:" + b"x" * 100])[0].startswith(b"36:PERM request longer")
+    assert socketmap_query(stack.socketmap, [netstring("virtual_mailbox_domains " + domain)]) == \
+        [netstring("OK " + domain)]
+    assert stack.policyd_proc.poll() is None
