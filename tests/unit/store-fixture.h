@@ -1,0 +1,62 @@
+/* store-fixture.h - a fresh LMDB store in a temporary directory, for tests */
+#ifndef MAILBAG_TEST_STORE_FIXTURE_H
+#define MAILBAG_TEST_STORE_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+struct store_fixture {
+	char dir[64];
+	char location[80];
+	struct mb_store *store;
+};
+
+static inline int store_fixture_setup(void **state)
+{
+	struct store_fixture *f = calloc(1, sizeof(*f));
+	char error[512];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mailbag-unit-XXXXXX");
+	if (f == NULL || mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->location, sizeof(f->location), "lmdb:%s/store", f->dir);
+	if (mb_store_open(f->location, MB_STORE_CREATE, &f->store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "store fixture: %s\n", error);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static inline int store_fixture_teardown(void **state)
+{
+	struct store_fixture *f = *state;
+	char cmd[128];
+
+	mb_store_close(&f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static inline void fixture_add_user(struct mb_store *store, const char *address, bool enabled)
+{
+	struct mb_user user = { .quota_bytes = 1000, .enabled = enabled, .created = 1 };
+	char error[512];
+
+	snprintf(user.address, sizeof(user.address), "%s", address);
+	user.password_hash = (char *)"{SHA512-CRYPT}$6$x";
+	user.home = (char *)"/var/vmail/x";
+	if (mb_store_user_add(store, &user, error, sizeof(error)) != 0) {
+		fprintf(stderr, "fixture_add_user %s: %s\n", address, error);
+		abort();
+	}
+}
+
+#endif

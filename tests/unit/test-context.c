@@ -1,0 +1,126 @@
+/* test-context.c - the context file's schema checks, table-driven */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "context.h"
+
+struct context_case {
+	const char *json;
+	const char *want_error; /* NULL: must load */
+};
+
+static const struct context_case cases[] = {
+	{ "{}", NULL },
+	{ "{\"hostname\": \"mx.example.org\", \"store\": \"lmdb:/var/lib/mailbag/store\"}", NULL },
+	{ "{\"policyd\": {\"socket_mode\": \"0600\"}, \"defaults\": {\"quota\": \"2G\"}}", NULL },
+	{ "{\"defaults\": {\"quota\": 1048576, \"max_message_size\": \"10M\"}}", NULL },
+	{ "{\"recipient_delimiter\": \"\"}", NULL },
+	{ "", "line 1" },
+	{ "[]", "top level must be a JSON object" },
+	{ "{\"hostnme\": \"x.example\"}", "unknown key 'hostnme'; allowed here: hostname, store" },
+	{ "{\"policyd\": {\"socket\": \"/x\"}}", "unknown key 'policyd.socket'; allowed here: socketmap_socket" },
+	{ "{\"hostname\": 5}", "key 'hostname': expected a string" },
+	{ "{\"hostname\": \"nodot\"}", "key 'hostname': expected a fully qualified host name" },
+	{ "{\"store\": \"mysql://x\"}", "key 'store': expected \"lmdb:/absolute/dir\"" },
+	{ "{\"store\": \"redis://127.0.0.1\"}", "Redis store is not built yet" },
+	{ "{\"store\": \"lmdb:relative\"}", "key 'store'" },
+	{ "{\"mail_root\": \"vmail\"}", "key 'mail_root': expected an absolute path" },
+	{ "{\"mail_root\": \"/a/../etc\"}", "key 'mail_root'" },
+	{ "{\"vmail_uid\": 0}", "key 'vmail_uid': expected a number from 1" },
+	{ "{\"vmail_uid\": true}", "key 'vmail_uid'" },
+	{ "{\"policyd\": {\"socket_mode\": \"0777\"}}", "key 'policyd.socket_mode'" },
+	{ "{\"policyd\": {\"socket_mode\": 432}}", "key 'policyd.socket_mode'" },
+	{ "{\"policyd\": {\"socket_mode\": \"0066\"}}", "key 'policyd.socket_mode'" },
+	{ "{\"policyd\": 5}", "key 'policyd': expected an object" },
+	{ "{\"defaults\": {\"quota\": \"lots\"}}", "key 'defaults.quota'" },
+	{ "{\"defaults\": {\"quota\": -1}}", "negative" },
+	{ "{\"recipient_delimiter\": \"+@\"}", "key 'recipient_delimiter'" },
+	{ "{\"daemon_user\": \"Root User\"}", "key 'daemon_user'" },
+	{ "{\"hostname\": \"a.example\", \"hostname\": \"b.example\"}", "duplicate" },
+};
+
+static void test_context_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct context_case *c = &cases[i];
+		struct mb_context *ctx = NULL;
+		char error[1024] = "";
+		int ret = mb_context_parse("context.json", c->json, strlen(c->json), &ctx,
+					   error, sizeof(error));
+		if (c->want_error == NULL && ret != 0)
+			fail_msg("case %zu %s: want success, got '%s'", i, c->json, error);
+		if (c->want_error != NULL && (ret != -1 || strstr(error, c->want_error) == NULL))
+			fail_msg("case %zu %s: want error with '%s', got %d '%s'", i, c->json,
+				 c->want_error, ret, error);
+		if (c->want_error != NULL && ctx != NULL)
+			fail_msg("case %zu: a context was returned with an error", i);
+		if (c->want_error != NULL && strchr(error, '\n') != NULL)
+			fail_msg("case %zu: error is more than one line", i);
+		mb_context_free(&ctx);
+	}
+}
+
+static void test_defaults_and_values(void **state)
+{
+	const char *json = "{\"defaults\": {\"quota\": \"2G\"}, \"policyd\": {\"socket_mode\": \"0600\"}}";
+	struct mb_context *ctx;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_string_equal(ctx->store, "lmdb:/var/lib/mailbag/store");
+	assert_string_equal(ctx->recipient_delimiter, "+");
+	assert_int_equal(ctx->default_quota_bytes, 2ULL << 30);
+	assert_int_equal(ctx->default_max_message_bytes, 50ULL << 20);
+	assert_int_equal(ctx->socket_mode, 0600);
+	assert_string_equal(ctx->socket_group, "postfix");
+	mb_context_free(&ctx);
+	assert_null(ctx);
+}
+
+static void test_missing_file_says_what_to_do(void **state)
+{
+	struct mb_context *ctx;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_load("/nonexistent/context.json", &ctx, error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "/nonexistent/context.json"));
+	assert_non_null(strstr(error, "mailbag init"));
+}
+
+static void test_parse_size(void **state)
+{
+	uint64_t bytes;
+	const char *error;
+
+	(void)state;
+	assert_int_equal(mb_parse_size("512K", &bytes, &error), 0);
+	assert_int_equal(bytes, 512 * 1024);
+	assert_int_equal(mb_parse_size("1TB", &bytes, &error), 0);
+	assert_int_equal(bytes, 1ULL << 40);
+	assert_int_equal(mb_parse_size("0", &bytes, &error), 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(mb_parse_size("1.5G", &bytes, &error), -1);
+	assert_int_equal(mb_parse_size("99999999999999999999", &bytes, &error), -1);
+	assert_int_equal(mb_parse_size("17179869184T", &bytes, &error), -1);
+	assert_int_equal(mb_parse_size("", &bytes, &error), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_context_table),
+		cmocka_unit_test(test_defaults_and_values),
+		cmocka_unit_test(test_missing_file_says_what_to_do),
+		cmocka_unit_test(test_parse_size),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

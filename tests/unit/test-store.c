@@ -1,0 +1,159 @@
+/* test-store.c - the store API on its LMDB backend */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "store-fixture.h"
+
+static void test_domains(void **state)
+{
+	struct store_fixture *f = *state;
+	char error[512];
+
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), -EEXIST);
+	assert_non_null(strstr(error, "already exists"));
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), 1);
+	assert_int_equal(mb_store_domain_del(f->store, "nope.example", false, error, sizeof(error)), -ENOENT);
+}
+
+static void test_users(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_user user = { .quota_bytes = 5, .enabled = true };
+	struct mb_user got;
+	char error[512];
+
+	snprintf(user.address, sizeof(user.address), "ann@example.org");
+	user.password_hash = (char *)"{ARGON2ID}$argon2id$v=19$xyz";
+	user.home = (char *)"/var/vmail/example.org/ann";
+	assert_int_equal(mb_store_user_add(f->store, &user, error, sizeof(error)), -ENOENT);
+	assert_non_null(strstr(error, "not served"));
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_add(f->store, &user, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_add(f->store, &user, error, sizeof(error)), -EEXIST);
+
+	assert_int_equal(mb_store_user_get(f->store, "ann@example.org", &got, error, sizeof(error)), 1);
+	assert_string_equal(got.password_hash, user.password_hash);
+	assert_string_equal(got.home, user.home);
+	assert_int_equal(got.quota_bytes, 5);
+	assert_true(got.enabled);
+	got.enabled = false;
+	assert_int_equal(mb_store_user_update(f->store, &got, error, sizeof(error)), 0);
+	mb_user_clear(&got);
+	assert_int_equal(mb_store_user_get(f->store, "ann@example.org", &got, error, sizeof(error)), 1);
+	assert_false(got.enabled);
+	mb_user_clear(&got);
+
+	assert_int_equal(mb_store_user_get(f->store, "bob@example.org", &got, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_get(f->store, "not an address", &got, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_del(f->store, "ann@example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_del(f->store, "ann@example.org", error, sizeof(error)), -ENOENT);
+}
+
+static void test_aliases(void **state)
+{
+	struct store_fixture *f = *state;
+	const char *first[] = { "a@example.org", "b@example.org" };
+	const char *more[] = { "b@example.org", "c@elsewhere.test" };
+	const char *drop[] = { "a@example.org" };
+	struct mb_alias alias;
+	char error[512];
+
+	assert_int_equal(mb_store_alias_add(f->store, "team@example.org", first, 2, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "team@example.org", more, 2, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_get(f->store, "team@example.org", &alias, error, sizeof(error)), 1);
+	assert_int_equal(alias.target_count, 3); /* b is not added twice */
+	assert_string_equal(alias.targets[2], "c@elsewhere.test");
+	mb_alias_clear(&alias);
+	assert_int_equal(mb_store_alias_del(f->store, "team@example.org", drop, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_del(f->store, "team@example.org", drop, 1, error, sizeof(error)), -ENOENT);
+	assert_int_equal(mb_store_alias_del(f->store, "team@example.org", NULL, 0, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_get(f->store, "team@example.org", &alias, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "@example.org", first, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_get(f->store, "@example.org", &alias, error, sizeof(error)), 1);
+	mb_alias_clear(&alias);
+}
+
+static int count_user(const struct mb_user *user, void *context)
+{
+	(void)user;
+	(*(int *)context)++;
+	return 0;
+}
+
+static void test_domain_del_keeps_or_forces(void **state)
+{
+	struct store_fixture *f = *state;
+	const char *targets[] = { "x@example.org" };
+	char error[512];
+	int count = 0;
+
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.orgx.test", error, sizeof(error)), 0);
+	fixture_add_user(f->store, "x@example.org", true);
+	fixture_add_user(f->store, "y@example.orgx.test", true);
+	assert_int_equal(mb_store_alias_add(f->store, "al@example.org", targets, 1, error, sizeof(error)), 0);
+
+	assert_int_equal(mb_store_domain_del(f->store, "example.org", false, error, sizeof(error)), -ENOTEMPTY);
+	assert_non_null(strstr(error, "--force"));
+	/* the refused delete changed nothing */
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), 1);
+	assert_int_equal(mb_store_users_foreach(f->store, "example.org", count_user, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 1);
+
+	assert_int_equal(mb_store_domain_del(f->store, "example.org", true, error, sizeof(error)), 0);
+	count = 0;
+	assert_int_equal(mb_store_users_foreach(f->store, NULL, count_user, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 1); /* the other domain's user, despite the shared prefix */
+}
+
+static void test_second_handle_sees_changes_at_once(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *reader;
+	char error[512];
+
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &reader, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_exists(reader, "live.example", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "live.example", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_exists(reader, "live.example", error, sizeof(error)), 1);
+	assert_int_equal(mb_store_domain_add(reader, "ro.example", error, sizeof(error)), -EPERM);
+	mb_store_close(&reader);
+	assert_null(reader);
+}
+
+static void test_refuses_world_readable_store(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *other;
+	char path[128], error[512];
+
+	snprintf(path, sizeof(path), "%s/store/data.mdb", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &other, error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "chmod o-rwx"));
+	assert_int_equal(chmod(path, 0660), 0);
+	assert_int_equal(mb_store_open("lmdb:/nonexistent/store", MB_STORE_READ, &other, error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "mailbag init"));
+	assert_int_equal(mb_store_open("mysql:/x", MB_STORE_READ, &other, error, sizeof(error)), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_domains, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_users, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_aliases, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_del_keeps_or_forces, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_second_handle_sees_changes_at_once, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
