@@ -43,6 +43,7 @@ struct mailbag_db {
 	char *context_path;
 	struct mb_context *ctx;
 	struct mb_store *store;
+	char error[1024]; /* the last open failure */
 };
 
 static struct mailbag_db *mailbag_db;
@@ -64,17 +65,15 @@ void authdb_mailbag_deinit(void);
 /* mailbag_db_ready - the context and an open store, (re)opened lazily */
 static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
 {
-	static char error[1024];
-
 	if (db->ctx == NULL &&
-	    mb_context_load(db->context_path, &db->ctx, error, sizeof(error)) < 0) {
-		*error_r = error;
+	    mb_context_load(db->context_path, &db->ctx, db->error, sizeof(db->error)) < 0) {
+		*error_r = db->error;
 		return -1;
 	}
 	if (db->store == NULL &&
 	    mb_store_open(db->ctx->store, MB_STORE_READ, &db->store,
-			  error, sizeof(error)) < 0) {
-		*error_r = error;
+			  db->error, sizeof(db->error)) < 0) {
+		*error_r = db->error;
 		return -1;
 	}
 	return 0;

@@ -45,6 +45,7 @@ struct policyd {
 	struct mb_store *store;
 	time_t last_open_attempt;
 	char store_error[512];
+	char reply[SOCKETMAP_MAX_REPLY]; /* one request's answer */
 };
 
 /* current_store - the open store, opening it if needed (once a second) */
@@ -79,8 +80,8 @@ static size_t reply_netstring(struct server_output *out, const char *reply, size
 static size_t socketmap_process(void *context, const char *in, size_t len,
 				struct server_output *out, bool *close_r)
 {
-	static char reply[SOCKETMAP_MAX_REPLY];
 	struct policyd *pd = context;
+	char *reply = pd->reply;
 	size_t used = 0;
 
 	while (used < len) {
@@ -102,12 +103,12 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 		}
 		struct mb_store *store = current_store(pd);
 		if (store == NULL) {
-			reply_len = (size_t)snprintf(reply, sizeof(reply),
+			reply_len = (size_t)snprintf(reply, sizeof(pd->reply),
 				"TEMP store unavailable: %.400s", pd->store_error);
 		} else {
 			reply_len = socketmap_answer(store, pd->ctx->recipient_delimiter,
 						     payload, payload_len,
-						     reply, sizeof(reply));
+						     reply, sizeof(pd->reply));
 			if (strncmp(reply, "TEMP ", 5) == 0) {
 				/* reopen on the next lookup: the store may have
 				   been replaced or repaired */
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 	};
 	const char *context_path = NULL;
 	struct mb_context *ctx;
-	struct policyd pd = { 0 };
+	static struct policyd pd; /* 100 KB: not on the stack */
 	char error[1024];
 	bool debug = false;
 	int opt, fd;

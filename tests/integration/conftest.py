@@ -20,8 +20,9 @@ def stack():
         pytest.fail("the integration tests run Postfix and Dovecot and need root")
     root = tempfile.mkdtemp(prefix="mailbag-test-")
     s = mailstack.MailStack(root,
-                            os.path.join(BUILD, "cli", "mailbag"),
-                            os.path.join(BUILD, "policyd", "mailbag-policyd"),
+                            os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
+                            os.environ.get("MAILBAG_POLICYD_BIN",
+                                           os.path.join(BUILD, "policyd", "mailbag-policyd")),
                             os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so"))
     s.start()
     try:
