@@ -156,6 +156,11 @@ int mb_address_parse(const char *text, const char *delimiters,
 		*error_r = "the address starts with the subaddress delimiter";
 		return -1;
 	}
+	if (detail_at < local_len && text[detail_at - 1] == '.') {
+		/* "a.+tag" would leave "a." as the mailbox: not an address */
+		*error_r = "the part before the subaddress delimiter ends with a dot";
+		return -1;
+	}
 	for (size_t i = 0; i < detail_at; i++)
 		addr_r->local[i] = (char)tolower((unsigned char)text[i]);
 	addr_r->local[detail_at] = '\0';

@@ -13,6 +13,7 @@
  */
 #include "context.h"
 #include "address.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,10 +107,14 @@ static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, args);
 	va_end(args);
+	/* keys and values come from the file: keep the message one line */
+	char safe_detail[512], safe_key[256];
+	mb_log_sanitize(detail, strlen(detail), safe_detail, sizeof(safe_detail));
 	if (key != NULL)
-		snprintf(st->error, st->error_size, "%s: key '%s': %s", st->name, key, detail);
+		snprintf(st->error, st->error_size, "%s: key '%s': %s", st->name,
+			 mb_log_sanitize(key, strlen(key), safe_key, sizeof(safe_key)), safe_detail);
 	else
-		snprintf(st->error, st->error_size, "%s: %s", st->name, detail);
+		snprintf(st->error, st->error_size, "%s: %s", st->name, safe_detail);
 	return -1;
 }
 

@@ -43,6 +43,8 @@ static const struct address_case cases[] = {
 	{ "jo hn@example.org", "+", NULL, NULL, NULL, "not allowed" },
 	{ "jo\nhn@example.org", "+", NULL, NULL, NULL, "not allowed" },
 	{ "+tag@example.org", "+", NULL, NULL, NULL, "delimiter" },
+	/* found by fuzz-address: the base would end with a dot */
+	{ "o.+JhnTa4@Exgpla.O", "+", NULL, NULL, NULL, "ends with a dot" },
 	{ "<john@example.org>", "+", NULL, NULL, NULL, "not allowed" },
 	{ "j\xc3\xa9@example.org", "+", NULL, NULL, NULL, "non-ASCII" },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org", "+",

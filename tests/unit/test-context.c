@@ -43,6 +43,10 @@ static const struct context_case cases[] = {
 	{ "{\"recipient_delimiter\": \"+@\"}", "key 'recipient_delimiter'" },
 	{ "{\"daemon_user\": \"Root User\"}", "key 'daemon_user'" },
 	{ "{\"hostname\": \"a.example\", \"hostname\": \"b.example\"}", "duplicate" },
+	/* found by fuzz-context: a newline in a key or value must not
+	   break the one-line error */
+	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
+	{ "{\"hostname\": \"a\\nb.example\"}", "\\x0a" },
 };
 
 static void test_context_table(void **state)
