@@ -9,7 +9,8 @@
 # Dovecot and mailbag-policyd on loopback ports with the embedded LMDB
 # store under DIR (default /var/lib/mailbag-demo). It creates the demo
 # domain and user, prints how to connect a mail client, and runs until
-# Ctrl-C, which stops everything it started. The host's own Postfix and
+# Ctrl-C, which stops everything it started. Ports: SMTP 2525, submission
+# 2587, IMAP 2143 on 127.0.0.1 (--smtp-port, --submission-port, --imap-port). The host's own Postfix and
 # Dovecot configuration is not touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +18,14 @@ cd "$(dirname "$0")/.."
 domain=example.test
 user=demo
 root=/var/lib/mailbag-demo
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --domain) domain=$2; shift 2 ;;
     --user) user=$2; shift 2 ;;
     --root) root=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --smtp-port|--submission-port|--imap-port) extra+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "quickstart: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
 done
@@ -37,7 +40,7 @@ apt-get update -q >/dev/null
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   build-essential meson ninja-build pkg-config libjansson-dev liblmdb-dev \
   libsodium-dev postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-dev \
-  python3 openssl bsdutils >/dev/null
+  python3 openssl bsdutils swaks >/dev/null 2>&1
 systemctl disable --now postfix >/dev/null 2>&1 || true
 
 echo "== building and installing mailbag"
@@ -52,4 +55,4 @@ if [ -e "$root/etc/context.json" ]; then
 fi
 exec /usr/bin/python3 tests/integration/mailstack.py --root "$root" \
   --mailbag /usr/local/bin/mailbag --policyd /usr/local/sbin/mailbag-policyd \
-  --domain "$domain" --user "$user"
+  --domain "$domain" --user "$user" ${extra[@]+"${extra[@]}"}

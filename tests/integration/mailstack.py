@@ -135,13 +135,15 @@ class SmtpSink:
 class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
-    def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test"):
+    def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
+                 ports=None):
         self.root = os.path.abspath(root_dir)
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "imap", "sink")}
+        self.ports.update(ports or {})
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
         self.mail_root = os.path.join(self.root, "vmail")
@@ -433,8 +435,18 @@ def _main():
     parser.add_argument("--auth-module", default=os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so"))
     parser.add_argument("--domain", default="example.test")
     parser.add_argument("--user", default="demo")
+    parser.add_argument("--smtp-port", type=int, default=2525)
+    parser.add_argument("--submission-port", type=int, default=2587)
+    parser.add_argument("--imap-port", type=int, default=2143)
     args = parser.parse_args()
-    stack = MailStack(args.root, args.mailbag, args.policyd, args.auth_module)
+    # handlers, not a blocked mask: children must not inherit a mask, and
+    # a shell that started us in the background set SIGINT to ignored
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack = MailStack(args.root, args.mailbag, args.policyd, args.auth_module,
+                      ports={"smtp": args.smtp_port, "submission": args.submission_port,
+                             "imap": args.imap_port})
     stack.start()
     stack.mailbag("domain", "add", args.domain, check=True)
     out = stack.mailbag("user", "add", "%s@%s" % (args.user, args.domain), check=True).stdout
@@ -452,7 +464,8 @@ mailbag demo server running under {root}
            smtp=stack.ports["smtp"], imap=stack.ports["imap"], sub=stack.ports["submission"],
            ctx=stack.context), flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while not stop.wait(1):
+            pass
     finally:
         stack.stop()
         print("stopped")

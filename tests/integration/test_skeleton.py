@@ -314,3 +314,51 @@ def test_socketmap_bad_requests_get_perm_and_daemon_serves_on(stack, domain):
     assert socketmap_query(stack.socketmap, [netstring("virtual_mailbox_domains " + domain)]) == \
         [netstring("OK " + domain)]
     assert stack.policyd_proc.poll() is None
+
+
+def submit(stack, login, password, sender, rcpts, subject):
+    """Authenticated submission over STARTTLS; returns the Message-ID."""
+    import ssl
+    msgid = "<%s.%f@submit.test>" % (subject.replace(" ", "-"), time.time())
+    body = "From: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nsubmitted\r\n" % (sender, subject, msgid)
+    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
+        s.starttls(context=ssl._create_unverified_context())
+        s.login(login, password)
+        s.sendmail(sender, rcpts, body)
+    return msgid
+
+
+def test_submission_authenticates_against_the_store(stack, domain):
+    user = "nora@" + domain
+    password = add_user(stack, user)
+    before = len(stack.sink.messages)
+    msgid = submit(stack, user, password, user, ["friend@external.test"], "outbound")
+    wait_until(lambda: any(msgid.encode() in m[2] for m in stack.sink.messages[before:]),
+               what="submitted mail at the sink")
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        submit(stack, user, "not the password", user, ["friend@external.test"], "bad password")
+
+
+def test_submission_refuses_a_sender_the_login_does_not_own(stack, domain):
+    owner, other = "olga@" + domain, "pete@" + domain
+    password = add_user(stack, owner)
+    add_user(stack, other)
+    shared = "sales@" + domain
+    assert stack.mailbag("alias", "add", shared, owner).returncode == 0
+    # an alias the login receives may be used as sender
+    submit(stack, owner, password, shared, ["friend@external.test"], "as alias")
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        submit(stack, owner, password, other, ["friend@external.test"], "forged")
+    code, text = list(refused.value.recipients.values())[0]
+    assert code == 553 and b"not owned by user" in text
+
+
+def test_no_relay_without_authentication_on_submission(stack):
+    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
+        import ssl
+        s.starttls(context=ssl._create_unverified_context())
+        s.ehlo("client.remote.test")
+        code, _ = s.mail("x@remote.test")
+        if code == 250:
+            code, _ = s.rcpt("victim@elsewhere.test")
+        assert 500 <= code < 600
