@@ -3,10 +3,14 @@
 #
 #   sudo bash bench/bench-socketmap.sh [BUILD_DIR]
 #
-# One client for both: Postfix's `postmap -q -`, which reads keys from
-# stdin and looks each up in one process, as smtpd and cleanup do. The
-# peer is an lmdb: table (postmap'ed, memory-mapped in the client); ours
-# is socketmap: to mailbag-policyd, one request in flight on one unix
+# One client for all: Postfix's `postmap -q -`, which reads keys from
+# stdin and looks each up in one process, as smtpd and cleanup do. Peers:
+#   lmdb       the table postmap'ed and memory-mapped in the client: no
+#              IPC at all, the floor of what a lookup costs
+#   proxy-lmdb the same table through Postfix's proxymap server (a private
+#              Postfix instance from ../shared/bench/lib/postfix.sh): the
+#              IPC lookup service Postfix itself offers
+# Ours: socketmap: to mailbag-policyd, one request in flight on one unix
 # connection, backed by the LMDB store. Same users, same keys (90% hits,
 # 10% misses), BENCH_RUNS runs each; prints the median lookups/s and the
 # ratio, and appends rows to $BENCH_RESULTS in the shared kit's format:
@@ -52,24 +56,40 @@ awk -v n="$lookups" -v u="$users" 'BEGIN { srand(1); for (i = 0; i < n; i++) {
 
 "$build/policyd/mailbag-policyd" -c "$ctx" 2>"$dir/policyd.log" &
 pd=$!
-trap 'kill $pd 2>/dev/null; wait $pd 2>/dev/null || true' EXIT
+# a private Postfix for proxymap, with the shared kit's helpers
+shared=$(cd "$(dirname "$0")/../../shared/bench" 2>/dev/null && pwd || true)
+[ -n "$shared" ] || { echo "../shared/bench not found beside the checkout" >&2; exit 1; }
+BENCH_DIR=$dir/peer BENCH_RESULTS=$results
+# shellcheck source=/dev/null
+. "$shared/lib/common.sh"
+# shellcheck source=/dev/null
+. "$shared/lib/postfix.sh"
+trap 'kill $pd 2>/dev/null; wait $pd 2>/dev/null || true; pf_stop "$dir/peer/pf" 2>/dev/null || true' EXIT
+mkdir -p "$dir/peer"
+pf_setup "$dir/peer/pf" 20925 "" 2>/dev/null
+postconf -c "$dir/peer/pf/etc" -e "proxy_read_maps = proxy:lmdb:$dir/virtual"
+pf_start "$dir/peer/pf" 2>/dev/null
 for _ in $(seq 50); do [ -S "$dir/socketmap" ] && break; sleep 0.1; done
 
-run_one() { # table -> seconds
+run_one() { # table config_dir -> seconds
   local start end
   start=$(date +%s.%N)
-  postmap -q - "$1" <"$dir/keys" >"$dir/out"
+  postmap -c "$2" -q - "$1" <"$dir/keys" >"$dir/out"
   end=$(date +%s.%N)
   echo "$start $end" | awk '{ printf "%.4f\n", $2 - $1 }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A rate
-for target in lmdb socketmap; do
-  if [ $target = lmdb ]; then table="lmdb:$dir/virtual"; else table="socketmap:unix:$dir/socketmap:virtual_mailbox_maps"; fi
+for target in lmdb proxy-lmdb socketmap; do
+  case $target in
+    lmdb) table="lmdb:$dir/virtual"; conf=/etc/postfix ;;
+    proxy-lmdb) table="proxy:lmdb:$dir/virtual"; conf=$dir/peer/pf/etc ;;
+    socketmap) table="socketmap:unix:$dir/socketmap:virtual_mailbox_maps"; conf=/etc/postfix ;;
+  esac
   secs=()
   for ((r = 1; r <= runs; r++)); do
-    s=$(run_one "$table")
+    s=$(run_one "$table" "$conf")
     hits=$(wc -l <"$dir/out")
     want=$((lookups - lookups / 10))
     [ "$hits" -eq "$want" ] || { echo "$target: $hits answers, want $want" >&2; exit 1; }
@@ -82,5 +102,6 @@ for target in lmdb socketmap; do
   rate[$target]=$(echo "$lookups $med" | awk '{ printf "%.0f", $1 / $2 }')
   echo "$target: ${rate[$target]} lookups/s (median of $runs runs of $lookups)"
 done
-echo "ratio socketmap/lmdb: $(echo "${rate[socketmap]} ${rate[lmdb]}" | awk '{ printf "%.2f", $1 / $2 }')"
+echo "ratio socketmap/proxy-lmdb: $(echo "${rate[socketmap]} ${rate[proxy-lmdb]}" | awk '{ printf "%.2f", $1 / $2 }')"
+echo "ratio socketmap/lmdb:       $(echo "${rate[socketmap]} ${rate[lmdb]}" | awk '{ printf "%.2f", $1 / $2 }')"
 echo "rows appended to $results"

@@ -16,6 +16,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ struct connection {
 	size_t in_len;
 	struct server_output out;
 	bool close_after_flush;
+	uint32_t events; /* what epoll watches now */
 	time_t last_active;
 	struct connection *prev, *next;
 };
@@ -163,6 +165,7 @@ static void accept_connections(int epfd, int listen_fd,
 		c->protocol = protocol;
 		c->in = in;
 		c->last_active = time(NULL);
+		c->events = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			mb_error("epoll_ctl: %s", strerror(errno));
@@ -198,11 +201,13 @@ static bool flush(int epfd, struct connection *c)
 		if (c->close_after_flush)
 			return false;
 	}
-	struct epoll_event ev = {
-		.events = pending ? EPOLLOUT : (c->close_after_flush ? 0 : EPOLLIN),
-		.data.ptr = c
-	};
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	uint32_t want = pending ? EPOLLOUT : (c->close_after_flush ? 0 : EPOLLIN);
+	if (want != c->events) {
+		/* only when it changes: one syscall less per request */
+		struct epoll_event ev = { .events = want, .data.ptr = c };
+		epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->events = want;
+	}
 	return true;
 }
 

@@ -362,3 +362,35 @@ def test_no_relay_without_authentication_on_submission(stack):
         if code == 250:
             code, _ = s.rcpt("victim@elsewhere.test")
         assert 500 <= code < 600
+
+
+@pytest.mark.parametrize("name", ["user%u@example.org", "a\x01b@example.org", "x" * 600 + "@example.org"])
+def test_auth_refuses_hostile_user_names_before_lookup(stack, name):
+    before = stack.dovecot_log().count("mailbag: refusing a user name")
+    im = imaplib.IMAP4("127.0.0.1", stack.ports["imap"])
+    try:
+        # AUTHENTICATE PLAIN carries any bytes, where LOGIN would quote them
+        with pytest.raises(imaplib.IMAP4.error):
+            im.authenticate("PLAIN", lambda _: b"\0" + name.encode() + b"\0password123")
+    finally:
+        im.shutdown()
+    wait_until(lambda: stack.dovecot_log().count("mailbag: refusing a user name") > before,
+               timeout=10, what="the driver's refusal in Dovecot's log")
+
+
+def test_missing_store_is_a_temporary_auth_failure_not_a_crash(stack, domain):
+    user = "quinn@" + domain
+    password = add_user(stack, user)
+    away = stack.store_dir + ".away"
+    stack.stop_dovecot()
+    os.rename(stack.store_dir, away)
+    try:
+        stack.start_dovecot()
+        with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE|[Tt]emporary"):
+            imap_login(stack, user, password)
+        assert "no store at " + stack.store_dir in stack.dovecot_log()
+    finally:
+        os.rename(away, stack.store_dir)
+    # the same auth process opens the store on the next lookup
+    imap_login(stack, user, password).logout()
+    assert "Fatal" not in stack.dovecot_log()
