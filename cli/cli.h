@@ -34,6 +34,11 @@ int cli_parse_address(struct cli *cli, const char *text, bool allow_domain_only,
 		      char buf[MB_ADDRESS_MAX + 1]);
 int cli_parse_domain(struct cli *cli, const char *text, char buf[MB_DOMAIN_MAX + 1]);
 
+/* End a listing: on foreach failure print error and return EX_TEMPFAIL;
+   otherwise print the JSON array (when --json collected one). Frees list. */
+struct json_t;
+int cli_list_done(struct cli *cli, struct json_t *list, int foreach_ret, const char *error);
+
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

@@ -132,17 +132,9 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
 	json_t *list = cli->json ? json_array() : NULL;
-	if (mb_store_aliases_foreach(cli->store, argc == 3 ? domain : NULL,
-				     print_alias, list, error, sizeof(error)) < 0) {
-		json_decref(list);
-		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
-	}
-	if (list != NULL) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(list);
-	}
-	return EX_OK;
+	int ret = mb_store_aliases_foreach(cli->store, argc == 3 ? domain : NULL,
+					   print_alias, list, error, sizeof(error));
+	return cli_list_done(cli, list, ret, error);
 }
 
 int cmd_alias(struct cli *cli, int argc, char **argv)

@@ -74,16 +74,8 @@ int cmd_domain(struct cli *cli, int argc, char **argv)
 		if (cli_store(cli, &exit_code) < 0)
 			return exit_code;
 		json_t *list = cli->json ? json_array() : NULL;
-		if (mb_store_domains_foreach(cli->store, print_domain, list, error, sizeof(error)) < 0) {
-			json_decref(list);
-			return cli_fail(cli, EX_TEMPFAIL, "%s", error);
-		}
-		if (list != NULL) {
-			json_dumpf(list, stdout, JSON_INDENT(2));
-			putchar('\n');
-			json_decref(list);
-		}
-		return EX_OK;
+		ret = mb_store_domains_foreach(cli->store, print_domain, list, error, sizeof(error));
+		return cli_list_done(cli, list, ret, error);
 	}
 	if ((strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0) || i + 1 != argc) {
 		fprintf(stderr, "mailbag: domain: expected add DOMAIN, del DOMAIN or list\n");

@@ -229,6 +229,7 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 	return exit_code;
 }
 
+/* nftw(3) passes no context pointer: the running total lives here */
 static uint64_t mailbox_bytes;
 
 static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -302,17 +303,9 @@ static int user_list(struct cli *cli, int argc, char **argv)
 	json_t *list = cli->json ? json_array() : NULL;
 	if (list == NULL)
 		printf("%-40s %-8s %10s %10s\n", "ADDRESS", "STATE", "MAILBOX", "QUOTA");
-	if (mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
-				   list, error, sizeof(error)) < 0) {
-		json_decref(list);
-		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
-	}
-	if (list != NULL) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(list);
-	}
-	return EX_OK;
+	int ret = mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
+					 list, error, sizeof(error));
+	return cli_list_done(cli, list, ret, error);
 }
 
 /* user_change - passwd, disable, enable, quota: read, change, write */

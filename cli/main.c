@@ -18,6 +18,7 @@
 #include "mailbag-config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,14 +104,28 @@ int cli_parse_address(struct cli *cli, const char *text, bool allow_domain_only,
 		snprintf(buf, MB_ADDRESS_MAX + 1, "@%s", domain);
 		return 0;
 	}
-	/* no delimiter: the store keeps whole addresses; a stored
-	   "a+b@x" is allowed but rarely wanted, so warn below */
+	/* no delimiter: the store keeps whole addresses, so "a+b@x" is
+	   stored as given (policyd tries the exact address first) */
 	if (mb_address_parse(text, NULL, &addr, &error) < 0) {
 		cli_fail(cli, EX_DATAERR, "'%s' is not an address: %s", text, error);
 		return -1;
 	}
 	mb_address_format(&addr, buf, MB_ADDRESS_MAX + 1);
 	return 0;
+}
+
+int cli_list_done(struct cli *cli, json_t *list, int foreach_ret, const char *error)
+{
+	int ret = EX_OK;
+
+	if (foreach_ret < 0)
+		ret = cli_fail(cli, EX_TEMPFAIL, "%s", error);
+	else if (list != NULL) {
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_decref(list);
+	return ret;
 }
 
 bool cli_wants_help(int argc, char **argv)

@@ -440,11 +440,6 @@ service imap-login {{
                         found.append(f.read())
         return found
 
-    def queue_ids_deferred(self):
-        out = subprocess.run(["postqueue", "-c", self.postfix_etc, "-j"],
-                             capture_output=True, text=True).stdout
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
-
     def flush_queue(self):
         subprocess.run(["postqueue", "-c", self.postfix_etc, "-f"], capture_output=True)
 

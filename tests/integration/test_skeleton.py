@@ -12,6 +12,8 @@ import re
 import signal
 import smtplib
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -172,9 +174,8 @@ def test_bad_input_gives_one_line_error_and_leaves_store_unchanged(stack, domain
 
     bad = tmp_path / "context.json"
     bad.write_text('{"store": "lmdb:%s", "recipient_delimter": "+"}' % stack.store_dir)
-    r = stack.mailbag("--context", str(bad), "user", "list") if False else \
-        __import__("subprocess").run([stack.mailbag_bin, "--context", str(bad), "user", "add", "x@" + domain],
-                                     capture_output=True, text=True)
+    r = subprocess.run([stack.mailbag_bin, "--context", str(bad), "user", "add", "x@" + domain],
+                       capture_output=True, text=True)
     assert r.returncode == 78, r.stderr
     assert r.stderr.count("\n") == 1 and "recipient_delimter" in r.stderr and "allowed" in r.stderr
 
@@ -211,7 +212,6 @@ def test_policyd_killed_while_mail_is_queued_delivers_later(stack, domain):
         # the local pickup path: sendmail hands the message to cleanup,
         # whose alias lookup fails while policyd is gone
         msgid = "<queued.%f@remote.test>" % time.time()
-        import subprocess
         p = subprocess.run(["sendmail", "-C", stack.postfix_etc, "-f", "sender@remote.test", user],
                            input=("Subject: queued\nMessage-ID: %s\n\nwaits\n" % msgid).encode(),
                            capture_output=True)
@@ -318,7 +318,6 @@ def test_socketmap_bad_requests_get_perm_and_daemon_serves_on(stack, domain):
 
 def submit(stack, login, password, sender, rcpts, subject):
     """Authenticated submission over STARTTLS; returns the Message-ID."""
-    import ssl
     msgid = "<%s.%f@submit.test>" % (subject.replace(" ", "-"), time.time())
     body = "From: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nsubmitted\r\n" % (sender, subject, msgid)
     with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
@@ -355,7 +354,6 @@ def test_submission_refuses_a_sender_the_login_does_not_own(stack, domain):
 
 def test_no_relay_without_authentication_on_submission(stack):
     with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
-        import ssl
         s.starttls(context=ssl._create_unverified_context())
         s.ehlo("client.remote.test")
         code, _ = s.mail("x@remote.test")
