@@ -38,6 +38,7 @@ enum field_type {
 	FIELD_ID,
 	FIELD_MODE,
 	FIELD_SIZE,
+	FIELD_BOOL,
 	FIELD_OBJECT,
 };
 
@@ -55,6 +56,8 @@ struct field {
 static const struct field policyd_fields[] = {
 	{ "socketmap_socket", FIELD_PATH, offsetof(struct mb_context, socketmap_socket),
 	  "/var/spool/postfix/private/mailbag-socketmap", NULL, "an absolute path" },
+	{ "policy_socket", FIELD_PATH, offsetof(struct mb_context, policy_socket),
+	  "/var/spool/postfix/private/mailbag-policy", NULL, "an absolute path" },
 	{ "socket_group", FIELD_USER, offsetof(struct mb_context, socket_group),
 	  "postfix", NULL, "a group name" },
 	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, socket_mode),
@@ -67,6 +70,12 @@ static const struct field defaults_fields[] = {
 	  "0", NULL, "bytes as a number, or a string like \"2G\"; 0 for no limit" },
 	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, default_max_message_bytes),
 	  "50M", NULL, "bytes as a number, or a string like \"50M\"; 0 for no limit" },
+	END_OF_FIELDS
+};
+
+static const struct field checks_fields[] = {
+	{ "message_size", FIELD_BOOL, offsetof(struct mb_context, check_message_size),
+	  "true", NULL, "true or false" },
 	END_OF_FIELDS
 };
 
@@ -87,6 +96,7 @@ static const struct field top_fields[] = {
 	  "5000", NULL, "a number from 1 to 4294967294" },
 	{ "policyd", FIELD_OBJECT, 0, NULL, policyd_fields, "an object" },
 	{ "defaults", FIELD_OBJECT, 0, NULL, defaults_fields, "an object" },
+	{ "checks", FIELD_OBJECT, 0, NULL, checks_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -263,6 +273,18 @@ static int set_field(struct parse_state *st, const char *key,
 		*(uint64_t *)base = bytes;
 		return 0;
 	}
+	case FIELD_BOOL: {
+		/* defaults arrive as the strings "true" / "false" */
+		if (json_is_boolean(value))
+			*(int *)base = json_is_true(value);
+		else if (json_is_string(value) && strcmp(json_string_value(value), "true") == 0)
+			*(int *)base = 1;
+		else if (json_is_string(value) && strcmp(json_string_value(value), "false") == 0)
+			*(int *)base = 0;
+		else
+			return fail(st, key, "expected %s", f->help);
+		return 0;
+	}
 	case FIELD_OBJECT:
 		break;
 	}
@@ -425,6 +447,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->recipient_delimiter);
 	free(ctx->mail_root);
 	free(ctx->socketmap_socket);
+	free(ctx->policy_socket);
 	free(ctx->socket_group);
 	free(ctx);
 	*ctxp = NULL;

@@ -17,10 +17,12 @@ struct mb_context {
 	long vmail_uid;            /* owner of the mailboxes */
 	long vmail_gid;
 	char *socketmap_socket;    /* policyd's socketmap listener */
+	char *policy_socket;       /* policyd's policy delegation listener */
 	char *socket_group;        /* group that may connect (postfix) */
 	unsigned int socket_mode;
 	uint64_t default_quota_bytes;       /* 0: no limit */
 	uint64_t default_max_message_bytes; /* 0: no limit */
+	int check_message_size;    /* policy: SIZE= against recipients' limits */
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message

@@ -6,7 +6,9 @@
  * DESCRIPTION
  *	Serves Postfix's socketmap protocol on the unix socket named by
  *	policyd.socketmap_socket in the context file, answering the maps
- *	listed in socketmap.c from the store. It runs in the foreground
+ *	listed in socketmap.c from the store, and Postfix's policy
+ *	delegation protocol on policyd.policy_socket (policy.c), both from
+ *	one event loop. It runs in the foreground
  *	(systemd or the test fixture supervise it) and logs to stderr.
  *
  * SECURITY
@@ -23,6 +25,7 @@
 #include "context.h"
 #include "log.h"
 #include "netstring.h"
+#include "policy.h"
 #include "server.h"
 #include "socketmap.h"
 #include "store.h"
@@ -46,6 +49,7 @@ struct policyd {
 	time_t last_open_attempt;
 	char store_error[512];
 	char reply[SOCKETMAP_MAX_REPLY]; /* one request's answer */
+	struct policy_request policy_request; /* the one being decided */
 };
 
 /* current_store - the open store, opening it if needed (once a second) */
@@ -132,6 +136,52 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 	return used;
 }
 
+/* policy_process - the reactor's hook for policy delegation requests */
+static size_t policy_process(void *context, const char *in, size_t len,
+			     struct server_output *out, bool *close_r)
+{
+	struct policyd *pd = context;
+	struct policy_request *req = &pd->policy_request;
+	char reply[POLICY_MAX_ACTION + 64];
+	size_t used = 0, consumed, reply_len;
+
+	while (used < len) {
+		enum policy_parse_result r = policy_request_parse(in + used, len - used, req, &consumed);
+		if (r == POLICY_PARSE_NEED_MORE)
+			break;
+		if (r == POLICY_PARSE_TOO_LARGE) {
+			static const char refuse[] =
+				"action=DEFER_IF_PERMIT 4.7.1 policy request too large\n\n";
+			mb_warning("policy: request with a line over %d bytes or over %d attributes, closing connection",
+				   POLICY_MAX_LINE, POLICY_MAX_ATTRIBUTES);
+			server_output(out, refuse, sizeof(refuse) - 1);
+			*close_r = true;
+			return len;
+		}
+		if (req->malformed_lines > 0)
+			mb_warning("policy: %zu malformed line(s) skipped in a request", req->malformed_lines);
+		struct mb_store *store = current_store(pd);
+		if (store == NULL)
+			reply_len = (size_t)snprintf(reply, sizeof(reply),
+				"action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
+		else
+			reply_len = policy_decide(req, pd->ctx, store, reply, sizeof(reply));
+		if (strncmp(reply, "action=DEFER_IF_PERMIT 4.3.0", 28) == 0)
+			mb_store_close(&pd->store); /* reopen on the next request */
+		if (strncmp(reply, "action=DUNNO", 12) != 0) {
+			const char *rcpt = policy_get(req, "recipient");
+			char safe[300];
+			mb_info("policy: %.*s for recipient <%s>", (int)(reply_len - 2), reply,
+				mb_log_sanitize(rcpt != NULL ? rcpt : "", rcpt != NULL ? strlen(rcpt) : 0,
+						safe, sizeof(safe)));
+		}
+		if (server_output(out, reply, reply_len) < 0)
+			break;
+		used += consumed;
+	}
+	return used;
+}
+
 /* drop_privileges - become daemon_user (and its groups) for good */
 static int drop_privileges(const char *user, char *error, size_t size)
 {
@@ -192,7 +242,7 @@ int main(int argc, char **argv)
 	static struct policyd pd; /* 100 KB: not on the stack */
 	char error[1024];
 	bool debug = false;
-	int opt, fd;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
 		switch (opt) {
@@ -223,8 +273,11 @@ int main(int argc, char **argv)
 		}
 		gid = gr->gr_gid;
 	}
-	fd = server_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
-	if (fd < 0) {
+	int fds[2];
+	fds[0] = server_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
+	fds[1] = fds[0] < 0 ? -1 :
+		server_listen_unix(ctx->policy_socket, ctx->socket_mode, gid, error, sizeof(error));
+	if (fds[0] < 0 || fds[1] < 0) {
 		mb_error("%s", error);
 		return EX_OSERR;
 	}
@@ -240,12 +293,22 @@ int main(int argc, char **argv)
 		.process = socketmap_process,
 		.context = &pd,
 	};
-	const struct server_protocol *protocols[] = { &socketmap };
-	mb_info("serving socketmap on %s", ctx->socketmap_socket);
-	int ret = server_run(&fd, protocols, 1);
+	struct server_protocol policy = {
+		.name = "policy",
+		.max_input = POLICY_MAX_REQUEST + 1,
+		.process = policy_process,
+		.context = &pd,
+	};
+	const struct server_protocol *protocols[] = { &socketmap, &policy };
+	mb_info("serving socketmap on %s and policy delegation on %s",
+		ctx->socketmap_socket, ctx->policy_socket);
+	int ret = server_run(fds, protocols, 2);
 	mb_info("stopping");
-	close(fd);
-	unlink(ctx->socketmap_socket); /* may fail after the drop; harmless */
+	close(fds[0]);
+	close(fds[1]);
+	/* may fail after the drop; a stale socket is replaced at start */
+	unlink(ctx->socketmap_socket);
+	unlink(ctx->policy_socket);
 	mb_store_close(&pd.store);
 	mb_context_free(&ctx);
 	return ret < 0 ? EX_SOFTWARE : 0;

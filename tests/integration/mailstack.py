@@ -149,6 +149,7 @@ class MailStack:
         self.mail_root = os.path.join(self.root, "vmail")
         self.run_dir = os.path.join(self.root, "run")
         self.socketmap = os.path.join(self.run_dir, "socketmap")
+        self.policy_socket = os.path.join(self.run_dir, "policy")
         self.dovecot_dir = os.path.join(self.root, "dovecot")
         self.dovecot_conf = os.path.join(self.dovecot_dir, "dovecot.conf")
         self.postfix_dir = os.path.join(self.root, "postfix")
@@ -203,8 +204,8 @@ class MailStack:
         with open(self.context) as f:
             ctx = json.load(f)
         ctx["mail_root"] = self.mail_root
-        ctx["policyd"] = {"socketmap_socket": self.socketmap, "socket_group": "postfix",
-                          "socket_mode": "0660"}
+        ctx["policyd"] = {"socketmap_socket": self.socketmap, "policy_socket": self.policy_socket,
+                          "socket_group": "postfix", "socket_mode": "0660"}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
@@ -235,6 +236,7 @@ class MailStack:
     def template_values(self):
         return {
             "SOCKETMAP": self.socketmap,
+            "POLICY": self.policy_socket,
             "DOVECOT_LMTP": os.path.join(self.run_dir, "dovecot-lmtp"),
             "DOVECOT_AUTH": os.path.join(self.run_dir, "dovecot-auth"),
             "DELIMITER": "+",
@@ -253,7 +255,8 @@ class MailStack:
         self.policyd_proc = subprocess.Popen([self.policyd_bin, "-c", self.context] + (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
                                              stdout=log, stderr=log)
         log.close()
-        wait_for(lambda: os.path.exists(self.socketmap) or self.policyd_proc.poll() is not None,
+        wait_for(lambda: (os.path.exists(self.socketmap) and os.path.exists(self.policy_socket))
+                 or self.policyd_proc.poll() is not None,
                  10, "mailbag-policyd's socket")
         if self.policyd_proc.poll() is not None:
             raise RuntimeError("mailbag-policyd exited: " + open(self.policyd_log).read())

@@ -52,11 +52,11 @@ def imap_login(stack, user, password):
     return im
 
 
-def rcpt_reply(stack, rcpt, sender="someone@remote.test"):
+def rcpt_reply(stack, rcpt, sender="someone@remote.test", size=None):
     """The (code, text) Postfix answers to RCPT TO from an outside client."""
     with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
         s.ehlo("client.remote.test")
-        s.mail(sender)
+        s.mail(sender, ["SIZE=%d" % size] if size is not None else [])
         return s.rcpt(rcpt)
 
 
@@ -392,3 +392,24 @@ def test_missing_store_is_a_temporary_auth_failure_not_a_crash(stack, domain):
     # the same auth process opens the store on the next lookup
     imap_login(stack, user, password).logout()
     assert "Fatal" not in stack.dovecot_log()
+
+
+def test_declared_size_over_a_recipients_limit_is_refused_at_rcpt(stack, domain):
+    small, big = "rosa@" + domain, "sam@" + domain
+    stack.mailbag("user", "add", "--max-message-size", "10K", small, check=True)
+    add_user(stack, big)
+    list_alias = "both@" + domain
+    stack.mailbag("alias", "add", list_alias, small, big, check=True)
+
+    code, text = rcpt_reply(stack, small, size=20000)
+    assert code == 552 and b"5.3.4" in text and b"10240" in text, (code, text)
+    code, text = rcpt_reply(stack, "rosa+tag@" + domain, size=20000)
+    assert code == 552, (code, text)
+    # an alias reaching the small mailbox is refused as a whole
+    code, text = rcpt_reply(stack, list_alias, size=20000)
+    assert code == 552, (code, text)
+    # within the limit, or the other user alone: accepted
+    assert rcpt_reply(stack, small, size=5000)[0] == 250
+    assert rcpt_reply(stack, big, size=20000)[0] == 250
+    # refused before acceptance: nothing was queued, so nothing bounces
+    assert "status=bounced" not in stack.read_maillog()

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "store.h"
 
 struct store_fixture {
@@ -57,6 +59,28 @@ static inline void fixture_add_user(struct mb_store *store, const char *address,
 		fprintf(stderr, "fixture_add_user %s: %s\n", address, error);
 		abort();
 	}
+}
+
+/* Write a value no decoder accepts under key, straight into LMDB: the
+   store's failure path, not a fake of it. */
+static inline void fixture_damage_record(const char *dir, const char *table, const char *key)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(key), (void *)key };
+	MDB_val v = { 5, (void *)"{nope" };
+
+	snprintf(path, sizeof(path), "%s/store", dir);
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+	    mdb_env_open(env, path, 0, 0660) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+	    mdb_dbi_open(txn, table, 0, &dbi) != 0 || mdb_put(txn, dbi, &k, &v, 0) != 0 ||
+	    mdb_txn_commit(txn) != 0) {
+		fprintf(stderr, "fixture_damage_record: LMDB refused\n");
+		abort();
+	}
+	mdb_env_close(env);
 }
 
 #endif

@@ -5,8 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <lmdb.h>
-
 #include "socketmap.h"
 #include "store-fixture.h"
 
@@ -56,26 +54,6 @@ static const struct answer_case cases[] = {
 	{ "virtual_mailbox_maps broken@example.org", "TEMP store lookup failed: store record user 'broken@example.org' is damaged" },
 };
 
-static void put_damaged_record(const char *dir)
-{
-	char path[128];
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val key = { strlen("example.org/broken"), (void *)"example.org/broken" };
-	MDB_val value = { 5, (void *)"{nope" };
-
-	snprintf(path, sizeof(path), "%s/store", dir);
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-	assert_int_equal(mdb_env_open(env, path, 0, 0660), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "users", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &key, &value, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-}
-
 static void setup_data(struct store_fixture *f)
 {
 	const char *team[] = { "ann@example.org", "bob@example.org", "ext@elsewhere.test" };
@@ -94,7 +72,7 @@ static void setup_data(struct store_fixture *f)
 	assert_int_equal(mb_store_alias_add(f->store, "list@example.org", ann, 1, error, sizeof(error)), 0);
 	assert_int_equal(mb_store_alias_add(f->store, "@example.org", bob, 1, error, sizeof(error)), 0);
 	assert_int_equal(mb_store_alias_add(f->store, "@alias.example", domain_target, 1, error, sizeof(error)), 0);
-	put_damaged_record(f->dir);
+	fixture_damage_record(f->dir, "users", "example.org/broken");
 }
 
 static void test_answers(void **state)

@@ -1,0 +1,152 @@
+/* test-policy.c - the policy delegation parser and decisions */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "context.h"
+#include "policy.h"
+#include "store-fixture.h"
+
+struct parse_case {
+	const char *input;
+	size_t input_len; /* 0: strlen */
+	enum policy_parse_result want;
+	size_t want_count, want_malformed, want_consumed;
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "request=smtpd_access_policy\nrecipient=a@b.c\n\n", 0, POLICY_PARSE_OK, 2, 0, 45 },
+	{ "\n", 0, POLICY_PARSE_OK, 0, 0, 1 },
+	{ "a=1\n\nb=2\n\n", 0, POLICY_PARSE_OK, 1, 0, 5 },
+	{ "a=1\nnot a line\nB=2\n=3\nc=\n\n", 0, POLICY_PARSE_OK, 2, 3, 0 },
+	{ "a=x\0y\nb=2\n\n", 11, POLICY_PARSE_OK, 1, 1, 11 },
+	{ "a=1\n", 0, POLICY_PARSE_NEED_MORE, 0, 0, 0 },
+	{ "a=1", 0, POLICY_PARSE_NEED_MORE, 0, 0, 0 },
+	{ "", 0, POLICY_PARSE_NEED_MORE, 0, 0, 0 },
+};
+
+static void test_parse_table(void **state)
+{
+	static struct policy_request req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		size_t len = c->input_len != 0 ? c->input_len : strlen(c->input), consumed = 0;
+		enum policy_parse_result got = policy_request_parse(c->input, len, &req, &consumed);
+
+		if (got != c->want)
+			fail_msg("case %zu: got %d want %d", i, got, c->want);
+		if (got != POLICY_PARSE_OK)
+			continue;
+		if (req.count != c->want_count || req.malformed_lines != c->want_malformed ||
+		    (c->want_consumed != 0 && consumed != c->want_consumed))
+			fail_msg("case %zu: got %zu attributes, %zu malformed, consumed %zu", i,
+				 req.count, req.malformed_lines, consumed);
+	}
+	assert_int_equal(policy_request_parse("a=1\nrecipient=x@y.z\n\n", 21, &req, &(size_t){ 0 }),
+			 POLICY_PARSE_OK);
+	assert_string_equal(policy_get(&req, "recipient"), "x@y.z");
+	assert_null(policy_get(&req, "sender"));
+}
+
+static void test_bounds(void **state)
+{
+	static struct policy_request req;
+	static char buf[POLICY_MAX_REQUEST * 2];
+	size_t consumed, used = 0;
+
+	(void)state;
+	/* a line over POLICY_MAX_LINE, complete or not */
+	memset(buf, 'x', POLICY_MAX_LINE + 10);
+	buf[0] = 'a';
+	buf[1] = '=';
+	assert_int_equal(policy_request_parse(buf, POLICY_MAX_LINE + 10, &req, &consumed),
+			 POLICY_PARSE_TOO_LARGE);
+	/* more attributes than POLICY_MAX_ATTRIBUTES */
+	for (int i = 0; i <= POLICY_MAX_ATTRIBUTES; i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "a%d=1\n", i);
+	buf[used++] = '\n';
+	assert_int_equal(policy_request_parse(buf, used, &req, &consumed), POLICY_PARSE_TOO_LARGE);
+}
+
+static size_t decide(struct store_fixture *f, const struct mb_context *ctx, const char *request,
+		     char *reply, size_t size)
+{
+	static struct policy_request req;
+	size_t consumed;
+
+	assert_int_equal(policy_request_parse(request, strlen(request), &req, &consumed), POLICY_PARSE_OK);
+	return policy_decide(&req, ctx, f->store, reply, size);
+}
+
+struct decide_case {
+	const char *attributes;
+	const char *want_prefix;
+};
+
+static const struct decide_case decide_cases[] = {
+	{ "protocol_state=RCPT\nrecipient=small@example.org\nsize=2000\n", "action=552 5.3.4 Message too big for <small@example.org>" },
+	{ "protocol_state=RCPT\nrecipient=SMALL+x@Example.org\nsize=2000\n", "action=552 5.3.4" },
+	{ "protocol_state=RCPT\nrecipient=list@example.org\nsize=2000\n", "action=552 5.3.4" },
+	{ "protocol_state=RCPT\nrecipient=nested@example.org\nsize=2000\n", "action=552 5.3.4" },
+	{ "protocol_state=RCPT\nrecipient=anyone@example.org\nsize=2000\n", "action=552 5.3.4" },
+	{ "protocol_state=RCPT\nrecipient=small@example.org\nsize=1000\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nrecipient=big@example.org\nsize=2000\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nrecipient=small@example.org\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nrecipient=small@example.org\nsize=junk\n", "action=DUNNO\n\n" },
+	{ "protocol_state=DATA\nrecipient=small@example.org\nsize=2000\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nsize=2000\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nrecipient=ext@elsewhere.test\nsize=2000\n", "action=DUNNO\n\n" },
+	{ "protocol_state=RCPT\nrecipient=broken@example.org\nsize=2000\n", "action=DEFER_IF_PERMIT 4.3.0" },
+};
+
+static void test_decide_table(void **state)
+{
+	struct store_fixture *f = *state;
+	const char *list[] = { "big@example.org", "small@example.org" };
+	const char *nested[] = { "list@example.org" };
+	const char *catchall[] = { "nested@example.org" };
+	struct mb_context *ctx;
+	char error[512], reply[POLICY_MAX_ACTION + 64], request[512];
+
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	struct mb_user user = { .max_message_bytes = 1500, .enabled = true };
+	snprintf(user.address, sizeof(user.address), "small@example.org");
+	user.password_hash = (char *)"{SHA512-CRYPT}$6$x";
+	user.home = (char *)"/x";
+	assert_int_equal(mb_store_user_add(f->store, &user, error, sizeof(error)), 0);
+	fixture_add_user(f->store, "big@example.org", true);
+	assert_int_equal(mb_store_alias_add(f->store, "list@example.org", list, 2, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "nested@example.org", nested, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "@example.org", catchall, 1, error, sizeof(error)), 0);
+	/* a record the store cannot read: the answer must defer */
+	fixture_damage_record(f->dir, "users", "example.org/broken");
+
+	for (size_t i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); i++) {
+		const struct decide_case *c = &decide_cases[i];
+		snprintf(request, sizeof(request), "request=smtpd_access_policy\n%s\n", c->attributes);
+		size_t len = decide(f, ctx, request, reply, sizeof(reply));
+		if (len < strlen(c->want_prefix) || strncmp(reply, c->want_prefix, strlen(c->want_prefix)) != 0)
+			fail_msg("case %zu: got '%.*s', want '%s...'", i, (int)len, reply, c->want_prefix);
+	}
+	/* switched off in the context: no size refusals */
+	ctx->check_message_size = 0;
+	snprintf(request, sizeof(request), "request=smtpd_access_policy\n%s\n", decide_cases[0].attributes);
+	decide(f, ctx, request, reply, sizeof(reply));
+	assert_string_equal(reply, "action=DUNNO\n\n");
+	mb_context_free(&ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test_setup_teardown(test_decide_table, store_fixture_setup, store_fixture_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
