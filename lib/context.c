@@ -76,6 +76,8 @@ static const struct field defaults_fields[] = {
 static const struct field checks_fields[] = {
 	{ "message_size", FIELD_BOOL, offsetof(struct mb_context, check_message_size),
 	  "true", NULL, "true or false" },
+	{ "sender_login", FIELD_BOOL, offsetof(struct mb_context, check_sender_login),
+	  "true", NULL, "true or false" },
 	END_OF_FIELDS
 };
 

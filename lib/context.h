@@ -23,6 +23,7 @@ struct mb_context {
 	uint64_t default_quota_bytes;       /* 0: no limit */
 	uint64_t default_max_message_bytes; /* 0: no limit */
 	int check_message_size;    /* policy: SIZE= against recipients' limits */
+	int check_sender_login;    /* policy: authenticated senders own their address */
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message

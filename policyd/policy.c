@@ -6,7 +6,11 @@
  *	(SMTPD_POLICY_README). The parser is pure and bounded; the decision
  *	reads the store and the context and nothing else.
  *
- *	Checks so far:
+ *	Checks so far (each switched in the context's "checks"):
+ *	  sender_login: an authenticated client (sasl_username) may use as
+ *	  envelope sender only an address its login owns, as the socketmap's
+ *	  smtpd_sender_login_maps says (itself, or aliases it receives);
+ *	  otherwise 553 5.7.1. The null sender stays allowed (bounces, MDNs).
  *	  message size at RCPT: a declared SIZE= over the limit of any local
  *	  user the recipient reaches (through aliases, catch-alls and domain
  *	  aliases, resolved as the socketmap resolves them) is refused with
@@ -146,7 +150,7 @@ static int resolve(struct mb_store *store, const char *delimiters, const char *r
 					      res->reply, SOCKETMAP_MAX_REPLY);
 		res->reply[len] = '\0';
 		if (strncmp(res->reply, "TEMP ", 5) == 0) {
-			snprintf(reason, reason_size, "%s", res->reply + 5);
+			snprintf(reason, reason_size, "%.400s", res->reply + 5);
 			return -1;
 		}
 		if (strncmp(res->reply, "OK ", 3) != 0)
@@ -214,6 +218,53 @@ static int size_over_limit(struct mb_store *store, const char *delimiters,
 	return ret;
 }
 
+static void lower_copy(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
+		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+	out[i] = '\0';
+}
+
+/* sender_not_owned - 1 (reason written) when login may not use sender,
+   0 when it may, -1 on store failure (reason written) */
+static int sender_not_owned(struct mb_store *store, const char *delimiters,
+			    const char *sender, const char *login,
+			    char *reason, size_t reason_size)
+{
+	char request[MB_ADDRESS_MAX + 40], reply[4096], want[MB_ADDRESS_MAX + 1];
+	size_t len;
+
+	lower_copy(login, want, sizeof(want));
+	snprintf(request, sizeof(request), "smtpd_sender_login_maps %s", sender);
+	len = socketmap_answer(store, delimiters, request, strlen(request), reply, sizeof(reply) - 1);
+	reply[len] = '\0';
+	if (strncmp(reply, "TEMP ", 5) == 0) {
+		snprintf(reason, reason_size, "%.400s", reply + 5);
+		return -1;
+	}
+	if (strncmp(reply, "OK ", 3) == 0) {
+		for (char *save = NULL, *owner = strtok_r(reply + 3, ",", &save); owner != NULL;
+		     owner = strtok_r(NULL, ",", &save)) {
+			if (strcmp(owner, want) == 0)
+				return 0;
+		}
+	}
+	/* unknown here, or owned by other logins, or not an address */
+	snprintf(reason, reason_size, "553 5.7.1 Sender address <%.200s> is not owned by login %.200s",
+		 sender, login);
+	return 1;
+}
+
+static size_t defer_store(char *reply, size_t reply_size, const char *reason)
+{
+	char text[POLICY_MAX_ACTION + 64];
+
+	snprintf(text, sizeof(text), "DEFER_IF_PERMIT 4.3.0 mailbag store unavailable: %.300s", reason);
+	return action(reply, reply_size, text);
+}
+
 size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
 		     struct mb_store *store, char *reply, size_t reply_size)
 {
@@ -228,6 +279,18 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 		return action(reply, reply_size, "DUNNO");
 	if (state == NULL || strcmp(state, "RCPT") != 0 || recipient == NULL || recipient[0] == '\0')
 		return action(reply, reply_size, "DUNNO");
+
+	const char *login = policy_get(req, "sasl_username");
+	const char *sender = policy_get(req, "sender");
+	if (ctx->check_sender_login && login != NULL && login[0] != '\0' &&
+	    sender != NULL && sender[0] != '\0') {
+		int ret = sender_not_owned(store, ctx->recipient_delimiter, sender, login,
+					   reason, sizeof(reason));
+		if (ret < 0)
+			return defer_store(reply, reply_size, reason);
+		if (ret > 0)
+			return action(reply, reply_size, reason);
+	}
 	if (size_text != NULL && size_text[0] != '\0') {
 		char *end;
 		errno = 0;
@@ -237,18 +300,13 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 	}
 	if (ctx->check_message_size && size > 0) {
 		char lower[MB_ADDRESS_MAX + 1];
-		size_t n = strlen(recipient);
-		if (n > MB_ADDRESS_MAX)
+		if (strlen(recipient) > MB_ADDRESS_MAX)
 			return action(reply, reply_size, "DUNNO");
-		for (size_t i = 0; i <= n; i++)
-			lower[i] = (char)(recipient[i] >= 'A' && recipient[i] <= 'Z' ? recipient[i] + 32 : recipient[i]);
+		lower_copy(recipient, lower, sizeof(lower));
 		int ret = size_over_limit(store, ctx->recipient_delimiter, lower, size,
 					  reason, sizeof(reason));
-		if (ret < 0) {
-			char text[POLICY_MAX_ACTION + 64];
-			snprintf(text, sizeof(text), "DEFER_IF_PERMIT 4.3.0 mailbag store unavailable: %.300s", reason);
-			return action(reply, reply_size, text);
-		}
+		if (ret < 0)
+			return defer_store(reply, reply_size, reason);
 		if (ret > 0)
 			return action(reply, reply_size, reason);
 	}

@@ -413,3 +413,41 @@ def test_declared_size_over_a_recipients_limit_is_refused_at_rcpt(stack, domain)
     assert rcpt_reply(stack, big, size=20000)[0] == 250
     # refused before acceptance: nothing was queued, so nothing bounces
     assert "status=bounced" not in stack.read_maillog()
+
+
+def policy_query(path, attributes):
+    """One request on mailbag-policyd's policy socket, as Postfix sends it."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    try:
+        s.sendall(("".join("%s=%s\n" % kv for kv in attributes.items()) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode()
+    finally:
+        s.close()
+
+
+def test_policy_sender_login_rule(stack, domain):
+    owner, other = "tina@" + domain, "uma@" + domain
+    add_user(stack, owner)
+    add_user(stack, other)
+    stack.mailbag("alias", "add", "info@" + domain, owner, check=True)
+    base = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
+            "recipient": "friend@external.test", "sasl_username": owner}
+    assert policy_query(stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
+    assert policy_query(stack.policy_socket, dict(base, sender="info@" + domain)) == "action=DUNNO\n\n"
+    refused = policy_query(stack.policy_socket, dict(base, sender=other))
+    assert refused.startswith("action=553 5.7.1") and other in refused
+    # malformed lines are skipped, the request still answered
+    assert policy_query(stack.policy_socket, dict(base, sender=owner, **{"BAD NAME": "x"})) == \
+        "action=DUNNO\n\n"
+    # an overlong line gets a deferral and only that connection is closed
+    assert policy_query(stack.policy_socket, {"request": "x" * 5000}).startswith(
+        "action=DEFER_IF_PERMIT")
+    assert policy_query(stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
