@@ -28,6 +28,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,46 +266,69 @@ static size_t defer_store(char *reply, size_t reply_size, const char *reason)
 	return action(reply, reply_size, text);
 }
 
+/* A check: 1 refuse (reason holds "CODE text"), 0 pass, -1 the store
+   failed (reason holds why). Only RCPT requests reach the checks. */
+typedef int policy_check_fn(const struct policy_request *req, const struct mb_context *ctx,
+			    struct mb_store *store, char *reason, size_t reason_size);
+
+static int check_sender_login(const struct policy_request *req, const struct mb_context *ctx,
+			      struct mb_store *store, char *reason, size_t reason_size)
+{
+	const char *login = policy_get(req, "sasl_username");
+	const char *sender = policy_get(req, "sender");
+
+	if (login == NULL || login[0] == '\0' || sender == NULL || sender[0] == '\0')
+		return 0; /* unauthenticated, or the null sender */
+	return sender_not_owned(store, ctx->recipient_delimiter, sender, login,
+				reason, reason_size);
+}
+
+static int check_message_size(const struct policy_request *req, const struct mb_context *ctx,
+			      struct mb_store *store, char *reason, size_t reason_size)
+{
+	const char *recipient = policy_get(req, "recipient");
+	const char *size_text = policy_get(req, "size");
+	char lower[MB_ADDRESS_MAX + 1], *end;
+	unsigned long long size;
+
+	if (size_text == NULL || size_text[0] == '\0' || strlen(recipient) > MB_ADDRESS_MAX)
+		return 0;
+	errno = 0;
+	size = strtoull(size_text, &end, 10);
+	if (errno != 0 || *end != '\0' || size == 0)
+		return 0; /* no size, or a bad one: Postfix's to judge */
+	lower_copy(recipient, lower, sizeof(lower));
+	return size_over_limit(store, ctx->recipient_delimiter, lower, size, reason, reason_size);
+}
+
+struct policy_check {
+	const char *name;
+	size_t enabled_offset; /* an int switch in struct mb_context */
+	policy_check_fn *run;
+};
+
+/* In order: the first refusal answers. */
+static const struct policy_check policy_checks[] = {
+	{ "sender_login", offsetof(struct mb_context, check_sender_login), check_sender_login },
+	{ "message_size", offsetof(struct mb_context, check_message_size), check_message_size },
+};
+
 size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
 		     struct mb_store *store, char *reply, size_t reply_size)
 {
 	const char *request = policy_get(req, "request");
 	const char *state = policy_get(req, "protocol_state");
 	const char *recipient = policy_get(req, "recipient");
-	const char *size_text = policy_get(req, "size");
 	char reason[POLICY_MAX_ACTION];
-	unsigned long long size = 0;
 
-	if (request == NULL || strcmp(request, "smtpd_access_policy") != 0)
+	if (request == NULL || strcmp(request, "smtpd_access_policy") != 0 ||
+	    state == NULL || strcmp(state, "RCPT") != 0 || recipient == NULL || recipient[0] == '\0')
 		return action(reply, reply_size, "DUNNO");
-	if (state == NULL || strcmp(state, "RCPT") != 0 || recipient == NULL || recipient[0] == '\0')
-		return action(reply, reply_size, "DUNNO");
-
-	const char *login = policy_get(req, "sasl_username");
-	const char *sender = policy_get(req, "sender");
-	if (ctx->check_sender_login && login != NULL && login[0] != '\0' &&
-	    sender != NULL && sender[0] != '\0') {
-		int ret = sender_not_owned(store, ctx->recipient_delimiter, sender, login,
-					   reason, sizeof(reason));
-		if (ret < 0)
-			return defer_store(reply, reply_size, reason);
-		if (ret > 0)
-			return action(reply, reply_size, reason);
-	}
-	if (size_text != NULL && size_text[0] != '\0') {
-		char *end;
-		errno = 0;
-		size = strtoull(size_text, &end, 10);
-		if (errno != 0 || *end != '\0')
-			size = 0; /* a bad size is Postfix's to judge */
-	}
-	if (ctx->check_message_size && size > 0) {
-		char lower[MB_ADDRESS_MAX + 1];
-		if (strlen(recipient) > MB_ADDRESS_MAX)
-			return action(reply, reply_size, "DUNNO");
-		lower_copy(recipient, lower, sizeof(lower));
-		int ret = size_over_limit(store, ctx->recipient_delimiter, lower, size,
-					  reason, sizeof(reason));
+	for (size_t i = 0; i < sizeof(policy_checks) / sizeof(policy_checks[0]); i++) {
+		const struct policy_check *check = &policy_checks[i];
+		if (!*(const int *)((const char *)ctx + check->enabled_offset))
+			continue;
+		int ret = check->run(req, ctx, store, reason, sizeof(reason));
 		if (ret < 0)
 			return defer_store(reply, reply_size, reason);
 		if (ret > 0)
