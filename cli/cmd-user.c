@@ -211,9 +211,11 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 	struct mb_user user;
 	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
 
-	if (ret <= 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
-				 cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
+	if (ret == 0)
+		return cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
+	if (ret < 0 && o->purge)
+		return cli_fail(cli, EX_DATAERR, "%s; without its record the mailbox to purge is unknown: delete without --purge, then remove the mailbox by hand", error);
+	/* a damaged record can still be deleted: that is how it is repaired */
 	ret = mb_store_user_del(cli->store, address, error, sizeof(error));
 	if (ret < 0) {
 		mb_user_clear(&user);

@@ -19,9 +19,10 @@
  *	password or hash is ever logged.
  *
  * DIAGNOSTICS
- *	A bad context file or a store that cannot be read is logged once per
- *	failing lookup and answered as an internal (temporary) failure;
- *	the store is reopened on the next lookup.
+ *	A bad context file or a store that cannot be opened is logged once
+ *	per failing lookup and answered as an internal (temporary) failure;
+ *	opening is retried on the next lookup. A record that cannot be read
+ *	fails that lookup only.
  */
 #include "lib.h"
 #include "auth-common.h"
@@ -155,10 +156,8 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 		return -1;
 	}
 	ret = mb_store_user_get(db->store, address, user_r, store_error, sizeof(store_error));
-	if (ret < 0) {
+	if (ret < 0)
 		e_error(authdb_event(request), "mailbag: store lookup failed: %s", store_error);
-		mb_store_close(&db->store);
-	}
 	return ret;
 }
 

@@ -18,9 +18,10 @@
  *	It refuses to run as root when daemon_user cannot be found.
  *
  * DIAGNOSTICS
- *	A store it cannot open or read makes every lookup TEMP (Postfix
- *	answers 4xx) and is retried at most once a second; it never
- *	answers NOTFOUND for a lookup it could not make.
+ *	A store it cannot open makes every lookup TEMP (Postfix answers
+ *	4xx), and opening is retried at most once a second; a record it
+ *	cannot read makes that lookup TEMP. It never answers NOTFOUND for a
+ *	lookup it could not make.
  */
 #include "context.h"
 #include "log.h"
@@ -113,12 +114,10 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 			reply_len = socketmap_answer(store, pd->ctx->recipient_delimiter,
 						     payload, payload_len,
 						     reply, sizeof(pd->reply));
-			if (strncmp(reply, "TEMP ", 5) == 0) {
-				/* reopen on the next lookup: the store may have
-				   been replaced or repaired */
+			/* the store stays open: one unreadable record must not
+			   fail the lookups of everyone else */
+			if (strncmp(reply, "TEMP ", 5) == 0)
 				mb_error("socketmap: %.*s", (int)reply_len, reply);
-				mb_store_close(&pd->store);
-			}
 		}
 		if (strncmp(reply, "PERM ", 5) != 0) {
 			char safe[256];
@@ -166,8 +165,6 @@ static size_t policy_process(void *context, const char *in, size_t len,
 				"action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
 		else
 			reply_len = policy_decide(req, pd->ctx, store, reply, sizeof(reply));
-		if (strncmp(reply, "action=DEFER_IF_PERMIT 4.3.0", 28) == 0)
-			mb_store_close(&pd->store); /* reopen on the next request */
 		if (strncmp(reply, "action=DUNNO", 12) != 0) {
 			const char *rcpt = policy_get(req, "recipient");
 			char safe[300];

@@ -461,3 +461,30 @@ def test_policy_sender_login_rule(stack, domain):
     assert policy_query(stack.policy_socket, {"request": "x" * 5000}).startswith(
         "action=DEFER_IF_PERMIT")
     assert policy_query(stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
+
+
+def damage_user_record(stack, address):
+    """Put bytes no decoder accepts under a user's key, with LMDB's own tool."""
+    local, dom = address.split("@")
+    subprocess.run(["mdb_load", "-T", "-s", "users", stack.store_dir],
+                   input=("%s/%s\n{broken\n" % (dom, local)).encode(), check=True)
+
+
+def test_one_damaged_record_does_not_fail_other_lookups(stack, domain):
+    good, bad = "vera@" + domain, "walt@" + domain
+    add_user(stack, good)
+    add_user(stack, bad)
+    damage_user_record(stack, bad)
+    replies = socketmap_query(stack.socketmap, [
+        netstring("virtual_mailbox_maps " + bad),
+        netstring("virtual_mailbox_maps " + good),
+        netstring("virtual_mailbox_maps " + bad),
+        netstring("virtual_mailbox_maps " + good),
+    ])
+    assert replies[0].split(b":", 1)[1].startswith(b"TEMP ")
+    assert replies[1] == netstring("OK " + good)
+    assert replies[3] == netstring("OK " + good)
+    # and Postfix agrees: 4xx for the damaged one, 250 for the other
+    assert 400 <= rcpt_reply(stack, bad)[0] < 500
+    assert rcpt_reply(stack, good)[0] == 250
+    stack.mailbag("user", "del", bad, check=True)
