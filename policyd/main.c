@@ -51,6 +51,7 @@ struct policyd {
 	char store_error[512];
 	char reply[SOCKETMAP_MAX_REPLY]; /* one request's answer */
 	struct policy_request policy_request; /* the one being decided */
+	struct policy_scratch *policy_scratch;
 };
 
 /* current_store - the open store, opening it if needed (once a second) */
@@ -164,7 +165,8 @@ static size_t policy_process(void *context, const char *in, size_t len,
 			reply_len = (size_t)snprintf(reply, sizeof(reply),
 				"action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
 		else
-			reply_len = policy_decide(req, pd->ctx, store, reply, sizeof(reply));
+			reply_len = policy_decide(req, pd->ctx, store, pd->policy_scratch,
+						  reply, sizeof(reply));
 		if (strncmp(reply, "action=DUNNO", 12) != 0) {
 			const char *rcpt = policy_get(req, "recipient");
 			char safe[300];
@@ -260,6 +262,11 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	pd.ctx = ctx;
+	pd.policy_scratch = policy_scratch_new();
+	if (pd.policy_scratch == NULL) {
+		mb_error("out of memory");
+		return EX_OSERR;
+	}
 
 	long gid = -1;
 	if (geteuid() == 0) {
@@ -307,6 +314,7 @@ int main(int argc, char **argv)
 	unlink(ctx->socketmap_socket);
 	unlink(ctx->policy_socket);
 	mb_store_close(&pd.store);
+	policy_scratch_free(&pd.policy_scratch);
 	mb_context_free(&ctx);
 	return ret < 0 ? EX_SOFTWARE : 0;
 }

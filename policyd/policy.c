@@ -119,15 +119,26 @@ static size_t action(char *reply, size_t size, const char *text)
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
-/* The addresses a recipient reaches, found breadth-first by asking the
-   socketmap's own resolver, so policy and routing never disagree. */
-struct resolution {
+/* Working memory for one decision, allocated once per process: the
+   addresses a recipient reaches and a socketmap reply of full size. */
+struct policy_scratch {
 	char addresses[RESOLVE_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
 	size_t count;
 	char reply[SOCKETMAP_MAX_REPLY + 1];
 };
 
-static bool already_listed(const struct resolution *res, const char *address)
+struct policy_scratch *policy_scratch_new(void)
+{
+	return malloc(sizeof(struct policy_scratch));
+}
+
+void policy_scratch_free(struct policy_scratch **scratch)
+{
+	free(*scratch);
+	*scratch = NULL;
+}
+
+static bool already_listed(const struct policy_scratch *res, const char *address)
 {
 	for (size_t i = 0; i < res->count; i++) {
 		if (strcmp(res->addresses[i], address) == 0)
@@ -137,9 +148,11 @@ static bool already_listed(const struct resolution *res, const char *address)
 }
 
 /* resolve - fill res with recipient and every address it expands to
-   (aliases of aliases included, each once). 0, or -1 with reason. */
+   (aliases of aliases included, each once), found breadth-first by asking
+   the socketmap's own resolver, so policy and routing never disagree.
+   0, or -1 with reason. */
 static int resolve(struct mb_store *store, const char *delimiters, const char *recipient,
-		   struct resolution *res, char *reason, size_t reason_size)
+		   struct policy_scratch *res, char *reason, size_t reason_size)
 {
 	char request[MB_ADDRESS_MAX + 32];
 
@@ -192,31 +205,23 @@ static int user_limit(struct mb_store *store, const char *delimiters, const char
    limit, 0 if not, -1 on store failure (reason written) */
 static int size_over_limit(struct mb_store *store, const char *delimiters,
 			   const char *recipient, unsigned long long size,
-			   char *reason, size_t reason_size)
+			   struct policy_scratch *res, char *reason, size_t reason_size)
 {
-	struct resolution *res = malloc(sizeof(*res));
-	int ret = 0;
-
-	if (res == NULL) {
-		snprintf(reason, reason_size, "out of memory");
-		return -1;
-	}
 	if (resolve(store, delimiters, recipient, res, reason, reason_size) < 0)
-		ret = -1;
-	for (size_t i = 0; ret == 0 && i < res->count; i++) {
+		return -1;
+	for (size_t i = 0; i < res->count; i++) {
 		unsigned long long limit = 0;
 		int found = user_limit(store, delimiters, res->addresses[i], &limit, reason, reason_size);
 		if (found < 0)
-			ret = -1;
-		else if (found > 0 && limit > 0 && size > limit) {
+			return -1;
+		if (found > 0 && limit > 0 && size > limit) {
 			snprintf(reason, reason_size,
 				 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
 				 recipient, size, limit);
-			ret = 1;
+			return 1;
 		}
 	}
-	free(res);
-	return ret;
+	return 0;
 }
 
 static void lower_copy(const char *in, char *out, size_t size)
@@ -231,15 +236,16 @@ static void lower_copy(const char *in, char *out, size_t size)
 /* sender_not_owned - 1 (reason written) when login may not use sender,
    0 when it may, -1 on store failure (reason written) */
 static int sender_not_owned(struct mb_store *store, const char *delimiters,
-			    const char *sender, const char *login,
+			    const char *sender, const char *login, struct policy_scratch *scratch,
 			    char *reason, size_t reason_size)
 {
-	char request[MB_ADDRESS_MAX + 40], reply[4096], want[MB_ADDRESS_MAX + 1];
+	char request[MB_ADDRESS_MAX + 40], want[MB_ADDRESS_MAX + 1];
+	char *reply = scratch->reply;
 	size_t len;
 
 	lower_copy(login, want, sizeof(want));
 	snprintf(request, sizeof(request), "smtpd_sender_login_maps %s", sender);
-	len = socketmap_answer(store, delimiters, request, strlen(request), reply, sizeof(reply) - 1);
+	len = socketmap_answer(store, delimiters, request, strlen(request), reply, SOCKETMAP_MAX_REPLY);
 	reply[len] = '\0';
 	if (strncmp(reply, "TEMP ", 5) == 0) {
 		snprintf(reason, reason_size, "%.400s", reply + 5);
@@ -269,22 +275,25 @@ static size_t defer_store(char *reply, size_t reply_size, const char *reason)
 /* A check: 1 refuse (reason holds "CODE text"), 0 pass, -1 the store
    failed (reason holds why). Only RCPT requests reach the checks. */
 typedef int policy_check_fn(const struct policy_request *req, const struct mb_context *ctx,
-			    struct mb_store *store, char *reason, size_t reason_size);
+			    struct mb_store *store, struct policy_scratch *scratch,
+			    char *reason, size_t reason_size);
 
 static int check_sender_login(const struct policy_request *req, const struct mb_context *ctx,
-			      struct mb_store *store, char *reason, size_t reason_size)
+			      struct mb_store *store, struct policy_scratch *scratch,
+			      char *reason, size_t reason_size)
 {
 	const char *login = policy_get(req, "sasl_username");
 	const char *sender = policy_get(req, "sender");
 
 	if (login == NULL || login[0] == '\0' || sender == NULL || sender[0] == '\0')
 		return 0; /* unauthenticated, or the null sender */
-	return sender_not_owned(store, ctx->recipient_delimiter, sender, login,
+	return sender_not_owned(store, ctx->recipient_delimiter, sender, login, scratch,
 				reason, reason_size);
 }
 
 static int check_message_size(const struct policy_request *req, const struct mb_context *ctx,
-			      struct mb_store *store, char *reason, size_t reason_size)
+			      struct mb_store *store, struct policy_scratch *scratch,
+			      char *reason, size_t reason_size)
 {
 	const char *recipient = policy_get(req, "recipient");
 	const char *size_text = policy_get(req, "size");
@@ -298,7 +307,8 @@ static int check_message_size(const struct policy_request *req, const struct mb_
 	if (errno != 0 || *end != '\0' || size == 0)
 		return 0; /* no size, or a bad one: Postfix's to judge */
 	lower_copy(recipient, lower, sizeof(lower));
-	return size_over_limit(store, ctx->recipient_delimiter, lower, size, reason, reason_size);
+	return size_over_limit(store, ctx->recipient_delimiter, lower, size, scratch,
+			       reason, reason_size);
 }
 
 struct policy_check {
@@ -314,7 +324,8 @@ static const struct policy_check policy_checks[] = {
 };
 
 size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
-		     struct mb_store *store, char *reply, size_t reply_size)
+		     struct mb_store *store, struct policy_scratch *scratch,
+		     char *reply, size_t reply_size)
 {
 	const char *request = policy_get(req, "request");
 	const char *state = policy_get(req, "protocol_state");
@@ -328,7 +339,7 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 		const struct policy_check *check = &policy_checks[i];
 		if (!*(const int *)((const char *)ctx + check->enabled_offset))
 			continue;
-		int ret = check->run(req, ctx, store, reason, sizeof(reason));
+		int ret = check->run(req, ctx, store, scratch, reason, sizeof(reason));
 		if (ret < 0)
 			return defer_store(reply, reply_size, reason);
 		if (ret > 0)

@@ -39,9 +39,16 @@ policy_request_parse(const char *buf, size_t len, struct policy_request *req,
 /* The value of an attribute, or NULL. */
 const char *policy_get(const struct policy_request *req, const char *name);
 
+/* Working memory for decisions (about 350 KB), made once per process so
+   that no request allocates. NULL when out of memory. */
+struct policy_scratch;
+struct policy_scratch *policy_scratch_new(void);
+void policy_scratch_free(struct policy_scratch **scratch);
+
 /* Decide: writes "action=...\n\n" into reply and returns its length. A
    store failure defers; anything we do not judge is DUNNO. */
 size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
-		     struct mb_store *store, char *reply, size_t reply_size);
+		     struct mb_store *store, struct policy_scratch *scratch,
+		     char *reply, size_t reply_size);
 
 #endif

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct mb_store *fuzz_store;
 static struct mb_context *fuzz_ctx;
+static struct policy_scratch *fuzz_scratch;
 static char fuzz_dir[] = "/tmp/mailbag-fuzz-policy-XXXXXX";
 
 static void remove_store(void)
@@ -28,6 +29,7 @@ static void remove_store(void)
 
 	mb_store_close(&fuzz_store);
 	mb_context_free(&fuzz_ctx);
+	policy_scratch_free(&fuzz_scratch);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fuzz_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", fuzz_dir);
@@ -43,7 +45,9 @@ static void make_store(void)
 		abort();
 	atexit(remove_store);
 	snprintf(location, sizeof(location), "lmdb:%s/store", fuzz_dir);
-	if (mb_context_parse("fuzz", "{}", 2, &fuzz_ctx, error, sizeof(error)) < 0 ||
+	fuzz_scratch = policy_scratch_new();
+	if (fuzz_scratch == NULL ||
+	    mb_context_parse("fuzz", "{}", 2, &fuzz_ctx, error, sizeof(error)) < 0 ||
 	    mb_store_open(location, MB_STORE_CREATE, &fuzz_store, error, sizeof(error)) < 0 ||
 	    mb_store_domain_add(fuzz_store, "example.org", error, sizeof(error)) < 0)
 		abort();
@@ -72,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (consumed == 0 || consumed > size - used)
 			abort();
-		size_t len = policy_decide(&req, fuzz_ctx, fuzz_store, reply, sizeof(reply));
+		size_t len = policy_decide(&req, fuzz_ctx, fuzz_store, fuzz_scratch,
+					    reply, sizeof(reply));
 		if (len < 9 || strncmp(reply, "action=", 7) != 0 ||
 		    memcmp(reply + len - 2, "\n\n", 2) != 0 || memchr(reply, '\n', len - 2) != NULL)
 			abort();

@@ -76,10 +76,14 @@ static size_t decide(struct store_fixture *f, const struct mb_context *ctx, cons
 		     char *reply, size_t size)
 {
 	static struct policy_request req;
-	size_t consumed;
+	struct policy_scratch *scratch = policy_scratch_new();
+	size_t consumed, len;
 
+	assert_non_null(scratch);
 	assert_int_equal(policy_request_parse(request, strlen(request), &req, &consumed), POLICY_PARSE_OK);
-	return policy_decide(&req, ctx, f->store, reply, size);
+	len = policy_decide(&req, ctx, f->store, scratch, reply, size);
+	policy_scratch_free(&scratch);
+	return len;
 }
 
 struct decide_case {
@@ -158,12 +162,40 @@ static void test_decide_table(void **state)
 	mb_context_free(&ctx);
 }
 
+/* A shared address received by many users: its owner list is longer
+   than a small buffer, and every one of them may still send as it. */
+static void test_sender_login_with_a_large_alias(void **state)
+{
+	struct store_fixture *f = *state;
+	static char names[300][64];
+	const char *targets[300];
+	struct mb_context *ctx;
+	char error[512], reply[POLICY_MAX_ACTION + 64], request[512];
+
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(names[i], sizeof(names[i]), "member-with-a-long-name-%03d@example.org", i);
+		fixture_add_user(f->store, names[i], true);
+		targets[i] = names[i];
+	}
+	assert_int_equal(mb_store_alias_add(f->store, "everyone@example.org", targets, 300,
+					    error, sizeof(error)), 0);
+	snprintf(request, sizeof(request),
+		 "request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient=x@elsewhere.test\n"
+		 "sasl_username=%s\nsender=everyone@example.org\n\n", names[299]);
+	decide(f, ctx, request, reply, sizeof(reply));
+	assert_string_equal(reply, "action=DUNNO\n\n");
+	mb_context_free(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test_setup_teardown(test_decide_table, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_sender_login_with_a_large_alias, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
