@@ -275,18 +275,11 @@ static int set_field(struct parse_state *st, const char *key,
 		*(uint64_t *)base = bytes;
 		return 0;
 	}
-	case FIELD_BOOL: {
-		/* defaults arrive as the strings "true" / "false" */
-		if (json_is_boolean(value))
-			*(int *)base = json_is_true(value);
-		else if (json_is_string(value) && strcmp(json_string_value(value), "true") == 0)
-			*(int *)base = 1;
-		else if (json_is_string(value) && strcmp(json_string_value(value), "false") == 0)
-			*(int *)base = 0;
-		else
+	case FIELD_BOOL:
+		if (!json_is_boolean(value))
 			return fail(st, key, "expected %s", f->help);
+		*(int *)base = json_is_true(value);
 		return 0;
-	}
 	case FIELD_OBJECT:
 		break;
 	}
@@ -361,7 +354,10 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 				return -1;
 			continue;
 		}
-		json_t *value = json_string(f->default_value);
+		/* a default is text; a boolean's is "true" or "false" */
+		json_t *value = f->type == FIELD_BOOL ?
+			json_boolean(strcmp(f->default_value, "true") == 0) :
+			json_string(f->default_value);
 		int ret = set_field(st, path, f, value, ctx);
 		json_decref(value);
 		if (ret < 0)

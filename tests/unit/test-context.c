@@ -43,6 +43,9 @@ static const struct context_case cases[] = {
 	{ "{\"recipient_delimiter\": \"+@\"}", "key 'recipient_delimiter'" },
 	{ "{\"daemon_user\": \"Root User\"}", "key 'daemon_user'" },
 	{ "{\"hostname\": \"a.example\", \"hostname\": \"b.example\"}", "duplicate" },
+	{ "{\"checks\": {\"message_size\": false, \"sender_login\": true}}", NULL },
+	{ "{\"checks\": {\"message_size\": \"false\"}}", "key 'checks.message_size': expected true or false" },
+	{ "{\"checks\": {\"sender_login\": 1}}", "key 'checks.sender_login': expected true or false" },
 	/* found by fuzz-context: a newline in a key or value must not
 	   break the one-line error */
 	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
@@ -85,6 +88,13 @@ static void test_defaults_and_values(void **state)
 	assert_int_equal(ctx->default_max_message_bytes, 50ULL << 20);
 	assert_int_equal(ctx->socket_mode, 0600);
 	assert_string_equal(ctx->socket_group, "postfix");
+	assert_int_equal(ctx->check_message_size, 1);
+	assert_int_equal(ctx->check_sender_login, 1);
+	mb_context_free(&ctx);
+	json = "{\"checks\": {\"message_size\": false}}";
+	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->check_message_size, 0);
+	assert_int_equal(ctx->check_sender_login, 1);
 	mb_context_free(&ctx);
 	assert_null(ctx);
 }
