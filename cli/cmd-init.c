@@ -49,6 +49,20 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* parse_id - a decimal uid or gid; the range is the context schema's */
+static int parse_id(struct cli *cli, const char *option, const char *text, long *id_r)
+{
+	char *end;
+
+	errno = 0;
+	*id_r = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0') {
+		cli_fail(cli, EX_USAGE, "%s '%s': expected a number", option, text);
+		return -1;
+	}
+	return 0;
+}
+
 static void default_vmail_ids(long *uid, long *gid)
 {
 	struct passwd *pw = getpwnam("vmail");
@@ -75,8 +89,9 @@ static int write_context(struct cli *cli, const char *path, const char *hostname
 			snprintf(host, sizeof(host), "localhost.localdomain");
 		hostname = host;
 	}
-	if (mb_context_write_new(path, hostname, store, uid, gid, error, sizeof(error)) < 0)
-		return cli_fail(cli, EX_CANTCREAT, "%s", error);
+	int ret = mb_context_write_new(path, hostname, store, uid, gid, error, sizeof(error));
+	if (ret < 0)
+		return cli_fail(cli, ret == -EINVAL ? EX_USAGE : EX_CANTCREAT, "%s", error);
 	printf("wrote %s\n", path);
 	return EX_OK;
 }
@@ -139,8 +154,12 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		switch (opt) {
 		case 'H': hostname = optarg; break;
 		case 's': store = optarg; break;
-		case 'u': uid = strtol(optarg, NULL, 10); break;
-		case 'g': gid = strtol(optarg, NULL, 10); break;
+		case 'u':
+		case 'g':
+			if (parse_id(cli, opt == 'u' ? "--vmail-uid" : "--vmail-gid", optarg,
+				     opt == 'u' ? &uid : &gid) < 0)
+				return EX_USAGE;
+			break;
 		case 'h': fputs(init_usage, stdout); return EX_OK;
 		default: fputs(init_usage, stderr); return EX_USAGE;
 		}

@@ -130,6 +130,22 @@ static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
 	return -1;
 }
 
+/* fail_io - like fail(), for a file that could not be written: -EIO */
+static int fail_io(struct parse_state *st, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_io(struct parse_state *st, const char *key, const char *fmt, ...)
+{
+	char detail[384];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	fail(st, key, "%s", detail);
+	return -EIO;
+}
+
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r)
 {
 	char *end;
@@ -478,34 +494,42 @@ int mb_context_write_new(const char *path, const char *hostname,
 			 "mail_root", "/var/vmail",
 			 "vmail_uid", (json_int_t)vmail_uid,
 			 "vmail_gid", (json_int_t)vmail_gid);
-	if (root == NULL)
-		return fail(&st, NULL, "out of memory");
+	char *text = root == NULL ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (text == NULL)
+		return fail_io(&st, NULL, "out of memory");
+	/* never write a file the parser would refuse: check it as a reader will */
+	struct mb_context *check;
+	if (mb_context_parse(path, text, strlen(text), &check, error, error_size) < 0) {
+		free(text);
+		return -EINVAL;
+	}
+	mb_context_free(&check);
 	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
-		json_decref(root);
-		return fail(&st, NULL, "path too long");
+		free(text);
+		return fail_io(&st, NULL, "path too long");
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		json_decref(root);
-		return fail(&st, NULL, "cannot create %s: %s", tmp, strerror(errno));
+		free(text);
+		return fail_io(&st, NULL, "cannot create %s: %s", tmp, strerror(errno));
 	}
-	ret = json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(root);
-	if (ret == 0 && write(fd, "\n", 1) != 1)
-		ret = -1;
+	size_t len = strlen(text);
+	ret = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 ? 0 : -1;
+	free(text);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -1;
 	if (close(fd) < 0)
 		ret = -1;
 	if (ret < 0) {
 		unlink(tmp);
-		return fail(&st, NULL, "writing %s failed: %s", tmp, strerror(errno));
+		return fail_io(&st, NULL, "writing %s failed: %s", tmp, strerror(errno));
 	}
 	/* link(2) refuses to replace an existing file, unlike rename(2) */
 	if (link(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return fail(&st, NULL, "cannot create: %s", strerror(saved));
+		return fail_io(&st, NULL, "cannot create: %s", strerror(saved));
 	}
 	unlink(tmp);
 	return 0;

@@ -43,7 +43,10 @@ const char *mb_context_path(const char *explicit_path);
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r);
 
 /* Write a new context file with defaults and the given values (atomic,
-   mode 0644, refuses to replace an existing file). 0 or -1. */
+   mode 0644, refuses to replace an existing file). The values are checked
+   with the schema first: a bad one is an error naming its key and
+   nothing is written. 0, -EINVAL for a bad value, -EIO when writing
+   failed. */
 int mb_context_write_new(const char *path, const char *hostname,
 			 const char *store, long vmail_uid, long vmail_gid,
 			 char *error, size_t error_size);

@@ -488,3 +488,17 @@ def test_one_damaged_record_does_not_fail_other_lookups(stack, domain):
     assert 400 <= rcpt_reply(stack, bad)[0] < 500
     assert rcpt_reply(stack, good)[0] == 250
     stack.mailbag("user", "del", bad, check=True)
+
+
+@pytest.mark.parametrize("option,value", [("--vmail-uid", "abc"), ("--vmail-uid", "0"),
+                                          ("--vmail-gid", "12x"), ("--hostname", "nodot"),
+                                          ("--store", "mysql://x")])
+def test_init_refuses_bad_options_before_writing_anything(stack, tmp_path, option, value):
+    context = tmp_path / "etc" / "context.json"
+    r = subprocess.run([stack.mailbag_bin, "--context", str(context), "init",
+                        "--store", "lmdb:%s/store" % tmp_path, option, value],
+                       capture_output=True, text=True)
+    assert r.returncode in (64, 65, 78), r
+    assert r.stderr.count("\n") == 1 and option.lstrip("-").split("-")[-1] in r.stderr, r.stderr
+    assert not context.exists()
+    assert not (tmp_path / "store").exists()
