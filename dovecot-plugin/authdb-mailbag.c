@@ -175,23 +175,37 @@ static void set_password_field(struct auth_request *request, const struct mb_use
 	*scheme_r = scheme;
 }
 
-static void mailbag_verify_plain(struct auth_request *request, const char *password,
-				 verify_plain_callback_t *callback)
+/* passdb_user - the user of a passdb request: OK with user_r filled, or
+   the result to report (the unknown user is logged as Dovecot's own
+   drivers do) */
+static enum passdb_result passdb_user(struct auth_request *request, struct mb_user *user_r)
 {
 	struct mailbag_passdb_module *module =
 		(struct mailbag_passdb_module *)request->passdb->passdb;
+	int ret = lookup_user(module->db, request, user_r);
+
+	if (ret < 0)
+		return PASSDB_RESULT_INTERNAL_FAILURE;
+	if (ret == 0) {
+		auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
+		return PASSDB_RESULT_USER_UNKNOWN;
+	}
+	return PASSDB_RESULT_OK;
+}
+
+static void mailbag_verify_plain(struct auth_request *request, const char *password,
+				 verify_plain_callback_t *callback)
+{
 	const char *crypted, *scheme;
 	struct mb_user user;
-	int ret = lookup_user(module->db, request, &user);
+	enum passdb_result result = passdb_user(request, &user);
 
-	if (ret <= 0) {
-		if (ret == 0)
-			auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
-		callback(ret < 0 ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_USER_UNKNOWN, request);
+	if (result != PASSDB_RESULT_OK) {
+		callback(result, request);
 		return;
 	}
 	set_password_field(request, &user, &crypted, &scheme);
-	ret = auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+	int ret = auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
 	bool enabled = user.enabled;
 	mb_user_clear(&user);
 	if (ret <= 0) {
@@ -209,20 +223,16 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 static void mailbag_lookup_credentials(struct auth_request *request,
 				       lookup_credentials_callback_t *callback)
 {
-	struct mailbag_passdb_module *module =
-		(struct mailbag_passdb_module *)request->passdb->passdb;
 	const char *crypted, *scheme;
 	struct mb_user user;
-	int ret = lookup_user(module->db, request, &user);
+	enum passdb_result result = passdb_user(request, &user);
 
-	if (ret <= 0) {
-		callback(ret < 0 ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_USER_UNKNOWN,
-			 NULL, 0, request);
-		return;
-	}
-	if (!user.enabled) {
+	if (result == PASSDB_RESULT_OK && !user.enabled) {
 		mb_user_clear(&user);
-		callback(PASSDB_RESULT_USER_DISABLED, NULL, 0, request);
+		result = PASSDB_RESULT_USER_DISABLED;
+	}
+	if (result != PASSDB_RESULT_OK) {
+		callback(result, NULL, 0, request);
 		return;
 	}
 	set_password_field(request, &user, &crypted, &scheme);

@@ -248,9 +248,10 @@ static size_t answer_alias_maps(struct mb_store *store, const char *key,
 	if (ret < 0)
 		return store_failed(r, error);
 	if (ret > 0) {
+		/* exists: the plain local part at the target domain */
+		const char *plain = has_base ? base : key;
 		snprintf(rewritten, sizeof(rewritten), "%.*s@%s",
-			 (int)((has_base ? strrchr(base, '@') - base : at - key)),
-			 has_base ? base : key, target_domain);
+			 (int)(strrchr(plain, '@') - plain), plain, target_domain);
 		ret = alias_or_user(store, rewritten, &alias, error, sizeof(error));
 		if (ret == 2)
 			mb_alias_clear(&alias);

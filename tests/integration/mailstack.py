@@ -86,7 +86,7 @@ class SmtpSink:
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
                 self.wfile.write(b"220 sink.mailbag.test ESMTP\r\n")
-                mail_from, rcpts, = None, []
+                mail_from, rcpts = None, []
                 while True:
                     line = self.rfile.readline(4096)
                     if not line:

@@ -96,8 +96,9 @@ def test_unknown_user_gets_550_at_rcpt(stack, domain):
 def test_no_open_relay(stack):
     code, text = rcpt_reply(stack, "victim@elsewhere.test")
     assert code == 554 and b"Relay access denied" in text, (code, text)
-    code, text = rcpt_reply(stack, "victim@elsewhere.test", sender="x@" + "mailbag.test")
-    assert 500 <= code < 600
+    # a sender on a served-looking domain changes nothing
+    code, text = rcpt_reply(stack, "victim@elsewhere.test", sender="postmaster@mailbag.test")
+    assert 500 <= code < 600, (code, text)
 
 
 def test_alias_fans_out_to_local_users_and_external(stack, domain):
