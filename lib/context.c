@@ -39,6 +39,10 @@ enum field_type {
 	FIELD_MODE,
 	FIELD_SIZE,
 	FIELD_BOOL,
+	FIELD_COUNT,
+	FIELD_DURATION,
+	FIELD_RATE_LIMITS,
+	FIELD_ALLOWLIST,
 	FIELD_OBJECT,
 };
 
@@ -78,6 +82,25 @@ static const struct field checks_fields[] = {
 	  "true", NULL, "true or false" },
 	{ "sender_login", FIELD_BOOL, offsetof(struct mb_context, check_sender_login),
 	  "true", NULL, "true or false" },
+	{ "max_recipients_per_message", FIELD_COUNT,
+	  offsetof(struct mb_context, max_recipients_per_message),
+	  "0", NULL, "a number of recipients, 0 for no cap" },
+	END_OF_FIELDS
+};
+
+static const struct field greylisting_fields[] = {
+	{ "enabled", FIELD_BOOL, offsetof(struct mb_context, greylisting),
+	  "false", NULL, "true or false" },
+	{ "delay", FIELD_DURATION, offsetof(struct mb_context, greylist_delay),
+	  "5m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"" },
+	{ "retry_window", FIELD_DURATION, offsetof(struct mb_context, greylist_retry_window),
+	  "2d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"" },
+	{ "lifetime", FIELD_DURATION, offsetof(struct mb_context, greylist_lifetime),
+	  "35d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"" },
+	{ "auto_allow_after", FIELD_COUNT, offsetof(struct mb_context, greylist_auto_allow),
+	  "5", NULL, "a number of passed retries, 0 for never" },
+	{ "allowlist", FIELD_ALLOWLIST, offsetof(struct mb_context, greylist_allowlist),
+	  "[\"127.0.0.0/8\", \"::1\"]", NULL, "a list of networks (\"192.0.2.0/24\", \"2001:db8::/32\") and domains (\"example.org\")" },
 	END_OF_FIELDS
 };
 
@@ -99,6 +122,10 @@ static const struct field top_fields[] = {
 	{ "policyd", FIELD_OBJECT, 0, NULL, policyd_fields, "an object" },
 	{ "defaults", FIELD_OBJECT, 0, NULL, defaults_fields, "an object" },
 	{ "checks", FIELD_OBJECT, 0, NULL, checks_fields, "an object" },
+	{ "rate_limits", FIELD_RATE_LIMITS, offsetof(struct mb_context, rate_limits), NULL, NULL,
+	  "a list of {\"key\": sasl_username|sender_domain|client_address|client_network|recipient, "
+	  "\"count\": messages|recipients, \"per\": minute|hour|day, \"limit\": N, \"name\": optional}" },
+	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -223,6 +250,197 @@ static int check_string_value(struct parse_state *st, const char *key,
 	}
 }
 
+/* parse_duration - "300", "300s", "5m", "2h", "35d" or a JSON integer */
+static int parse_duration(struct parse_state *st, const char *key, const struct field *f,
+			  json_t *value, int64_t *seconds_r)
+{
+	long long amount, unit = 1;
+	char *end;
+
+	if (json_is_integer(value)) {
+		amount = json_integer_value(value);
+	} else if (json_is_string(value)) {
+		const char *text = json_string_value(value);
+		errno = 0;
+		amount = strtoll(text, &end, 10);
+		if (text[0] < '0' || text[0] > '9' || errno != 0)
+			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
+		switch (*end) {
+		case '\0': case 's': break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default:
+			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
+		}
+		if (*end != '\0' && end[1] != '\0')
+			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
+	} else {
+		return fail(st, key, "expected %s", f->help);
+	}
+	/* ten years is more than any greylist or window needs */
+	if (amount < 0 || amount > 3650LL * 86400 / unit)
+		return fail(st, key, "expected %s, from 0 to 3650 days", f->help);
+	*seconds_r = (int64_t)(amount * unit);
+	return 0;
+}
+
+static int parse_count(struct parse_state *st, const char *key, const struct field *f,
+		       json_t *value, uint64_t *count_r)
+{
+	if (!json_is_integer(value) || json_integer_value(value) < 0)
+		return fail(st, key, "expected %s", f->help);
+	*count_r = (uint64_t)json_integer_value(value);
+	return 0;
+}
+
+/* lookup_word - the index of word in words (NULL-terminated), or -1 */
+static int lookup_word(const char *const *words, const char *word)
+{
+	for (int i = 0; words[i] != NULL; i++) {
+		if (strcmp(words[i], word) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static const char *const rate_subject_words[] = {
+	"sasl_username", "sender_domain", "client_address", "client_network", "recipient", NULL
+};
+static const char *const rate_unit_words[] = { "messages", "recipients", NULL };
+static const char *const rate_period_words[] = { "minute", "hour", "day", NULL };
+static const int64_t rate_period_seconds[] = { 60, 3600, 86400 };
+
+/* rate_word - one of words from obj[name], or -1 after failing */
+static int rate_word(struct parse_state *st, const char *key, json_t *obj, const char *name,
+		     const char *const *words, const char *allowed)
+{
+	json_t *value = json_object_get(obj, name);
+	int index;
+
+	if (value == NULL)
+		return fail(st, key, "\"%s\" is missing; it is one of %s", name, allowed);
+	index = json_is_string(value) ? lookup_word(words, json_string_value(value)) : -1;
+	if (index < 0)
+		return fail(st, key, "\"%s\" must be one of %s", name, allowed);
+	return index;
+}
+
+static int parse_rate_limit(struct parse_state *st, const char *key, json_t *obj,
+			    struct mb_rate_limit *limit)
+{
+	static const char *const members[] = { "name", "key", "count", "per", "limit", NULL };
+	const char *member;
+	json_t *value;
+	int subject, unit, period;
+
+	if (!json_is_object(obj))
+		return fail(st, key, "expected an object with key, count, per and limit");
+	json_object_foreach(obj, member, value) {
+		if (lookup_word(members, member) < 0)
+			return fail(st, key, "unknown member \"%.40s\"; allowed: name, key, count, per, limit", member);
+	}
+	if ((subject = rate_word(st, key, obj, "key", rate_subject_words,
+				 "sasl_username, sender_domain, client_address, client_network, recipient")) < 0 ||
+	    (unit = rate_word(st, key, obj, "count", rate_unit_words, "messages, recipients")) < 0 ||
+	    (period = rate_word(st, key, obj, "per", rate_period_words, "minute, hour, day")) < 0)
+		return -1;
+	value = json_object_get(obj, "limit");
+	if (!json_is_integer(value) || json_integer_value(value) < 1)
+		return fail(st, key, "\"limit\" must be a number of at least 1");
+	if (subject == MB_RATE_RECIPIENT && unit == MB_RATE_MESSAGES)
+		return fail(st, key, "a limit per recipient counts recipients (a message has many)");
+	limit->subject = (enum mb_rate_subject)subject;
+	limit->unit = (enum mb_rate_unit)unit;
+	limit->window_seconds = rate_period_seconds[period];
+	limit->limit = (uint64_t)json_integer_value(value);
+	value = json_object_get(obj, "name");
+	if (value != NULL) {
+		const char *name = json_is_string(value) ? json_string_value(value) : "";
+		if (name[0] == '\0' || strlen(name) > MB_RATE_NAME_MAX ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(name))
+			return fail(st, key, "\"name\" must be 1 to %d letters, digits, '_', '-' or '.'",
+				    MB_RATE_NAME_MAX);
+		snprintf(limit->name, sizeof(limit->name), "%s", name);
+	} else {
+		snprintf(limit->name, sizeof(limit->name), "%s-%s-per-%s",
+			 rate_subject_words[subject], rate_unit_words[unit], rate_period_words[period]);
+	}
+	return 0;
+}
+
+static int set_rate_limits(struct parse_state *st, const char *key, const struct field *f,
+			   json_t *value, struct mb_context *ctx)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+	char item_key[160];
+
+	if (!json_is_array(value))
+		return fail(st, key, "expected %s", f->help);
+	if (count > MB_RATE_LIMITS_MAX)
+		return fail(st, key, "at most %d rate limits", MB_RATE_LIMITS_MAX);
+	struct mb_rate_limit *limits = calloc(count + 1, sizeof(*limits));
+	if (limits == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		snprintf(item_key, sizeof(item_key), "%.120s[%zu]", key, i);
+		if (parse_rate_limit(st, item_key, json_array_get(value, i), &limits[i]) < 0) {
+			free(limits);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(limits[j].name, limits[i].name) == 0) {
+				fail(st, item_key, "a second limit named \"%s\"; give each a different \"name\"",
+				     limits[i].name);
+				free(limits);
+				return -1;
+			}
+		}
+	}
+	free(ctx->rate_limits);
+	ctx->rate_limits = limits;
+	ctx->rate_limit_count = count;
+	return 0;
+}
+
+static int set_allowlist(struct parse_state *st, const char *key, const struct field *f,
+			 json_t *value, struct mb_context *ctx)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+
+	if (!json_is_array(value))
+		return fail(st, key, "expected %s", f->help);
+	if (count > MB_ALLOWLIST_MAX)
+		return fail(st, key, "at most %d entries", MB_ALLOWLIST_MAX);
+	struct mb_allow_entry *entries = calloc(count + 1, sizeof(*entries));
+	if (entries == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(value, i);
+		const char *text = json_is_string(item) ? json_string_value(item) : NULL;
+		const char *net_error, *domain_error;
+		if (text == NULL) {
+			free(entries);
+			return fail(st, key, "entry %zu is not a string", i);
+		}
+		if (mb_network_parse(text, &entries[i].network, &net_error) == 0) {
+			entries[i].is_network = true;
+		} else if (strpbrk(text, ":/") != NULL ||
+			   strspn(text, "0123456789.") == strlen(text)) {
+			free(entries);
+			return fail(st, key, "entry \"%.60s\": %s", text, net_error);
+		} else if (mb_domain_parse(text, entries[i].domain, &domain_error) < 0) {
+			free(entries);
+			return fail(st, key, "entry \"%.60s\" is neither a network nor a domain: %s",
+				    text, domain_error);
+		}
+	}
+	free(ctx->greylist_allowlist);
+	ctx->greylist_allowlist = entries;
+	ctx->greylist_allow_count = count;
+	return 0;
+}
+
 /* set_field - convert one JSON value and store it in the context */
 static int set_field(struct parse_state *st, const char *key,
 		     const struct field *f, json_t *value, struct mb_context *ctx)
@@ -296,6 +514,14 @@ static int set_field(struct parse_state *st, const char *key,
 			return fail(st, key, "expected %s", f->help);
 		*(int *)base = json_is_true(value);
 		return 0;
+	case FIELD_COUNT:
+		return parse_count(st, key, f, value, (uint64_t *)base);
+	case FIELD_DURATION:
+		return parse_duration(st, key, f, value, (int64_t *)base);
+	case FIELD_RATE_LIMITS:
+		return set_rate_limits(st, key, f, value, ctx);
+	case FIELD_ALLOWLIST:
+		return set_allowlist(st, key, f, value, ctx);
 	case FIELD_OBJECT:
 		break;
 	}
@@ -370,10 +596,18 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 				return -1;
 			continue;
 		}
-		/* a default is text; a boolean's is "true" or "false" */
-		json_t *value = f->type == FIELD_BOOL ?
-			json_boolean(strcmp(f->default_value, "true") == 0) :
-			json_string(f->default_value);
+		/* a default is text: a boolean's is "true" or "false", a
+		   count's digits, a list's JSON (none: empty) */
+		json_t *value;
+		if (f->type == FIELD_BOOL)
+			value = json_boolean(strcmp(f->default_value, "true") == 0);
+		else if (f->type == FIELD_COUNT)
+			value = json_integer(strtoll(f->default_value, NULL, 10));
+		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST)
+			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
+				json_array();
+		else
+			value = json_string(f->default_value);
 		int ret = set_field(st, path, f, value, ctx);
 		json_decref(value);
 		if (ret < 0)
@@ -463,6 +697,8 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->socketmap_socket);
 	free(ctx->policy_socket);
 	free(ctx->socket_group);
+	free(ctx->rate_limits);
+	free(ctx->greylist_allowlist);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -5,7 +5,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "address.h"
+#include "network.h"
+
 #define MB_CONTEXT_MAX_BYTES (1024 * 1024)
+
+/* What a rate limit counts per: one value of this request attribute. */
+enum mb_rate_subject {
+	MB_RATE_SASL_USERNAME,  /* the authenticated login */
+	MB_RATE_SENDER_DOMAIN,  /* the envelope sender's domain */
+	MB_RATE_CLIENT_ADDRESS, /* the client's IP address */
+	MB_RATE_CLIENT_NETWORK, /* its /24 (IPv4) or /64 (IPv6) */
+	MB_RATE_RECIPIENT,      /* the recipient address */
+};
+
+enum mb_rate_unit {
+	MB_RATE_MESSAGES,   /* counted once per message, at END-OF-MESSAGE */
+	MB_RATE_RECIPIENTS, /* counted per accepted RCPT */
+};
+
+#define MB_RATE_LIMITS_MAX 32
+#define MB_RATE_NAME_MAX 48
+
+struct mb_rate_limit {
+	char name[MB_RATE_NAME_MAX + 1]; /* shown in answers and logs */
+	enum mb_rate_subject subject;
+	enum mb_rate_unit unit;
+	int64_t window_seconds;          /* 60, 3600 or 86400 */
+	uint64_t limit;                  /* at most this many per window */
+};
+
+#define MB_ALLOWLIST_MAX 1000
+
+/* A greylisting allowlist entry: a network, or a domain matched against
+   the client's verified host name (itself or a subdomain). */
+struct mb_allow_entry {
+	bool is_network;
+	struct mb_network network;
+	char domain[MB_DOMAIN_MAX + 1];
+};
 
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
@@ -24,6 +62,17 @@ struct mb_context {
 	uint64_t default_max_message_bytes; /* 0: no limit */
 	int check_message_size;    /* policy: SIZE= against recipients' limits */
 	int check_sender_login;    /* policy: authenticated senders own their address */
+	uint64_t max_recipients_per_message; /* policy: 0 for no cap */
+	struct mb_rate_limit *rate_limits;   /* policy: rate_limits[] */
+	size_t rate_limit_count;
+	int greylisting;           /* policy: greylist unauthenticated clients */
+	int64_t greylist_delay;        /* seconds before a retry passes */
+	int64_t greylist_retry_window; /* seconds a first attempt is remembered */
+	int64_t greylist_lifetime;     /* seconds a passed triplet stays known */
+	uint64_t greylist_auto_allow;  /* passed retries before a network is
+					  allowed outright; 0 never */
+	struct mb_allow_entry *greylist_allowlist;
+	size_t greylist_allow_count;
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message

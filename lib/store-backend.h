@@ -11,6 +11,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "store.h" /* MB_STATE_KEY_MAX, MB_STATE_VALUE_MAX */
 
 enum mb_table {
 	MB_TABLE_DOMAINS,
@@ -44,7 +47,27 @@ struct mb_store_backend {
 	/* every key starting with prefix ("" for all), in key order */
 	int (*foreach)(void *state, enum mb_table table, const char *prefix,
 		       mb_kv_cb *cb, void *context, char *error, size_t error_size);
+
+	/* Fast-changing state with expiry (rate counters, greylist
+	   entries), apart from the tables and writable even when the store
+	   was opened for reading. Keys are at most MB_STATE_KEY_MAX bytes,
+	   values at most MB_STATE_VALUE_MAX; times are unix seconds. Each
+	   call is atomic on its own. */
+	/* 1 found (value NUL-terminated), 0 absent or expired, -1 */
+	int (*state_get)(void *state, const char *key, int64_t now,
+			 char *value, size_t value_size, char *error, size_t error_size);
+	int (*state_put)(void *state, const char *key, const char *value,
+			 int64_t expires, char *error, size_t error_size);
+	/* Add delta to a counter. An absent or expired counter starts from
+	   0 and expires at `expires`; a live one keeps its expiry. */
+	int (*state_add)(void *state, const char *key, int64_t delta, int64_t expires,
+			 int64_t now, int64_t *value_r, char *error, size_t error_size);
+	/* Housekeeping, called about once a second by daemons that write
+	   state: drop some expired entries, flush to disk. NULL if the
+	   backend expires entries itself. */
+	int (*state_maintain)(void *state, int64_t now, char *error, size_t error_size);
 };
+
 
 extern const struct mb_store_backend mb_store_backend_lmdb;
 

@@ -13,10 +13,23 @@
  *	directory 0770) and open() refuses a data file that others may read
  *	or write. Readers need write access to lock.mdb, which is why the
  *	daemons share the store's group rather than owning it.
+ *
+ * STATE
+ *	Counters and greylist entries live in a second environment beside
+ *	the tables, DIR/state.mdb (with state.mdb-lock), opened on first
+ *	use and always writable, so a daemon that only reads the tables can
+ *	still count. It is opened MDB_NOSYNC and flushed by
+ *	state_maintain() about once a second: an fsync per RCPT would cost
+ *	more than the check itself, and a host crash loses at most the last
+ *	second of counts (LMDB stays consistent; only durability is given
+ *	up). Each value is "EXPIRES VALUE"; expired entries read as absent
+ *	and are swept a slice at a time. The file holds no secrets and may
+ *	be deleted while nothing runs: it is created again, empty.
  */
 #include "store-backend.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +38,7 @@
 #include <unistd.h>
 
 #define LMDB_MAP_SIZE ((size_t)1 << 30) /* 1 GiB of address space */
+#define STATE_SWEEP_SLICE 2000         /* entries examined per maintain */
 
 static const char *const table_names[MB_TABLE_COUNT] = {
 	"domains", "users", "aliases"
@@ -36,6 +50,11 @@ struct lmdb_state {
 	MDB_txn *read_txn;  /* kept reset between lookups, renewed per lookup */
 	MDB_txn *write_txn; /* between begin and commit/abort */
 	char path[4096];
+	/* the state environment, opened on first use */
+	MDB_env *state_env;
+	MDB_dbi state_dbi;
+	MDB_txn *state_read_txn;
+	char sweep_from[MB_STATE_KEY_MAX + 1]; /* where the next sweep starts */
 };
 
 static int lmdb_fail(char *error, size_t size, const char *what,
@@ -106,6 +125,12 @@ static void lmdb_close(void *state)
 		mdb_txn_abort(st->read_txn);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	if (st->state_read_txn != NULL)
+		mdb_txn_abort(st->state_read_txn);
+	if (st->state_env != NULL) {
+		mdb_env_sync(st->state_env, 1);
+		mdb_env_close(st->state_env);
+	}
 	free(st);
 }
 
@@ -309,6 +334,254 @@ static int lmdb_foreach(void *state, enum mb_table table, const char *prefix,
 	return ret;
 }
 
+/* state_open - the state environment, opened (or created) on first use */
+static int state_open(struct lmdb_state *st, char *error, size_t size)
+{
+	char file[4200];
+	MDB_txn *txn;
+	int rc;
+
+	if (st->state_env != NULL)
+		return 0;
+	snprintf(file, sizeof(file), "%s/state.mdb", st->path);
+	if ((rc = mdb_env_create(&st->state_env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->state_env, 2)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->state_env, LMDB_MAP_SIZE)) != 0)
+		goto failed;
+	mode_t old_mask = umask(007);
+	rc = mdb_env_open(st->state_env, file, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0660);
+	umask(old_mask);
+	if (rc != 0)
+		goto failed;
+	int dead;
+	mdb_reader_check(st->state_env, &dead);
+	if ((rc = mdb_txn_begin(st->state_env, NULL, 0, &txn)) != 0)
+		goto failed;
+	if ((rc = mdb_dbi_open(txn, "state", MDB_CREATE, &st->state_dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto failed;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto failed;
+	return 0;
+failed:
+	if (st->state_env != NULL)
+		mdb_env_close(st->state_env);
+	st->state_env = NULL;
+	return lmdb_fail(error, size, "open state.mdb", st->path, rc);
+}
+
+/* state_decode - split "EXPIRES VALUE"; false for a damaged entry */
+static bool state_decode(const MDB_val *v, int64_t *expires_r, const char **value_r,
+			 size_t *len_r)
+{
+	const char *p = v->mv_data, *end = p + v->mv_size;
+	int64_t expires = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (expires > (INT64_MAX - 9) / 10)
+			return false;
+		expires = expires * 10 + (*p - '0');
+	}
+	if (p == end || *p != ' ')
+		return false;
+	*expires_r = expires;
+	*value_r = p + 1;
+	*len_r = (size_t)(end - p - 1);
+	return true;
+}
+
+static bool state_key_ok(const char *key, MDB_val *k)
+{
+	k->mv_size = strlen(key);
+	k->mv_data = (void *)key;
+	return k->mv_size > 0 && k->mv_size <= MB_STATE_KEY_MAX;
+}
+
+static int lmdb_state_get(void *state, const char *key, int64_t now, char *value,
+			  size_t value_size, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_val k, v;
+	int64_t expires;
+	const char *data;
+	size_t len;
+	int rc;
+
+	if (!state_key_ok(key, &k))
+		return 0;
+	if (state_open(st, error, size) < 0)
+		return -1;
+	rc = st->state_read_txn == NULL ?
+		mdb_txn_begin(st->state_env, NULL, MDB_RDONLY, &st->state_read_txn) :
+		mdb_txn_renew(st->state_read_txn);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(st->state_env, 0);
+		rc = mdb_txn_renew(st->state_read_txn);
+	}
+	if (rc != 0)
+		return lmdb_fail(error, size, "begin state read", st->path, rc);
+	rc = mdb_get(st->state_read_txn, st->state_dbi, &k, &v);
+	int ret = 0;
+	if (rc == 0 && state_decode(&v, &expires, &data, &len) && expires > now) {
+		if (len >= value_size)
+			len = value_size - 1;
+		memcpy(value, data, len);
+		value[len] = '\0';
+		ret = 1;
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		ret = lmdb_fail(error, size, "state get", st->path, rc);
+	}
+	mdb_txn_reset(st->state_read_txn);
+	return ret;
+}
+
+static int state_write_begin(struct lmdb_state *st, MDB_txn **txn_r, char *error, size_t size)
+{
+	int rc;
+
+	if (state_open(st, error, size) < 0)
+		return -1;
+	rc = mdb_txn_begin(st->state_env, NULL, 0, txn_r);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(st->state_env, 0);
+		rc = mdb_txn_begin(st->state_env, NULL, 0, txn_r);
+	}
+	return rc == 0 ? 0 : lmdb_fail(error, size, "begin state write", st->path, rc);
+}
+
+static int state_write(struct lmdb_state *st, MDB_txn *txn, MDB_val *k, int64_t expires,
+		       const char *value, char *error, size_t size)
+{
+	char record[MB_STATE_VALUE_MAX + 32];
+	int n = snprintf(record, sizeof(record), "%" PRId64 " %s", expires < 0 ? 0 : expires, value);
+	MDB_val v = { (size_t)n, record };
+	int rc;
+
+	if (n < 0 || (size_t)n >= sizeof(record)) {
+		snprintf(error, size, "state value for '%.100s' too long", (const char *)k->mv_data);
+		return -1;
+	}
+	rc = mdb_put(txn, st->state_dbi, k, &v, 0);
+	return rc == 0 ? 0 : lmdb_fail(error, size, "state put", st->path, rc);
+}
+
+static int state_commit(struct lmdb_state *st, MDB_txn *txn, char *error, size_t size)
+{
+	int rc = mdb_txn_commit(txn);
+
+	return rc == 0 ? 0 : lmdb_fail(error, size, "state commit", st->path, rc);
+}
+
+static int lmdb_state_put(void *state, const char *key, const char *value, int64_t expires,
+			  char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_txn *txn;
+	MDB_val k;
+
+	if (!state_key_ok(key, &k)) {
+		snprintf(error, size, "state key of %zu bytes (1 to %d allowed)", strlen(key), MB_STATE_KEY_MAX);
+		return -1;
+	}
+	if (state_write_begin(st, &txn, error, size) < 0)
+		return -1;
+	if (state_write(st, txn, &k, expires, value, error, size) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return state_commit(st, txn, error, size);
+}
+
+static int lmdb_state_add(void *state, const char *key, int64_t delta, int64_t expires,
+			  int64_t now, int64_t *value_r, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int64_t count = 0, old_expires;
+	const char *data;
+	size_t len;
+	char text[32];
+
+	if (!state_key_ok(key, &k)) {
+		snprintf(error, size, "state key of %zu bytes (1 to %d allowed)", strlen(key), MB_STATE_KEY_MAX);
+		return -1;
+	}
+	if (state_write_begin(st, &txn, error, size) < 0)
+		return -1;
+	int rc = mdb_get(txn, st->state_dbi, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(error, size, "state get", st->path, rc);
+	}
+	/* a live, readable counter goes on; anything else starts again */
+	if (rc == 0 && state_decode(&v, &old_expires, &data, &len) && old_expires > now &&
+	    len < sizeof(text)) {
+		memcpy(text, data, len);
+		text[len] = '\0';
+		count = strtoll(text, NULL, 10);
+		expires = old_expires;
+	}
+	count += delta;
+	snprintf(text, sizeof(text), "%" PRId64, count);
+	if (state_write(st, txn, &k, expires, text, error, size) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	*value_r = count;
+	return state_commit(st, txn, error, size);
+}
+
+/* lmdb_state_maintain - delete the expired entries among the next slice
+   of keys (wrapping around), then flush the environment to disk */
+static int lmdb_state_maintain(void *state, int64_t now, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_cursor *cursor;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, examined = 0;
+
+	if (st->state_env == NULL)
+		return 0; /* nothing written yet by this process */
+	if (state_write_begin(st, &txn, error, size) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, st->state_dbi, &cursor)) != 0) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(error, size, "state cursor", st->path, rc);
+	}
+	k.mv_size = strlen(st->sweep_from);
+	k.mv_data = st->sweep_from;
+	rc = mdb_cursor_get(cursor, &k, &v, k.mv_size == 0 ? MDB_FIRST : MDB_SET_RANGE);
+	while (rc == 0 && examined++ < STATE_SWEEP_SLICE) {
+		int64_t expires;
+		const char *data;
+		size_t len;
+		if (!state_decode(&v, &expires, &data, &len) || expires <= now)
+			rc = mdb_cursor_del(cursor, 0);
+		if (rc == 0)
+			rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+	}
+	if (rc == 0 && k.mv_size <= MB_STATE_KEY_MAX) {
+		memcpy(st->sweep_from, k.mv_data, k.mv_size);
+		st->sweep_from[k.mv_size] = '\0';
+	} else {
+		st->sweep_from[0] = '\0'; /* the end: start over next time */
+	}
+	mdb_cursor_close(cursor);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(error, size, "state sweep", st->path, rc);
+	}
+	if (state_commit(st, txn, error, size) < 0)
+		return -1;
+	rc = mdb_env_sync(st->state_env, 1);
+	return rc == 0 ? 0 : lmdb_fail(error, size, "state sync", st->path, rc);
+}
+
 const struct mb_store_backend mb_store_backend_lmdb = {
 	.name = "lmdb",
 	.open = lmdb_open,
@@ -320,4 +593,8 @@ const struct mb_store_backend mb_store_backend_lmdb = {
 	.commit = lmdb_commit,
 	.abort = lmdb_abort,
 	.foreach = lmdb_foreach,
+	.state_get = lmdb_state_get,
+	.state_put = lmdb_state_put,
+	.state_add = lmdb_state_add,
+	.state_maintain = lmdb_state_maintain,
 };

@@ -695,3 +695,37 @@ int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
 				   .error = error, .error_size = error_size };
 	return run_foreach(store, MB_TABLE_ALIASES, domain, iter_alias, &it);
 }
+
+int mb_state_get(struct mb_store *store, const char *key, int64_t now,
+		 char *value, size_t value_size, char *error, size_t error_size)
+{
+	return store->backend->state_get(store->state, key, now, value, value_size,
+					 error, error_size);
+}
+
+int mb_state_put(struct mb_store *store, const char *key, const char *value,
+		 int64_t expires, char *error, size_t error_size)
+{
+	if (strlen(value) > MB_STATE_VALUE_MAX) {
+		snprintf(error, error_size, "state value of %zu bytes (at most %d allowed)",
+			 strlen(value), MB_STATE_VALUE_MAX);
+		return -1;
+	}
+	return store->backend->state_put(store->state, key, value, expires, error, error_size);
+}
+
+int mb_state_add(struct mb_store *store, const char *key, int64_t delta,
+		 int64_t expires, int64_t now, int64_t *value_r,
+		 char *error, size_t error_size)
+{
+	return store->backend->state_add(store->state, key, delta, expires, now, value_r,
+					 error, error_size);
+}
+
+int mb_state_maintain(struct mb_store *store, int64_t now,
+		      char *error, size_t error_size)
+{
+	if (store->backend->state_maintain == NULL)
+		return 0;
+	return store->backend->state_maintain(store->state, now, error, error_size);
+}

@@ -89,4 +89,23 @@ int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
 			     mb_alias_cb *cb, void *context,
 			     char *error, size_t error_size);
 
+#define MB_STATE_KEY_MAX 400
+#define MB_STATE_VALUE_MAX 256
+
+/* Fast-changing state with expiry: rate counters, greylist entries (see
+   store-backend.h). Writable even in a store opened MB_STORE_READ. Keys
+   up to 400 bytes, values up to 256; times in unix seconds.
+   get: 1 found, 0 absent or expired, -1. The others: 0 or -1. */
+int mb_state_get(struct mb_store *store, const char *key, int64_t now,
+		 char *value, size_t value_size, char *error, size_t error_size);
+int mb_state_put(struct mb_store *store, const char *key, const char *value,
+		 int64_t expires, char *error, size_t error_size);
+/* Add delta to a counter; a new (or expired) one expires at `expires`. */
+int mb_state_add(struct mb_store *store, const char *key, int64_t delta,
+		 int64_t expires, int64_t now, int64_t *value_r,
+		 char *error, size_t error_size);
+/* Call about once a second in a daemon that writes state. */
+int mb_state_maintain(struct mb_store *store, int64_t now,
+		      char *error, size_t error_size);
+
 #endif

@@ -8,7 +8,8 @@
  *	policyd.socketmap_socket in the context file, answering the maps
  *	listed in socketmap.c from the store, and Postfix's policy
  *	delegation protocol on policyd.policy_socket (policy.c), both from
- *	one event loop. It runs in the foreground
+ *	one event loop. SIGHUP reads the context file again (checks,
+ *	limits, greylisting; not sockets or the store). It runs in the foreground
  *	(systemd or the test fixture supervise it) and logs to stderr.
  *
  * SECURITY
@@ -37,6 +38,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,8 @@
 #include <unistd.h>
 
 struct policyd {
-	const struct mb_context *ctx;
+	struct mb_context *ctx;
+	const char *context_path;
 	struct mb_store *store;
 	time_t last_open_attempt;
 	char store_error[512];
@@ -166,7 +169,7 @@ static size_t policy_process(void *context, const char *in, size_t len,
 				"action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
 		else
 			reply_len = policy_decide(req, pd->ctx, store, pd->policy_scratch,
-						  reply, sizeof(reply));
+						  (int64_t)time(NULL), reply, sizeof(reply));
 		if (strncmp(reply, "action=DUNNO", 12) != 0) {
 			const char *rcpt = policy_get(req, "recipient");
 			char safe[300];
@@ -179,6 +182,51 @@ static size_t policy_process(void *context, const char *in, size_t len,
 		used += consumed;
 	}
 	return used;
+}
+
+/* reload_context - on SIGHUP: read the context file again. A file that
+   does not load keeps the running settings. Sockets, the store and the
+   daemon user are fixed at start; a change to them needs a restart. */
+static void reload_context(struct policyd *pd)
+{
+	struct mb_context *fresh;
+	char error[1024];
+
+	if (mb_context_load(pd->context_path, &fresh, error, sizeof(error)) < 0) {
+		mb_error("reload refused, keeping the running settings: %s", error);
+		return;
+	}
+	if (strcmp(fresh->store, pd->ctx->store) != 0 ||
+	    strcmp(fresh->socketmap_socket, pd->ctx->socketmap_socket) != 0 ||
+	    strcmp(fresh->policy_socket, pd->ctx->policy_socket) != 0 ||
+	    strcmp(fresh->daemon_user, pd->ctx->daemon_user) != 0)
+		mb_warning("reload: store, sockets and daemon_user change only with a restart");
+	/* the fixed settings stay: swap them back into the new context */
+	char **fixed_fresh[] = { &fresh->store, &fresh->socketmap_socket, &fresh->policy_socket,
+				 &fresh->daemon_user };
+	char **fixed_running[] = { &pd->ctx->store, &pd->ctx->socketmap_socket,
+				   &pd->ctx->policy_socket, &pd->ctx->daemon_user };
+	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
+		char *swap = *fixed_fresh[i];
+		*fixed_fresh[i] = *fixed_running[i];
+		*fixed_running[i] = swap;
+	}
+	mb_context_free(&pd->ctx);
+	pd->ctx = fresh;
+	mb_info("context %s reloaded", pd->context_path);
+}
+
+/* maintain - once a second: a requested reload, then expire and flush
+   the store's state */
+static void maintain(void *context, time_t now)
+{
+	struct policyd *pd = context;
+	char error[512];
+
+	if (server_take_reload_request())
+		reload_context(pd);
+	if (pd->store != NULL && mb_state_maintain(pd->store, (int64_t)now, error, sizeof(error)) < 0)
+		mb_error("state housekeeping: %s", error);
 }
 
 /* drop_privileges - become daemon_user (and its groups) for good */
@@ -257,11 +305,16 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	mb_log_init("mailbag-policyd", debug);
-	if (mb_context_load(mb_context_path(context_path), &ctx, error, sizeof(error)) < 0) {
+	pd.context_path = mb_context_path(context_path);
+	if (mb_context_load(pd.context_path, &ctx, error, sizeof(error)) < 0) {
 		mb_error("%s", error);
 		return EX_CONFIG;
 	}
 	pd.ctx = ctx;
+	if (sodium_init() < 0) {
+		mb_error("libsodium could not initialise");
+		return EX_SOFTWARE;
+	}
 	pd.policy_scratch = policy_scratch_new();
 	if (pd.policy_scratch == NULL) {
 		mb_error("out of memory");
@@ -306,15 +359,16 @@ int main(int argc, char **argv)
 	const struct server_protocol *protocols[] = { &socketmap, &policy };
 	mb_info("serving socketmap on %s and policy delegation on %s",
 		ctx->socketmap_socket, ctx->policy_socket);
-	int ret = server_run(fds, protocols, 2);
+	int ret = server_run(fds, protocols, 2, maintain, &pd);
+	/* a reload replaced ctx: only pd.ctx is valid from here */
 	mb_info("stopping");
 	close(fds[0]);
 	close(fds[1]);
 	/* may fail after the drop; a stale socket is replaced at start */
-	unlink(ctx->socketmap_socket);
-	unlink(ctx->policy_socket);
+	unlink(pd.ctx->socketmap_socket);
+	unlink(pd.ctx->policy_socket);
 	mb_store_close(&pd.store);
 	policy_scratch_free(&pd.policy_scratch);
-	mb_context_free(&ctx);
+	mb_context_free(&pd.ctx);
 	return ret < 0 ? EX_SOFTWARE : 0;
 }

@@ -6,7 +6,8 @@
  *	(SMTPD_POLICY_README). The parser is pure and bounded; the decision
  *	reads the store and the context and nothing else.
  *
- *	Checks so far (each switched in the context's "checks"):
+ *	Checks, in order (the first refusal answers; each is switched or
+ *	configured in the context):
  *	  sender_login: an authenticated client (sasl_username) may use as
  *	  envelope sender only an address its login owns, as the socketmap's
  *	  smtpd_sender_login_maps says (itself, or aliases it receives);
@@ -15,7 +16,23 @@
  *	  user the recipient reaches (through aliases, catch-alls and domain
  *	  aliases, resolved as the socketmap resolves them) is refused with
  *	  552 5.3.4, before the message is accepted, so it never bounces.
+ *	  max_recipients_per_message: RCPTs past the cap in one message
+ *	  (Postfix's "instance") get 452 4.5.3, which tells the client to
+ *	  send the rest in another message.
+ *	  greylisting: an unauthenticated client's first attempt for a
+ *	  (client network, sender, recipient) triplet is deferred; a retry
+ *	  after the delay, within the retry window, passes and is known for
+ *	  the lifetime; a network with enough passed retries is allowed
+ *	  outright. Allowlisted networks and client host names skip it.
+ *	  rate_limits: fixed windows aligned to the clock (minute, hour,
+ *	  day). A limit counting recipients counts each accepted RCPT; one
+ *	  counting messages is checked at RCPT and counted at
+ *	  END-OF-MESSAGE (Postfix's smtpd_end_of_data_restrictions). Over a
+ *	  limit: 450 4.7.1 naming the limit and when to retry.
  *	Everything else is DUNNO, for Postfix's other restrictions to judge.
+ *
+ *	State (counters, triplets) lives in the store's state area with an
+ *	expiry, so it survives restarts and, with Redis, is shared by nodes.
  *
  * DIAGNOSTICS
  *	A store failure answers DEFER_IF_PERMIT (4xx, never an accept of what
@@ -24,14 +41,18 @@
  */
 #include "policy.h"
 #include "context.h"
+#include "log.h"
 #include "socketmap.h"
 #include "store.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RESOLVE_MAX_ADDRESSES 1000 /* addresses one recipient may expand to */
 
@@ -272,78 +293,362 @@ static size_t defer_store(char *reply, size_t reply_size, const char *reason)
 	return action(reply, reply_size, text);
 }
 
-/* A check: 1 refuse (reason holds "CODE text"), 0 pass, -1 the store
-   failed (reason holds why). Only RCPT requests reach the checks. */
-typedef int policy_check_fn(const struct policy_request *req, const struct mb_context *ctx,
-			    struct mb_store *store, struct policy_scratch *scratch,
-			    char *reason, size_t reason_size);
+/* Everything a check may look at. */
+struct policy_call {
+	const struct policy_request *req;
+	const struct mb_context *ctx;
+	struct mb_store *store;
+	struct policy_scratch *scratch;
+	int64_t now;
+};
 
-static int check_sender_login(const struct policy_request *req, const struct mb_context *ctx,
-			      struct mb_store *store, struct policy_scratch *scratch,
-			      char *reason, size_t reason_size)
+/* attribute - a request attribute, "" when absent */
+static const char *attribute(const struct policy_call *call, const char *name)
 {
-	const char *login = policy_get(req, "sasl_username");
-	const char *sender = policy_get(req, "sender");
+	const char *value = policy_get(call->req, name);
 
-	if (login == NULL || login[0] == '\0' || sender == NULL || sender[0] == '\0')
-		return 0; /* unauthenticated, or the null sender */
-	return sender_not_owned(store, ctx->recipient_delimiter, sender, login, scratch,
-				reason, reason_size);
+	return value != NULL ? value : "";
 }
 
-static int check_message_size(const struct policy_request *req, const struct mb_context *ctx,
-			      struct mb_store *store, struct policy_scratch *scratch,
-			      char *reason, size_t reason_size)
+/* A check: 1 refuse (reason holds "CODE text" or an action), 0 pass, -1
+   the store failed (reason holds why). Only RCPT requests reach them. */
+typedef int policy_check_fn(const struct policy_call *call, char *reason, size_t reason_size);
+
+static int check_sender_login(const struct policy_call *call, char *reason, size_t reason_size)
 {
-	const char *recipient = policy_get(req, "recipient");
-	const char *size_text = policy_get(req, "size");
+	const char *login = attribute(call, "sasl_username");
+	const char *sender = attribute(call, "sender");
+
+	if (login[0] == '\0' || sender[0] == '\0')
+		return 0; /* unauthenticated, or the null sender */
+	return sender_not_owned(call->store, call->ctx->recipient_delimiter, sender, login,
+				call->scratch, reason, reason_size);
+}
+
+static int check_message_size(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const char *recipient = attribute(call, "recipient");
+	const char *size_text = attribute(call, "size");
 	char lower[MB_ADDRESS_MAX + 1], *end;
 	unsigned long long size;
 
-	if (size_text == NULL || size_text[0] == '\0' || strlen(recipient) > MB_ADDRESS_MAX)
+	if (size_text[0] == '\0' || strlen(recipient) > MB_ADDRESS_MAX)
 		return 0;
 	errno = 0;
 	size = strtoull(size_text, &end, 10);
 	if (errno != 0 || *end != '\0' || size == 0)
 		return 0; /* no size, or a bad one: Postfix's to judge */
 	lower_copy(recipient, lower, sizeof(lower));
-	return size_over_limit(store, ctx->recipient_delimiter, lower, size, scratch,
-			       reason, reason_size);
+	return size_over_limit(call->store, call->ctx->recipient_delimiter, lower, size,
+			       call->scratch, reason, reason_size);
 }
+
+/* check_recipient_cap - count RCPTs per message (Postfix's instance) */
+static int check_recipient_cap(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const char *instance = attribute(call, "instance");
+	uint64_t cap = call->ctx->max_recipients_per_message;
+	char key[MB_STATE_KEY_MAX + 1];
+	int64_t count;
+
+	if (instance[0] == '\0' || strlen(instance) > 200)
+		return 0; /* not from smtpd: nothing to count by */
+	snprintf(key, sizeof(key), "rcpt/%s", instance);
+	/* an hour outlives any SMTP transaction */
+	if (mb_state_add(call->store, key, 1, call->now + 3600, call->now, &count,
+			 reason, reason_size) < 0)
+		return -1;
+	if (count <= (int64_t)cap)
+		return 0;
+	snprintf(reason, reason_size,
+		 "452 4.5.3 Too many recipients for one message (at most %" PRIu64 "); send the rest in another message",
+		 cap);
+	return 1;
+}
+
+/* allowlisted - the client is in an allowlisted network, or its verified
+   host name is an allowlisted domain or below one */
+static bool allowlisted(const struct policy_call *call, const char *client_address)
+{
+	const char *client_name = attribute(call, "client_name");
+	size_t name_len = strlen(client_name);
+
+	for (size_t i = 0; i < call->ctx->greylist_allow_count; i++) {
+		const struct mb_allow_entry *entry = &call->ctx->greylist_allowlist[i];
+		if (entry->is_network) {
+			if (mb_network_contains(&entry->network, client_address))
+				return true;
+			continue;
+		}
+		size_t domain_len = strlen(entry->domain);
+		if (name_len < domain_len || strcasecmp(client_name + name_len - domain_len, entry->domain) != 0)
+			continue;
+		if (name_len == domain_len || client_name[name_len - domain_len - 1] == '.')
+			return true;
+	}
+	return false;
+}
+
+/* triplet_key - "grey/NETWORK/HASH": the network stays readable for the
+   operator, sender and recipient (long, case-insensitive) are hashed */
+static void triplet_key(const char *network, const char *sender, const char *recipient,
+			char *key, size_t size)
+{
+	char lower[2 * (MB_ADDRESS_MAX + 1) + 2], hex[33];
+	unsigned char hash[16];
+
+	lower_copy(sender, lower, MB_ADDRESS_MAX + 1);
+	size_t used = strlen(lower);
+	lower[used++] = '\n';
+	lower_copy(recipient, lower + used, MB_ADDRESS_MAX + 1);
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)lower, strlen(lower), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	snprintf(key, size, "grey/%s/%s", network, hex);
+}
+
+static int greylist_defer(char *reason, size_t reason_size, int64_t wait)
+{
+	snprintf(reason, reason_size,
+		 "DEFER_IF_PERMIT 4.7.1 Greylisted: this server delays first mail from new senders; please try again in %" PRId64 " seconds",
+		 wait);
+	return 1;
+}
+
+static int check_greylisting(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const struct mb_context *ctx = call->ctx;
+	const char *client_address = attribute(call, "client_address");
+	char network[64], key[MB_STATE_KEY_MAX + 1], value[64], allow_key[96];
+	int64_t first_seen = 0, passed = 0, count;
+	int found;
+
+	if (attribute(call, "sasl_username")[0] != '\0' || allowlisted(call, client_address))
+		return 0;
+	if (mb_client_network(client_address, network, sizeof(network)) < 0)
+		return 0; /* not an IP address: not an SMTP client to greylist */
+	snprintf(allow_key, sizeof(allow_key), "grey-ok/%s", network);
+	if (ctx->greylist_auto_allow > 0) {
+		found = mb_state_get(call->store, allow_key, call->now, value, sizeof(value),
+				     reason, reason_size);
+		if (found < 0)
+			return -1;
+		if (found > 0 && strtoull(value, NULL, 10) >= ctx->greylist_auto_allow)
+			return 0;
+	}
+	triplet_key(network, attribute(call, "sender"), attribute(call, "recipient"), key, sizeof(key));
+	found = mb_state_get(call->store, key, call->now, value, sizeof(value), reason, reason_size);
+	if (found < 0)
+		return -1;
+	if (found == 0 || sscanf(value, "%" SCNd64 " %" SCNd64, &first_seen, &passed) != 2) {
+		/* first attempt: remember it for the retry window */
+		snprintf(value, sizeof(value), "%" PRId64 " 0", call->now);
+		if (mb_state_put(call->store, key, value, call->now + ctx->greylist_retry_window,
+				 reason, reason_size) < 0)
+			return -1;
+		return greylist_defer(reason, reason_size, ctx->greylist_delay);
+	}
+	if (passed == 0 && call->now - first_seen < ctx->greylist_delay)
+		return greylist_defer(reason, reason_size, first_seen + ctx->greylist_delay - call->now);
+	/* a retry after the delay, or a known triplet: pass, and keep it */
+	snprintf(value, sizeof(value), "%" PRId64 " 1", first_seen);
+	if (mb_state_put(call->store, key, value, call->now + ctx->greylist_lifetime,
+			 reason, reason_size) < 0)
+		return -1;
+	if (passed == 0 && ctx->greylist_auto_allow > 0 &&
+	    mb_state_add(call->store, allow_key, 1, call->now + ctx->greylist_lifetime, call->now,
+			 &count, reason, reason_size) < 0)
+		return -1;
+	return 0;
+}
+
+/* rate_subject - the value a limit counts per, lower-cased into out; ""
+   when the request has none (the limit does not apply) */
+static void rate_subject(const struct policy_call *call, const struct mb_rate_limit *limit,
+			 char *out, size_t size)
+{
+	const char *value = "", *at;
+
+	switch (limit->subject) {
+	case MB_RATE_SASL_USERNAME: value = attribute(call, "sasl_username"); break;
+	case MB_RATE_CLIENT_ADDRESS: value = attribute(call, "client_address"); break;
+	case MB_RATE_RECIPIENT: value = attribute(call, "recipient"); break;
+	case MB_RATE_SENDER_DOMAIN:
+		at = strrchr(attribute(call, "sender"), '@');
+		value = at != NULL ? at + 1 : "";
+		break;
+	case MB_RATE_CLIENT_NETWORK:
+		if (mb_client_network(attribute(call, "client_address"), out, size) == 0)
+			return;
+		break;
+	}
+	if (strlen(value) > MB_ADDRESS_MAX)
+		value = ""; /* longer than any address: not ours to count */
+	lower_copy(value, out, size);
+}
+
+static int64_t window_start(const struct mb_rate_limit *limit, int64_t now)
+{
+	return now - now % limit->window_seconds;
+}
+
+static void rate_key(const struct mb_rate_limit *limit, const char *subject, int64_t now,
+		     char *key, size_t size)
+{
+	snprintf(key, size, "rate/%s/%" PRId64 "/%s", limit->name, window_start(limit, now), subject);
+}
+
+static const char *unit_word(const struct mb_rate_limit *limit)
+{
+	return limit->unit == MB_RATE_MESSAGES ? "messages" : "recipients";
+}
+
+static const char *period_word(const struct mb_rate_limit *limit)
+{
+	return limit->window_seconds == 60 ? "minute" : limit->window_seconds == 3600 ? "hour" : "day";
+}
+
+static int rate_refuse(const struct policy_call *call, const struct mb_rate_limit *limit,
+		       const char *subject, char *reason, size_t reason_size)
+{
+	int64_t retry = window_start(limit, call->now) + limit->window_seconds - call->now;
+
+	snprintf(reason, reason_size,
+		 "450 4.7.1 Rate limit \"%s\" reached for %.200s: %" PRIu64 " %s per %s; try again in %" PRId64 " seconds",
+		 limit->name, subject, limit->limit, unit_word(limit), period_word(limit), retry);
+	return 1;
+}
+
+/* check_rate_limits - at RCPT: a limit on messages refuses once its count
+   has reached the limit (the message is counted at END-OF-MESSAGE); a
+   limit on recipients counts this recipient and refuses past the limit.
+   A refused recipient is not counted by any limit. */
+static int check_rate_limits(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const struct mb_context *ctx = call->ctx;
+	char subject[MB_ADDRESS_MAX + 1], key[MB_STATE_KEY_MAX + 1], value[32];
+	size_t counted[MB_RATE_LIMITS_MAX], counted_count = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < ctx->rate_limit_count && ret == 0; i++) {
+		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
+		int64_t count = 0;
+		rate_subject(call, limit, subject, sizeof(subject));
+		if (subject[0] == '\0')
+			continue;
+		rate_key(limit, subject, call->now, key, sizeof(key));
+		if (limit->unit == MB_RATE_MESSAGES) {
+			int found = mb_state_get(call->store, key, call->now, value, sizeof(value),
+						 reason, reason_size);
+			if (found < 0)
+				ret = -1;
+			else if (found > 0 && strtoull(value, NULL, 10) >= limit->limit)
+				ret = rate_refuse(call, limit, subject, reason, reason_size);
+			continue;
+		}
+		int64_t expires = window_start(limit, call->now) + limit->window_seconds;
+		if (mb_state_add(call->store, key, 1, expires, call->now, &count, reason, reason_size) < 0) {
+			ret = -1;
+			continue;
+		}
+		counted[counted_count++] = i;
+		if (count > (int64_t)limit->limit)
+			ret = rate_refuse(call, limit, subject, reason, reason_size);
+	}
+	if (ret == 0)
+		return 0;
+	/* refused or failed: take back what this recipient added */
+	for (size_t j = 0; j < counted_count; j++) {
+		const struct mb_rate_limit *limit = &ctx->rate_limits[counted[j]];
+		char undo_error[128];
+		int64_t count;
+		rate_subject(call, limit, subject, sizeof(subject));
+		rate_key(limit, subject, call->now, key, sizeof(key));
+		mb_state_add(call->store, key, -1, call->now + 1, call->now, &count,
+			     undo_error, sizeof(undo_error));
+	}
+	return ret;
+}
+
+/* count_message - at END-OF-MESSAGE: count one message in each limit on
+   messages. 0, or -1 with reason. */
+static int count_message(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const struct mb_context *ctx = call->ctx;
+	char subject[MB_ADDRESS_MAX + 1], key[MB_STATE_KEY_MAX + 1];
+
+	for (size_t i = 0; i < ctx->rate_limit_count; i++) {
+		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
+		int64_t count;
+		if (limit->unit != MB_RATE_MESSAGES)
+			continue;
+		rate_subject(call, limit, subject, sizeof(subject));
+		if (subject[0] == '\0')
+			continue;
+		rate_key(limit, subject, call->now, key, sizeof(key));
+		if (mb_state_add(call->store, key, 1, window_start(limit, call->now) + limit->window_seconds,
+				 call->now, &count, reason, reason_size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool sender_login_on(const struct mb_context *ctx) { return ctx->check_sender_login; }
+static bool message_size_on(const struct mb_context *ctx) { return ctx->check_message_size; }
+static bool recipient_cap_on(const struct mb_context *ctx) { return ctx->max_recipients_per_message > 0; }
+static bool greylisting_on(const struct mb_context *ctx) { return ctx->greylisting; }
+static bool rate_limits_on(const struct mb_context *ctx) { return ctx->rate_limit_count > 0; }
 
 struct policy_check {
 	const char *name;
-	size_t enabled_offset; /* an int switch in struct mb_context */
+	bool (*enabled)(const struct mb_context *ctx);
 	policy_check_fn *run;
 };
 
-/* In order: the first refusal answers. */
+/* In order: the first refusal answers. Greylisting comes before the rate
+   limits so that a deferred first attempt uses up no one's quota. */
 static const struct policy_check policy_checks[] = {
-	{ "sender_login", offsetof(struct mb_context, check_sender_login), check_sender_login },
-	{ "message_size", offsetof(struct mb_context, check_message_size), check_message_size },
+	{ "sender_login", sender_login_on, check_sender_login },
+	{ "message_size", message_size_on, check_message_size },
+	{ "max_recipients_per_message", recipient_cap_on, check_recipient_cap },
+	{ "greylisting", greylisting_on, check_greylisting },
+	{ "rate_limits", rate_limits_on, check_rate_limits },
 };
 
-size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
-		     struct mb_store *store, struct policy_scratch *scratch,
-		     char *reply, size_t reply_size)
+static size_t decide_rcpt(const struct policy_call *call, char *reply, size_t reply_size)
 {
-	const char *request = policy_get(req, "request");
-	const char *state = policy_get(req, "protocol_state");
-	const char *recipient = policy_get(req, "recipient");
 	char reason[POLICY_MAX_ACTION];
 
-	if (request == NULL || strcmp(request, "smtpd_access_policy") != 0 ||
-	    state == NULL || strcmp(state, "RCPT") != 0 || recipient == NULL || recipient[0] == '\0')
+	if (attribute(call, "recipient")[0] == '\0')
 		return action(reply, reply_size, "DUNNO");
 	for (size_t i = 0; i < sizeof(policy_checks) / sizeof(policy_checks[0]); i++) {
 		const struct policy_check *check = &policy_checks[i];
-		if (!*(const int *)((const char *)ctx + check->enabled_offset))
+		if (!check->enabled(call->ctx))
 			continue;
-		int ret = check->run(req, ctx, store, scratch, reason, sizeof(reason));
+		int ret = check->run(call, reason, sizeof(reason));
 		if (ret < 0)
 			return defer_store(reply, reply_size, reason);
 		if (ret > 0)
 			return action(reply, reply_size, reason);
 	}
+	return action(reply, reply_size, "DUNNO");
+}
+
+size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
+		     struct mb_store *store, struct policy_scratch *scratch, int64_t now,
+		     char *reply, size_t reply_size)
+{
+	const struct policy_call call = { req, ctx, store, scratch, now };
+	const char *request = attribute(&call, "request");
+	const char *state = attribute(&call, "protocol_state");
+	char reason[POLICY_MAX_ACTION];
+
+	if (strcmp(request, "smtpd_access_policy") != 0)
+		return action(reply, reply_size, "DUNNO");
+	if (strcmp(state, "RCPT") == 0)
+		return decide_rcpt(&call, reply, reply_size);
+	/* the message is in: failing to count it must not refuse it */
+	if (strcmp(state, "END-OF-MESSAGE") == 0 && rate_limits_on(ctx) &&
+	    count_message(&call, reason, sizeof(reason)) < 0)
+		mb_warning("policy: a message could not be counted for the rate limits: %s", reason);
 	return action(reply, reply_size, "DUNNO");
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mb_context;
 struct mb_store;
@@ -45,10 +46,12 @@ struct policy_scratch;
 struct policy_scratch *policy_scratch_new(void);
 void policy_scratch_free(struct policy_scratch **scratch);
 
-/* Decide: writes "action=...\n\n" into reply and returns its length. A
-   store failure defers; anything we do not judge is DUNNO. */
+/* Decide at time now (unix seconds): writes "action=...\n\n" into reply
+   and returns its length. A store failure defers; anything we do not
+   judge is DUNNO. END-OF-MESSAGE requests count messages for the rate
+   limits and are always DUNNO. */
 size_t policy_decide(const struct policy_request *req, const struct mb_context *ctx,
-		     struct mb_store *store, struct policy_scratch *scratch,
+		     struct mb_store *store, struct policy_scratch *scratch, int64_t now,
 		     char *reply, size_t reply_size);
 
 #endif

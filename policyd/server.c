@@ -51,11 +51,26 @@ struct connection {
 #define LISTENER_TAG ((uint64_t)1 << 63)
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_stop_signal(int signo)
 {
 	(void)signo;
 	stop_requested = 1;
+}
+
+static void on_reload_signal(int signo)
+{
+	(void)signo;
+	reload_requested = 1;
+}
+
+bool server_take_reload_request(void)
+{
+	bool requested = reload_requested != 0;
+
+	reload_requested = 0;
+	return requested;
 }
 
 int server_output(struct server_output *out, const char *data, size_t len)
@@ -266,12 +281,15 @@ static int install_signals(void)
 	/* no SA_RESTART: epoll_wait must return EINTR */
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
 		return -1;
+	sa.sa_handler = on_reload_signal;
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
 int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
-	       size_t count)
+	       size_t count, server_tick_fn *tick, void *tick_context)
 {
 	struct epoll_event events[64];
 	time_t last_sweep = time(NULL);
@@ -315,6 +333,8 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 		if (now != last_sweep) {
 			close_idle(epfd, now);
 			last_sweep = now;
+			if (tick != NULL)
+				tick(tick_context, now);
 		}
 	}
 	while (connections != NULL)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #define SERVER_MAX_CONNECTIONS 1000
 #define SERVER_IDLE_TIMEOUT_SECONDS 600
@@ -28,9 +29,15 @@ struct server_output;
    SERVER_MAX_OUTPUT: the connection is dropped). */
 int server_output(struct server_output *out, const char *data, size_t len);
 
+/* Called about once a second, between requests (housekeeping). */
+typedef void server_tick_fn(void *context, time_t now);
+
 /* Serve the listening sockets until SIGTERM or SIGINT. 0 or -1. */
 int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
-	       size_t count);
+	       size_t count, server_tick_fn *tick, void *tick_context);
+
+/* Whether SIGHUP arrived since the last call (for the tick to reload). */
+bool server_take_reload_request(void);
 
 /* Make a unix listening socket at path: mode, and group (root's or -1 to
    keep). A stale socket at path is replaced; anything else is refused.

@@ -263,6 +263,27 @@ class MailStack:
         if "policyd" not in self.started:
             self.started.append("policyd")
 
+    def update_context(self, changes):
+        """Set top-level context keys (a value of None removes the key)
+        and make policyd reload it (SIGHUP); returns once it has."""
+        with open(self.context) as f:
+            ctx = json.load(f)
+        for key, value in changes.items():
+            if value is None:
+                ctx.pop(key, None)
+            else:
+                ctx[key] = value
+        with open(self.context, "w") as f:
+            json.dump(ctx, f, indent=2)
+        self.reload_policyd()
+
+    def reload_policyd(self):
+        with open(self.policyd_log) as f:
+            before = f.read().count(" reloaded")
+        self.policyd_proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: open(self.policyd_log).read().count(" reloaded") > before,
+                 10, "mailbag-policyd to reload its context")
+
     def stop_policyd(self, sig=signal.SIGTERM):
         if self.policyd_proc is not None and self.policyd_proc.poll() is None:
             self.policyd_proc.send_signal(sig)

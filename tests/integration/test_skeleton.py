@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import time
@@ -19,45 +18,8 @@ import time
 import pytest
 
 from conftest import wait_until
-
-
-def add_user(stack, address, password=None):
-    if password is None:
-        out = stack.mailbag("user", "add", address, check=True).stdout
-        return re.search(r"password: (\S+)", out).group(1)
-    stack.mailbag("user", "add", "--password-stdin", address, input=password + "\n", check=True)
-    return password
-
-
-def send(stack, rcpts, subject="test", sender="someone@remote.test", port=None):
-    msgid = "<%s.%f@remote.test>" % (subject.replace(" ", "-"), time.time())
-    body = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nbody of %s\r\n"
-            % (sender, ", ".join(rcpts), subject, msgid, subject))
-    with smtplib.SMTP("127.0.0.1", port or stack.ports["smtp"], timeout=30) as s:
-        s.sendmail(sender, rcpts, body)
-    return msgid
-
-
-def messages_with(stack, address, msgid):
-    return [m for m in stack.maildir_messages(address) if msgid.encode() in m]
-
-
-def imap_login(stack, user, password):
-    im = imaplib.IMAP4("127.0.0.1", stack.ports["imap"])
-    try:
-        im.login(user, password)
-    except imaplib.IMAP4.error:
-        im.shutdown()
-        raise
-    return im
-
-
-def rcpt_reply(stack, rcpt, sender="someone@remote.test", size=None):
-    """The (code, text) Postfix answers to RCPT TO from an outside client."""
-    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
-        s.ehlo("client.remote.test")
-        s.mail(sender, ["SIZE=%d" % size] if size is not None else [])
-        return s.rcpt(rcpt)
+from helpers import (add_user, imap_login, messages_with, netstring, policy_query, raw_smtp,
+                     rcpt_reply, send, socketmap_query, submit)
 
 
 def test_user_receives_mail_and_reads_it_over_imap(stack, domain):
@@ -236,29 +198,6 @@ def test_policyd_killed_while_mail_is_queued_delivers_later(stack, domain):
     wait_until(lambda: messages_with(stack, user, msgid), timeout=60, what="queued delivery")
 
 
-def raw_smtp(port, payload):
-    """Send bytes as given; return everything the server said."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=15)
-    said = b""
-    try:
-        s.recv(1024)
-        s.sendall(b"EHLO smuggler.remote.test\r\n")
-        time.sleep(0.3)
-        said += s.recv(4096)
-        for chunk in payload:
-            s.sendall(chunk)
-            time.sleep(0.4)
-            try:
-                said += s.recv(4096)
-            except socket.timeout:
-                pass
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-    finally:
-        s.close()
-    return said
-
-
 @pytest.mark.parametrize("separator", [b"\n.\n", b"\n.\r\n", b"\r\n.\n"])
 def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
     victim = "leo@" + domain
@@ -290,34 +229,6 @@ def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
     assert all(b"first part" in m for m in got), got
 
 
-def socketmap_query(path, requests):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
-    replies = []
-    try:
-        for req in requests:
-            s.sendall(req)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                m = re.match(rb"(\d+):", data)
-                if m and len(data) >= m.end() + int(m.group(1)) + 1:
-                    break
-            replies.append(data)
-    finally:
-        s.close()
-    return replies
-
-
-def netstring(text):
-    b = text.encode()
-    return str(len(b)).encode() + b":" + b + b","
-
-
 def test_socketmap_bad_requests_get_perm_and_daemon_serves_on(stack, domain):
     user = "mia@" + domain
     add_user(stack, user)
@@ -334,17 +245,6 @@ def test_socketmap_bad_requests_get_perm_and_daemon_serves_on(stack, domain):
     assert socketmap_query(stack.socketmap, [netstring("virtual_mailbox_domains " + domain)]) == \
         [netstring("OK " + domain)]
     assert stack.policyd_proc.poll() is None
-
-
-def submit(stack, login, password, sender, rcpts, subject):
-    """Authenticated submission over STARTTLS; returns the Message-ID."""
-    msgid = "<%s.%f@submit.test>" % (subject.replace(" ", "-"), time.time())
-    body = "From: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nsubmitted\r\n" % (sender, subject, msgid)
-    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
-        s.starttls(context=ssl._create_unverified_context())
-        s.login(login, password)
-        s.sendmail(sender, rcpts, body)
-    return msgid
 
 
 def test_submission_authenticates_against_the_store(stack, domain):
@@ -433,24 +333,6 @@ def test_declared_size_over_a_recipients_limit_is_refused_at_rcpt(stack, domain)
     assert rcpt_reply(stack, big, size=20000)[0] == 250
     # refused before acceptance: nothing was queued, so nothing bounces
     assert "status=bounced" not in stack.read_maillog()
-
-
-def policy_query(path, attributes):
-    """One request on mailbag-policyd's policy socket, as Postfix sends it."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
-    try:
-        s.sendall(("".join("%s=%s\n" % kv for kv in attributes.items()) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode()
-    finally:
-        s.close()
 
 
 def test_policy_sender_login_rule(stack, domain):

@@ -46,6 +46,40 @@ static const struct context_case cases[] = {
 	{ "{\"checks\": {\"message_size\": false, \"sender_login\": true}}", NULL },
 	{ "{\"checks\": {\"message_size\": \"false\"}}", "key 'checks.message_size': expected true or false" },
 	{ "{\"checks\": {\"sender_login\": 1}}", "key 'checks.sender_login': expected true or false" },
+	{ "{\"checks\": {\"max_recipients_per_message\": 50}}", NULL },
+	{ "{\"checks\": {\"max_recipients_per_message\": -1}}", "key 'checks.max_recipients_per_message'" },
+	{ "{\"rate_limits\": [{\"key\": \"sasl_username\", \"count\": \"messages\", \"per\": \"hour\", \"limit\": 500}]}", NULL },
+	{ "{\"rate_limits\": [{\"key\": \"sasl\", \"count\": \"messages\", \"per\": \"hour\", \"limit\": 5}]}",
+	  "key 'rate_limits[0]': \"key\" must be one of sasl_username" },
+	{ "{\"rate_limits\": [{\"key\": \"recipient\", \"count\": \"messages\", \"per\": \"day\", \"limit\": 5}]}",
+	  "counts recipients" },
+	{ "{\"rate_limits\": [{\"key\": \"client_network\", \"count\": \"recipients\", \"per\": \"week\", \"limit\": 5}]}",
+	  "\"per\" must be one of minute, hour, day" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\"}]}",
+	  "\"limit\" must be a number of at least 1" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 0}]}",
+	  "at least 1" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"per\": \"day\", \"limit\": 3}]}",
+	  "\"count\" is missing" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 3, \"burst\": 1}]}",
+	  "unknown member \"burst\"" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 3, \"name\": \"a b\"}]}",
+	  "\"name\" must be" },
+	{ "{\"rate_limits\": [{\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 3},"
+	  " {\"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 9}]}",
+	  "key 'rate_limits[1]': a second limit named \"client_address-recipients-per-day\"" },
+	{ "{\"rate_limits\": {}}", "key 'rate_limits': expected a list" },
+	{ "{\"rate_limits\": [5]}", "key 'rate_limits[0]': expected an object" },
+	{ "{\"greylisting\": {\"enabled\": true, \"delay\": \"90s\", \"lifetime\": 86400, "
+	  "\"allowlist\": [\"192.0.2.0/24\", \"2001:db8::/32\", \"Mail.Example.org\"]}}", NULL },
+	{ "{\"greylisting\": {\"delay\": \"5 minutes\"}}", "key 'greylisting.delay': expected a duration" },
+	{ "{\"greylisting\": {\"delay\": -5}}", "key 'greylisting.delay'" },
+	{ "{\"greylisting\": {\"delay\": \"m\"}}", "key 'greylisting.delay'" },
+	{ "{\"greylisting\": {\"lifetime\": \"99999d\"}}", "3650 days" },
+	{ "{\"greylisting\": {\"allowlist\": [\"192.0.2.1/24\"]}}", "host bits" },
+	{ "{\"greylisting\": {\"allowlist\": [\"10.0.0.300\"]}}", "entry \"10.0.0.300\": not an IP address" },
+	{ "{\"greylisting\": {\"allowlist\": [\"bad domain\"]}}", "neither a network nor a domain" },
+	{ "{\"greylisting\": {\"allowlist\": [7]}}", "entry 0 is not a string" },
 	/* found by fuzz-context: a newline in a key or value must not
 	   break the one-line error */
 	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
@@ -99,6 +133,48 @@ static void test_defaults_and_values(void **state)
 	assert_null(ctx);
 }
 
+static void test_policy_settings(void **state)
+{
+	const char *json =
+		"{\"rate_limits\": [{\"key\": \"sender_domain\", \"count\": \"messages\", \"per\": \"day\", \"limit\": 7},"
+		" {\"name\": \"per-ip\", \"key\": \"client_network\", \"count\": \"recipients\", \"per\": \"minute\", \"limit\": 30}],"
+		" \"greylisting\": {\"enabled\": true, \"delay\": \"2m\", \"allowlist\": [\"192.0.2.0/24\", \"Relay.Example.org\"]}}";
+	struct mb_context *ctx;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->rate_limit_count, 0);
+	assert_int_equal(ctx->greylisting, 0);
+	assert_int_equal(ctx->greylist_delay, 300);
+	assert_int_equal(ctx->greylist_retry_window, 2 * 86400);
+	assert_int_equal(ctx->greylist_lifetime, 35 * 86400);
+	assert_int_equal(ctx->greylist_auto_allow, 5);
+	assert_int_equal(ctx->max_recipients_per_message, 0);
+	/* loopback is never greylisted unless the allowlist is replaced */
+	assert_int_equal(ctx->greylist_allow_count, 2);
+	assert_true(mb_network_contains(&ctx->greylist_allowlist[0].network, "127.0.0.1"));
+	assert_true(mb_network_contains(&ctx->greylist_allowlist[1].network, "::1"));
+	mb_context_free(&ctx);
+
+	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->rate_limit_count, 2);
+	assert_string_equal(ctx->rate_limits[0].name, "sender_domain-messages-per-day");
+	assert_int_equal(ctx->rate_limits[0].subject, MB_RATE_SENDER_DOMAIN);
+	assert_int_equal(ctx->rate_limits[0].unit, MB_RATE_MESSAGES);
+	assert_int_equal(ctx->rate_limits[0].window_seconds, 86400);
+	assert_int_equal(ctx->rate_limits[0].limit, 7);
+	assert_string_equal(ctx->rate_limits[1].name, "per-ip");
+	assert_int_equal(ctx->rate_limits[1].window_seconds, 60);
+	assert_int_equal(ctx->greylisting, 1);
+	assert_int_equal(ctx->greylist_delay, 120);
+	assert_int_equal(ctx->greylist_allow_count, 2);
+	assert_true(ctx->greylist_allowlist[0].is_network);
+	assert_false(ctx->greylist_allowlist[1].is_network);
+	assert_string_equal(ctx->greylist_allowlist[1].domain, "relay.example.org");
+	mb_context_free(&ctx);
+}
+
 static void test_missing_file_says_what_to_do(void **state)
 {
 	struct mb_context *ctx;
@@ -133,6 +209,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_context_table),
 		cmocka_unit_test(test_defaults_and_values),
+		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
 		cmocka_unit_test(test_parse_size),
 	};

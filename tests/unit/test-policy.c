@@ -72,8 +72,8 @@ static void test_bounds(void **state)
 	assert_int_equal(policy_request_parse(buf, used, &req, &consumed), POLICY_PARSE_TOO_LARGE);
 }
 
-static size_t decide(struct store_fixture *f, const struct mb_context *ctx, const char *request,
-		     char *reply, size_t size)
+static size_t decide_at(struct store_fixture *f, const struct mb_context *ctx, int64_t now,
+			const char *request, char *reply, size_t size)
 {
 	static struct policy_request req;
 	struct policy_scratch *scratch = policy_scratch_new();
@@ -81,9 +81,38 @@ static size_t decide(struct store_fixture *f, const struct mb_context *ctx, cons
 
 	assert_non_null(scratch);
 	assert_int_equal(policy_request_parse(request, strlen(request), &req, &consumed), POLICY_PARSE_OK);
-	len = policy_decide(&req, ctx, f->store, scratch, reply, size);
+	len = policy_decide(&req, ctx, f->store, scratch, now, reply, size);
 	policy_scratch_free(&scratch);
 	return len;
+}
+
+static size_t decide(struct store_fixture *f, const struct mb_context *ctx, const char *request,
+		     char *reply, size_t size)
+{
+	return decide_at(f, ctx, 1700000000, request, reply, size);
+}
+
+static struct mb_context *context_from(const char *json)
+{
+	struct mb_context *ctx;
+	char error[512];
+
+	if (mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)) < 0)
+		fail_msg("context: %s", error);
+	return ctx;
+}
+
+/* expect - the reply to attributes at time now starts with want */
+static void expect(struct store_fixture *f, const struct mb_context *ctx, int64_t now,
+		   const char *attributes, const char *want)
+{
+	char request[1024], reply[POLICY_MAX_ACTION + 64];
+
+	snprintf(request, sizeof(request), "request=smtpd_access_policy\n%s\n", attributes);
+	size_t len = decide_at(f, ctx, now, request, reply, sizeof(reply));
+	if (len < strlen(want) || strncmp(reply, want, strlen(want)) != 0)
+		fail_msg("at %lld, %s: got '%.*s', want '%s...'", (long long)now, attributes,
+			 (int)len, reply, want);
 }
 
 struct decide_case {
@@ -189,6 +218,144 @@ static void test_sender_login_with_a_large_alias(void **state)
 	mb_context_free(&ctx);
 }
 
+#define T0 1700000000
+#define FROM_CLIENT(ip, name) "protocol_state=RCPT\nclient_address=" ip "\nclient_name=" name "\n"
+
+static void test_recipient_cap(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from("{\"checks\": {\"max_recipients_per_message\": 2}}");
+
+	expect(f, ctx, T0, "protocol_state=RCPT\ninstance=a.1\nrecipient=x@y.test\n", "action=DUNNO");
+	expect(f, ctx, T0, "protocol_state=RCPT\ninstance=a.1\nrecipient=z@y.test\n", "action=DUNNO");
+	expect(f, ctx, T0, "protocol_state=RCPT\ninstance=a.1\nrecipient=w@y.test\n",
+	       "action=452 4.5.3 Too many recipients for one message (at most 2)");
+	expect(f, ctx, T0, "protocol_state=RCPT\ninstance=b.2\nrecipient=w@y.test\n", "action=DUNNO");
+	mb_context_free(&ctx);
+}
+
+static void test_greylisting(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from(
+		"{\"checks\": {\"sender_login\": false},"
+		" \"greylisting\": {\"enabled\": true, \"delay\": 300, \"retry_window\": 3600,"
+		" \"auto_allow_after\": 0, \"allowlist\": [\"192.0.2.0/24\", \"relay.example\"]}}");
+	const char *triplet = FROM_CLIENT("198.51.100.7", "mx.sender.example")
+		"sender=Ann@Sender.example\nrecipient=bob@example.org\n";
+
+	expect(f, ctx, T0, triplet, "action=DEFER_IF_PERMIT 4.7.1 Greylisted: this server delays first mail from new senders; please try again in 300 seconds");
+	expect(f, ctx, T0 + 100, triplet, "action=DEFER_IF_PERMIT 4.7.1 Greylisted: this server delays first mail from new senders; please try again in 200 seconds");
+	/* the retry may come from another host of the same /24, and in
+	   other letter case */
+	expect(f, ctx, T0 + 300, FROM_CLIENT("198.51.100.99", "mx2.sender.example")
+	       "sender=ann@sender.example\nrecipient=BOB@example.org\n", "action=DUNNO");
+	/* known now, for its lifetime, well past the retry window */
+	expect(f, ctx, T0 + 30 * 86400, triplet, "action=DUNNO");
+	/* another recipient, another sender, another network: new triplets */
+	expect(f, ctx, T0 + 400, FROM_CLIENT("198.51.100.7", "mx.sender.example")
+	       "sender=ann@sender.example\nrecipient=carol@example.org\n", "action=DEFER_IF_PERMIT 4.7.1 Greylisted");
+	expect(f, ctx, T0 + 400, FROM_CLIENT("198.51.100.7", "mx.sender.example")
+	       "sender=\nrecipient=bob@example.org\n", "action=DEFER_IF_PERMIT 4.7.1 Greylisted");
+	expect(f, ctx, T0 + 400, FROM_CLIENT("203.0.113.7", "mx.sender.example")
+	       "sender=ann@sender.example\nrecipient=bob@example.org\n", "action=DEFER_IF_PERMIT 4.7.1 Greylisted");
+	/* a first attempt not retried within the window is forgotten */
+	const char *late = FROM_CLIENT("198.51.100.7", "mx.sender.example")
+		"sender=dave@sender.example\nrecipient=bob@example.org\n";
+	expect(f, ctx, T0, late, "action=DEFER_IF_PERMIT 4.7.1 Greylisted");
+	expect(f, ctx, T0 + 3601, late, "action=DEFER_IF_PERMIT 4.7.1 Greylisted: this server delays first mail from new senders; please try again in 300 seconds");
+	/* exempt: authenticated clients, allowlisted networks and names */
+	expect(f, ctx, T0, "protocol_state=RCPT\nclient_address=198.51.100.7\nsasl_username=ann@example.org\n"
+	       "sender=ann@example.org\nrecipient=x@y.test\n", "action=DUNNO");
+	expect(f, ctx, T0, FROM_CLIENT("192.0.2.200", "unknown") "sender=a@b.test\nrecipient=bob@example.org\n",
+	       "action=DUNNO");
+	expect(f, ctx, T0, FROM_CLIENT("203.0.113.5", "out-1.Relay.example") "sender=a@b.test\nrecipient=bob@example.org\n",
+	       "action=DUNNO");
+	expect(f, ctx, T0, FROM_CLIENT("203.0.113.5", "relay.example") "sender=a@b.test\nrecipient=bob@example.org\n",
+	       "action=DUNNO");
+	expect(f, ctx, T0, FROM_CLIENT("203.0.113.5", "evilrelay.example") "sender=a@b.test\nrecipient=bob@example.org\n",
+	       "action=DEFER_IF_PERMIT 4.7.1 Greylisted");
+	mb_context_free(&ctx);
+}
+
+static void test_greylisting_auto_allow(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from(
+		"{\"greylisting\": {\"enabled\": true, \"delay\": 60, \"auto_allow_after\": 2}}");
+	const char *first = FROM_CLIENT("198.51.100.7", "mx") "sender=a@s.test\nrecipient=r1@example.org\n";
+	const char *second = FROM_CLIENT("198.51.100.8", "mx") "sender=b@s.test\nrecipient=r2@example.org\n";
+
+	expect(f, ctx, T0, first, "action=DEFER_IF_PERMIT");
+	expect(f, ctx, T0, second, "action=DEFER_IF_PERMIT");
+	expect(f, ctx, T0 + 60, first, "action=DUNNO");
+	/* one passed retry is not enough yet */
+	expect(f, ctx, T0 + 61, FROM_CLIENT("198.51.100.9", "mx") "sender=c@s.test\nrecipient=r3@example.org\n",
+	       "action=DEFER_IF_PERMIT");
+	expect(f, ctx, T0 + 70, second, "action=DUNNO");
+	/* two: the whole /24 now passes with triplets never seen */
+	expect(f, ctx, T0 + 71, FROM_CLIENT("198.51.100.10", "mx") "sender=d@s.test\nrecipient=r4@example.org\n",
+	       "action=DUNNO");
+	expect(f, ctx, T0 + 71, FROM_CLIENT("198.51.101.10", "mx") "sender=d@s.test\nrecipient=r4@example.org\n",
+	       "action=DEFER_IF_PERMIT");
+	mb_context_free(&ctx);
+}
+
+static void test_rate_limit_recipients(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from(
+		"{\"rate_limits\": ["
+		" {\"name\": \"ip-hourly\", \"key\": \"client_address\", \"count\": \"recipients\", \"per\": \"hour\", \"limit\": 2},"
+		" {\"name\": \"net-minute\", \"key\": \"client_network\", \"count\": \"recipients\", \"per\": \"minute\", \"limit\": 1}]}");
+	const char *rcpt = "protocol_state=RCPT\nclient_address=198.51.100.7\nrecipient=r@example.org\n";
+	int64_t hour = T0 - T0 % 3600;
+
+	expect(f, ctx, hour, rcpt, "action=DUNNO");
+	/* the per-minute limit refuses; the hourly one must not count it */
+	expect(f, ctx, hour + 1, rcpt,
+	       "action=450 4.7.1 Rate limit \"net-minute\" reached for 198.51.100.0/24: 1 recipients per minute; try again in 59 seconds");
+	expect(f, ctx, hour + 60, rcpt, "action=DUNNO");
+	expect(f, ctx, hour + 120, rcpt,
+	       "action=450 4.7.1 Rate limit \"ip-hourly\" reached for 198.51.100.7: 2 recipients per hour; try again in 3480 seconds");
+	/* another address of the network: its own hourly count, shared minute */
+	expect(f, ctx, hour + 180, "protocol_state=RCPT\nclient_address=198.51.100.8\nrecipient=r@example.org\n",
+	       "action=DUNNO");
+	expect(f, ctx, hour + 181, "protocol_state=RCPT\nclient_address=198.51.100.9\nrecipient=r@example.org\n",
+	       "action=450 4.7.1 Rate limit \"net-minute\"");
+	/* the next hour starts afresh */
+	expect(f, ctx, hour + 3600, rcpt, "action=DUNNO");
+	mb_context_free(&ctx);
+}
+
+static void test_rate_limit_messages(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from(
+		"{\"checks\": {\"sender_login\": false},"
+		" \"rate_limits\": [{\"key\": \"sasl_username\", \"count\": \"messages\", \"per\": \"day\", \"limit\": 2},"
+		" {\"key\": \"sender_domain\", \"count\": \"recipients\", \"per\": \"day\", \"limit\": 100}]}");
+	const char *rcpt = "protocol_state=RCPT\nsasl_username=Ann@example.org\nsender=ann@example.org\nrecipient=r@x.test\n";
+	const char *eom = "protocol_state=END-OF-MESSAGE\nsasl_username=ann@example.org\nsender=ann@example.org\nrecipient=\n";
+	int64_t day = T0 - T0 % 86400;
+
+	for (int message = 0; message < 2; message++) {
+		/* many recipients of one message count once */
+		expect(f, ctx, day + 10, rcpt, "action=DUNNO");
+		expect(f, ctx, day + 10, rcpt, "action=DUNNO");
+		expect(f, ctx, day + 10, rcpt, "action=DUNNO");
+		expect(f, ctx, day + 11, eom, "action=DUNNO");
+	}
+	expect(f, ctx, day + 20, rcpt,
+	       "action=450 4.7.1 Rate limit \"sasl_username-messages-per-day\" reached for ann@example.org: 2 messages per day; try again in 86380 seconds");
+	/* unauthenticated, or the null sender: the limit does not apply */
+	expect(f, ctx, day + 20, "protocol_state=RCPT\nsender=ann@example.org\nrecipient=r@x.test\n", "action=DUNNO");
+	expect(f, ctx, day + 20, "protocol_state=RCPT\nsasl_username=bob@example.org\nsender=\nrecipient=r@x.test\n",
+	       "action=DUNNO");
+	expect(f, ctx, day + 86400, rcpt, "action=DUNNO");
+	mb_context_free(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +363,11 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test_setup_teardown(test_decide_table, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_sender_login_with_a_large_alias, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_recipient_cap, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_greylisting, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_greylisting_auto_allow, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_recipients, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_messages, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

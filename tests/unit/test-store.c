@@ -145,6 +145,79 @@ static void test_refuses_world_readable_store(void **state)
 	assert_int_equal(mb_store_open("mysql:/x", MB_STORE_READ, &other, error, sizeof(error)), -1);
 }
 
+static void test_state_counters_expire(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *reader;
+	char error[512], value[64];
+	int64_t count;
+
+	/* a store opened for reading still counts */
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &reader, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_add(reader, "rl/a", 1, 1060, 1000, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(mb_state_add(reader, "rl/a", 2, 9999, 1010, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 3); /* a live counter keeps its first expiry */
+	/* another handle (another process) sees the same counter */
+	assert_int_equal(mb_state_add(f->store, "rl/a", 1, 1060, 1020, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 4);
+	assert_int_equal(mb_state_get(reader, "rl/a", 1059, value, sizeof(value), error, sizeof(error)), 1);
+	assert_string_equal(value, "4");
+	/* at its expiry it is gone, and counting starts again */
+	assert_int_equal(mb_state_get(reader, "rl/a", 1060, value, sizeof(value), error, sizeof(error)), 0);
+	assert_int_equal(mb_state_add(reader, "rl/a", 1, 1120, 1060, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 1);
+	mb_store_close(&reader);
+}
+
+static void test_state_put_get_and_sweep(void **state)
+{
+	struct store_fixture *f = *state;
+	char error[512], value[16], key[32];
+
+	assert_int_equal(mb_state_put(f->store, "gl/x", "100 0", 500, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_get(f->store, "gl/x", 499, value, sizeof(value), error, sizeof(error)), 1);
+	assert_string_equal(value, "100 0");
+	/* a short buffer gets a truncated, terminated value */
+	assert_int_equal(mb_state_get(f->store, "gl/x", 499, value, 3, error, sizeof(error)), 1);
+	assert_string_equal(value, "10");
+	assert_int_equal(mb_state_get(f->store, "gl/none", 1, value, sizeof(value), error, sizeof(error)), 0);
+	/* keys out of bounds are refused, not truncated */
+	char long_key[MB_STATE_KEY_MAX + 2];
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = '\0';
+	assert_int_equal(mb_state_put(f->store, long_key, "1", 500, error, sizeof(error)), -1);
+	assert_int_equal(mb_state_put(f->store, "", "1", 500, error, sizeof(error)), -1);
+
+	/* sweeping removes expired entries only, across several slices */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k/%05d", i);
+		assert_int_equal(mb_state_put(f->store, key, "v", i % 2 ? 100 : 900, error, sizeof(error)), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(mb_state_maintain(f->store, 200, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_get(f->store, "k/00002", 200, value, sizeof(value), error, sizeof(error)), 1);
+	assert_int_equal(mb_state_get(f->store, "k/00001", 200, value, sizeof(value), error, sizeof(error)), 0);
+	/* read the raw environment (LMDB wants one handle per process, so
+	   ours is closed first): expired keys are physically gone */
+	mb_store_close(&f->store);
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat stat;
+	snprintf(path, sizeof(path), "%s/store/state.mdb", f->dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "state", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &stat), 0);
+	assert_int_equal(stat.ms_entries, 2500 + 1); /* the even keys and gl/x */
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +227,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_domain_del_keeps_or_forces, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_second_handle_sees_changes_at_once, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_state_counters_expire, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_state_put_get_and_sweep, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
