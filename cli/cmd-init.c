@@ -8,6 +8,7 @@
  *	to the vmail uid/gid. Running it again changes nothing.
  */
 #include "cli.h"
+#include "redis-location.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 static const char init_usage[] =
-	"usage: mailbag init [--hostname NAME] [--store lmdb:/DIR]\n"
+	"usage: mailbag init [--hostname NAME] [--store lmdb:/DIR | redis://HOST[:PORT][/DB] | unix:/PATH]\n"
 	"                    [--vmail-uid N] [--vmail-gid N]\n"
 	"\n"
 	"Create the context file (if missing), the store and the mail root.\n"
@@ -92,6 +93,13 @@ static int write_context(struct cli *cli, const char *path, const char *hostname
 	int ret = mb_context_write_new(path, hostname, store, uid, gid, error, sizeof(error));
 	if (ret < 0)
 		return cli_fail(cli, ret == -EINVAL ? EX_USAGE : EX_CANTCREAT, "%s", error);
+	/* a file closed to others (it holds the store's password) is for
+	   the daemons' group to read */
+	struct stat st;
+	struct passwd *daemon = getpwnam("mailbag");
+	if (geteuid() == 0 && stat(path, &st) == 0 && (st.st_mode & S_IROTH) == 0 && daemon != NULL &&
+	    chown(path, 0, daemon->pw_gid) < 0)
+		return cli_fail(cli, EX_NOPERM, "cannot give %s to group of mailbag: %s", path, strerror(errno));
 	printf("wrote %s\n", path);
 	return EX_OK;
 }
@@ -129,6 +137,13 @@ static int make_mail_root(struct cli *cli)
 		return cli_fail(cli, EX_NOPERM, "cannot give %s to uid %ld: %s", root,
 				cli->ctx->vmail_uid, strerror(errno));
 	return EX_OK;
+}
+
+static int count_nothing(const char *domain, void *context)
+{
+	(void)domain;
+	(void)context;
+	return 0;
 }
 
 int cmd_init(struct cli *cli, int argc, char **argv)
@@ -178,22 +193,30 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	if (cli_context(cli, &ret) < 0)
 		return ret;
 
-	/* the location was checked by the context parser: "lmdb:/..." */
-	snprintf(store_dir, sizeof(store_dir), "%s", strchr(cli->ctx->store, ':') + 1);
-	char *slash = strrchr(store_dir, '/');
-	if (slash != NULL && slash != store_dir) {
-		*slash = '\0';
-		if (mkdir_p(store_dir, 0755) < 0)
-			return cli_fail(cli, EX_CANTCREAT, "cannot create %s: %s", store_dir, strerror(errno));
-		*slash = '/';
+	bool embedded = strncmp(cli->ctx->store, "lmdb:", 5) == 0;
+	if (embedded) {
+		/* the location was checked by the context parser: "lmdb:/..." */
+		snprintf(store_dir, sizeof(store_dir), "%s", strchr(cli->ctx->store, ':') + 1);
+		char *slash = strrchr(store_dir, '/');
+		if (slash != NULL && slash != store_dir) {
+			*slash = '\0';
+			if (mkdir_p(store_dir, 0755) < 0)
+				return cli_fail(cli, EX_CANTCREAT, "cannot create %s: %s", store_dir, strerror(errno));
+			*slash = '/';
+		}
 	}
 	if (mb_store_open(cli->ctx->store, MB_STORE_CREATE, &cli->store,
 			  error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_CANTCREAT, "%s", error);
-	if ((ret = own_store(cli, store_dir)) != EX_OK)
+	if (embedded && (ret = own_store(cli, store_dir)) != EX_OK)
 		return ret;
+	/* Redis: prove now that it answers, rather than at the first mail */
+	if (!embedded && mb_store_domains_foreach(cli->store, count_nothing, NULL, error, sizeof(error)) < 0)
+		return cli_fail(cli, EX_UNAVAILABLE, "%s", error);
 	if ((ret = make_mail_root(cli)) != EX_OK)
 		return ret;
-	printf("store %s ready, mail root %s\n", cli->ctx->store, cli->ctx->mail_root);
+	char shown[600];
+	mb_store_location_redact(cli->ctx->store, shown, sizeof(shown));
+	printf("store %s ready, mail root %s\n", shown, cli->ctx->mail_root);
 	return EX_OK;
 }

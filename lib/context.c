@@ -14,6 +14,7 @@
 #include "context.h"
 #include "address.h"
 #include "log.h"
+#include "redis-location.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,7 +109,8 @@ static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
 	{ "store", FIELD_STORE, offsetof(struct mb_context, store),
-	  "lmdb:/var/lib/mailbag/store", NULL, "\"lmdb:/absolute/dir\"" },
+	  "lmdb:/var/lib/mailbag/store", NULL,
+	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or \"unix:/PATH[?db=N&password=P]\"" },
 	{ "daemon_user", FIELD_USER, offsetof(struct mb_context, daemon_user),
 	  "mailbag", NULL, "a user name" },
 	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),
@@ -133,6 +135,7 @@ struct parse_state {
 	const char *name;
 	char *error;
 	size_t error_size;
+	bool has_secret; /* a password in the store location */
 };
 
 static int fail(struct parse_state *st, const char *key, const char *fmt, ...)
@@ -225,12 +228,21 @@ static int check_string_value(struct parse_state *st, const char *key,
 		if (mb_domain_parse(value, domain, &error) < 0)
 			return fail(st, key, "expected %s: %s (got \"%.80s\")", f->help, error, value);
 		return 0;
-	case FIELD_STORE:
+	case FIELD_STORE: {
+		struct mb_redis_location loc;
 		if (strncmp(value, "lmdb:/", 6) == 0 && strstr(value, "/../") == NULL)
 			return 0;
-		if (strncmp(value, "redis:", 6) == 0 || strncmp(value, "unix:", 5) == 0)
-			return fail(st, key, "the Redis store is not built yet; use %s", f->help);
+		/* never echo a Redis location: it may carry a password */
+		if (mb_redis_location_is(value) &&
+		    mb_redis_location_parse(value, &loc, &error) < 0)
+			return fail(st, key, "expected %s: %s", f->help, error);
+		if (mb_redis_location_is(value)) {
+			st->has_secret = loc.password[0] != '\0';
+			explicit_bzero(&loc, sizeof(loc));
+			return 0;
+		}
 		return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
+	}
 	case FIELD_USER:
 		if (value[0] == '\0' || strlen(value) > 32 ||
 		    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(value) ||
@@ -616,10 +628,22 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 	return 0;
 }
 
+static int parse_text(struct parse_state *state, const char *text, size_t len,
+		      struct mb_context **ctx_r);
+
 int mb_context_parse(const char *name, const char *text, size_t len,
 		     struct mb_context **ctx_r, char *error, size_t error_size)
 {
-	struct parse_state st = { name, error, error_size };
+	struct parse_state st = { name, error, error_size, false };
+
+	return parse_text(&st, text, len, ctx_r);
+}
+
+/* parse_text - the parser behind mb_context_parse and mb_context_load */
+static int parse_text(struct parse_state *state, const char *text, size_t len,
+		      struct mb_context **ctx_r)
+{
+	struct parse_state st = *state;
 	struct mb_context *ctx;
 	json_error_t jerr;
 	json_t *root;
@@ -646,6 +670,7 @@ int mb_context_parse(const char *name, const char *text, size_t len,
 		return -1;
 	}
 	json_decref(root);
+	state->has_secret = st.has_secret;
 	*ctx_r = ctx;
 	return 0;
 }
@@ -653,7 +678,8 @@ int mb_context_parse(const char *name, const char *text, size_t len,
 int mb_context_load(const char *path, struct mb_context **ctx_r,
 		    char *error, size_t error_size)
 {
-	struct parse_state st = { path, error, error_size };
+	struct parse_state st = { path, error, error_size, false };
+	struct stat file_stat;
 	char *text;
 	ssize_t got;
 	size_t len = 0;
@@ -663,6 +689,10 @@ int mb_context_load(const char *path, struct mb_context **ctx_r,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(&st, NULL, "cannot open: %s (create it with 'mailbag init', or give --context)", strerror(errno));
+	if (fstat(fd, &file_stat) < 0) {
+		close(fd);
+		return fail(&st, NULL, "cannot stat: %s", strerror(errno));
+	}
 	text = malloc(MB_CONTEXT_MAX_BYTES + 1);
 	if (text == NULL) {
 		close(fd);
@@ -678,8 +708,14 @@ int mb_context_load(const char *path, struct mb_context **ctx_r,
 		free(text);
 		return fail(&st, NULL, "read failed: %s", strerror(errno));
 	}
-	ret = mb_context_parse(path, text, len, ctx_r, error, error_size);
+	ret = parse_text(&st, text, len, ctx_r);
+	explicit_bzero(text, len);
 	free(text);
+	if (ret == 0 && st.has_secret && (file_stat.st_mode & S_IRWXO) != 0) {
+		mb_context_free(ctx_r);
+		return fail(&st, NULL, "refusing a context that holds the store's password while others may read it (mode %04o); run 'chmod o-rwx %s'",
+			    (unsigned int)(file_stat.st_mode & 07777), path);
+	}
 	return ret;
 }
 
@@ -719,7 +755,7 @@ int mb_context_write_new(const char *path, const char *hostname,
 			 const char *store, long vmail_uid, long vmail_gid,
 			 char *error, size_t error_size)
 {
-	struct parse_state st = { path, error, error_size };
+	struct parse_state st = { path, error, error_size, false };
 	char tmp[4096];
 	json_t *root;
 	int fd, ret;
@@ -736,16 +772,18 @@ int mb_context_write_new(const char *path, const char *hostname,
 		return fail_io(&st, NULL, "out of memory");
 	/* never write a file the parser would refuse: check it as a reader will */
 	struct mb_context *check;
-	if (mb_context_parse(path, text, strlen(text), &check, error, error_size) < 0) {
+	if (parse_text(&st, text, strlen(text), &check) < 0) {
 		free(text);
 		return -EINVAL;
 	}
 	mb_context_free(&check);
+	/* a store password makes the file readable by its group only */
+	mode_t mode = st.has_secret ? 0640 : 0644;
 	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
 		free(text);
 		return fail_io(&st, NULL, "path too long");
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
 		free(text);
 		return fail_io(&st, NULL, "cannot create %s: %s", tmp, strerror(errno));

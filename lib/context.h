@@ -76,7 +76,8 @@ struct mb_context {
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message
-   naming the file, the key and what is allowed into error. */
+   naming the file, the key and what is allowed into error. A file whose
+   store location holds a password is refused if others may read it. */
 int mb_context_load(const char *path, struct mb_context **ctx_r,
 		    char *error, size_t error_size);
 /* The same for text already in memory (name is used in messages). */
@@ -92,7 +93,8 @@ const char *mb_context_path(const char *explicit_path);
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r);
 
 /* Write a new context file with defaults and the given values (atomic,
-   mode 0644, refuses to replace an existing file). The values are checked
+   mode 0644, or 0640 when the store location holds a password; refuses
+   to replace an existing file). The values are checked
    with the schema first: a bad one is an error naming its key and
    nothing is written. 0, -EINVAL for a bad value, -EIO when writing
    failed. */

@@ -27,7 +27,7 @@ typedef int mb_kv_cb(const char *key, size_t key_len, const char *value,
 		     size_t value_len, void *context);
 
 struct mb_store_backend {
-	const char *name;   /* the scheme of the location: "lmdb" */
+	const char *name;   /* the scheme of the location: "lmdb", "redis", "unix" */
 	/* path: the location after "name:". create: make an empty store. */
 	int (*open)(const char *path, bool writable, bool create,
 		    void **state_r, char *error, size_t error_size);
@@ -70,5 +70,7 @@ struct mb_store_backend {
 
 
 extern const struct mb_store_backend mb_store_backend_lmdb;
+extern const struct mb_store_backend mb_store_backend_redis;      /* redis://... */
+extern const struct mb_store_backend mb_store_backend_redis_unix; /* unix:/... */
 
 #endif

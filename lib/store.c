@@ -33,6 +33,8 @@ struct mb_store {
 
 static const struct mb_store_backend *const backends[] = {
 	&mb_store_backend_lmdb,
+	&mb_store_backend_redis,
+	&mb_store_backend_redis_unix,
 };
 
 int mb_store_open(const char *location, enum mb_store_mode mode,
@@ -63,7 +65,9 @@ int mb_store_open(const char *location, enum mb_store_mode mode,
 		*store_r = store;
 		return 0;
 	}
-	snprintf(error, error_size, "unknown store location '%.100s': expected lmdb:/dir", location);
+	/* only the scheme: the rest may hold a password */
+	snprintf(error, error_size, "unknown store location scheme '%.*s': expected lmdb:/DIR, redis://HOST[:PORT][/DB] or unix:/PATH",
+		 colon != NULL && colon - location < 20 ? (int)(colon - location) : 20, location);
 	return -1;
 }
 

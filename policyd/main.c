@@ -28,6 +28,7 @@
 #include "log.h"
 #include "netstring.h"
 #include "policy.h"
+#include "redis-location.h"
 #include "server.h"
 #include "socketmap.h"
 #include "store.h"
@@ -73,7 +74,9 @@ static struct mb_store *current_store(struct policyd *pd)
 		mb_error("cannot open store: %s", pd->store_error);
 		return NULL;
 	}
-	mb_info("store %s open", pd->ctx->store);
+	char shown[600];
+	mb_store_location_redact(pd->ctx->store, shown, sizeof(shown));
+	mb_info("store %s open", shown);
 	return pd->store;
 }
 

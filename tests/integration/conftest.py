@@ -35,6 +35,34 @@ def stack():
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_stack():
+    """A second private mail server whose store is a real Redis (with a
+    password), for the tests of the several-nodes set-up."""
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests run Postfix and Dovecot and need root")
+    root = tempfile.mkdtemp(prefix="mailbag-redis-test-")
+    os.chmod(root, 0o755)
+    redis = mailstack.RedisServer(root).start()
+    s = mailstack.MailStack(root,
+                            os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
+                            os.environ.get("MAILBAG_POLICYD_BIN",
+                                           os.path.join(BUILD, "policyd", "mailbag-policyd")),
+                            os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so"),
+                            store=redis.location)
+    s.redis = redis
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        redis.stop()
+        if os.environ.get("MAILBAG_KEEP_TEST_DIR"):
+            print("test directory kept:", root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def wait_until(predicate, timeout=20, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

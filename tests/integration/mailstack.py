@@ -132,11 +132,47 @@ class SmtpSink:
         self.server.server_close()
 
 
+class RedisServer:
+    """Debian's redis-server on a loopback port, with a password and an
+    append-only file (fsync always), so that stop() and start() keep the
+    data as a restarted production Redis would."""
+
+    def __init__(self, root_dir, password="test-redis-password"):
+        self.dir = os.path.join(os.path.abspath(root_dir), "redis")
+        self.port = free_port()
+        self.password = password
+        self.proc = None
+
+    @property
+    def location(self):
+        return "redis://:%s@127.0.0.1:%d/0" % (self.password, self.port)
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        log = open(os.path.join(self.dir, "redis.log"), "a")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+             "--requirepass", self.password, "--dir", self.dir, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "redis-server")
+        if self.proc.poll() is not None:
+            raise RuntimeError("redis-server exited: " + open(os.path.join(self.dir, "redis.log")).read())
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
 class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
     def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
-                 ports=None):
+                 ports=None, store=None):
         self.root = os.path.abspath(root_dir)
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
@@ -146,6 +182,7 @@ class MailStack:
         self.ports.update(ports or {})
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
+        self.store = store or "lmdb:" + self.store_dir
         self.mail_root = os.path.join(self.root, "vmail")
         self.run_dir = os.path.join(self.root, "run")
         self.socketmap = os.path.join(self.run_dir, "socketmap")
@@ -197,7 +234,7 @@ class MailStack:
         os.chmod(self.run_dir, 0o755)
         subprocess.run([self.mailbag_bin, "--context", self.context, "init",
                         "--hostname", self.hostname,
-                        "--store", "lmdb:" + self.store_dir,
+                        "--store", self.store,
                         "--vmail-uid", str(self.vmail_user.pw_uid),
                         "--vmail-gid", str(self.vmail_user.pw_gid)],
                        check=True, capture_output=True)
@@ -251,17 +288,28 @@ class MailStack:
         }
 
     def start_policyd(self):
-        log = open(self.policyd_log, "a")
-        self.policyd_proc = subprocess.Popen([self.policyd_bin, "-c", self.context] + (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
-                                             stdout=log, stderr=log)
-        log.close()
-        wait_for(lambda: (os.path.exists(self.socketmap) and os.path.exists(self.policy_socket))
-                 or self.policyd_proc.poll() is not None,
-                 10, "mailbag-policyd's socket")
-        if self.policyd_proc.poll() is not None:
-            raise RuntimeError("mailbag-policyd exited: " + open(self.policyd_log).read())
+        self.policyd_proc = self.spawn_policyd(self.context, self.policyd_log)
         if "policyd" not in self.started:
             self.started.append("policyd")
+
+    def spawn_policyd(self, context, log_path):
+        """A mailbag-policyd on context, running once its sockets exist."""
+        with open(context) as f:
+            ctx = json.load(f)
+        sockets = (ctx["policyd"]["socketmap_socket"], ctx["policyd"]["policy_socket"])
+        for path in sockets:
+            if os.path.exists(path):
+                os.unlink(path)
+        log = open(log_path, "a")
+        proc = subprocess.Popen([self.policyd_bin, "-c", context] +
+                                (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
+                                stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: all(os.path.exists(p) for p in sockets) or proc.poll() is not None,
+                 10, "mailbag-policyd's sockets")
+        if proc.poll() is not None:
+            raise RuntimeError("mailbag-policyd exited: " + open(log_path).read())
+        return proc
 
     def update_context(self, changes):
         """Set top-level context keys (a value of None removes the key)

@@ -2,9 +2,13 @@
 #ifndef MAILBAG_TEST_STORE_FIXTURE_H
 #define MAILBAG_TEST_STORE_FIXTURE_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -13,8 +17,9 @@
 
 struct store_fixture {
 	char dir[64];
-	char location[80];
+	char location[160];
 	struct mb_store *store;
+	pid_t redis_pid; /* a private redis-server, or 0 */
 };
 
 static inline int store_fixture_setup(void **state)
@@ -34,12 +39,73 @@ static inline int store_fixture_setup(void **state)
 	return 0;
 }
 
+/* fixture_start_redis - the real Debian redis-server, private: a unix
+   socket in f->dir, no TCP, no persistence. 0 or -1. */
+static inline int fixture_start_redis(struct store_fixture *f)
+{
+	char socket_path[128];
+	struct stat st;
+
+	snprintf(socket_path, sizeof(socket_path), "%s/redis.sock", f->dir);
+	unlink(socket_path);
+	f->redis_pid = fork();
+	if (f->redis_pid < 0)
+		return -1;
+	if (f->redis_pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", socket_path,
+		       "--save", "", "--appendonly", "no", "--dir", f->dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		if (stat(socket_path, &st) == 0)
+			return 0;
+		if (waitpid(f->redis_pid, NULL, WNOHANG) == f->redis_pid) {
+			fprintf(stderr, "redis-server did not start (is the redis-server package installed?)\n");
+			f->redis_pid = 0;
+			return -1;
+		}
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	return -1;
+}
+
+static inline void fixture_stop_redis(struct store_fixture *f)
+{
+	if (f->redis_pid > 0) {
+		kill(f->redis_pid, SIGTERM);
+		waitpid(f->redis_pid, NULL, 0);
+	}
+	f->redis_pid = 0;
+}
+
+/* the same fixture on Redis: every store test runs on both backends */
+static inline int store_fixture_setup_redis(void **state)
+{
+	struct store_fixture *f = calloc(1, sizeof(*f));
+	char error[512];
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mailbag-unit-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || fixture_start_redis(f) < 0)
+		return -1;
+	snprintf(f->location, sizeof(f->location), "unix:%s/redis.sock", f->dir);
+	if (mb_store_open(f->location, MB_STORE_CREATE, &f->store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "store fixture: %s\n", error);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
 static inline int store_fixture_teardown(void **state)
 {
 	struct store_fixture *f = *state;
 	char cmd[128];
 
 	mb_store_close(&f->store);
+	fixture_stop_redis(f);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;

@@ -6,9 +6,13 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "context.h"
+#include "redis-location.h"
 
 struct context_case {
 	const char *json;
@@ -28,7 +32,16 @@ static const struct context_case cases[] = {
 	{ "{\"hostname\": 5}", "key 'hostname': expected a string" },
 	{ "{\"hostname\": \"nodot\"}", "key 'hostname': expected a fully qualified host name" },
 	{ "{\"store\": \"mysql://x\"}", "key 'store': expected \"lmdb:/absolute/dir\"" },
-	{ "{\"store\": \"redis://127.0.0.1\"}", "Redis store is not built yet" },
+	{ "{\"store\": \"redis://127.0.0.1\"}", NULL },
+	{ "{\"store\": \"redis://redis.example.org:6380/2\"}", NULL },
+	{ "{\"store\": \"redis://[::1]:6379\"}", NULL },
+	{ "{\"store\": \"unix:/run/redis/redis.sock?db=3\"}", NULL },
+	{ "{\"store\": \"redis://\"}", "the host is a name or an address" },
+	{ "{\"store\": \"redis://h:99999\"}", "the port is a number from 1 to 65535" },
+	{ "{\"store\": \"redis://h/300\"}", "the database after '/' is a number from 0 to 255" },
+	{ "{\"store\": \"redis://pw@h\"}", "[USER]:PASSWORD" },
+	{ "{\"store\": \"unix:run/redis.sock\"}", "absolute path" },
+	{ "{\"store\": \"unix:/run/redis.sock?dbx=1\"}", "only db=N and password=P" },
 	{ "{\"store\": \"lmdb:relative\"}", "key 'store'" },
 	{ "{\"mail_root\": \"vmail\"}", "key 'mail_root': expected an absolute path" },
 	{ "{\"mail_root\": \"/a/../etc\"}", "key 'mail_root'" },
@@ -175,6 +188,60 @@ static void test_policy_settings(void **state)
 	mb_context_free(&ctx);
 }
 
+/* A password in the store location never appears in a message, and a
+   file holding one may not be readable by others. */
+static void test_store_password_is_kept_secret(void **state)
+{
+	const char *bad = "{\"store\": \"redis://:s3cret-pw@host:bad\"}";
+	const char *good = "{\"store\": \"redis://:s3cret-pw@127.0.0.1:6379/1\"}";
+	char path[] = "/tmp/mailbag-context-XXXXXX", error[1024];
+	struct mb_context *ctx;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(mb_context_parse("c", bad, strlen(bad), &ctx, error, sizeof(error)), -1);
+	assert_null(strstr(error, "s3cret"));
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(good, f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(mb_context_load(path, &ctx, error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "chmod o-rwx"));
+	assert_null(strstr(error, "s3cret"));
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(mb_context_load(path, &ctx, error, sizeof(error)), 0);
+	mb_context_free(&ctx);
+	/* without a password the file may stay world-readable */
+	f = fopen(path, "w");
+	fputs("{\"store\": \"redis://127.0.0.1\"}", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(mb_context_load(path, &ctx, error, sizeof(error)), 0);
+	mb_context_free(&ctx);
+	unlink(path);
+}
+
+static void test_redact_store_location(void **state)
+{
+	static const char *const redact_cases[][2] = {
+		{ "redis://:pw@host:6379/1", "redis://:***@host:6379/1" },
+		{ "redis://user:p:w@host", "redis://user:***@host" },
+		{ "redis://host:6379", "redis://host:6379" },
+		{ "unix:/run/r.sock?db=1&password=pw&x", "unix:/run/r.sock?db=1&password=***&x" },
+		{ "unix:/run/r.sock?password=pw", "unix:/run/r.sock?password=***" },
+		{ "lmdb:/var/lib/mailbag/store", "lmdb:/var/lib/mailbag/store" },
+	};
+	char out[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(redact_cases) / sizeof(redact_cases[0]); i++) {
+		mb_store_location_redact(redact_cases[i][0], out, sizeof(out));
+		assert_string_equal(out, redact_cases[i][1]);
+	}
+}
+
 static void test_missing_file_says_what_to_do(void **state)
 {
 	struct mb_context *ctx;
@@ -211,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
+		cmocka_unit_test(test_store_password_is_kept_secret),
+		cmocka_unit_test(test_redact_store_location),
 		cmocka_unit_test(test_parse_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

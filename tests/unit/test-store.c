@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store-fixture.h"
 
@@ -218,6 +219,51 @@ static void test_state_put_get_and_sweep(void **state)
 	mdb_env_close(env);
 }
 
+/* Redis keeps expiry on its own clock: real seconds here */
+static void test_redis_state_expires(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *other;
+	char error[512], value[16];
+	int64_t count, now = (int64_t)time(NULL);
+
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &other, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_add(f->store, "c", 1, now + 2, now, &count, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_add(other, "c", 5, now + 100, now, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 6); /* one counter for both handles (both nodes) */
+	assert_int_equal(mb_state_put(other, "g", "10 0", now + 2, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_get(f->store, "g", now, value, sizeof(value), error, sizeof(error)), 1);
+	assert_string_equal(value, "10 0");
+	sleep(3);
+	assert_int_equal(mb_state_get(f->store, "g", now, value, sizeof(value), error, sizeof(error)), 0);
+	assert_int_equal(mb_state_get(f->store, "c", now, value, sizeof(value), error, sizeof(error)), 0);
+	assert_int_equal(mb_state_add(f->store, "c", 1, now + 100, now, &count, error, sizeof(error)), 0);
+	assert_int_equal(count, 1);
+	mb_store_close(&other);
+}
+
+/* Redis stopped: every call fails with a message naming the server (and
+   no password); started again: the same handle works without reopening. */
+static void test_redis_down_then_back(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_user user;
+	char error[512];
+
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	fixture_stop_redis(f);
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), -1);
+	assert_non_null(strstr(error, "Redis unix:"));
+	assert_int_equal(mb_store_user_get(f->store, "a@example.org", &user, error, sizeof(error)), -1);
+	assert_int_equal(mb_store_domain_add(f->store, "other.example", error, sizeof(error)), -EIO);
+	assert_int_equal(fixture_start_redis(f), 0);
+	sleep(1); /* reconnection is tried at most once a second */
+	/* a fresh server (no persistence): empty, but answering */
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_exists(f->store, "example.org", error, sizeof(error)), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +275,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_counters_expire, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_put_get_and_sweep, store_fixture_setup, store_fixture_teardown),
+		/* the backend-neutral tests again, on a real Redis */
+		cmocka_unit_test_setup_teardown(test_domains, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_users, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_aliases, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_del_keeps_or_forces, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_second_handle_sees_changes_at_once, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_state_expires, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_down_then_back, store_fixture_setup_redis, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,139 @@
+"""The Redis store: several nodes, one set of users and counters.
+
+A second private mail server (real Postfix, Dovecot, mailbag-policyd) runs
+on a real redis-server with a password. Mail, IMAP logins and policy
+counters go through Redis; a second mailbag-policyd on the same Redis
+stands for a second MX node; Redis is stopped and started mid-test."""
+
+import json
+import os
+import shutil
+import smtplib
+
+import pytest
+
+from conftest import wait_until
+from helpers import add_user, imap_login, messages_with, policy_query, send
+
+_counter = [0]
+
+
+@pytest.fixture
+def rdomain(redis_stack):
+    _counter[0] += 1
+    name = "r%d-%d.example" % (_counter[0], os.getpid())
+    redis_stack.mailbag("domain", "add", name, check=True)
+    return name
+
+
+@pytest.fixture
+def second_node(redis_stack):
+    """Another mailbag-policyd on the same Redis, with its own sockets."""
+    node_dir = os.path.join(redis_stack.root, "node2")
+    os.makedirs(node_dir, exist_ok=True)
+    shutil.chown(node_dir, "mailbag")
+    context = os.path.join(node_dir, "context.json")
+    with open(redis_stack.context) as f:
+        ctx = json.load(f)
+    ctx["policyd"] = dict(ctx["policyd"], socketmap_socket=os.path.join(node_dir, "socketmap"),
+                          policy_socket=os.path.join(node_dir, "policy"))
+    # the file holds the Redis password: closed to others, as init makes it
+    fd = os.open(context, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w") as f:
+        json.dump(ctx, f)
+    # ... and readable by the daemons' group: policyd rereads it on SIGHUP
+    # after it has dropped root
+    shutil.chown(context, group="mailbag")
+    proc = redis_stack.spawn_policyd(context, os.path.join(node_dir, "policyd.log"))
+    proc.context = context
+    proc.policy_socket = ctx["policyd"]["policy_socket"]
+    proc.log = os.path.join(node_dir, "policyd.log")
+    yield proc
+    proc.terminate()
+    proc.wait(10)
+
+
+def rcpt_codes(stack, rcpts):
+    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
+        s.ehlo("client.remote.test")
+        s.mail("someone@remote.test")
+        codes = [s.rcpt(r) for r in rcpts]
+        s.rset()
+        return codes
+
+
+def rcpt_request(recipient):
+    return {"request": "smtpd_access_policy", "protocol_state": "RCPT",
+            "client_address": "127.0.0.1", "client_name": "localhost",
+            "sender": "someone@remote.test", "recipient": recipient, "instance": "node2.1"}
+
+
+def test_redis_store_serves_mail_and_imap(redis_stack, rdomain):
+    user = "ann@" + rdomain
+    password = add_user(redis_stack, user)
+    msgid = send(redis_stack, [user], "through redis")
+    wait_until(lambda: messages_with(redis_stack, user, msgid), what="delivery via the Redis store")
+    imap_login(redis_stack, user, password).logout()
+    assert "s3cret" not in open(redis_stack.policyd_log).read()
+    assert redis_stack.redis.password not in open(redis_stack.policyd_log).read()
+    assert redis_stack.redis.password not in redis_stack.dovecot_log()
+
+
+def test_two_policyds_share_one_rate_limit(redis_stack, rdomain, second_node):
+    users = ["s%d@%s" % (i, rdomain) for i in range(5)]
+    for u in users:
+        add_user(redis_stack, u)
+    limit = [{"name": "shared", "key": "client_address", "count": "recipients",
+              "per": "hour", "limit": 3}]
+    redis_stack.update_context({"rate_limits": limit})
+    with open(second_node.context) as f:
+        ctx = json.load(f)
+    ctx["rate_limits"] = limit
+    with open(second_node.context, "w") as f:
+        json.dump(ctx, f)
+    second_node.send_signal(1)  # SIGHUP
+    wait_until(lambda: "reloaded" in open(second_node.log).read(), what="node 2 to reload")
+    try:
+        # node 1 (Postfix's policyd) counts two, node 2 one: three in all
+        assert [c for c, _ in rcpt_codes(redis_stack, users[:2])] == [250, 250]
+        assert policy_query(second_node.policy_socket, rcpt_request(users[2])) == "action=DUNNO\n\n"
+        # the fourth is over the shared limit, on either node
+        [(code, text)] = rcpt_codes(redis_stack, users[3:4])
+        assert code == 450 and b'Rate limit "shared"' in text, (code, text)
+        reply = policy_query(second_node.policy_socket, rcpt_request(users[4]))
+        assert reply.startswith('action=450 4.7.1 Rate limit "shared"'), reply
+    finally:
+        redis_stack.update_context({"rate_limits": None})
+
+
+def test_redis_stopped_and_started_mid_test(redis_stack, rdomain, second_node):
+    user = "bob@" + rdomain
+    add_user(redis_stack, user)
+    redis_stack.redis.stop()
+    try:
+        # every answer is temporary: Postfix says 4xx, never 5xx, never 250
+        [(code, text)] = rcpt_codes(redis_stack, [user])
+        assert 400 <= code < 500, (code, text)
+        reply = policy_query(second_node.policy_socket, rcpt_request(user))
+        # only checks that read the store answer here; with none on, DUNNO
+        assert reply.startswith("action=DEFER_IF_PERMIT") or reply == "action=DUNNO\n\n", reply
+        redis_stack.update_context({"greylisting": {"enabled": True, "allowlist": []}})
+        reply = policy_query(redis_stack.policy_socket, rcpt_request(user))
+        assert reply.startswith("action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable"), reply
+        assert redis_stack.redis.password not in reply
+    finally:
+        redis_stack.update_context({"greylisting": None})
+        redis_stack.redis.start()
+    # the same daemons reconnect by themselves; the data survived
+    sent = []
+
+    def send_once():
+        try:
+            sent.append(send(redis_stack, [user], "after redis restart"))
+            return True
+        except smtplib.SMTPRecipientsRefused as e:
+            code = list(e.recipients.values())[0][0]
+            assert 400 <= code < 500, e.recipients
+            return False
+    wait_until(send_once, timeout=30, what="mail to be accepted after Redis is back")
+    wait_until(lambda: messages_with(redis_stack, user, sent[0]), what="delivery after Redis is back")
