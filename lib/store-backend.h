@@ -27,9 +27,10 @@ typedef int mb_kv_cb(const char *key, size_t key_len, const char *value,
 		     size_t value_len, void *context);
 
 struct mb_store_backend {
-	const char *name;   /* the scheme of the location: "lmdb", "redis", "unix" */
-	/* path: the location after "name:". create: make an empty store. */
-	int (*open)(const char *path, bool writable, bool create,
+	/* the schemes of the locations it serves: "lmdb"; "redis" and "unix" */
+	const char *schemes[2];
+	/* location: the whole "scheme:...". create: make an empty store. */
+	int (*open)(const char *location, bool writable, bool create,
 		    void **state_r, char *error, size_t error_size);
 	void (*close)(void *state);
 	/* 1 found (*value_r malloc'ed, NUL-terminated), 0 not found, -1 */
@@ -70,7 +71,6 @@ struct mb_store_backend {
 
 
 extern const struct mb_store_backend mb_store_backend_lmdb;
-extern const struct mb_store_backend mb_store_backend_redis;      /* redis://... */
-extern const struct mb_store_backend mb_store_backend_redis_unix; /* unix:/... */
+extern const struct mb_store_backend mb_store_backend_redis;
 
 #endif

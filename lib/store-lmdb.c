@@ -134,9 +134,10 @@ static void lmdb_close(void *state)
 	free(st);
 }
 
-static int lmdb_open(const char *path, bool writable, bool create,
+static int lmdb_open(const char *location, bool writable, bool create,
 		     void **state_r, char *error, size_t size)
 {
+	const char *path = location + strlen("lmdb:");
 	struct lmdb_state *st;
 	int rc, dead;
 
@@ -583,7 +584,7 @@ static int lmdb_state_maintain(void *state, int64_t now, char *error, size_t siz
 }
 
 const struct mb_store_backend mb_store_backend_lmdb = {
-	.name = "lmdb",
+	.schemes = { "lmdb", NULL },
 	.open = lmdb_open,
 	.close = lmdb_close,
 	.get = lmdb_get,

@@ -208,11 +208,15 @@ static void redis_close(void *state)
 	free(st);
 }
 
-static int redis_open_location(const char *location, void **state_r, char *error, size_t size)
+static int redis_open(const char *location, bool writable, bool create,
+		      void **state_r, char *error, size_t size)
 {
 	struct redis_state *st = calloc(1, sizeof(*st));
 	const char *parse_error;
 
+	/* Redis has no read-only mode to ask for, and nothing to create */
+	(void)writable;
+	(void)create;
 	*state_r = NULL;
 	if (st == NULL) {
 		snprintf(error, size, "out of memory");
@@ -240,30 +244,6 @@ static int redis_open_location(const char *location, void **state_r, char *error
 	connect_redis(st, ignored, sizeof(ignored));
 	*state_r = st;
 	return 0;
-}
-
-/* The backend is named by the location's scheme: "redis:" and "unix:";
-   the path store.c passes is what follows the colon. */
-static int redis_open_tcp(const char *path, bool writable, bool create,
-			  void **state_r, char *error, size_t size)
-{
-	char location[600];
-
-	(void)writable;
-	(void)create;
-	snprintf(location, sizeof(location), "redis:%s", path);
-	return redis_open_location(location, state_r, error, size);
-}
-
-static int redis_open_unix(const char *path, bool writable, bool create,
-			   void **state_r, char *error, size_t size)
-{
-	char location[600];
-
-	(void)writable;
-	(void)create;
-	snprintf(location, sizeof(location), "unix:%s", path);
-	return redis_open_location(location, state_r, error, size);
 }
 
 static int redis_get(void *state, enum mb_table table, const char *key,
@@ -574,25 +554,8 @@ static int redis_state_add(void *state, const char *key, int64_t delta, int64_t 
 }
 
 const struct mb_store_backend mb_store_backend_redis = {
-	.name = "redis",
-	.open = redis_open_tcp,
-	.close = redis_close,
-	.get = redis_get,
-	.begin = redis_begin,
-	.put = redis_put,
-	.del = redis_del,
-	.commit = redis_commit,
-	.abort = redis_abort,
-	.foreach = redis_foreach,
-	.state_get = redis_state_get,
-	.state_put = redis_state_put,
-	.state_add = redis_state_add,
-	.state_maintain = NULL,
-};
-
-const struct mb_store_backend mb_store_backend_redis_unix = {
-	.name = "unix",
-	.open = redis_open_unix,
+	.schemes = { "redis", "unix" },
+	.open = redis_open,
 	.close = redis_close,
 	.get = redis_get,
 	.begin = redis_begin,

@@ -34,8 +34,20 @@ struct mb_store {
 static const struct mb_store_backend *const backends[] = {
 	&mb_store_backend_lmdb,
 	&mb_store_backend_redis,
-	&mb_store_backend_redis_unix,
 };
+
+/* serves - whether backend b serves the scheme of location (before colon) */
+static bool serves(const struct mb_store_backend *b, const char *location, const char *colon)
+{
+	size_t len = (size_t)(colon - location);
+
+	for (size_t i = 0; i < sizeof(b->schemes) / sizeof(b->schemes[0]); i++) {
+		if (b->schemes[i] != NULL && strlen(b->schemes[i]) == len &&
+		    strncmp(location, b->schemes[i], len) == 0)
+			return true;
+	}
+	return false;
+}
 
 int mb_store_open(const char *location, enum mb_store_mode mode,
 		  struct mb_store **store_r, char *error, size_t error_size)
@@ -47,8 +59,7 @@ int mb_store_open(const char *location, enum mb_store_mode mode,
 	for (size_t i = 0; colon != NULL && i < sizeof(backends) / sizeof(backends[0]); i++) {
 		const struct mb_store_backend *b = backends[i];
 
-		if (strlen(b->name) != (size_t)(colon - location) ||
-		    strncmp(location, b->name, strlen(b->name)) != 0)
+		if (!serves(b, location, colon))
 			continue;
 		store = calloc(1, sizeof(*store));
 		if (store == NULL) {
@@ -57,7 +68,7 @@ int mb_store_open(const char *location, enum mb_store_mode mode,
 		}
 		store->backend = b;
 		store->writable = mode != MB_STORE_READ;
-		if (b->open(colon + 1, store->writable, mode == MB_STORE_CREATE,
+		if (b->open(location, store->writable, mode == MB_STORE_CREATE,
 			    &store->state, error, error_size) < 0) {
 			free(store);
 			return -1;

@@ -267,14 +267,17 @@ static void usage(FILE *f)
 		"\n"
 		"Serve Postfix's socketmap lookups (virtual_mailbox_domains,\n"
 		"virtual_alias_domains, virtual_mailbox_maps, virtual_alias_maps,\n"
-		"smtpd_sender_login_maps) from the mailbag store.\n"
+		"smtpd_sender_login_maps) from the mailbag store, and Postfix's policy\n"
+		"delegation (message size, sender login, recipient cap, greylisting,\n"
+		"rate limits; configured in the context file).\n"
 		"\n"
 		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
 		"  -d, --debug         log every lookup\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
-		"Runs in the foreground and logs to stderr. See mailbag-policyd(8).\n",
+		"Runs in the foreground and logs to stderr; SIGHUP rereads the context.\n"
+		"See mailbag-policyd(8).\n",
 		MAILBAG_DEFAULT_CONTEXT);
 }
 

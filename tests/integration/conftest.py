@@ -76,10 +76,15 @@ def wait_until(predicate, timeout=20, what="condition"):
 _counter = [0]
 
 
-@pytest.fixture
-def domain(stack):
-    """A fresh domain served by the stack, unique to the test."""
+def new_domain(stack):
+    """A fresh domain served by stack, unique in this test session."""
     _counter[0] += 1
     name = "d%d-%d.example" % (_counter[0], os.getpid())
     stack.mailbag("domain", "add", name, check=True)
     return name
+
+
+@pytest.fixture
+def domain(stack):
+    """A fresh domain served by the stack, unique to the test."""
+    return new_domain(stack)

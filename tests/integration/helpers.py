@@ -125,3 +125,29 @@ def policy_query(path, attributes):
         return data.decode()
     finally:
         s.close()
+
+
+def rcpt_replies(stack, rcpts, sender="someone@remote.test"):
+    """One SMTP transaction from an outside client: the reply to each RCPT."""
+    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
+        s.ehlo("client.remote.test")
+        s.mail(sender)
+        replies = [s.rcpt(r) for r in rcpts]
+        s.rset()
+        return replies
+
+
+def send_until_accepted(stack, rcpts, subject, timeout=30):
+    """Send as a remote MTA does after an outage: retry the whole
+    transaction while the answer is 4xx (a 5xx fails the test at once).
+    Returns the Message-ID of the accepted message."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return send(stack, rcpts, subject)
+        except smtplib.SMTPRecipientsRefused as e:
+            code = list(e.recipients.values())[0][0]
+            assert 400 <= code < 500, e.recipients  # never a 5xx
+            if time.time() > deadline:
+                raise AssertionError("still refused after %ss: %s" % (timeout, e.recipients))
+        time.sleep(0.1)

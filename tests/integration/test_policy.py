@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import wait_until
-from helpers import add_user, messages_with, send, submit
+from helpers import add_user, messages_with, rcpt_replies, send, submit
 
 
 @pytest.fixture
@@ -26,16 +26,6 @@ def policy_settings(stack):
     yield apply
     if touched:
         stack.update_context({key: original.get(key) for key in touched})
-
-
-def rcpt_replies(stack, rcpts, sender="someone@remote.test"):
-    """One SMTP transaction from an outside client: the reply to each RCPT."""
-    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
-        s.ehlo("client.remote.test")
-        s.mail(sender)
-        replies = [s.rcpt(r) for r in rcpts]
-        s.rset()
-        return replies
 
 
 def test_greylisting_defers_the_first_attempt_and_passes_the_retry(stack, domain, policy_settings):

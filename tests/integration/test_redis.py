@@ -8,22 +8,17 @@ stands for a second MX node; Redis is stopped and started mid-test."""
 import json
 import os
 import shutil
-import smtplib
 
 import pytest
 
-from conftest import wait_until
-from helpers import add_user, imap_login, messages_with, policy_query, send
-
-_counter = [0]
+from conftest import new_domain, wait_until
+from helpers import (add_user, imap_login, messages_with, policy_query, rcpt_replies, send,
+                     send_until_accepted)
 
 
 @pytest.fixture
 def rdomain(redis_stack):
-    _counter[0] += 1
-    name = "r%d-%d.example" % (_counter[0], os.getpid())
-    redis_stack.mailbag("domain", "add", name, check=True)
-    return name
+    return new_domain(redis_stack)
 
 
 @pytest.fixture
@@ -51,15 +46,6 @@ def second_node(redis_stack):
     yield proc
     proc.terminate()
     proc.wait(10)
-
-
-def rcpt_codes(stack, rcpts):
-    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
-        s.ehlo("client.remote.test")
-        s.mail("someone@remote.test")
-        codes = [s.rcpt(r) for r in rcpts]
-        s.rset()
-        return codes
 
 
 def rcpt_request(recipient):
@@ -95,10 +81,10 @@ def test_two_policyds_share_one_rate_limit(redis_stack, rdomain, second_node):
     wait_until(lambda: "reloaded" in open(second_node.log).read(), what="node 2 to reload")
     try:
         # node 1 (Postfix's policyd) counts two, node 2 one: three in all
-        assert [c for c, _ in rcpt_codes(redis_stack, users[:2])] == [250, 250]
+        assert [c for c, _ in rcpt_replies(redis_stack, users[:2])] == [250, 250]
         assert policy_query(second_node.policy_socket, rcpt_request(users[2])) == "action=DUNNO\n\n"
         # the fourth is over the shared limit, on either node
-        [(code, text)] = rcpt_codes(redis_stack, users[3:4])
+        [(code, text)] = rcpt_replies(redis_stack, users[3:4])
         assert code == 450 and b'Rate limit "shared"' in text, (code, text)
         reply = policy_query(second_node.policy_socket, rcpt_request(users[4]))
         assert reply.startswith('action=450 4.7.1 Rate limit "shared"'), reply
@@ -112,7 +98,7 @@ def test_redis_stopped_and_started_mid_test(redis_stack, rdomain, second_node):
     redis_stack.redis.stop()
     try:
         # every answer is temporary: Postfix says 4xx, never 5xx, never 250
-        [(code, text)] = rcpt_codes(redis_stack, [user])
+        [(code, text)] = rcpt_replies(redis_stack, [user])
         assert 400 <= code < 500, (code, text)
         reply = policy_query(second_node.policy_socket, rcpt_request(user))
         # only checks that read the store answer here; with none on, DUNNO
@@ -125,15 +111,5 @@ def test_redis_stopped_and_started_mid_test(redis_stack, rdomain, second_node):
         redis_stack.update_context({"greylisting": None})
         redis_stack.redis.start()
     # the same daemons reconnect by themselves; the data survived
-    sent = []
-
-    def send_once():
-        try:
-            sent.append(send(redis_stack, [user], "after redis restart"))
-            return True
-        except smtplib.SMTPRecipientsRefused as e:
-            code = list(e.recipients.values())[0][0]
-            assert 400 <= code < 500, e.recipients
-            return False
-    wait_until(send_once, timeout=30, what="mail to be accepted after Redis is back")
-    wait_until(lambda: messages_with(redis_stack, user, sent[0]), what="delivery after Redis is back")
+    msgid = send_until_accepted(redis_stack, [user], "after redis restart")
+    wait_until(lambda: messages_with(redis_stack, user, msgid), what="delivery after Redis is back")

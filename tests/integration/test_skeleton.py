@@ -19,7 +19,7 @@ import pytest
 
 from conftest import wait_until
 from helpers import (add_user, imap_login, messages_with, netstring, policy_query, raw_smtp,
-                     rcpt_reply, send, socketmap_query, submit)
+                     rcpt_reply, send, send_until_accepted, socketmap_query, submit)
 
 
 def test_user_receives_mail_and_reads_it_over_imap(stack, domain):
@@ -160,19 +160,9 @@ def test_policyd_down_gives_4xx_then_mail_flows(stack, domain):
     # process (smtpd, trivial-rewrite, cleanup) reconnects on its own, so a
     # retry is accepted within seconds, not necessarily the first one
     restarted = time.time()
-    sent = []
-
-    def send_once():
-        try:
-            sent.append(send(stack, [user], "after the outage"))
-            return True
-        except smtplib.SMTPRecipientsRefused as e:
-            code = list(e.recipients.values())[0][0]
-            assert 400 <= code < 500, e.recipients  # never a 5xx
-            return False
-    wait_until(send_once, timeout=30, what="a retried send to be accepted")
+    msgid = send_until_accepted(stack, [user], "after the outage")
     print("accepted %.1fs after policyd restarted" % (time.time() - restarted))
-    wait_until(lambda: messages_with(stack, user, sent[0]), what="delivery after restart")
+    wait_until(lambda: messages_with(stack, user, msgid), what="delivery after restart")
 
 
 def test_policyd_killed_while_mail_is_queued_delivers_later(stack, domain):

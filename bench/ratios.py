@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""ratios.py RESULTS.tsv PEER - medians per target and the ratio to PEER.
+
+Reads the shared kit's rows (time bench target params run metric value
+unit command) and prints, for each (params, metric) of throughput (rps)
+and latency (p50, p99), every target's median and its ratio to the
+peer's median in the same file (the same run). For rps a ratio above 1
+is better; for latencies, below 1."""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main():
+    path, peer = sys.argv[1], sys.argv[2]
+    values = defaultdict(list)
+    with open(path) as f:
+        for row in csv.reader(f, delimiter="\t"):
+            if len(row) < 8 or row[5] not in ("rps", "p50", "p99"):
+                continue
+            try:
+                values[(row[3], row[5], row[2])].append(float(row[6]))
+            except ValueError:
+                continue
+    print("| params | metric | target | median | ratio to %s |" % peer)
+    print("|---|---|---|---|---|")
+    for (params, metric, target) in sorted(values):
+        median = statistics.median(values[(params, metric, target)])
+        base = values.get((params, metric, peer))
+        ratio = "%.2f" % (median / statistics.median(base)) if base and statistics.median(base) else "-"
+        print("| %s | %s | %s | %.3f | %s |" % (params, metric, target, median, ratio))
+
+
+if __name__ == "__main__":
+    main()
