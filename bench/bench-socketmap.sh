@@ -36,7 +36,8 @@ ctx=$dir/context.json
 export MAILBAG_CONTEXT=$ctx
 cat >"$ctx" <<JSON
 {"hostname": "bench.example", "store": "lmdb:$dir/store", "mail_root": "$dir/vmail",
- "policyd": {"socketmap_socket": "$dir/socketmap", "socket_group": "mailbag"}}
+  "policyd": {"socketmap_socket": "$dir/socketmap", "policy_socket": "$dir/policy",
+             "usage_socket": "$dir/usage", "socket_group": "mailbag"}}
 JSON
 "$build/cli/mailbag" init >/dev/null
 "$build/cli/mailbag" domain add bench.example >/dev/null

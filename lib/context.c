@@ -63,6 +63,8 @@ static const struct field policyd_fields[] = {
 	  "/var/spool/postfix/private/mailbag-socketmap", NULL, "an absolute path" },
 	{ "policy_socket", FIELD_PATH, offsetof(struct mb_context, policy_socket),
 	  "/var/spool/postfix/private/mailbag-policy", NULL, "an absolute path" },
+	{ "usage_socket", FIELD_PATH, offsetof(struct mb_context, usage_socket),
+	  "/run/mailbag/usage", NULL, "an absolute path" },
 	{ "socket_group", FIELD_USER, offsetof(struct mb_context, socket_group),
 	  "postfix", NULL, "a group name" },
 	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, socket_mode),
@@ -82,6 +84,8 @@ static const struct field checks_fields[] = {
 	{ "message_size", FIELD_BOOL, offsetof(struct mb_context, check_message_size),
 	  "true", NULL, "true or false" },
 	{ "sender_login", FIELD_BOOL, offsetof(struct mb_context, check_sender_login),
+	  "true", NULL, "true or false" },
+	{ "quota", FIELD_BOOL, offsetof(struct mb_context, check_quota),
 	  "true", NULL, "true or false" },
 	{ "max_recipients_per_message", FIELD_COUNT,
 	  offsetof(struct mb_context, max_recipients_per_message),
@@ -732,6 +736,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->mail_root);
 	free(ctx->socketmap_socket);
 	free(ctx->policy_socket);
+	free(ctx->usage_socket);
 	free(ctx->socket_group);
 	free(ctx->rate_limits);
 	free(ctx->greylist_allowlist);

@@ -56,12 +56,14 @@ struct mb_context {
 	long vmail_gid;
 	char *socketmap_socket;    /* policyd's socketmap listener */
 	char *policy_socket;       /* policyd's policy delegation listener */
+	char *usage_socket;        /* policyd's dict listener for quota_clone */
 	char *socket_group;        /* group that may connect (postfix) */
 	unsigned int socket_mode;
 	uint64_t default_quota_bytes;       /* 0: no limit */
 	uint64_t default_max_message_bytes; /* 0: no limit */
 	int check_message_size;    /* policy: SIZE= against recipients' limits */
 	int check_sender_login;    /* policy: authenticated senders own their address */
+	int check_quota;           /* policy: full mailboxes refused at RCPT */
 	uint64_t max_recipients_per_message; /* policy: 0 for no cap */
 	struct mb_rate_limit *rate_limits;   /* policy: rate_limits[] */
 	size_t rate_limit_count;

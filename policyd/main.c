@@ -8,7 +8,8 @@
  *	policyd.socketmap_socket in the context file, answering the maps
  *	listed in socketmap.c from the store, and Postfix's policy
  *	delegation protocol on policyd.policy_socket (policy.c), both from
- *	one event loop. SIGHUP reads the context file again (checks,
+ *	one event loop, and takes Dovecot's mailbox usage reports (quota_clone
+ *	over the dict protocol, usage.c) on policyd.usage_socket. SIGHUP reads the context file again (checks,
  *	limits, greylisting; not sockets or the store). It runs in the foreground
  *	(systemd or the test fixture supervise it) and logs to stderr.
  *
@@ -32,6 +33,7 @@
 #include "server.h"
 #include "socketmap.h"
 #include "store.h"
+#include "usage.h"
 
 #include "mailbag-config.h"
 
@@ -43,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,10 +92,11 @@ static size_t reply_netstring(struct server_output *out, const char *reply, size
 }
 
 /* socketmap_process - the reactor's hook: every complete netstring */
-static size_t socketmap_process(void *context, const char *in, size_t len,
-				struct server_output *out, bool *close_r)
+static size_t socketmap_process(void *context, void *connection_state, const char *in,
+				size_t len, struct server_output *out, bool *close_r)
 {
 	struct policyd *pd = context;
+	(void)connection_state;
 	char *reply = pd->reply;
 	size_t used = 0;
 
@@ -143,10 +147,11 @@ static size_t socketmap_process(void *context, const char *in, size_t len,
 }
 
 /* policy_process - the reactor's hook for policy delegation requests */
-static size_t policy_process(void *context, const char *in, size_t len,
-			     struct server_output *out, bool *close_r)
+static size_t policy_process(void *context, void *connection_state, const char *in,
+			     size_t len, struct server_output *out, bool *close_r)
 {
 	struct policyd *pd = context;
+	(void)connection_state;
 	struct policy_request *req = &pd->policy_request;
 	char reply[POLICY_MAX_ACTION + 64];
 	size_t used = 0, consumed, reply_len;
@@ -202,13 +207,14 @@ static void reload_context(struct policyd *pd)
 	if (strcmp(fresh->store, pd->ctx->store) != 0 ||
 	    strcmp(fresh->socketmap_socket, pd->ctx->socketmap_socket) != 0 ||
 	    strcmp(fresh->policy_socket, pd->ctx->policy_socket) != 0 ||
+	    strcmp(fresh->usage_socket, pd->ctx->usage_socket) != 0 ||
 	    strcmp(fresh->daemon_user, pd->ctx->daemon_user) != 0)
 		mb_warning("reload: store, sockets and daemon_user change only with a restart");
 	/* the fixed settings stay: swap them back into the new context */
 	char **fixed_fresh[] = { &fresh->store, &fresh->socketmap_socket, &fresh->policy_socket,
-				 &fresh->daemon_user };
+				 &fresh->usage_socket, &fresh->daemon_user };
 	char **fixed_running[] = { &pd->ctx->store, &pd->ctx->socketmap_socket,
-				   &pd->ctx->policy_socket, &pd->ctx->daemon_user };
+				   &pd->ctx->policy_socket, &pd->ctx->usage_socket, &pd->ctx->daemon_user };
 	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
 		char *swap = *fixed_fresh[i];
 		*fixed_fresh[i] = *fixed_running[i];
@@ -230,6 +236,50 @@ static void maintain(void *context, time_t now)
 		reload_context(pd);
 	if (pd->store != NULL && mb_state_maintain(pd->store, (int64_t)now, error, sizeof(error)) < 0)
 		mb_error("state housekeeping: %s", error);
+}
+
+/* usage_protocol_process - the reactor's hook for Dovecot's dict client
+   (quota_clone reporting mailbox usage, usage.c) */
+static size_t usage_protocol_process(void *context, void *connection_state, const char *in,
+				     size_t len, struct server_output *out, bool *close_r)
+{
+	struct policyd *pd = context;
+	char reply[512], error[256];
+	size_t reply_len, used;
+	struct mb_store *store = current_store(pd);
+
+	if (store == NULL) {
+		/* nothing to write into: Dovecot's commit fails and it logs */
+		mb_warning("usage: store unavailable, closing the dict connection");
+		*close_r = true;
+		return len;
+	}
+	used = usage_process(connection_state, store, pd->ctx->recipient_delimiter, (int64_t)time(NULL),
+			     in, len, reply, sizeof(reply), &reply_len, close_r, error, sizeof(error));
+	if (error[0] != '\0') {
+		char safe[300];
+		mb_warning("usage: %s%s", mb_log_sanitize(error, strlen(error), safe, sizeof(safe)),
+			   *close_r ? ", closing connection" : "");
+	}
+	if (reply_len > 0)
+		server_output(out, reply, reply_len);
+	return used;
+}
+
+/* make_socket_dir - make the directory a socket goes in (one level,
+   0755), as systemd's RuntimeDirectory would: /run/mailbag */
+static void make_socket_dir(const char *socket_path)
+{
+	char dir[256];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", socket_path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		mb_warning("cannot create %s: %s", dir, strerror(errno));
 }
 
 /* drop_privileges - become daemon_user (and its groups) for good */
@@ -336,11 +386,17 @@ int main(int argc, char **argv)
 		}
 		gid = gr->gr_gid;
 	}
-	int fds[2];
+	int fds[3];
 	fds[0] = server_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
 	fds[1] = fds[0] < 0 ? -1 :
 		server_listen_unix(ctx->policy_socket, ctx->socket_mode, gid, error, sizeof(error));
-	if (fds[0] < 0 || fds[1] < 0) {
+	/* the usage socket is for Dovecot's mail processes: the vmail group */
+	if (fds[1] >= 0)
+		make_socket_dir(ctx->usage_socket);
+	fds[2] = fds[1] < 0 ? -1 :
+		server_listen_unix(ctx->usage_socket, ctx->socket_mode, geteuid() == 0 ? ctx->vmail_gid : -1,
+				   error, sizeof(error));
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
 		mb_error("%s", error);
 		return EX_OSERR;
 	}
@@ -362,17 +418,26 @@ int main(int argc, char **argv)
 		.process = policy_process,
 		.context = &pd,
 	};
-	const struct server_protocol *protocols[] = { &socketmap, &policy };
-	mb_info("serving socketmap on %s and policy delegation on %s",
-		ctx->socketmap_socket, ctx->policy_socket);
-	int ret = server_run(fds, protocols, 2, maintain, &pd);
+	struct server_protocol usage = {
+		.name = "usage",
+		.max_input = USAGE_MAX_LINE + 1,
+		.state_size = sizeof(struct usage_connection),
+		.process = usage_protocol_process,
+		.context = &pd,
+	};
+	const struct server_protocol *protocols[] = { &socketmap, &policy, &usage };
+	mb_info("serving socketmap on %s, policy delegation on %s, usage reports on %s",
+		ctx->socketmap_socket, ctx->policy_socket, ctx->usage_socket);
+	int ret = server_run(fds, protocols, 3, maintain, &pd);
 	/* a reload replaced ctx: only pd.ctx is valid from here */
 	mb_info("stopping");
 	close(fds[0]);
 	close(fds[1]);
+	close(fds[2]);
 	/* may fail after the drop; a stale socket is replaced at start */
 	unlink(pd.ctx->socketmap_socket);
 	unlink(pd.ctx->policy_socket);
+	unlink(pd.ctx->usage_socket);
 	mb_store_close(&pd.store);
 	policy_scratch_free(&pd.policy_scratch);
 	mb_context_free(&pd.ctx);

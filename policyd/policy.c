@@ -16,19 +16,19 @@
  *	  user the recipient reaches (through aliases, catch-alls and domain
  *	  aliases, resolved as the socketmap resolves them) is refused with
  *	  552 5.3.4, before the message is accepted, so it never bounces.
+ *	  quota: a local user the recipient reaches whose mailbox is full
+ *	  (usage as Dovecot's quota_clone last reported it, usage.c), or
+ *	  has no room for the declared SIZE=, gets 452 4.2.2: the sender
+ *	  keeps the message and retries, and nothing bounces.
  *	  max_recipients_per_message: RCPTs past the cap in one message
  *	  (Postfix's "instance") get 452 4.5.3, which tells the client to
  *	  send the rest in another message.
- *	  greylisting: an unauthenticated client's first attempt for a
- *	  (client network, sender, recipient) triplet is deferred; a retry
- *	  after the delay, within the retry window, passes and is known for
- *	  the lifetime; a network with enough passed retries is allowed
- *	  outright. Allowlisted networks and client host names skip it.
- *	  rate_limits: fixed windows aligned to the clock (minute, hour,
- *	  day). A limit counting recipients counts each accepted RCPT; one
- *	  counting messages is checked at RCPT and counted at
- *	  END-OF-MESSAGE (Postfix's smtpd_end_of_data_restrictions). Over a
- *	  limit: 450 4.7.1 naming the limit and when to retry.
+ *	  greylisting (greylist.c): unauthenticated clients' first attempts.
+ *	  rate_limits (ratelimit.c): per login, sender domain, client,
+ *	  network or recipient, counting messages or recipients.
+ *	The size and quota judgements share one walk of the recipient's
+ *	aliases. A check is one function (policy-call.h) and one row in
+ *	policy_checks[] below, with its switch in the context.
  *	Everything else is DUNNO, for Postfix's other restrictions to judge.
  *
  *	State (counters, triplets) lives in the store's state area with an
@@ -42,17 +42,17 @@
 #include "policy.h"
 #include "context.h"
 #include "log.h"
+#include "policy-call.h"
 #include "socketmap.h"
 #include "store.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define RESOLVE_MAX_ADDRESSES 1000 /* addresses one recipient may expand to */
 
@@ -133,6 +133,22 @@ const char *policy_get(const struct policy_request *req, const char *name)
 	return NULL;
 }
 
+const char *policy_attribute(const struct policy_call *call, const char *name)
+{
+	const char *value = policy_get(call->req, name);
+
+	return value != NULL ? value : "";
+}
+
+void policy_lower_copy(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
+		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+	out[i] = '\0';
+}
+
 static size_t action(char *reply, size_t size, const char *text)
 {
 	int n = snprintf(reply, size, "action=%s\n\n", text);
@@ -199,59 +215,92 @@ static int resolve(struct mb_store *store, const char *delimiters, const char *r
 	return 0;
 }
 
-/* user_limit - the max_message_bytes of the user an address delivers to
-   (exact, else without its subaddress): 1 found, 0 none, -1 failure */
-static int user_limit(struct mb_store *store, const char *delimiters, const char *address,
-		      unsigned long long *limit_r, char *error, size_t error_size)
+/* find_user - the user an address delivers to (exact, else without its
+   subaddress): 1 found (user_r to clear), 0 none, -1 failure */
+static int find_user(struct mb_store *store, const char *delimiters, const char *address,
+		     struct mb_user *user_r, char *error, size_t error_size)
 {
-	struct mb_user user;
 	struct mb_address parsed;
 	const char *parse_error;
 	char base[MB_ADDRESS_MAX + 1];
-	int ret = mb_store_user_get(store, address, &user, error, error_size);
+	int ret = mb_store_user_get(store, address, user_r, error, error_size);
 
 	if (ret == 0 && mb_address_parse(address, delimiters, &parsed, &parse_error) == 0 &&
 	    parsed.has_detail) {
 		mb_address_format(&parsed, base, sizeof(base));
-		ret = mb_store_user_get(store, base, &user, error, error_size);
-	}
-	if (ret > 0) {
-		*limit_r = user.max_message_bytes;
-		mb_user_clear(&user);
+		ret = mb_store_user_get(store, base, user_r, error, error_size);
 	}
 	return ret;
 }
 
-/* size_over_limit - 1 (reason written) if size exceeds a reached user's
-   limit, 0 if not, -1 on store failure (reason written) */
-static int size_over_limit(struct mb_store *store, const char *delimiters,
-			   const char *recipient, unsigned long long size,
-			   struct policy_scratch *res, char *reason, size_t reason_size)
+/* A judgement on one local user a recipient reaches: 1 refuse (reason
+   written), 0 pass, -1 store failure (reason written). */
+typedef int user_judge_fn(const struct policy_call *call, const struct mb_user *user,
+			  const char *recipient, unsigned long long size,
+			  char *reason, size_t reason_size);
+
+/* judge_reached_users - resolve recipient and judge every local user it
+   reaches; the first refusal answers */
+static int judge_reached_users(const struct policy_call *call, const char *recipient,
+			       unsigned long long size, user_judge_fn *judge,
+			       char *reason, size_t reason_size)
 {
-	if (resolve(store, delimiters, recipient, res, reason, reason_size) < 0)
+	const char *delimiters = call->ctx->recipient_delimiter;
+	struct policy_scratch *res = call->scratch;
+
+	if (resolve(call->store, delimiters, recipient, res, reason, reason_size) < 0)
 		return -1;
 	for (size_t i = 0; i < res->count; i++) {
-		unsigned long long limit = 0;
-		int found = user_limit(store, delimiters, res->addresses[i], &limit, reason, reason_size);
+		struct mb_user user;
+		int found = find_user(call->store, delimiters, res->addresses[i], &user, reason, reason_size);
 		if (found < 0)
 			return -1;
-		if (found > 0 && limit > 0 && size > limit) {
-			snprintf(reason, reason_size,
-				 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
-				 recipient, size, limit);
-			return 1;
-		}
+		if (found == 0)
+			continue;
+		int ret = judge(call, &user, recipient, size, reason, reason_size);
+		mb_user_clear(&user);
+		if (ret != 0)
+			return ret;
 	}
 	return 0;
 }
 
-static void lower_copy(const char *in, char *out, size_t size)
+static int judge_size(const struct policy_call *call, const struct mb_user *user,
+		      const char *recipient, unsigned long long size, char *reason, size_t reason_size)
 {
-	size_t i;
+	(void)call;
+	if (size == 0 || user->max_message_bytes == 0 || size <= user->max_message_bytes)
+		return 0;
+	snprintf(reason, reason_size,
+		 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
+		 recipient, size, (unsigned long long)user->max_message_bytes);
+	return 1;
+}
 
-	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
-		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
-	out[i] = '\0';
+/* judge_quota - the usage Dovecot last reported (usage.c) against the
+   user's quota: full, or too full for the declared size */
+static int judge_quota(const struct policy_call *call, const struct mb_user *user,
+		       const char *recipient, unsigned long long size, char *reason, size_t reason_size)
+{
+	uint64_t bytes, messages;
+	int found;
+
+	if (user->quota_bytes == 0)
+		return 0;
+	found = usage_get(call->store, user->address, call->now, &bytes, &messages, reason, reason_size);
+	if (found <= 0)
+		return found; /* nothing reported yet: Dovecot still enforces */
+	if (bytes >= user->quota_bytes) {
+		snprintf(reason, reason_size, "452 4.2.2 Mailbox of <%s> is full; try again later", recipient);
+		return 1;
+	}
+	if (size > 0 && bytes + size > user->quota_bytes) {
+		snprintf(reason, reason_size,
+			 "452 4.2.2 Mailbox of <%s> has no room for %llu bytes; try again later",
+			 recipient, size);
+		return 1;
+	}
+	return 0;
 }
 
 /* sender_not_owned - 1 (reason written) when login may not use sender,
@@ -264,7 +313,7 @@ static int sender_not_owned(struct mb_store *store, const char *delimiters,
 	char *reply = scratch->reply;
 	size_t len;
 
-	lower_copy(login, want, sizeof(want));
+	policy_lower_copy(login, want, sizeof(want));
 	snprintf(request, sizeof(request), "smtpd_sender_login_maps %s", sender);
 	len = socketmap_answer(store, delimiters, request, strlen(request), reply, SOCKETMAP_MAX_REPLY);
 	reply[len] = '\0';
@@ -293,31 +342,11 @@ static size_t defer_store(char *reply, size_t reply_size, const char *reason)
 	return action(reply, reply_size, text);
 }
 
-/* Everything a check may look at. */
-struct policy_call {
-	const struct policy_request *req;
-	const struct mb_context *ctx;
-	struct mb_store *store;
-	struct policy_scratch *scratch;
-	int64_t now;
-};
-
-/* attribute - a request attribute, "" when absent */
-static const char *attribute(const struct policy_call *call, const char *name)
-{
-	const char *value = policy_get(call->req, name);
-
-	return value != NULL ? value : "";
-}
-
-/* A check: 1 refuse (reason holds "CODE text" or an action), 0 pass, -1
-   the store failed (reason holds why). Only RCPT requests reach them. */
-typedef int policy_check_fn(const struct policy_call *call, char *reason, size_t reason_size);
 
 static int check_sender_login(const struct policy_call *call, char *reason, size_t reason_size)
 {
-	const char *login = attribute(call, "sasl_username");
-	const char *sender = attribute(call, "sender");
+	const char *login = policy_attribute(call, "sasl_username");
+	const char *sender = policy_attribute(call, "sender");
 
 	if (login[0] == '\0' || sender[0] == '\0')
 		return 0; /* unauthenticated, or the null sender */
@@ -325,28 +354,52 @@ static int check_sender_login(const struct policy_call *call, char *reason, size
 				call->scratch, reason, reason_size);
 }
 
-static int check_message_size(const struct policy_call *call, char *reason, size_t reason_size)
+/* declared_size - the SIZE= of the request; 0 when none or a bad one
+   (Postfix's to judge) */
+static unsigned long long declared_size(const struct policy_call *call)
 {
-	const char *recipient = attribute(call, "recipient");
-	const char *size_text = attribute(call, "size");
-	char lower[MB_ADDRESS_MAX + 1], *end;
+	const char *size_text = policy_attribute(call, "size");
 	unsigned long long size;
+	char *end;
 
-	if (size_text[0] == '\0' || strlen(recipient) > MB_ADDRESS_MAX)
+	if (size_text[0] < '0' || size_text[0] > '9')
 		return 0;
 	errno = 0;
 	size = strtoull(size_text, &end, 10);
-	if (errno != 0 || *end != '\0' || size == 0)
-		return 0; /* no size, or a bad one: Postfix's to judge */
-	lower_copy(recipient, lower, sizeof(lower));
-	return size_over_limit(call->store, call->ctx->recipient_delimiter, lower, size,
-			       call->scratch, reason, reason_size);
+	return errno != 0 || *end != '\0' ? 0 : size;
+}
+
+/* judge_mailbox - the message-size and quota judgements that are on,
+   so that one walk of the recipient's aliases serves both */
+static int judge_mailbox(const struct policy_call *call, const struct mb_user *user,
+			 const char *recipient, unsigned long long size, char *reason, size_t reason_size)
+{
+	int ret = 0;
+
+	if (call->ctx->check_message_size)
+		ret = judge_size(call, user, recipient, size, reason, reason_size);
+	if (ret == 0 && call->ctx->check_quota)
+		ret = judge_quota(call, user, recipient, size, reason, reason_size);
+	return ret;
+}
+
+/* check_mailboxes - message size (552 5.3.4) and quota (452 4.2.2) of
+   every local user the recipient reaches */
+static int check_mailboxes(const struct policy_call *call, char *reason, size_t reason_size)
+{
+	const char *recipient = policy_attribute(call, "recipient");
+	char lower[MB_ADDRESS_MAX + 1];
+
+	if (strlen(recipient) > MB_ADDRESS_MAX)
+		return 0;
+	policy_lower_copy(recipient, lower, sizeof(lower));
+	return judge_reached_users(call, lower, declared_size(call), judge_mailbox, reason, reason_size);
 }
 
 /* check_recipient_cap - count RCPTs per message (Postfix's instance) */
 static int check_recipient_cap(const struct policy_call *call, char *reason, size_t reason_size)
 {
-	const char *instance = attribute(call, "instance");
+	const char *instance = policy_attribute(call, "instance");
 	uint64_t cap = call->ctx->max_recipients_per_message;
 	char key[MB_STATE_KEY_MAX + 1];
 	int64_t count;
@@ -366,234 +419,11 @@ static int check_recipient_cap(const struct policy_call *call, char *reason, siz
 	return 1;
 }
 
-/* allowlisted - the client is in an allowlisted network, or its verified
-   host name is an allowlisted domain or below one */
-static bool allowlisted(const struct policy_call *call, const char *client_address)
-{
-	const char *client_name = attribute(call, "client_name");
-	size_t name_len = strlen(client_name);
-
-	for (size_t i = 0; i < call->ctx->greylist_allow_count; i++) {
-		const struct mb_allow_entry *entry = &call->ctx->greylist_allowlist[i];
-		if (entry->is_network) {
-			if (mb_network_contains(&entry->network, client_address))
-				return true;
-			continue;
-		}
-		size_t domain_len = strlen(entry->domain);
-		if (name_len < domain_len || strcasecmp(client_name + name_len - domain_len, entry->domain) != 0)
-			continue;
-		if (name_len == domain_len || client_name[name_len - domain_len - 1] == '.')
-			return true;
-	}
-	return false;
-}
-
-/* triplet_key - "grey/NETWORK/HASH": the network stays readable for the
-   operator, sender and recipient (long, case-insensitive) are hashed */
-static void triplet_key(const char *network, const char *sender, const char *recipient,
-			char *key, size_t size)
-{
-	char lower[2 * (MB_ADDRESS_MAX + 1) + 2], hex[33];
-	unsigned char hash[16];
-
-	lower_copy(sender, lower, MB_ADDRESS_MAX + 1);
-	size_t used = strlen(lower);
-	lower[used++] = '\n';
-	lower_copy(recipient, lower + used, MB_ADDRESS_MAX + 1);
-	crypto_generichash(hash, sizeof(hash), (const unsigned char *)lower, strlen(lower), NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-	snprintf(key, size, "grey/%s/%s", network, hex);
-}
-
-static int greylist_defer(char *reason, size_t reason_size, int64_t wait)
-{
-	snprintf(reason, reason_size,
-		 "DEFER_IF_PERMIT 4.7.1 Greylisted: this server delays first mail from new senders; please try again in %" PRId64 " seconds",
-		 wait);
-	return 1;
-}
-
-static int check_greylisting(const struct policy_call *call, char *reason, size_t reason_size)
-{
-	const struct mb_context *ctx = call->ctx;
-	const char *client_address = attribute(call, "client_address");
-	char network[64], key[MB_STATE_KEY_MAX + 1], value[64], allow_key[96];
-	int64_t first_seen = 0, passed = 0, count;
-	int found;
-
-	if (attribute(call, "sasl_username")[0] != '\0' || allowlisted(call, client_address))
-		return 0;
-	if (mb_client_network(client_address, network, sizeof(network)) < 0)
-		return 0; /* not an IP address: not an SMTP client to greylist */
-	snprintf(allow_key, sizeof(allow_key), "grey-ok/%s", network);
-	if (ctx->greylist_auto_allow > 0) {
-		found = mb_state_get(call->store, allow_key, call->now, value, sizeof(value),
-				     reason, reason_size);
-		if (found < 0)
-			return -1;
-		if (found > 0 && strtoull(value, NULL, 10) >= ctx->greylist_auto_allow)
-			return 0;
-	}
-	triplet_key(network, attribute(call, "sender"), attribute(call, "recipient"), key, sizeof(key));
-	found = mb_state_get(call->store, key, call->now, value, sizeof(value), reason, reason_size);
-	if (found < 0)
-		return -1;
-	if (found == 0 || sscanf(value, "%" SCNd64 " %" SCNd64, &first_seen, &passed) != 2) {
-		/* first attempt: remember it for the retry window */
-		snprintf(value, sizeof(value), "%" PRId64 " 0", call->now);
-		if (mb_state_put(call->store, key, value, call->now + ctx->greylist_retry_window,
-				 reason, reason_size) < 0)
-			return -1;
-		return greylist_defer(reason, reason_size, ctx->greylist_delay);
-	}
-	if (passed == 0 && call->now - first_seen < ctx->greylist_delay)
-		return greylist_defer(reason, reason_size, first_seen + ctx->greylist_delay - call->now);
-	/* a retry after the delay, or a known triplet: pass, and keep it */
-	snprintf(value, sizeof(value), "%" PRId64 " 1", first_seen);
-	if (mb_state_put(call->store, key, value, call->now + ctx->greylist_lifetime,
-			 reason, reason_size) < 0)
-		return -1;
-	if (passed == 0 && ctx->greylist_auto_allow > 0 &&
-	    mb_state_add(call->store, allow_key, 1, call->now + ctx->greylist_lifetime, call->now,
-			 &count, reason, reason_size) < 0)
-		return -1;
-	return 0;
-}
-
-/* rate_subject - the value a limit counts per, lower-cased into out; ""
-   when the request has none (the limit does not apply) */
-static void rate_subject(const struct policy_call *call, const struct mb_rate_limit *limit,
-			 char *out, size_t size)
-{
-	const char *value = "", *at;
-
-	switch (limit->subject) {
-	case MB_RATE_SASL_USERNAME: value = attribute(call, "sasl_username"); break;
-	case MB_RATE_CLIENT_ADDRESS: value = attribute(call, "client_address"); break;
-	case MB_RATE_RECIPIENT: value = attribute(call, "recipient"); break;
-	case MB_RATE_SENDER_DOMAIN:
-		at = strrchr(attribute(call, "sender"), '@');
-		value = at != NULL ? at + 1 : "";
-		break;
-	case MB_RATE_CLIENT_NETWORK:
-		if (mb_client_network(attribute(call, "client_address"), out, size) == 0)
-			return;
-		break;
-	}
-	if (strlen(value) > MB_ADDRESS_MAX)
-		value = ""; /* longer than any address: not ours to count */
-	lower_copy(value, out, size);
-}
-
-static int64_t window_start(const struct mb_rate_limit *limit, int64_t now)
-{
-	return now - now % limit->window_seconds;
-}
-
-static void rate_key(const struct mb_rate_limit *limit, const char *subject, int64_t now,
-		     char *key, size_t size)
-{
-	snprintf(key, size, "rate/%s/%" PRId64 "/%s", limit->name, window_start(limit, now), subject);
-}
-
-static const char *unit_word(const struct mb_rate_limit *limit)
-{
-	return limit->unit == MB_RATE_MESSAGES ? "messages" : "recipients";
-}
-
-static const char *period_word(const struct mb_rate_limit *limit)
-{
-	return limit->window_seconds == 60 ? "minute" : limit->window_seconds == 3600 ? "hour" : "day";
-}
-
-static int rate_refuse(const struct policy_call *call, const struct mb_rate_limit *limit,
-		       const char *subject, char *reason, size_t reason_size)
-{
-	int64_t retry = window_start(limit, call->now) + limit->window_seconds - call->now;
-
-	snprintf(reason, reason_size,
-		 "450 4.7.1 Rate limit \"%s\" reached for %.200s: %" PRIu64 " %s per %s; try again in %" PRId64 " seconds",
-		 limit->name, subject, limit->limit, unit_word(limit), period_word(limit), retry);
-	return 1;
-}
-
-/* check_rate_limits - at RCPT: a limit on messages refuses once its count
-   has reached the limit (the message is counted at END-OF-MESSAGE); a
-   limit on recipients counts this recipient and refuses past the limit.
-   A refused recipient is not counted by any limit. */
-static int check_rate_limits(const struct policy_call *call, char *reason, size_t reason_size)
-{
-	const struct mb_context *ctx = call->ctx;
-	char subject[MB_ADDRESS_MAX + 1], key[MB_STATE_KEY_MAX + 1], value[32];
-	size_t counted[MB_RATE_LIMITS_MAX], counted_count = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < ctx->rate_limit_count && ret == 0; i++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
-		int64_t count = 0;
-		rate_subject(call, limit, subject, sizeof(subject));
-		if (subject[0] == '\0')
-			continue;
-		rate_key(limit, subject, call->now, key, sizeof(key));
-		if (limit->unit == MB_RATE_MESSAGES) {
-			int found = mb_state_get(call->store, key, call->now, value, sizeof(value),
-						 reason, reason_size);
-			if (found < 0)
-				ret = -1;
-			else if (found > 0 && strtoull(value, NULL, 10) >= limit->limit)
-				ret = rate_refuse(call, limit, subject, reason, reason_size);
-			continue;
-		}
-		int64_t expires = window_start(limit, call->now) + limit->window_seconds;
-		if (mb_state_add(call->store, key, 1, expires, call->now, &count, reason, reason_size) < 0) {
-			ret = -1;
-			continue;
-		}
-		counted[counted_count++] = i;
-		if (count > (int64_t)limit->limit)
-			ret = rate_refuse(call, limit, subject, reason, reason_size);
-	}
-	if (ret == 0)
-		return 0;
-	/* refused or failed: take back what this recipient added */
-	for (size_t j = 0; j < counted_count; j++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[counted[j]];
-		char undo_error[128];
-		int64_t count;
-		rate_subject(call, limit, subject, sizeof(subject));
-		rate_key(limit, subject, call->now, key, sizeof(key));
-		mb_state_add(call->store, key, -1, call->now + 1, call->now, &count,
-			     undo_error, sizeof(undo_error));
-	}
-	return ret;
-}
-
-/* count_message - at END-OF-MESSAGE: count one message in each limit on
-   messages. 0, or -1 with reason. */
-static int count_message(const struct policy_call *call, char *reason, size_t reason_size)
-{
-	const struct mb_context *ctx = call->ctx;
-	char subject[MB_ADDRESS_MAX + 1], key[MB_STATE_KEY_MAX + 1];
-
-	for (size_t i = 0; i < ctx->rate_limit_count; i++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
-		int64_t count;
-		if (limit->unit != MB_RATE_MESSAGES)
-			continue;
-		rate_subject(call, limit, subject, sizeof(subject));
-		if (subject[0] == '\0')
-			continue;
-		rate_key(limit, subject, call->now, key, sizeof(key));
-		if (mb_state_add(call->store, key, 1, window_start(limit, call->now) + limit->window_seconds,
-				 call->now, &count, reason, reason_size) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static bool sender_login_on(const struct mb_context *ctx) { return ctx->check_sender_login; }
-static bool message_size_on(const struct mb_context *ctx) { return ctx->check_message_size; }
+static bool mailboxes_on(const struct mb_context *ctx)
+{
+	return ctx->check_message_size || ctx->check_quota;
+}
 static bool recipient_cap_on(const struct mb_context *ctx) { return ctx->max_recipients_per_message > 0; }
 static bool greylisting_on(const struct mb_context *ctx) { return ctx->greylisting; }
 static bool rate_limits_on(const struct mb_context *ctx) { return ctx->rate_limit_count > 0; }
@@ -608,17 +438,17 @@ struct policy_check {
    limits so that a deferred first attempt uses up no one's quota. */
 static const struct policy_check policy_checks[] = {
 	{ "sender_login", sender_login_on, check_sender_login },
-	{ "message_size", message_size_on, check_message_size },
+	{ "message_size and quota", mailboxes_on, check_mailboxes },
 	{ "max_recipients_per_message", recipient_cap_on, check_recipient_cap },
-	{ "greylisting", greylisting_on, check_greylisting },
-	{ "rate_limits", rate_limits_on, check_rate_limits },
+	{ "greylisting", greylisting_on, policy_check_greylisting },
+	{ "rate_limits", rate_limits_on, policy_check_rate_limits },
 };
 
 static size_t decide_rcpt(const struct policy_call *call, char *reply, size_t reply_size)
 {
 	char reason[POLICY_MAX_ACTION];
 
-	if (attribute(call, "recipient")[0] == '\0')
+	if (policy_attribute(call, "recipient")[0] == '\0')
 		return action(reply, reply_size, "DUNNO");
 	for (size_t i = 0; i < sizeof(policy_checks) / sizeof(policy_checks[0]); i++) {
 		const struct policy_check *check = &policy_checks[i];
@@ -638,8 +468,8 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 		     char *reply, size_t reply_size)
 {
 	const struct policy_call call = { req, ctx, store, scratch, now };
-	const char *request = attribute(&call, "request");
-	const char *state = attribute(&call, "protocol_state");
+	const char *request = policy_attribute(&call, "request");
+	const char *state = policy_attribute(&call, "protocol_state");
 	char reason[POLICY_MAX_ACTION];
 
 	if (strcmp(request, "smtpd_access_policy") != 0)
@@ -648,7 +478,7 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 		return decide_rcpt(&call, reply, reply_size);
 	/* the message is in: failing to count it must not refuse it */
 	if (strcmp(state, "END-OF-MESSAGE") == 0 && rate_limits_on(ctx) &&
-	    count_message(&call, reason, sizeof(reason)) < 0)
+	    policy_count_message(&call, reason, sizeof(reason)) < 0)
 		mb_warning("policy: a message could not be counted for the rate limits: %s", reason);
 	return action(reply, reply_size, "DUNNO");
 }

@@ -41,6 +41,7 @@ struct connection {
 	char *in;
 	size_t in_len;
 	struct server_output out;
+	void *state; /* the protocol's per-connection memory, or NULL */
 	bool close_after_flush;
 	uint32_t events; /* what epoll watches now */
 	time_t last_active;
@@ -148,6 +149,7 @@ static void connection_close(int epfd, struct connection *c)
 		c->next->prev = c->prev;
 	free(c->in);
 	free(c->out.data);
+	free(c->state);
 	free(c);
 	connection_count--;
 }
@@ -169,9 +171,11 @@ static void accept_connections(int epfd, int listen_fd,
 		}
 		struct connection *c = calloc(1, sizeof(*c));
 		char *in = malloc(protocol->max_input);
-		if (c == NULL || in == NULL) {
+		void *state = protocol->state_size > 0 ? calloc(1, protocol->state_size) : NULL;
+		if (c == NULL || in == NULL || (protocol->state_size > 0 && state == NULL)) {
 			free(c);
 			free(in);
+			free(state);
 			close(fd);
 			mb_error("out of memory accepting a connection");
 			continue;
@@ -179,12 +183,14 @@ static void accept_connections(int epfd, int listen_fd,
 		c->fd = fd;
 		c->protocol = protocol;
 		c->in = in;
+		c->state = state;
 		c->last_active = time(NULL);
 		c->events = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			mb_error("epoll_ctl: %s", strerror(errno));
 			free(c->in);
+			free(c->state);
 			free(c);
 			close(fd);
 			continue;
@@ -248,7 +254,7 @@ static bool on_readable(struct connection *c)
 		c->last_active = time(NULL);
 
 		bool close_now = false;
-		size_t used = p->process(p->context, c->in, c->in_len, &c->out, &close_now);
+		size_t used = p->process(p->context, c->state, c->in, c->in_len, &c->out, &close_now);
 		if (c->out.overflow)
 			return false;
 		memmove(c->in, c->in + used, c->in_len - used);

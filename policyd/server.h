@@ -19,7 +19,10 @@ struct server_output;
 struct server_protocol {
 	const char *name;
 	size_t max_input; /* a buffered, unfinished request may not exceed it */
-	size_t (*process)(void *context, const char *in, size_t len,
+	/* bytes of zeroed memory kept per connection for the protocol
+	   (passed as connection_state, NULL when 0) */
+	size_t state_size;
+	size_t (*process)(void *context, void *connection_state, const char *in, size_t len,
 			  struct server_output *out, bool *close_r);
 	void *context;
 };

@@ -88,3 +88,14 @@ def new_domain(stack):
 def domain(stack):
     """A fresh domain served by the stack, unique to the test."""
     return new_domain(stack)
+
+
+@pytest.fixture(params=["lmdb", "redis"])
+def any_stack(request):
+    """Each test using it runs twice: on the LMDB stack and the Redis one."""
+    return request.getfixturevalue("stack" if request.param == "lmdb" else "redis_stack")
+
+
+@pytest.fixture
+def any_domain(any_stack):
+    return new_domain(any_stack)

@@ -187,6 +187,7 @@ class MailStack:
         self.run_dir = os.path.join(self.root, "run")
         self.socketmap = os.path.join(self.run_dir, "socketmap")
         self.policy_socket = os.path.join(self.run_dir, "policy")
+        self.usage_socket = os.path.join(self.run_dir, "usage")
         self.dovecot_dir = os.path.join(self.root, "dovecot")
         self.dovecot_conf = os.path.join(self.dovecot_dir, "dovecot.conf")
         self.postfix_dir = os.path.join(self.root, "postfix")
@@ -242,6 +243,7 @@ class MailStack:
             ctx = json.load(f)
         ctx["mail_root"] = self.mail_root
         ctx["policyd"] = {"socketmap_socket": self.socketmap, "policy_socket": self.policy_socket,
+                          "usage_socket": self.usage_socket,
                           "socket_group": "postfix", "socket_mode": "0660"}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
@@ -274,6 +276,7 @@ class MailStack:
         return {
             "SOCKETMAP": self.socketmap,
             "POLICY": self.policy_socket,
+            "USAGE_SOCKET": self.usage_socket,
             "DOVECOT_LMTP": os.path.join(self.run_dir, "dovecot-lmtp"),
             "DOVECOT_AUTH": os.path.join(self.run_dir, "dovecot-auth"),
             "DELIMITER": "+",
@@ -296,7 +299,8 @@ class MailStack:
         """A mailbag-policyd on context, running once its sockets exist."""
         with open(context) as f:
             ctx = json.load(f)
-        sockets = (ctx["policyd"]["socketmap_socket"], ctx["policyd"]["policy_socket"])
+        sockets = (ctx["policyd"]["socketmap_socket"], ctx["policyd"]["policy_socket"],
+                   ctx["policyd"]["usage_socket"])
         for path in sockets:
             if os.path.exists(path):
                 os.unlink(path)

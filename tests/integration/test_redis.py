@@ -31,7 +31,8 @@ def second_node(redis_stack):
     with open(redis_stack.context) as f:
         ctx = json.load(f)
     ctx["policyd"] = dict(ctx["policyd"], socketmap_socket=os.path.join(node_dir, "socketmap"),
-                          policy_socket=os.path.join(node_dir, "policy"))
+                          policy_socket=os.path.join(node_dir, "policy"),
+                          usage_socket=os.path.join(node_dir, "usage"))
     # the file holds the Redis password: closed to others, as init makes it
     fd = os.open(context, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(fd, "w") as f:

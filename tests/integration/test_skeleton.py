@@ -248,16 +248,16 @@ def test_submission_authenticates_against_the_store(stack, domain):
         submit(stack, user, "not the password", user, ["friend@external.test"], "bad password")
 
 
-def test_submission_refuses_a_sender_the_login_does_not_own(stack, domain):
-    owner, other = "olga@" + domain, "pete@" + domain
-    password = add_user(stack, owner)
-    add_user(stack, other)
-    shared = "sales@" + domain
-    assert stack.mailbag("alias", "add", shared, owner).returncode == 0
+def test_submission_refuses_a_sender_the_login_does_not_own(any_stack, any_domain):
+    owner, other = "olga@" + any_domain, "pete@" + any_domain
+    password = add_user(any_stack, owner)
+    add_user(any_stack, other)
+    shared = "sales@" + any_domain
+    assert any_stack.mailbag("alias", "add", shared, owner).returncode == 0
     # an alias the login receives may be used as sender
-    submit(stack, owner, password, shared, ["friend@external.test"], "as alias")
+    submit(any_stack, owner, password, shared, ["friend@external.test"], "as alias")
     with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-        submit(stack, owner, password, other, ["friend@external.test"], "forged")
+        submit(any_stack, owner, password, other, ["friend@external.test"], "forged")
     code, text = list(refused.value.recipients.values())[0]
     assert code == 553 and b"not owned by user" in text
 
@@ -304,45 +304,45 @@ def test_missing_store_is_a_temporary_auth_failure_not_a_crash(stack, domain):
     assert "Fatal" not in stack.dovecot_log()
 
 
-def test_declared_size_over_a_recipients_limit_is_refused_at_rcpt(stack, domain):
-    small, big = "rosa@" + domain, "sam@" + domain
-    stack.mailbag("user", "add", "--max-message-size", "10K", small, check=True)
-    add_user(stack, big)
-    list_alias = "both@" + domain
-    stack.mailbag("alias", "add", list_alias, small, big, check=True)
+def test_declared_size_over_a_recipients_limit_is_refused_at_rcpt(any_stack, any_domain):
+    small, big = "rosa@" + any_domain, "sam@" + any_domain
+    any_stack.mailbag("user", "add", "--max-message-size", "10K", small, check=True)
+    add_user(any_stack, big)
+    list_alias = "both@" + any_domain
+    any_stack.mailbag("alias", "add", list_alias, small, big, check=True)
 
-    code, text = rcpt_reply(stack, small, size=20000)
+    code, text = rcpt_reply(any_stack, small, size=20000)
     assert code == 552 and b"5.3.4" in text and b"10240" in text, (code, text)
-    code, text = rcpt_reply(stack, "rosa+tag@" + domain, size=20000)
+    code, text = rcpt_reply(any_stack, "rosa+tag@" + any_domain, size=20000)
     assert code == 552, (code, text)
     # an alias reaching the small mailbox is refused as a whole
-    code, text = rcpt_reply(stack, list_alias, size=20000)
+    code, text = rcpt_reply(any_stack, list_alias, size=20000)
     assert code == 552, (code, text)
     # within the limit, or the other user alone: accepted
-    assert rcpt_reply(stack, small, size=5000)[0] == 250
-    assert rcpt_reply(stack, big, size=20000)[0] == 250
+    assert rcpt_reply(any_stack, small, size=5000)[0] == 250
+    assert rcpt_reply(any_stack, big, size=20000)[0] == 250
     # refused before acceptance: nothing was queued, so nothing bounces
-    assert "status=bounced" not in stack.read_maillog()
+    assert "status=bounced" not in any_stack.read_maillog()
 
 
-def test_policy_sender_login_rule(stack, domain):
-    owner, other = "tina@" + domain, "uma@" + domain
-    add_user(stack, owner)
-    add_user(stack, other)
-    stack.mailbag("alias", "add", "info@" + domain, owner, check=True)
+def test_policy_sender_login_rule(any_stack, any_domain):
+    owner, other = "tina@" + any_domain, "uma@" + any_domain
+    add_user(any_stack, owner)
+    add_user(any_stack, other)
+    any_stack.mailbag("alias", "add", "info@" + any_domain, owner, check=True)
     base = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
             "recipient": "friend@external.test", "sasl_username": owner}
-    assert policy_query(stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
-    assert policy_query(stack.policy_socket, dict(base, sender="info@" + domain)) == "action=DUNNO\n\n"
-    refused = policy_query(stack.policy_socket, dict(base, sender=other))
+    assert policy_query(any_stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
+    assert policy_query(any_stack.policy_socket, dict(base, sender="info@" + any_domain)) == "action=DUNNO\n\n"
+    refused = policy_query(any_stack.policy_socket, dict(base, sender=other))
     assert refused.startswith("action=553 5.7.1") and other in refused
     # malformed lines are skipped, the request still answered
-    assert policy_query(stack.policy_socket, dict(base, sender=owner, **{"BAD NAME": "x"})) == \
+    assert policy_query(any_stack.policy_socket, dict(base, sender=owner, **{"BAD NAME": "x"})) == \
         "action=DUNNO\n\n"
     # an overlong line gets a deferral and only that connection is closed
-    assert policy_query(stack.policy_socket, {"request": "x" * 5000}).startswith(
+    assert policy_query(any_stack.policy_socket, {"request": "x" * 5000}).startswith(
         "action=DEFER_IF_PERMIT")
-    assert policy_query(stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
+    assert policy_query(any_stack.policy_socket, dict(base, sender=owner)) == "action=DUNNO\n\n"
 
 
 def damage_user_record(stack, address):

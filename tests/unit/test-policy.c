@@ -356,6 +356,35 @@ static void test_rate_limit_messages(void **state)
 	mb_context_free(&ctx);
 }
 
+static void test_quota_at_rcpt(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from("{}");
+	const char *team[] = { "roomy@example.org", "full@example.org" };
+	char error[256];
+
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	fixture_add_user(f->store, "full@example.org", true);  /* quota 1000 */
+	fixture_add_user(f->store, "roomy@example.org", true); /* quota 1000 */
+	assert_int_equal(mb_store_alias_add(f->store, "team@example.org", team, 2, error, sizeof(error)), 0);
+	/* nothing reported yet: Dovecot alone enforces */
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=full@example.org\n", "action=DUNNO");
+	assert_int_equal(mb_state_put(f->store, "usage/full@example.org", "1000 3", T0 + 999, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_put(f->store, "usage/roomy@example.org", "900 3", T0 + 999, error, sizeof(error)), 0);
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=full@example.org\n",
+	       "action=452 4.2.2 Mailbox of <full@example.org> is full");
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=Full+tag@Example.org\n", "action=452 4.2.2");
+	/* an alias reaching a full mailbox is refused as a whole */
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=team@example.org\n",
+	       "action=452 4.2.2 Mailbox of <team@example.org> is full");
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=roomy@example.org\nsize=100\n", "action=DUNNO");
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=roomy@example.org\nsize=101\n",
+	       "action=452 4.2.2 Mailbox of <roomy@example.org> has no room for 101 bytes");
+	ctx->check_quota = 0;
+	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=full@example.org\n", "action=DUNNO");
+	mb_context_free(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decide_table, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_sender_login_with_a_large_alias, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_recipient_cap, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_quota_at_rcpt, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_greylisting, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_greylisting_auto_allow, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_recipients, store_fixture_setup, store_fixture_teardown),

@@ -16,6 +16,7 @@ mailbag_context() {
   cat >"$dir/context.json" <<JSON
 {"hostname": "bench.example", "store": "$store", "mail_root": "$dir/vmail",
  "policyd": {"socketmap_socket": "$dir/socketmap", "policy_socket": "$dir/policy",
+             "usage_socket": "$dir/usage",
              "socket_group": "mailbag"},
  "greylisting": {"enabled": true, "delay": 1, "auto_allow_after": 0, "allowlist": []}}
 JSON
@@ -29,7 +30,7 @@ mailbag_start() {
   id mailbag >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mailbag
   # stale sockets of the previous run (policyd, no longer root, cannot
   # remove them) would satisfy wait_unix before the new one listens
-  rm -rf "$dir/store" "$dir/vmail" "$dir/policy" "$dir/socketmap"
+  rm -rf "$dir/store" "$dir/vmail" "$dir/policy" "$dir/socketmap" "$dir/usage"
   mkdir -p "$dir"
   chmod 755 "$dir"
   mailbag_context "$dir" "$store"

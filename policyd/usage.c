@@ -1,0 +1,290 @@
+/* usage.c - mailbox usage from Dovecot's quota_clone, over the dict protocol
+ *
+ * SUMMARY
+ *	Dovecot's quota plugin knows each mailbox's size; its quota_clone
+ *	plugin copies the figures to a dict whenever they change. Pointed at
+ *	this socket ("quota_clone_dict = proxy:/run/mailbag/usage:usage"),
+ *	the copies land in the store's state as "usage/ADDRESS" = "BYTES
+ *	MESSAGES", where the policy check at RCPT (and, with Redis, every
+ *	node) reads them.
+ *
+ *	The dict protocol (Dovecot 2.3, lib-dict/dict-client.h): lines of
+ *	tab-separated fields. "H<major>\t<minor>\t<type>\t<user>\t<dict>"
+ *	opens; "B<id>\t<user>" begins a transaction for a user;
+ *	"S<id>\t<key>\t<value>" sets (priv/quota/storage, priv/quota/messages;
+ *	other keys are ignored); "U" unsets, "A" increments (ignored: quota_clone
+ *	does not use them); "C<id>" commits and is answered "O<id>" (or
+ *	"F<id>" when the store failed); "D<id>" commits answered "AO<id>";
+ *	"R<id>" rolls back; "L<key>" is answered "N" (nothing is served
+ *	back). Anything else closes the connection.
+ *
+ * SECURITY
+ *	The socket is for Dovecot's mail processes (group vmail_gid): a
+ *	client can only claim usage figures, which can only make mail be
+ *	refused with a temporary 452, never accepted past a limit.
+ */
+#include "usage.h"
+
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE_LIFETIME (3650LL * 86400) /* kept until written again */
+
+/* split_fields - cut line at tabs into at most max fields; the count */
+static size_t split_fields(char *line, char **fields, size_t max)
+{
+	size_t count = 0;
+
+	while (count < max) {
+		fields[count++] = line;
+		char *tab = strchr(line, '\t');
+		if (tab == NULL)
+			break;
+		*tab = '\0';
+		line = tab + 1;
+	}
+	return count;
+}
+
+static bool parse_id(const char *text, unsigned int *id_r)
+{
+	char *end;
+	unsigned long id;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	id = strtoul(text, &end, 10);
+	if (errno != 0 || *end != '\0' || id > 0xffffffffUL)
+		return false;
+	*id_r = (unsigned int)id;
+	return true;
+}
+
+static bool parse_count(const char *text, int64_t *value_r)
+{
+	char *end;
+	long long value;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*value_r = value;
+	return true;
+}
+
+static struct usage_transaction *find_transaction(struct usage_connection *conn, const char *id_text)
+{
+	unsigned int id;
+
+	if (!parse_id(id_text, &id))
+		return NULL;
+	for (size_t i = 0; i < USAGE_MAX_TRANSACTIONS; i++) {
+		if (conn->transactions[i].open && conn->transactions[i].id == id)
+			return &conn->transactions[i];
+	}
+	return NULL;
+}
+
+static int begin(struct usage_connection *conn, char **fields, size_t count,
+		 const char *delimiters, char *error, size_t error_size)
+{
+	struct usage_transaction *free_slot = NULL;
+	struct mb_address address;
+	const char *why;
+	unsigned int id;
+
+	if (count != 2 || !parse_id(fields[0], &id) || find_transaction(conn, fields[0]) != NULL) {
+		snprintf(error, error_size, "BEGIN needs a new numeric id and a user");
+		return -1;
+	}
+	for (size_t i = 0; i < USAGE_MAX_TRANSACTIONS && free_slot == NULL; i++) {
+		if (!conn->transactions[i].open)
+			free_slot = &conn->transactions[i];
+	}
+	if (free_slot == NULL) {
+		snprintf(error, error_size, "more than %d open transactions", USAGE_MAX_TRANSACTIONS);
+		return -1;
+	}
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->open = true;
+	free_slot->id = id;
+	/* a user that is not an address is remembered as none: its figures
+	   are dropped at commit (it cannot be one of our mailboxes) */
+	if (mb_address_parse(fields[1], delimiters, &address, &why) == 0 && !address.has_detail)
+		mb_address_format(&address, free_slot->user, sizeof(free_slot->user));
+	return 0;
+}
+
+static int set(struct usage_connection *conn, char **fields, size_t count,
+	       char *error, size_t error_size)
+{
+	struct usage_transaction *t = count == 3 ? find_transaction(conn, fields[0]) : NULL;
+	int64_t value;
+
+	if (t == NULL) {
+		snprintf(error, error_size, "SET needs an open transaction, a key and a value");
+		return -1;
+	}
+	if (strcmp(fields[1], "priv/quota/storage") == 0 && parse_count(fields[2], &value)) {
+		t->bytes = value;
+		t->has_bytes = true;
+	} else if (strcmp(fields[1], "priv/quota/messages") == 0 && parse_count(fields[2], &value)) {
+		t->messages = value;
+		t->has_messages = true;
+	}
+	return 0;
+}
+
+int usage_get(struct mb_store *store, const char *address, int64_t now,
+	      uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size)
+{
+	char key[MB_STATE_KEY_MAX + 1], value[64];
+	unsigned long long bytes, messages;
+	int found;
+
+	snprintf(key, sizeof(key), "usage/%s", address);
+	found = mb_state_get(store, key, now, value, sizeof(value), error, error_size);
+	if (found <= 0)
+		return found;
+	if (sscanf(value, "%llu %llu", &bytes, &messages) != 2)
+		return 0; /* unreadable: as if never written; the next write mends it */
+	*bytes_r = bytes;
+	*messages_r = messages;
+	return 1;
+}
+
+/* commit - write the transaction's figures; 0, or -1 (store failure) */
+static int commit(struct usage_transaction *t, struct mb_store *store, int64_t now,
+		  char *error, size_t error_size)
+{
+	uint64_t bytes = 0, messages = 0;
+	char key[MB_STATE_KEY_MAX + 1], value[64];
+
+	if (t->user[0] == '\0' || (!t->has_bytes && !t->has_messages))
+		return 0;
+	/* a transaction may carry one figure: keep the other */
+	if ((!t->has_bytes || !t->has_messages) &&
+	    usage_get(store, t->user, now, &bytes, &messages, error, error_size) < 0)
+		return -1;
+	if (t->has_bytes)
+		bytes = t->bytes < 0 ? 0 : (uint64_t)t->bytes;
+	if (t->has_messages)
+		messages = t->messages < 0 ? 0 : (uint64_t)t->messages;
+	snprintf(key, sizeof(key), "usage/%s", t->user);
+	snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, bytes, messages);
+	return mb_state_put(store, key, value, now + USAGE_LIFETIME, error, error_size);
+}
+
+static void append(char *reply, size_t reply_size, size_t *reply_len, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (*reply_len + len <= reply_size) {
+		memcpy(reply + *reply_len, text, len);
+		*reply_len += len;
+	}
+}
+
+/* one_line - handle one line (NUL-terminated, no newline): 0 or -1 */
+static int one_line(struct usage_connection *conn, struct mb_store *store, const char *delimiters,
+		    int64_t now, char *line, char *reply, size_t reply_size, size_t *reply_len,
+		    char *error, size_t error_size)
+{
+	char command = line[0], *fields[6], answer[64], store_error[256];
+	size_t count = split_fields(line + 1, fields, 6);
+	struct usage_transaction *t;
+
+	if (!conn->hello_seen && command != 'H') {
+		snprintf(error, error_size, "the first line must be HELLO");
+		return -1;
+	}
+	switch (command) {
+	case 'H':
+		if (count < 5 || fields[0][0] < '2' || fields[0][0] > '9') {
+			snprintf(error, error_size, "HELLO of protocol version %.10s (2 or later understood)", fields[0]);
+			return -1;
+		}
+		conn->hello_seen = true;
+		return 0;
+	case 'B':
+		return begin(conn, fields, count, delimiters, error, error_size);
+	case 'S':
+		return set(conn, fields, count, error, error_size);
+	case 'U':
+	case 'A':
+		if (count < 2 || find_transaction(conn, fields[0]) == NULL) {
+			snprintf(error, error_size, "%c needs an open transaction", command);
+			return -1;
+		}
+		return 0;
+	case 'C':
+	case 'D':
+	case 'R':
+		t = count >= 1 ? find_transaction(conn, fields[0]) : NULL;
+		if (t == NULL) {
+			snprintf(error, error_size, "%c of a transaction that is not open", command);
+			return -1;
+		}
+		t->open = false;
+		if (command == 'R')
+			return 0;
+		bool stored = commit(t, store, now, store_error, sizeof(store_error)) == 0;
+		snprintf(answer, sizeof(answer), "%s%c%u\n", command == 'D' ? "A" : "",
+			 stored ? 'O' : 'F', t->id);
+		append(reply, reply_size, reply_len, answer);
+		if (!stored)
+			snprintf(error, error_size, "usage of %s not stored: %.150s", t->user, store_error);
+		return 0;
+	case 'L':
+		append(reply, reply_size, reply_len, "N\n");
+		return 0;
+	default:
+		snprintf(error, error_size, "unknown command '%c'", command >= ' ' && command < 127 ? command : '?');
+		return -1;
+	}
+}
+
+size_t usage_process(struct usage_connection *conn, struct mb_store *store,
+		     const char *delimiters, int64_t now, const char *in, size_t len,
+		     char *reply, size_t reply_size, size_t *reply_len_r, bool *close_r,
+		     char *error, size_t error_size)
+{
+	char line[USAGE_MAX_LINE + 1];
+	size_t used = 0;
+
+	*reply_len_r = 0;
+	*close_r = false;
+	error[0] = '\0';
+	while (used < len) {
+		const char *nl = memchr(in + used, '\n', len - used);
+		size_t line_len = nl != NULL ? (size_t)(nl - in - used) : len - used;
+		if (line_len > USAGE_MAX_LINE) {
+			snprintf(error, error_size, "a line longer than %d bytes", USAGE_MAX_LINE);
+			*close_r = true;
+			return len;
+		}
+		if (nl == NULL)
+			break;
+		memcpy(line, in + used, line_len);
+		line[line_len] = '\0';
+		used += line_len + 1;
+		if (memchr(line, '\0', line_len) != NULL || line_len == 0 ||
+		    one_line(conn, store, delimiters, now, line, reply, reply_size, reply_len_r,
+			     error, error_size) < 0) {
+			if (error[0] == '\0')
+				snprintf(error, error_size, "an empty line or a NUL byte");
+			*close_r = true;
+			return len;
+		}
+	}
+	return used;
+}

@@ -1,0 +1,44 @@
+/* usage.h - mailbox usage from Dovecot's quota_clone, over the dict protocol (see usage.c). */
+#ifndef MAILBAG_USAGE_H
+#define MAILBAG_USAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "address.h"
+
+struct mb_store;
+
+#define USAGE_MAX_LINE 4096
+#define USAGE_MAX_TRANSACTIONS 8
+
+struct usage_transaction {
+	bool open;
+	unsigned int id;
+	char user[MB_ADDRESS_MAX + 1];
+	bool has_bytes, has_messages;
+	int64_t bytes, messages;
+};
+
+/* What one dict connection carries between requests. Zeroed at connect. */
+struct usage_connection {
+	bool hello_seen;
+	struct usage_transaction transactions[USAGE_MAX_TRANSACTIONS];
+};
+
+/* Handle the complete lines at the front of in: returns the bytes
+   consumed, appends replies to reply (up to reply_size, length in
+   *reply_len_r), and sets *close_r on a protocol error (the reason is in
+   error). A line longer than USAGE_MAX_LINE is a protocol error. */
+size_t usage_process(struct usage_connection *conn, struct mb_store *store,
+		     const char *delimiters, int64_t now, const char *in, size_t len,
+		     char *reply, size_t reply_size, size_t *reply_len_r, bool *close_r,
+		     char *error, size_t error_size);
+
+/* The usage last written for address: 1 found (bytes, messages), 0 none
+   written yet, -1 store failure (error). */
+int usage_get(struct mb_store *store, const char *address, int64_t now,
+	      uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size);
+
+#endif
