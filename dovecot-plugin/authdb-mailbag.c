@@ -8,9 +8,11 @@
  *	Loaded by Dovecot's auth process from modules/auth as
  *	libauthdb_mailbag.so. The passdb hands the stored {SCHEME} hash to
  *	Dovecot, which verifies the password itself; the userdb returns
- *	uid, gid, home, the mail location and the quota rule. Lookups read
- *	the LMDB store in this process (a memory map, no network), so the
- *	auth process never blocks on a socket.
+ *	uid, gid, home, the mail location and the quota rule. With the LMDB
+ *	store, lookups read a memory map in the auth process itself; with
+ *	Redis (a network round trip that can stall) the driver declares
+ *	itself blocking, so Dovecot runs it in its auth-worker processes
+ *	and one slow Redis answer never holds up the auth process.
  *
  * SECURITY
  *	User names with '%', control characters or over 512 bytes are
@@ -32,6 +34,7 @@
 
 #include "address.h"
 #include "context.h"
+#include "redis-location.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -78,6 +81,13 @@ static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+/* mailbag_db_blocking - whether lookups may wait on the network (Redis):
+   Dovecot then runs them in auth-worker processes */
+static bool mailbag_db_blocking(const struct mailbag_db *db)
+{
+	return db->ctx == NULL || mb_redis_location_is(db->ctx->store);
 }
 
 static struct mailbag_db *mailbag_db_get(const char *args)
@@ -246,7 +256,7 @@ static struct passdb_module *mailbag_passdb_preinit(pool_t pool, const char *arg
 
 	module->db = mailbag_db_get(args);
 	module->module.default_pass_scheme = "CRYPT";
-	module->module.blocking = FALSE;
+	module->module.blocking = mailbag_db_blocking(module->db);
 	return &module->module;
 }
 
@@ -286,7 +296,7 @@ static struct userdb_module *mailbag_userdb_preinit(pool_t pool, const char *arg
 	struct mailbag_userdb_module *module = p_new(pool, struct mailbag_userdb_module, 1);
 
 	module->db = mailbag_db_get(args);
-	module->module.blocking = FALSE;
+	module->module.blocking = mailbag_db_blocking(module->db);
 	return &module->module;
 }
 
