@@ -107,7 +107,7 @@ static int write_context(struct cli *cli, const char *path, const char *hostname
 /* own_store - give the store to daemon_user and its group */
 static int own_store(struct cli *cli, const char *dir)
 {
-	static const char *const files[] = { "", "/data.mdb", "/lock.mdb" };
+	static const char *const files[] = { "", "/data.mdb", "/lock.mdb", "/state.mdb", "/state.mdb-lock" };
 	struct passwd *pw = getpwnam(cli->ctx->daemon_user);
 	char path[4200];
 

@@ -231,26 +231,6 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 	return exit_code;
 }
 
-/* nftw(3) passes no context pointer: the running total lives here */
-static uint64_t mailbox_bytes;
-
-static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)path; (void)ftw;
-	if (flag == FTW_F)
-		mailbox_bytes += (uint64_t)st->st_size;
-	return 0;
-}
-
-/* home_usage - bytes under a home directory (0 when it does not exist) */
-static uint64_t home_usage(const char *home)
-{
-	mailbox_bytes = 0;
-	if (home[0] != '\0')
-		nftw(home, add_size, 16, FTW_PHYS);
-	return mailbox_bytes;
-}
-
 static void format_size(uint64_t bytes, char *buf, size_t size)
 {
 	static const char units[] = "BKMGT";
@@ -267,22 +247,36 @@ static void format_size(uint64_t bytes, char *buf, size_t size)
 		snprintf(buf, size, "%.1f%c", v, units[u]);
 }
 
+struct list_context {
+	struct mb_store *store;
+	json_t *list; /* NULL: print a table */
+	int64_t now;
+};
+
 static int print_user(const struct mb_user *user, void *context)
 {
-	json_t *list = context;
-	uint64_t used = home_usage(user->home);
+	struct list_context *lc = context;
+	uint64_t used = 0, messages = 0;
+	char error[256];
+	/* usage as Dovecot last reported it; unknown before its first report
+	   (or when the state cannot be read: listing goes on) */
+	bool known = mb_usage_get(lc->store, user->address, lc->now, &used, &messages,
+				  error, sizeof(error)) > 0;
 
-	if (list != NULL) {
-		json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:s}",
+	if (lc->list != NULL) {
+		json_t *entry = json_pack("{s:s, s:b, s:I, s:I, s:I, s:s}",
 			"address", user->address, "enabled", user->enabled,
 			"quota_bytes", (json_int_t)user->quota_bytes,
 			"max_message_bytes", (json_int_t)user->max_message_bytes,
-			"mailbox_bytes", (json_int_t)used,
-			"created", (json_int_t)user->created, "home", user->home));
+			"created", (json_int_t)user->created, "home", user->home);
+		json_object_set_new(entry, "usage_bytes", known ? json_integer((json_int_t)used) : json_null());
+		json_object_set_new(entry, "usage_messages", known ? json_integer((json_int_t)messages) : json_null());
+		json_array_append_new(lc->list, entry);
 		return 0;
 	}
-	char quota[32], size[32];
-	format_size(used, size, sizeof(size));
+	char quota[32], size[32] = "-";
+	if (known)
+		format_size(used, size, sizeof(size));
 	if (user->quota_bytes == 0)
 		snprintf(quota, sizeof(quota), "unlimited");
 	else
@@ -302,12 +296,12 @@ static int user_list(struct cli *cli, int argc, char **argv)
 	}
 	if (argc == 1 && cli_parse_domain(cli, argv[0], domain) < 0)
 		return EX_DATAERR;
-	json_t *list = cli->json ? json_array() : NULL;
-	if (list == NULL)
-		printf("%-40s %-8s %10s %10s\n", "ADDRESS", "STATE", "MAILBOX", "QUOTA");
+	struct list_context lc = { cli->store, cli->json ? json_array() : NULL, (int64_t)time(NULL) };
+	if (lc.list == NULL)
+		printf("%-40s %-8s %10s %10s\n", "ADDRESS", "STATE", "USED", "QUOTA");
 	int ret = mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
-					 list, error, sizeof(error));
-	return cli_list_done(cli, list, ret, error);
+					 &lc, error, sizeof(error));
+	return cli_list_done(cli, lc.list, ret, error);
 }
 
 /* user_change - passwd, disable, enable, quota: read, change, write */

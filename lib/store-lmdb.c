@@ -57,6 +57,8 @@ struct lmdb_state {
 	char sweep_from[MB_STATE_KEY_MAX + 1]; /* where the next sweep starts */
 };
 
+static int state_open(struct lmdb_state *st, char *error, size_t size);
+
 static int lmdb_fail(char *error, size_t size, const char *what,
 		     const char *path, int rc)
 {
@@ -172,6 +174,12 @@ static int lmdb_open(const char *location, bool writable, bool create,
 	/* slots of readers that died (a killed daemon) are freed here */
 	mdb_reader_check(st->env, &dead);
 	if (open_databases(st, create, error, size) < 0) {
+		lmdb_close(st);
+		return -1;
+	}
+	/* made with the store, so that `mailbag init` gives it to the
+	   daemons' user with the rest */
+	if (create && state_open(st, error, size) < 0) {
 		lmdb_close(st);
 		return -1;
 	}
@@ -372,6 +380,14 @@ failed:
 	return lmdb_fail(error, size, "open state.mdb", st->path, rc);
 }
 
+static bool state_exists(const struct lmdb_state *st)
+{
+	char file[4200];
+
+	snprintf(file, sizeof(file), "%s/state.mdb", st->path);
+	return access(file, F_OK) == 0;
+}
+
 /* state_decode - split "EXPIRES VALUE"; false for a damaged entry */
 static bool state_decode(const MDB_val *v, int64_t *expires_r, const char **value_r,
 			 size_t *len_r)
@@ -412,6 +428,10 @@ static int lmdb_state_get(void *state, const char *key, int64_t now, char *value
 	int rc;
 
 	if (!state_key_ok(key, &k))
+		return 0;
+	/* a reader does not create the state: a root-run `mailbag` would
+	   leave files the daemons could not open */
+	if (st->state_env == NULL && !state_exists(st))
 		return 0;
 	if (state_open(st, error, size) < 0)
 		return -1;

@@ -744,3 +744,32 @@ int mb_state_maintain(struct mb_store *store, int64_t now,
 		return 0;
 	return store->backend->state_maintain(store->state, now, error, error_size);
 }
+
+int mb_usage_get(struct mb_store *store, const char *address, int64_t now,
+		 uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size)
+{
+	char key[MB_STATE_KEY_MAX + 1], value[64];
+	unsigned long long bytes, messages;
+	int found;
+
+	snprintf(key, sizeof(key), "usage/%s", address);
+	found = mb_state_get(store, key, now, value, sizeof(value), error, error_size);
+	if (found <= 0)
+		return found;
+	if (sscanf(value, "%llu %llu", &bytes, &messages) != 2)
+		return 0; /* unreadable: as if never reported; the next report mends it */
+	*bytes_r = bytes;
+	*messages_r = messages;
+	return 1;
+}
+
+int mb_usage_put(struct mb_store *store, const char *address, uint64_t bytes,
+		 uint64_t messages, int64_t expires, char *error, size_t error_size)
+{
+	char key[MB_STATE_KEY_MAX + 1], value[64];
+
+	snprintf(key, sizeof(key), "usage/%s", address);
+	snprintf(value, sizeof(value), "%llu %llu", (unsigned long long)bytes,
+		 (unsigned long long)messages);
+	return mb_state_put(store, key, value, expires, error, error_size);
+}

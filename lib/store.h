@@ -104,6 +104,14 @@ int mb_state_put(struct mb_store *store, const char *key, const char *value,
 int mb_state_add(struct mb_store *store, const char *key, int64_t delta,
 		 int64_t expires, int64_t now, int64_t *value_r,
 		 char *error, size_t error_size);
+/* A mailbox's usage as Dovecot last reported it (policyd's usage
+   socket), kept in the state as "usage/ADDRESS" = "BYTES MESSAGES".
+   get: 1 found, 0 never reported, -1. put: 0 or -1. */
+int mb_usage_get(struct mb_store *store, const char *address, int64_t now,
+		 uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size);
+int mb_usage_put(struct mb_store *store, const char *address, uint64_t bytes,
+		 uint64_t messages, int64_t expires, char *error, size_t error_size);
+
 /* Call about once a second in a daemon that writes state. */
 int mb_state_maintain(struct mb_store *store, int64_t now,
 		      char *error, size_t error_size);

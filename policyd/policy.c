@@ -287,7 +287,7 @@ static int judge_quota(const struct policy_call *call, const struct mb_user *use
 
 	if (user->quota_bytes == 0)
 		return 0;
-	found = usage_get(call->store, user->address, call->now, &bytes, &messages, reason, reason_size);
+	found = mb_usage_get(call->store, user->address, call->now, &bytes, &messages, reason, reason_size);
 	if (found <= 0)
 		return found; /* nothing reported yet: Dovecot still enforces */
 	if (bytes >= user->quota_bytes) {

@@ -144,44 +144,23 @@ static int set(struct usage_connection *conn, char **fields, size_t count,
 	return 0;
 }
 
-int usage_get(struct mb_store *store, const char *address, int64_t now,
-	      uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size)
-{
-	char key[MB_STATE_KEY_MAX + 1], value[64];
-	unsigned long long bytes, messages;
-	int found;
-
-	snprintf(key, sizeof(key), "usage/%s", address);
-	found = mb_state_get(store, key, now, value, sizeof(value), error, error_size);
-	if (found <= 0)
-		return found;
-	if (sscanf(value, "%llu %llu", &bytes, &messages) != 2)
-		return 0; /* unreadable: as if never written; the next write mends it */
-	*bytes_r = bytes;
-	*messages_r = messages;
-	return 1;
-}
-
 /* commit - write the transaction's figures; 0, or -1 (store failure) */
 static int commit(struct usage_transaction *t, struct mb_store *store, int64_t now,
 		  char *error, size_t error_size)
 {
 	uint64_t bytes = 0, messages = 0;
-	char key[MB_STATE_KEY_MAX + 1], value[64];
 
 	if (t->user[0] == '\0' || (!t->has_bytes && !t->has_messages))
 		return 0;
 	/* a transaction may carry one figure: keep the other */
 	if ((!t->has_bytes || !t->has_messages) &&
-	    usage_get(store, t->user, now, &bytes, &messages, error, error_size) < 0)
+	    mb_usage_get(store, t->user, now, &bytes, &messages, error, error_size) < 0)
 		return -1;
 	if (t->has_bytes)
 		bytes = t->bytes < 0 ? 0 : (uint64_t)t->bytes;
 	if (t->has_messages)
 		messages = t->messages < 0 ? 0 : (uint64_t)t->messages;
-	snprintf(key, sizeof(key), "usage/%s", t->user);
-	snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, bytes, messages);
-	return mb_state_put(store, key, value, now + USAGE_LIFETIME, error, error_size);
+	return mb_usage_put(store, t->user, bytes, messages, now + USAGE_LIFETIME, error, error_size);
 }
 
 static void append(char *reply, size_t reply_size, size_t *reply_len, const char *text)

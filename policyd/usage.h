@@ -36,9 +36,5 @@ size_t usage_process(struct usage_connection *conn, struct mb_store *store,
 		     char *reply, size_t reply_size, size_t *reply_len_r, bool *close_r,
 		     char *error, size_t error_size);
 
-/* The usage last written for address: 1 found (bytes, messages), 0 none
-   written yet, -1 store failure (error). */
-int usage_get(struct mb_store *store, const char *address, int64_t now,
-	      uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t error_size);
 
 #endif

@@ -219,6 +219,29 @@ static void test_state_put_get_and_sweep(void **state)
 	mdb_env_close(env);
 }
 
+/* Reading the state never creates it: a root-run command would leave
+   files the daemons' user could not open. Writing does. */
+static void test_state_read_does_not_create(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *reader;
+	char path[128], lock[140], error[512], value[16];
+	int64_t count;
+
+	snprintf(path, sizeof(path), "%s/store/state.mdb", f->dir);
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	assert_int_equal(access(path, F_OK), 0); /* made with the store */
+	mb_store_close(&f->store);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(unlink(lock), 0);
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &reader, error, sizeof(error)), 0);
+	assert_int_equal(mb_state_get(reader, "usage/a@b.c", 1, value, sizeof(value), error, sizeof(error)), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(mb_state_add(reader, "c", 1, 100, 1, &count, error, sizeof(error)), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	mb_store_close(&reader);
+}
+
 /* Redis keeps expiry on its own clock: real seconds here */
 static void test_redis_state_expires(void **state)
 {
@@ -275,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_counters_expire, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_put_get_and_sweep, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_state_read_does_not_create, store_fixture_setup, store_fixture_teardown),
 		/* the backend-neutral tests again, on a real Redis */
 		cmocka_unit_test_setup_teardown(test_domains, store_fixture_setup_redis, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_users, store_fixture_setup_redis, store_fixture_teardown),

@@ -39,19 +39,19 @@ static void test_quota_clone_session(void **state)
 	assert_false(r.closed);
 	assert_int_equal(r.used, strlen(session));
 	assert_string_equal(r.reply, "O1\n");
-	assert_int_equal(usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
+	assert_int_equal(mb_usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
 	assert_int_equal(bytes, 5545);
 	assert_int_equal(messages, 1);
 	/* one figure alone keeps the other; an async commit gets "A" */
 	r = run(f, &conn, "B2\tann@example.org\nS2\tpriv/quota/storage\t9000\nD2\n");
 	assert_string_equal(r.reply, "AO2\n");
-	assert_int_equal(usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
+	assert_int_equal(mb_usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
 	assert_int_equal(bytes, 9000);
 	assert_int_equal(messages, 1);
 	/* a rollback writes nothing; other keys and lookups are harmless */
 	r = run(f, &conn, "B3\tann@example.org\nS3\tpriv/quota/storage\t1\nS3\tshared/x\ty\nR3\nLpriv/quota/storage\n");
 	assert_string_equal(r.reply, "N\n");
-	assert_int_equal(usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
+	assert_int_equal(mb_usage_get(f->store, "ann@example.org", (int64_t)time(NULL), &bytes, &messages, error, sizeof(error)), 1);
 	assert_int_equal(bytes, 9000);
 	/* a user that is no address: committed, stored nowhere */
 	r = run(f, &conn, "B4\tnot an address\nS4\tpriv/quota/storage\t1\nC4\n");
