@@ -34,10 +34,13 @@
 
 #include "address.h"
 #include "context.h"
+#include "lockout.h"
 #include "redis-location.h"
 #include "store.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #define MAILBAG_USERNAME_MAX 512
 
@@ -45,6 +48,7 @@
 struct mailbag_db {
 	int refcount;
 	char *context_path;
+	struct timespec context_mtime; /* of the file ctx was read from */
 	struct mb_context *ctx;
 	struct mb_store *store;
 	char error[1024]; /* the last open failure */
@@ -66,13 +70,45 @@ const char *authdb_mailbag_version = DOVECOT_ABI_VERSION;
 void authdb_mailbag_init(void);
 void authdb_mailbag_deinit(void);
 
+/* context_changed - the context file was written since it was read: its
+   settings (lock-out thresholds, ...) apply from the next login on */
+static bool context_changed(struct mailbag_db *db)
+{
+	struct stat st;
+
+	if (stat(db->context_path, &st) < 0)
+		return FALSE; /* keep what was read; the store open reports */
+	return st.st_mtim.tv_sec != db->context_mtime.tv_sec ||
+		st.st_mtim.tv_nsec != db->context_mtime.tv_nsec;
+}
+
+static int load_context(struct mailbag_db *db)
+{
+	struct mb_context *fresh;
+	struct stat st;
+
+	if (stat(db->context_path, &st) == 0)
+		db->context_mtime = st.st_mtim;
+	if (mb_context_load(db->context_path, &fresh, db->error, sizeof(db->error)) < 0)
+		return -1;
+	/* a new store location needs the store opened again */
+	if (db->ctx != NULL && strcmp(db->ctx->store, fresh->store) != 0)
+		mb_store_close(&db->store);
+	mb_context_free(&db->ctx);
+	db->ctx = fresh;
+	return 0;
+}
+
 /* mailbag_db_ready - the context and an open store, (re)opened lazily */
 static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
 {
-	if (db->ctx == NULL &&
-	    mb_context_load(db->context_path, &db->ctx, db->error, sizeof(db->error)) < 0) {
-		*error_r = db->error;
-		return -1;
+	if ((db->ctx == NULL || context_changed(db)) && load_context(db) < 0) {
+		if (db->ctx == NULL) {
+			*error_r = db->error;
+			return -1;
+		}
+		/* a broken edit: keep the settings that worked */
+		i_error("mailbag: %s (keeping the settings read before)", db->error);
 	}
 	if (db->store == NULL &&
 	    mb_store_open(db->ctx->store, MB_STORE_READ, &db->store,
@@ -203,14 +239,95 @@ static enum passdb_result passdb_user(struct auth_request *request, struct mb_us
 	return PASSDB_RESULT_OK;
 }
 
+/* The address and the account a lock-out counts for. The account is the
+   login as given (lower-cased), so unknown names count too. */
+struct login_origin {
+	char ip[64];
+	char account[MAILBAG_USERNAME_MAX + 1];
+};
+
+static void login_origin(struct auth_request *request, struct login_origin *origin)
+{
+	const char *ip = request->fields.remote_ip.family != 0 ?
+		net_ip2addr(&request->fields.remote_ip) : "";
+	const char *user = request->fields.user;
+	size_t i;
+
+	i_snprintf(origin->ip, sizeof(origin->ip), "%s", ip);
+	for (i = 0; user[i] != '\0' && i < sizeof(origin->account) - 1; i++)
+		origin->account[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] + 32 : user[i]);
+	origin->account[i] = '\0';
+}
+
+/* lockout_refuses - TRUE when the origin is locked out (logged); a state
+   that cannot be read is an internal failure, reported in *failed_r */
+static bool lockout_refuses(struct auth_request *request, const struct login_origin *origin,
+			    bool *failed_r)
+{
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mailbag_db *db = module->db;
+	const char *error;
+	char why[256];
+	int ret;
+
+	*failed_r = FALSE;
+	if (mailbag_db_ready(db, &error) < 0) {
+		e_error(authdb_event(request), "mailbag: %s", error);
+		*failed_r = TRUE;
+		return TRUE;
+	}
+	ret = mb_lockout_check(db->store, db->ctx, origin->ip, origin->account, (int64_t)time(NULL),
+			       why, sizeof(why));
+	if (ret < 0) {
+		e_error(authdb_event(request), "mailbag: lock-out state: %s", why);
+		*failed_r = TRUE;
+		return TRUE;
+	}
+	if (ret > 0)
+		e_info(authdb_event(request), "mailbag: %s; password not checked", why);
+	return ret > 0;
+}
+
+static void lockout_count(struct auth_request *request, const struct login_origin *origin,
+			  bool success)
+{
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mailbag_db *db = module->db;
+	char error[256];
+	int ret = success ?
+		mb_lockout_succeeded(db->store, db->ctx, origin->account, (int64_t)time(NULL),
+				     error, sizeof(error)) :
+		mb_lockout_failed(db->store, db->ctx, origin->ip, origin->account, (int64_t)time(NULL),
+				  error, sizeof(error));
+
+	if (ret < 0)
+		e_error(authdb_event(request), "mailbag: counting a login for lock-out: %s", error);
+}
+
 static void mailbag_verify_plain(struct auth_request *request, const char *password,
 				 verify_plain_callback_t *callback)
 {
 	const char *crypted, *scheme;
+	struct login_origin origin;
 	struct mb_user user;
-	enum passdb_result result = passdb_user(request, &user);
+	bool failed;
 
+	/* a locked-out address or account gets the answer of a wrong
+	   password (and Dovecot's same failure delay), unchecked */
+	login_origin(request, &origin);
+	if (lockout_refuses(request, &origin, &failed)) {
+		if (!failed)
+			lockout_count(request, &origin, FALSE);
+		callback(failed ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_PASSWORD_MISMATCH,
+			 request);
+		return;
+	}
+	enum passdb_result result = passdb_user(request, &user);
 	if (result != PASSDB_RESULT_OK) {
+		if (result == PASSDB_RESULT_USER_UNKNOWN)
+			lockout_count(request, &origin, FALSE);
 		callback(result, request);
 		return;
 	}
@@ -218,6 +335,7 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	int ret = auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
 	bool enabled = user.enabled;
 	mb_user_clear(&user);
+	lockout_count(request, &origin, ret > 0);
 	if (ret <= 0) {
 		callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
 		return;

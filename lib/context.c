@@ -109,6 +109,18 @@ static const struct field greylisting_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field auth_fields[] = {
+	{ "failures_per_ip", FIELD_COUNT, offsetof(struct mb_context, auth_failures_per_ip),
+	  "10", NULL, "a number of failed logins, 0 for no limit" },
+	{ "failures_per_account", FIELD_COUNT, offsetof(struct mb_context, auth_failures_per_account),
+	  "50", NULL, "a number of failed logins, 0 for no limit" },
+	{ "lockout", FIELD_DURATION, offsetof(struct mb_context, auth_lockout),
+	  "15m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"" },
+	{ "lockout_max", FIELD_DURATION, offsetof(struct mb_context, auth_lockout_max),
+	  "1d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -132,6 +144,7 @@ static const struct field top_fields[] = {
 	  "a list of {\"key\": sasl_username|sender_domain|client_address|client_network|recipient, "
 	  "\"count\": messages|recipients, \"per\": minute|hour|day, \"limit\": N, \"name\": optional}" },
 	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object" },
+	{ "auth", FIELD_OBJECT, 0, NULL, auth_fields, "an object" },
 	END_OF_FIELDS
 };
 

@@ -75,6 +75,10 @@ struct mb_context {
 					  allowed outright; 0 never */
 	struct mb_allow_entry *greylist_allowlist;
 	size_t greylist_allow_count;
+	uint64_t auth_failures_per_ip;      /* lock-out thresholds; 0 off */
+	uint64_t auth_failures_per_account;
+	int64_t auth_lockout;               /* seconds, doubled per failure past */
+	int64_t auth_lockout_max;
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message

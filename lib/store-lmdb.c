@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #define LMDB_MAP_SIZE ((size_t)1 << 30) /* 1 GiB of address space */
+#define LMDB_STATE_MAP_SIZE ((size_t)1 << 29) /* 512 MiB: millions of entries */
 #define STATE_SWEEP_SLICE 2000         /* entries examined per maintain */
 
 static const char *const table_names[MB_TABLE_COUNT] = {
@@ -355,7 +356,7 @@ static int state_open(struct lmdb_state *st, char *error, size_t size)
 	snprintf(file, sizeof(file), "%s/state.mdb", st->path);
 	if ((rc = mdb_env_create(&st->state_env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(st->state_env, 2)) != 0 ||
-	    (rc = mdb_env_set_mapsize(st->state_env, LMDB_MAP_SIZE)) != 0)
+	    (rc = mdb_env_set_mapsize(st->state_env, LMDB_STATE_MAP_SIZE)) != 0)
 		goto failed;
 	mode_t old_mask = umask(007);
 	rc = mdb_env_open(st->state_env, file, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0660);

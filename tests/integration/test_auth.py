@@ -2,7 +2,9 @@
 
 import base64
 import imaplib
+import json
 import smtplib
+import socket
 import ssl
 
 import pytest
@@ -38,3 +40,46 @@ def test_plain_with_a_foreign_authorization_identity_is_refused(stack, domain):
         assert code == 535, code
         code, _ = s.docmd("AUTH", "PLAIN " + plain("", attacker, password))
         assert code == 235, code
+
+
+class IMAPFrom(imaplib.IMAP4):
+    """IMAP from a chosen loopback source address (127.0.0.0/8 is all ours)."""
+
+    def __init__(self, source, port):
+        self.source = source
+        super().__init__("127.0.0.1", port)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection(("127.0.0.1", self.port), timeout or 30,
+                                        source_address=(self.source, 0))
+
+
+def login_from(stack, source, user, password):
+    im = IMAPFrom(source, stack.ports["imap"])
+    try:
+        im.login(user, password)
+    except imaplib.IMAP4.error:
+        im.shutdown()
+        return False
+    im.logout()
+    return True
+
+
+def test_failed_logins_lock_the_address_out(any_stack, any_domain):
+    user = "brute@" + any_domain
+    password = add_user(any_stack, user)
+    with open(any_stack.context) as f:
+        original = json.load(f).get("auth")
+    # the driver rereads the context file when it changes
+    any_stack.update_context({"auth": {"failures_per_ip": 3, "lockout": 60}})
+    try:
+        attacker, neighbour = "127.0.0.3", "127.0.0.4"
+        for guess in ("guess-1", "guess-2", "guess-3"):
+            assert not login_from(any_stack, attacker, user, guess)
+        # the right password, from the locked address: refused unchecked
+        assert not login_from(any_stack, attacker, user, password)
+        assert "password not checked" in any_stack.dovecot_log()
+        # from another address the account still works
+        assert login_from(any_stack, neighbour, user, password)
+    finally:
+        any_stack.update_context({"auth": original})
