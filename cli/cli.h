@@ -42,7 +42,17 @@ int cli_list_done(struct cli *cli, struct json_t *list, int foreach_ret, const c
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
+/* When a user was last seen: the last login Dovecot reported, else the
+   account's creation (*logged_in_r says which). */
+struct mb_user;
+int64_t cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
+			   bool *logged_in_r);
+
+/* Delete a mailbox directory, refusing anything not below mail_root. */
+int cli_purge_home(struct cli *cli, const char *home);
+
 int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);

@@ -33,7 +33,7 @@ static const char user_usage[] =
 	"usage: mailbag user add [--password-stdin | --hash HASH] [--quota SIZE]\n"
 	"                        [--max-message-size SIZE] [--disabled] ADDRESS\n"
 	"       mailbag user del [--purge] ADDRESS\n"
-	"       mailbag user list [DOMAIN]\n"
+	"       mailbag user list [--inactive DURATION] [DOMAIN]\n"
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
 	"       mailbag user disable|enable ADDRESS\n"
 	"       mailbag user quota ADDRESS SIZE\n"
@@ -41,11 +41,13 @@ static const char user_usage[] =
 	"Without --password-stdin or --hash, a password is generated and printed.\n"
 	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
 	"{BLF-CRYPT} hash. SIZE is bytes or a number with K, M, G or T; 0 means\n"
-	"no limit. del keeps the mailbox on disk unless --purge.\n";
+	"no limit. del keeps the mailbox on disk unless --purge. list --inactive 90d\n"
+	"shows only users whose last login (or creation, if they never logged in)\n"
+	"is older than that; DURATION is seconds or a number with s, m, h or d.\n";
 
 struct user_options {
 	bool password_stdin, disabled, purge;
-	const char *hash, *quota, *max_message;
+	const char *hash, *quota, *max_message, *inactive;
 };
 
 static int parse_options(struct cli *cli, int argc, char **argv,
@@ -58,6 +60,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		{ "max-message-size", required_argument, NULL, 'm' },
 		{ "disabled", no_argument, NULL, 'D' },
 		{ "purge", no_argument, NULL, 'P' },
+		{ "inactive", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -72,6 +75,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		case 'm': o->max_message = optarg; break;
 		case 'D': o->disabled = true; break;
 		case 'P': o->purge = true; break;
+		case 'i': o->inactive = optarg; break;
 		default: fputs(user_usage, stderr); return -1;
 		}
 	}
@@ -190,8 +194,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-/* purge_home - delete a mailbox directory, only below mail_root */
-static int purge_home(struct cli *cli, const char *home)
+/* cli_purge_home - delete a mailbox directory, only below mail_root */
+int cli_purge_home(struct cli *cli, const char *home)
 {
 	size_t root_len = strlen(cli->ctx->mail_root);
 
@@ -221,7 +225,7 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 		mb_user_clear(&user);
 		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
 	}
-	int exit_code = o->purge ? purge_home(cli, user.home) : EX_OK;
+	int exit_code = o->purge ? cli_purge_home(cli, user.home) : EX_OK;
 	if (exit_code == EX_OK && !cli->json)
 		printf("deleted %s%s\n", address, o->purge ? " and its mailbox" : " (mailbox kept)");
 	else if (exit_code == EX_OK)
@@ -251,7 +255,27 @@ struct list_context {
 	struct mb_store *store;
 	json_t *list; /* NULL: print a table */
 	int64_t now;
+	int64_t inactive_before; /* list only users last seen before; 0: all */
 };
+
+int64_t cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
+			   bool *logged_in_r)
+{
+	char error[256];
+	int64_t when;
+
+	*logged_in_r = mb_last_login_get(store, user->address, now, &when, error, sizeof(error)) > 0;
+	return *logged_in_r ? when : user->created;
+}
+
+static void format_day(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%d", &tm) == 0)
+		snprintf(buf, size, "?");
+}
 
 static int print_user(const struct mb_user *user, void *context)
 {
@@ -262,6 +286,11 @@ static int print_user(const struct mb_user *user, void *context)
 	   (or when the state cannot be read: listing goes on) */
 	bool known = mb_usage_get(lc->store, user->address, lc->now, &used, &messages,
 				  error, sizeof(error)) > 0;
+	bool logged_in;
+	int64_t seen = cli_user_last_seen(lc->store, user, lc->now, &logged_in);
+
+	if (lc->inactive_before != 0 && seen >= lc->inactive_before)
+		return 0;
 
 	if (lc->list != NULL) {
 		json_t *entry = json_pack("{s:s, s:b, s:I, s:I, s:I, s:s}",
@@ -271,6 +300,7 @@ static int print_user(const struct mb_user *user, void *context)
 			"created", (json_int_t)user->created, "home", user->home);
 		json_object_set_new(entry, "usage_bytes", known ? json_integer((json_int_t)used) : json_null());
 		json_object_set_new(entry, "usage_messages", known ? json_integer((json_int_t)messages) : json_null());
+		json_object_set_new(entry, "last_login", logged_in ? json_integer((json_int_t)seen) : json_null());
 		json_array_append_new(lc->list, entry);
 		return 0;
 	}
@@ -281,14 +311,19 @@ static int print_user(const struct mb_user *user, void *context)
 		snprintf(quota, sizeof(quota), "unlimited");
 	else
 		format_size(user->quota_bytes, quota, sizeof(quota));
-	printf("%-40s %-8s %10s %10s\n", user->address,
-	       user->enabled ? "enabled" : "disabled", size, quota);
+	char login[16] = "never";
+	if (logged_in)
+		format_day(seen, login, sizeof(login));
+	printf("%-40s %-8s %10s %10s %10s\n", user->address,
+	       user->enabled ? "enabled" : "disabled", size, quota, login);
 	return 0;
 }
 
-static int user_list(struct cli *cli, int argc, char **argv)
+static int user_list(struct cli *cli, const struct user_options *o, int argc, char **argv)
 {
 	char domain[MB_DOMAIN_MAX + 1], error[1024];
+	int64_t inactive = 0;
+	const char *why;
 
 	if (argc > 1) {
 		fputs(user_usage, stderr);
@@ -296,9 +331,14 @@ static int user_list(struct cli *cli, int argc, char **argv)
 	}
 	if (argc == 1 && cli_parse_domain(cli, argv[0], domain) < 0)
 		return EX_DATAERR;
-	struct list_context lc = { cli->store, cli->json ? json_array() : NULL, (int64_t)time(NULL) };
+	if (o->inactive != NULL && (mb_parse_duration(o->inactive, &inactive, &why) < 0 || inactive == 0))
+		return cli_fail(cli, EX_USAGE, "--inactive '%s': %s", o->inactive,
+				inactive == 0 ? "give a duration such as 90d" : why);
+	int64_t now = (int64_t)time(NULL);
+	struct list_context lc = { cli->store, cli->json ? json_array() : NULL, now,
+				   inactive > 0 ? now - inactive : 0 };
 	if (lc.list == NULL)
-		printf("%-40s %-8s %10s %10s\n", "ADDRESS", "STATE", "USED", "QUOTA");
+		printf("%-40s %-8s %10s %10s %10s\n", "ADDRESS", "STATE", "USED", "QUOTA", "LAST LOGIN");
 	int ret = mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
 					 &lc, error, sizeof(error));
 	return cli_list_done(cli, lc.list, ret, error);
@@ -378,7 +418,7 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
 	if (strcmp(verb, "list") == 0)
-		return user_list(cli, rest, args);
+		return user_list(cli, &o, rest, args);
 
 	int want = strcmp(verb, "quota") == 0 ? 2 : 1;
 	if (rest != want) {

@@ -153,6 +153,7 @@ static void usage(FILE *f)
 		"  user add|del|list|passwd|disable|enable|quota\n"
 		"                          mailboxes and their passwords\n"
 		"  alias add|del|list      forwarding: fan-out, catch-all, domain alias\n"
+		"  expire [--apply]        disable or delete accounts unused for expire.after\n"
 		"\n"
 		"options:\n"
 		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
@@ -210,6 +211,8 @@ int main(int argc, char **argv)
 		ret = cmd_user(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "alias") == 0)
 		ret = cmd_alias(&cli, sub_argc, sub_argv);
+	else if (strcmp(name, "expire") == 0)
+		ret = cmd_expire(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "help") == 0) {
 		usage(stdout);
 		ret = EX_OK;

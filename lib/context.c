@@ -121,6 +121,14 @@ static const struct field auth_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field expire_fields[] = {
+	{ "after", FIELD_DURATION, offsetof(struct mb_context, expire_after),
+	  "0", NULL, "a duration such as \"180d\"; 0 never expires accounts" },
+	{ "delete", FIELD_BOOL, offsetof(struct mb_context, expire_delete),
+	  "false", NULL, "true (delete accounts and their mail) or false (disable them)" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -145,6 +153,7 @@ static const struct field top_fields[] = {
 	  "\"count\": messages|recipients, \"per\": minute|hour|day, \"limit\": N, \"name\": optional}" },
 	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object" },
 	{ "auth", FIELD_OBJECT, 0, NULL, auth_fields, "an object" },
+	{ "expire", FIELD_OBJECT, 0, NULL, expire_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -279,38 +288,57 @@ static int check_string_value(struct parse_state *st, const char *key,
 	}
 }
 
-/* parse_duration - "300", "300s", "5m", "2h", "35d" or a JSON integer */
-static int parse_duration(struct parse_state *st, const char *key, const struct field *f,
-			  json_t *value, int64_t *seconds_r)
+int mb_parse_duration(const char *text, int64_t *seconds_r, const char **error_r)
 {
 	long long amount, unit = 1;
 	char *end;
 
-	if (json_is_integer(value)) {
-		amount = json_integer_value(value);
-	} else if (json_is_string(value)) {
-		const char *text = json_string_value(value);
-		errno = 0;
-		amount = strtoll(text, &end, 10);
-		if (text[0] < '0' || text[0] > '9' || errno != 0)
-			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
-		switch (*end) {
-		case '\0': case 's': break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		default:
-			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
-		}
-		if (*end != '\0' && end[1] != '\0')
-			return fail(st, key, "expected %s (got \"%.40s\")", f->help, text);
-	} else {
-		return fail(st, key, "expected %s", f->help);
+	errno = 0;
+	amount = strtoll(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || errno != 0) {
+		*error_r = "a duration starts with a number";
+		return -1;
 	}
-	/* ten years is more than any greylist or window needs */
-	if (amount < 0 || amount > 3650LL * 86400 / unit)
-		return fail(st, key, "expected %s, from 0 to 3650 days", f->help);
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default:
+		*error_r = "a duration is a number with an optional s, m, h or d";
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0') {
+		*error_r = "a duration is a number with an optional s, m, h or d";
+		return -1;
+	}
+	/* ten years is more than any window or lock needs */
+	if (amount > 3650LL * 86400 / unit) {
+		*error_r = "a duration is at most 3650 days";
+		return -1;
+	}
 	*seconds_r = (int64_t)(amount * unit);
+	return 0;
+}
+
+/* parse_duration - a duration string or a JSON integer of seconds */
+static int parse_duration(struct parse_state *st, const char *key, const struct field *f,
+			  json_t *value, int64_t *seconds_r)
+{
+	const char *error;
+
+	if (json_is_integer(value)) {
+		json_int_t seconds = json_integer_value(value);
+		if (seconds < 0 || seconds > 3650LL * 86400)
+			return fail(st, key, "expected %s, from 0 to 3650 days", f->help);
+		*seconds_r = (int64_t)seconds;
+		return 0;
+	}
+	if (!json_is_string(value))
+		return fail(st, key, "expected %s", f->help);
+	if (mb_parse_duration(json_string_value(value), seconds_r, &error) < 0)
+		return fail(st, key, "expected %s: %s (got \"%.40s\")", f->help, error,
+			    json_string_value(value));
 	return 0;
 }
 

@@ -79,6 +79,8 @@ struct mb_context {
 	uint64_t auth_failures_per_account;
 	int64_t auth_lockout;               /* seconds, doubled per failure past */
 	int64_t auth_lockout_max;
+	int64_t expire_after;      /* seconds without a login; 0: never expire */
+	int expire_delete;         /* delete (and purge) instead of disable */
 };
 
 /* Read and check path. On error returns -1 and writes a one-line message
@@ -94,6 +96,10 @@ void mb_context_free(struct mb_context **ctx);
 /* The context file to use: explicit path, else $MAILBAG_CONTEXT, else
    the built-in default. */
 const char *mb_context_path(const char *explicit_path);
+
+/* Parse "300", "300s", "5m", "2h", "90d" into seconds (up to 3650
+   days). 0 or -1 with *error_r. */
+int mb_parse_duration(const char *text, int64_t *seconds_r, const char **error_r);
 
 /* Parse "1048576", "512K", "50M", "2G", "1T" into bytes. 0 or -1. */
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r);

@@ -773,3 +773,35 @@ int mb_usage_put(struct mb_store *store, const char *address, uint64_t bytes,
 		 (unsigned long long)messages);
 	return mb_state_put(store, key, value, expires, error, error_size);
 }
+
+#define LAST_LOGIN_LIFETIME (3650LL * 86400) /* kept until the next login */
+
+int mb_last_login_get(struct mb_store *store, const char *address, int64_t now,
+		      int64_t *when_r, char *error, size_t error_size)
+{
+	char key[MB_STATE_KEY_MAX + 1], value[32];
+	int found;
+
+	snprintf(key, sizeof(key), "login/%s", address);
+	found = mb_state_get(store, key, now, value, sizeof(value), error, error_size);
+	if (found <= 0)
+		return found;
+	*when_r = strtoll(value, NULL, 10);
+	return 1;
+}
+
+int mb_last_login_put(struct mb_store *store, const char *address, int64_t when,
+		      int64_t now, char *error, size_t error_size)
+{
+	char key[MB_STATE_KEY_MAX + 1], value[32];
+	int64_t day = when - when % 86400, recorded;
+	int found = mb_last_login_get(store, address, now, &recorded, error, error_size);
+
+	if (found < 0)
+		return -1;
+	if (found > 0 && recorded >= day)
+		return 0; /* this day is known: no write */
+	snprintf(key, sizeof(key), "login/%s", address);
+	snprintf(value, sizeof(value), "%lld", (long long)day);
+	return mb_state_put(store, key, value, now + LAST_LOGIN_LIFETIME, error, error_size);
+}

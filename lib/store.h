@@ -112,6 +112,15 @@ int mb_usage_get(struct mb_store *store, const char *address, int64_t now,
 int mb_usage_put(struct mb_store *store, const char *address, uint64_t bytes,
 		 uint64_t messages, int64_t expires, char *error, size_t error_size);
 
+/* The last login (unix time, at day precision) Dovecot's last_login
+   plugin reported, kept as "login/ADDRESS". get: 1 found, 0 never, -1. */
+int mb_last_login_get(struct mb_store *store, const char *address, int64_t now,
+		      int64_t *when_r, char *error, size_t error_size);
+/* Record a login at when, rounded down to its day (UTC); a login on a
+   day already recorded writes nothing. 0 or -1. */
+int mb_last_login_put(struct mb_store *store, const char *address, int64_t when,
+		      int64_t now, char *error, size_t error_size);
+
 /* Call about once a second in a daemon that writes state. */
 int mb_state_maintain(struct mb_store *store, int64_t now,
 		      char *error, size_t error_size);

@@ -1,4 +1,4 @@
-/* usage.c - mailbox usage from Dovecot's quota_clone, over the dict protocol
+/* usage.c - mailbox usage and last logins from Dovecot, over the dict protocol
  *
  * SUMMARY
  *	Dovecot's quota plugin knows each mailbox's size; its quota_clone
@@ -6,13 +6,17 @@
  *	this socket ("quota_clone_dict = proxy:/run/mailbag/usage:usage"),
  *	the copies land in the store's state as "usage/ADDRESS" = "BYTES
  *	MESSAGES", where the policy check at RCPT (and, with Redis, every
- *	node) reads them.
+ *	node) reads them. Dovecot's last_login plugin, pointed at the same
+ *	socket, sets "shared/last-login/USER" to the login's time at each
+ *	IMAP login; it is kept at day precision ("login/ADDRESS"), so a
+ *	user's logins write once a day (mailbag user list --inactive,
+ *	mailbag expire).
  *
  *	The dict protocol (Dovecot 2.3, lib-dict/dict-client.h): lines of
  *	tab-separated fields. "H<major>\t<minor>\t<type>\t<user>\t<dict>"
  *	opens; "B<id>\t<user>" begins a transaction for a user;
- *	"S<id>\t<key>\t<value>" sets (priv/quota/storage, priv/quota/messages;
- *	other keys are ignored); "U" unsets, "A" increments (ignored: quota_clone
+ *	"S<id>\t<key>\t<value>" sets (priv/quota/storage, priv/quota/messages,
+ *	shared/last-login/USER; other keys are ignored); "U" unsets, "A" increments (ignored: quota_clone
  *	does not use them); "C<id>" commits and is answered "O<id>" (or
  *	"F<id>" when the store failed); "D<id>" commits answered "AO<id>";
  *	"R<id>" rolls back; "L<key>" is answered "N" (nothing is served
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define USAGE_LIFETIME (3650LL * 86400) /* kept until written again */
 
@@ -140,6 +145,11 @@ static int set(struct usage_connection *conn, char **fields, size_t count,
 	} else if (strcmp(fields[1], "priv/quota/messages") == 0 && parse_count(fields[2], &value)) {
 		t->messages = value;
 		t->has_messages = true;
+	} else if (strncmp(fields[1], "shared/last-login/", 18) == 0 && parse_count(fields[2], &value) &&
+		   strcasecmp(fields[1] + 18, t->user) == 0) {
+		/* the user in the key must be the transaction's own */
+		t->login = value;
+		t->has_login = true;
 	}
 	return 0;
 }
@@ -150,7 +160,11 @@ static int commit(struct usage_transaction *t, struct mb_store *store, int64_t n
 {
 	uint64_t bytes = 0, messages = 0;
 
-	if (t->user[0] == '\0' || (!t->has_bytes && !t->has_messages))
+	if (t->user[0] == '\0')
+		return 0;
+	if (t->has_login && mb_last_login_put(store, t->user, t->login, now, error, error_size) < 0)
+		return -1;
+	if (!t->has_bytes && !t->has_messages)
 		return 0;
 	/* a transaction may carry one figure: keep the other */
 	if ((!t->has_bytes || !t->has_messages) &&

@@ -1,4 +1,4 @@
-/* usage.h - mailbox usage from Dovecot's quota_clone, over the dict protocol (see usage.c). */
+/* usage.h - mailbox usage (quota_clone) and last logins (last_login) from Dovecot, over the dict protocol (see usage.c). */
 #ifndef MAILBAG_USAGE_H
 #define MAILBAG_USAGE_H
 
@@ -17,8 +17,8 @@ struct usage_transaction {
 	bool open;
 	unsigned int id;
 	char user[MB_ADDRESS_MAX + 1];
-	bool has_bytes, has_messages;
-	int64_t bytes, messages;
+	bool has_bytes, has_messages, has_login;
+	int64_t bytes, messages, login;
 };
 
 /* What one dict connection carries between requests. Zeroed at connect. */

@@ -1,10 +1,14 @@
-"""Mailbox usage in the store: Dovecot's quota plugin reports it through
-quota_clone to mailbag-policyd's usage socket; `mailbag user list` shows
-it. Checked against Dovecot's own `doveadm quota get` after deliveries
-and after an expunge, on the LMDB and on the Redis store."""
+"""Mailbox usage and last logins in the store: Dovecot's quota plugin
+(through quota_clone) and its last_login plugin report them to
+mailbag-policyd's usage socket; `mailbag user list` shows them and
+`mailbag expire` acts on them. Usage is checked against Dovecot's own
+`doveadm quota get` after deliveries and an expunge; everything runs on
+the LMDB and on the Redis store."""
 
 import json
+import socket
 import subprocess
+import time
 
 from conftest import wait_until
 from helpers import add_user, imap_login, messages_with, send
@@ -60,3 +64,62 @@ def test_usage_follows_deliveries_and_expunges(any_stack, any_domain):
     table = any_stack.mailbag("user", "list", any_domain, check=True).stdout
     line = [l for l in table.splitlines() if l.startswith(user)][0]
     assert "1.0M" in line and "-" not in line.split()[2], line
+
+
+def report_login(stack, address, when):
+    """Tell policyd's usage socket of a login, as Dovecot's last_login
+    plugin does (the same dict protocol); lets the test date one back."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(stack.usage_socket)
+    try:
+        s.sendall(("H3\t2\t0\t\tlastlogin\nB1\t%s\nS1\tshared/last-login/%s\t%d\nC1\n"
+                   % (address, address, when)).encode())
+        assert s.recv(64) == b"O1\n"
+    finally:
+        s.close()
+
+
+def listed(stack, domain):
+    out = stack.mailbag("--json", "user", "list", domain, check=True).stdout
+    return {entry["address"]: entry for entry in json.loads(out)}
+
+
+def test_last_login_inactive_list_and_expire(any_stack, any_domain):
+    active, idle, fresh = ("active@" + any_domain, "idle@" + any_domain, "fresh@" + any_domain)
+    password = add_user(any_stack, active)
+    add_user(any_stack, idle)
+    add_user(any_stack, fresh)  # created now, never logged in
+    # a real IMAP login, recorded by Dovecot's last_login plugin
+    imap_login(any_stack, active, password).logout()
+    today = int(time.time()) // 86400 * 86400
+    wait_until(lambda: listed(any_stack, any_domain)[active]["last_login"] == today,
+               what="the login to be recorded")
+    report_login(any_stack, idle, int(time.time()) - 200 * 86400)
+    users = listed(any_stack, any_domain)
+    assert users[fresh]["last_login"] is None
+    assert users[idle]["last_login"] < today - 199 * 86400
+    # only the idle one has been away for 90 days
+    out = any_stack.mailbag("--json", "user", "list", "--inactive", "90d", any_domain, check=True).stdout
+    assert [e["address"] for e in json.loads(out)] == [idle]
+    bad = any_stack.mailbag("user", "list", "--inactive", "soon", any_domain)
+    assert bad.returncode == 64 and "--inactive 'soon'" in bad.stderr
+    with open(any_stack.context) as f:
+        original = json.load(f).get("expire")
+    try:
+        any_stack.update_context({"expire": {"after": "90d"}})
+        # a dry run by default: listed, nothing changed
+        out = any_stack.mailbag("expire", check=True).stdout
+        assert out.strip() == "would disable %s (last login %s)" % (
+            idle, time.strftime("%Y-%m-%d", time.gmtime(users[idle]["last_login"]))), out
+        assert listed(any_stack, any_domain)[idle]["enabled"]
+        any_stack.mailbag("expire", "--apply", check=True)
+        users = listed(any_stack, any_domain)
+        assert not users[idle]["enabled"] and users[active]["enabled"] and users[fresh]["enabled"]
+        # the disabled account can no longer log in; deleting takes it away
+        any_stack.update_context({"expire": {"after": "90d", "delete": True}})
+        out = json.loads(any_stack.mailbag("--json", "expire", "--apply", check=True).stdout)
+        assert [(e["address"], e["action"], e["applied"]) for e in out] == [(idle, "delete", True)]
+        assert idle not in listed(any_stack, any_domain)
+    finally:
+        any_stack.update_context({"expire": original})

@@ -59,6 +59,30 @@ static void test_quota_clone_session(void **state)
 	assert_false(r.closed);
 }
 
+static void test_last_login(void **state)
+{
+	struct store_fixture *f = *state;
+	struct usage_connection conn = { 0 };
+	int64_t now = (int64_t)time(NULL), day = now - now % 86400, when = 0;
+	char session[256], error[256];
+
+	/* what Dovecot's last_login plugin sent in a probe */
+	snprintf(session, sizeof(session), "H3\t2\t0\t\tlastlogin\nB1\tbob@example.org\n"
+		 "S1\tshared/last-login/bob@example.org\t%lld\nC1\n", (long long)now);
+	struct run_result r = run(f, &conn, session);
+	assert_string_equal(r.reply, "O1\n");
+	assert_int_equal(mb_last_login_get(f->store, "bob@example.org", now, &when, error, sizeof(error)), 1);
+	assert_int_equal(when, day); /* day precision */
+	/* an older login never moves it back; a key naming another user is ignored */
+	snprintf(session, sizeof(session), "B2\tbob@example.org\nS2\tshared/last-login/bob@example.org\t%lld\n"
+		 "S2\tshared/last-login/eve@example.org\t%lld\nC2\n", (long long)(now - 10 * 86400), (long long)now);
+	r = run(f, &conn, session);
+	assert_string_equal(r.reply, "O2\n");
+	assert_int_equal(mb_last_login_get(f->store, "bob@example.org", now, &when, error, sizeof(error)), 1);
+	assert_int_equal(when, day);
+	assert_int_equal(mb_last_login_get(f->store, "eve@example.org", now, &when, error, sizeof(error)), 0);
+}
+
 static void test_partial_lines_wait(void **state)
 {
 	struct store_fixture *f = *state;
@@ -109,6 +133,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_quota_clone_session, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_last_login, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_partial_lines_wait, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_closes, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_quota_clone_session, store_fixture_setup_redis, store_fixture_teardown),
