@@ -51,6 +51,7 @@ int64_t cli_user_last_seen(struct mb_store *store, const struct mb_user *user, i
 /* Delete a mailbox directory, refusing anything not below mail_root. */
 int cli_purge_home(struct cli *cli, const char *home);
 
+int cmd_user_app_password(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_domain(struct cli *cli, int argc, char **argv);

@@ -37,6 +37,7 @@ static const char user_usage[] =
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
 	"       mailbag user disable|enable ADDRESS\n"
 	"       mailbag user quota ADDRESS SIZE\n"
+	"       mailbag user app-password add|list|del|only ...  (per-device passwords)\n"
 	"\n"
 	"Without --password-stdin or --hash, a password is generated and printed.\n"
 	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
@@ -398,6 +399,10 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
 	const char *verb = argv[1];
+	if (strcmp(verb, "app-password") == 0) {
+		cli->command = "user app-password";
+		return cmd_user_app_password(cli, argc - 1, argv + 1);
+	}
 	static const char *const verbs[] = { "add", "del", "list", "passwd", "disable", "enable", "quota" };
 	size_t v;
 	for (v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {

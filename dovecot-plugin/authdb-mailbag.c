@@ -35,6 +35,7 @@
 #include "address.h"
 #include "context.h"
 #include "lockout.h"
+#include "password.h"
 #include "redis-location.h"
 #include "store.h"
 
@@ -332,7 +333,16 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		return;
 	}
 	set_password_field(request, &user, &crypted, &scheme);
-	int ret = auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+	/* the main password (unless app passwords only), then each app
+	   password: revocable per-device passwords, hashed by mailbag */
+	int ret = user.app_passwords_only ? 0 :
+		auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+	for (size_t i = 0; ret <= 0 && i < user.app_password_count; i++) {
+		if (mb_password_verify_argon2(password, user.app_passwords[i].hash) == 1) {
+			e_info(authdb_event(request), "mailbag: app password %s", user.app_passwords[i].name);
+			ret = 1;
+		}
+	}
 	bool enabled = user.enabled;
 	mb_user_clear(&user);
 	lockout_count(request, &origin, ret > 0);
@@ -358,6 +368,11 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 	if (result == PASSDB_RESULT_OK && !user.enabled) {
 		mb_user_clear(&user);
 		result = PASSDB_RESULT_USER_DISABLED;
+	} else if (result == PASSDB_RESULT_OK && user.app_passwords_only) {
+		/* the main hash must not log in, and app passwords are only
+		   checked as plain passwords: no credentials to hand out */
+		mb_user_clear(&user);
+		result = PASSDB_RESULT_SCHEME_NOT_AVAILABLE;
 	}
 	if (result != PASSDB_RESULT_OK) {
 		callback(result, NULL, 0, request);
@@ -442,6 +457,11 @@ static struct userdb_module_interface userdb_mailbag = {
 
 void authdb_mailbag_init(void)
 {
+	const char *error;
+
+	/* libsodium verifies app passwords */
+	if (mb_password_init(&error) < 0)
+		i_fatal("mailbag: %s", error);
 	passdb_register_module(&passdb_mailbag);
 	userdb_register_module(&userdb_mailbag);
 }

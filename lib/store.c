@@ -124,7 +124,39 @@ void mb_user_clear(struct mb_user *user)
 {
 	free(user->password_hash);
 	free(user->home);
+	for (size_t i = 0; i < user->app_password_count; i++)
+		free(user->app_passwords[i].hash);
+	free(user->app_passwords);
 	memset(user, 0, sizeof(*user));
+}
+
+/* decode_app_passwords - "apps": [{"name", "hash", "created"}]; 0 or -1 */
+static int decode_app_passwords(json_t *apps, struct mb_user *user)
+{
+	size_t count = json_array_size(apps);
+
+	if (apps == NULL)
+		return 0;
+	if (!json_is_array(apps) || count > MB_APP_PASSWORDS_MAX)
+		return -1;
+	user->app_passwords = calloc(count + 1, sizeof(*user->app_passwords));
+	if (user->app_passwords == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		json_t *app = json_array_get(apps, i);
+		json_t *name = json_object_get(app, "name"), *hash = json_object_get(app, "hash");
+		if (!json_is_string(name) || !json_is_string(hash) ||
+		    strlen(json_string_value(name)) > MB_APP_PASSWORD_NAME_MAX)
+			return -1;
+		snprintf(user->app_passwords[i].name, sizeof(user->app_passwords[i].name), "%s",
+			 json_string_value(name));
+		user->app_passwords[i].hash = strdup(json_string_value(hash));
+		user->app_passwords[i].created = json_integer_value(json_object_get(app, "created"));
+		user->app_password_count = i + 1;
+		if (user->app_passwords[i].hash == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 void mb_alias_clear(struct mb_alias *alias)
@@ -163,7 +195,15 @@ static int decode_user(const char *key, size_t key_len, const char *value,
 	user->max_message_bytes = (uint64_t)json_integer_value(json_object_get(root, "max_message"));
 	user->created = json_integer_value(json_object_get(root, "created"));
 	user->enabled = json_is_true(json_object_get(root, "enabled"));
+	user->app_passwords_only = json_is_true(json_object_get(root, "apps_only"));
+	int apps_ok = decode_app_passwords(json_object_get(root, "apps"), user);
 	json_decref(root);
+	if (apps_ok < 0) {
+		char address[MB_ADDRESS_MAX + 1];
+		snprintf(address, sizeof(address), "%s", user->address);
+		mb_user_clear(user);
+		return corrupt(error, size, "user (app passwords)", address);
+	}
 	if (user->password_hash == NULL || user->home == NULL) {
 		mb_user_clear(user);
 		snprintf(error, size, "out of memory");
@@ -182,6 +222,16 @@ static char *encode_user(const struct mb_user *user)
 				 "enabled", user->enabled,
 				 "created", (json_int_t)user->created,
 				 "home", user->home != NULL ? user->home : "");
+	if (root != NULL && user->app_password_count > 0) {
+		json_t *apps = json_array();
+		for (size_t i = 0; i < user->app_password_count; i++)
+			json_array_append_new(apps, json_pack("{s:s, s:s, s:I}",
+				"name", user->app_passwords[i].name, "hash", user->app_passwords[i].hash,
+				"created", (json_int_t)user->app_passwords[i].created));
+		json_object_set_new(root, "apps", apps);
+	}
+	if (root != NULL && user->app_passwords_only)
+		json_object_set_new(root, "apps_only", json_true());
 	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
 
 	json_decref(root);

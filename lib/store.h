@@ -10,6 +10,16 @@
 
 struct mb_store;
 
+#define MB_APP_PASSWORDS_MAX 20
+#define MB_APP_PASSWORD_NAME_MAX 32
+
+/* A revocable per-device password: only its hash is kept. */
+struct mb_app_password {
+	char name[MB_APP_PASSWORD_NAME_MAX + 1];
+	char *hash;                /* {ARGON2ID} */
+	int64_t created;
+};
+
 struct mb_user {
 	char address[MB_ADDRESS_MAX + 1];
 	char *password_hash;       /* "{SCHEME}..." */
@@ -18,6 +28,9 @@ struct mb_user {
 	bool enabled;
 	int64_t created;           /* unix time */
 	char *home;                /* absolute; "" means the default */
+	struct mb_app_password *app_passwords; /* malloc'ed, or NULL */
+	size_t app_password_count;
+	bool app_passwords_only;   /* the main password does not log in */
 };
 
 #define MB_ALIAS_MAX_TARGETS 1000

@@ -3,6 +3,7 @@
 import base64
 import imaplib
 import json
+import re
 import smtplib
 import socket
 import ssl
@@ -83,3 +84,50 @@ def test_failed_logins_lock_the_address_out(any_stack, any_domain):
         assert login_from(any_stack, neighbour, user, password)
     finally:
         any_stack.update_context({"auth": original})
+
+
+def submission_login(stack, user, password):
+    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
+        s.starttls(context=ssl._create_unverified_context())
+        try:
+            s.login(user, password)
+        except smtplib.SMTPAuthenticationError:
+            return False
+        return True
+
+
+def imap_ok(stack, user, password):
+    return login_from(stack, "127.0.0.1", user, password)
+
+
+def test_app_passwords_log_in_until_deleted(any_stack, any_domain):
+    user = "apps@" + any_domain
+    main = add_user(any_stack, user)
+    out = any_stack.mailbag("user", "app-password", "add", user, "phone", check=True).stdout
+    phone = re.search(r"\(shown once\): (\S+)", out).group(1)
+    laptop = json.loads(any_stack.mailbag("--json", "user", "app-password", "add", user, "laptop",
+                                          check=True).stdout)["password"]
+    # shown once: the store keeps only hashes
+    listing = any_stack.mailbag("--json", "user", "app-password", "list", user, check=True).stdout
+    assert phone not in listing and laptop not in listing
+    assert [a["name"] for a in json.loads(listing)["app_passwords"]] == ["phone", "laptop"]
+    for password in (main, phone, laptop):
+        assert imap_ok(any_stack, user, password)
+        assert submission_login(any_stack, user, password)
+    # revoking one leaves the others working
+    any_stack.mailbag("user", "app-password", "del", user, "phone", check=True)
+    assert not imap_ok(any_stack, user, phone)
+    assert not submission_login(any_stack, user, phone)
+    assert imap_ok(any_stack, user, laptop)
+    # app passwords only: the main password stops logging in
+    any_stack.mailbag("user", "app-password", "only", user, "on", check=True)
+    assert not imap_ok(any_stack, user, main)
+    assert not submission_login(any_stack, user, main)
+    assert imap_ok(any_stack, user, laptop)
+    any_stack.mailbag("user", "app-password", "only", user, "off", check=True)
+    assert imap_ok(any_stack, user, main)
+    # bad input: a clear refusal, nothing changed
+    bad = any_stack.mailbag("user", "app-password", "add", user, "Bad Name")
+    assert bad.returncode == 64 and "app password name" in bad.stderr
+    dup = any_stack.mailbag("user", "app-password", "add", user, "laptop")
+    assert dup.returncode == 65 and "already has" in dup.stderr
