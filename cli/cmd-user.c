@@ -32,6 +32,7 @@
 static const char user_usage[] =
 	"usage: mailbag user add [--password-stdin | --hash HASH] [--quota SIZE]\n"
 	"                        [--max-message-size SIZE] [--disabled] ADDRESS\n"
+	"       mailbag user add --random DOMAIN   (a random address and password)\n"
 	"       mailbag user del [--purge] ADDRESS\n"
 	"       mailbag user list [--inactive DURATION] [DOMAIN]\n"
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
@@ -47,7 +48,7 @@ static const char user_usage[] =
 	"is older than that; DURATION is seconds or a number with s, m, h or d.\n";
 
 struct user_options {
-	bool password_stdin, disabled, purge;
+	bool password_stdin, disabled, purge, random;
 	const char *hash, *quota, *max_message, *inactive;
 };
 
@@ -62,6 +63,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		{ "disabled", no_argument, NULL, 'D' },
 		{ "purge", no_argument, NULL, 'P' },
 		{ "inactive", required_argument, NULL, 'i' },
+		{ "random", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -77,6 +79,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		case 'D': o->disabled = true; break;
 		case 'P': o->purge = true; break;
 		case 'i': o->inactive = optarg; break;
+		case 'r': o->random = true; break;
 		default: fputs(user_usage, stderr); return -1;
 		}
 	}
@@ -158,13 +161,10 @@ static int user_add(struct cli *cli, const struct user_options *o, const char *a
 {
 	char hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1], error[1024];
 	char home[4096];
-	struct mb_user user = { 0 };
-	const char *at = strrchr(address, '@');
+	struct mb_user user;
 	int ret;
 
-	snprintf(user.address, sizeof(user.address), "%s", address);
-	user.quota_bytes = cli->ctx->default_quota_bytes;
-	user.max_message_bytes = cli->ctx->default_max_message_bytes;
+	mb_account_prepare(cli->ctx, address, &user, home, sizeof(home));
 	if (o->quota != NULL && (ret = parse_size_arg(cli, "--quota", o->quota, &user.quota_bytes)) != EX_OK)
 		return ret;
 	if (o->max_message != NULL &&
@@ -172,12 +172,8 @@ static int user_add(struct cli *cli, const struct user_options *o, const char *a
 		return ret;
 	if ((ret = make_hash(cli, o, hash, generated)) != EX_OK)
 		return ret;
-	snprintf(home, sizeof(home), "%s/%s/%.*s", cli->ctx->mail_root, at + 1,
-		 (int)(at - address), address);
 	user.password_hash = hash;
-	user.home = home;
 	user.enabled = !o->disabled;
-	user.created = (int64_t)time(NULL);
 	ret = mb_store_user_add(cli->store, &user, error, sizeof(error));
 	sodium_memzero(hash, sizeof(hash));
 	if (ret < 0) {
@@ -208,6 +204,32 @@ int cli_purge_home(struct cli *cli, const char *home)
 	if (nftw(home, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		return cli_fail(cli, EX_IOERR, "user deleted, but removing %s failed: %s", home, strerror(errno));
 	return EX_OK;
+}
+
+/* random_address - a fresh address on domain: 9 random letters and
+   digits (the chatmail seed's "newemail"), not taken yet */
+static int random_address(struct cli *cli, const char *domain_arg, char address[MB_ADDRESS_MAX + 1])
+{
+	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
+	char domain[MB_DOMAIN_MAX + 1], local[10], error[1024];
+	struct mb_user user;
+
+	if (cli_parse_domain(cli, domain_arg, domain) < 0)
+		return EX_DATAERR;
+	for (int attempt = 0; attempt < 10; attempt++) {
+		for (size_t i = 0; i < sizeof(local) - 1; i++)
+			local[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+		local[sizeof(local) - 1] = '\0';
+		snprintf(address, MB_ADDRESS_MAX + 1, "%s@%s", local, domain);
+		int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
+		if (ret == 0)
+			return EX_OK;
+		if (ret > 0)
+			mb_user_clear(&user);
+		else
+			return cli_fail(cli, EX_TEMPFAIL, "%s", error);
+	}
+	return cli_fail(cli, EX_SOFTWARE, "no free random address found in %s", domain);
 }
 
 static int user_del(struct cli *cli, const struct user_options *o, const char *address)
@@ -430,8 +452,14 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 		fputs(user_usage, stderr);
 		return EX_USAGE;
 	}
-	if (cli_parse_address(cli, args[0], false, address) < 0)
+	if (strcmp(verb, "add") == 0 && o.random) {
+		if (o.password_stdin || o.hash != NULL)
+			return cli_fail(cli, EX_USAGE, "--random makes its own password");
+		if (random_address(cli, args[0], address) != EX_OK)
+			return EX_DATAERR;
+	} else if (cli_parse_address(cli, args[0], false, address) < 0) {
 		return EX_DATAERR;
+	}
 	if (strcmp(verb, "add") == 0)
 		return user_add(cli, &o, address);
 	if (strcmp(verb, "del") == 0)

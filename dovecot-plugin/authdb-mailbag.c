@@ -92,9 +92,9 @@ static int load_context(struct mailbag_db *db)
 		db->context_mtime = st.st_mtim;
 	if (mb_context_load(db->context_path, &fresh, db->error, sizeof(db->error)) < 0)
 		return -1;
-	/* a new store location needs the store opened again */
-	if (db->ctx != NULL && strcmp(db->ctx->store, fresh->store) != 0)
-		mb_store_close(&db->store);
+	/* opened again: the location, or whether auto-create needs to
+	   write, may have changed */
+	mb_store_close(&db->store);
 	mb_context_free(&db->ctx);
 	db->ctx = fresh;
 	return 0;
@@ -112,8 +112,9 @@ static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
 		i_error("mailbag: %s (keeping the settings read before)", db->error);
 	}
 	if (db->store == NULL &&
-	    mb_store_open(db->ctx->store, MB_STORE_READ, &db->store,
-			  db->error, sizeof(db->error)) < 0) {
+	    mb_store_open(db->ctx->store,
+			  db->ctx->auto_create_domain_count > 0 ? MB_STORE_WRITE : MB_STORE_READ,
+			  &db->store, db->error, sizeof(db->error)) < 0) {
 		*error_r = db->error;
 		return -1;
 	}
@@ -307,6 +308,45 @@ static void lockout_count(struct auth_request *request, const struct login_origi
 		e_error(authdb_event(request), "mailbag: counting a login for lock-out: %s", error);
 }
 
+/* auto_create - the first login of an unknown address on a domain in
+   auto_create.domains creates the account with this password (the
+   chatmail way: no sign-up step). TRUE when created. */
+static bool auto_create(struct auth_request *request, const char *password)
+{
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mailbag_db *db = module->db;
+	char address[MB_ADDRESS_MAX + 1], hash[MB_HASH_MAX], home[4096], error[512];
+	struct mb_address parsed;
+	struct mb_user user;
+	const char *why;
+
+	if (db->ctx == NULL || db->ctx->auto_create_domain_count == 0 ||
+	    mb_address_parse(request->fields.user, NULL, &parsed, &why) < 0)
+		return FALSE;
+	mb_address_format(&parsed, address, sizeof(address));
+	why = mb_auto_create_refusal(db->ctx, address, password);
+	if (why != NULL) {
+		e_debug(authdb_event(request), "mailbag: not auto-creating: %s", why);
+		return FALSE;
+	}
+	if (mb_password_hash(password, hash, &why) < 0) {
+		e_error(authdb_event(request), "mailbag: auto-create: %s", why);
+		return FALSE;
+	}
+	mb_account_prepare(db->ctx, address, &user, home, sizeof(home));
+	user.password_hash = hash;
+	int ret = mb_store_user_add(db->store, &user, error, sizeof(error));
+	explicit_bzero(hash, sizeof(hash));
+	if (ret < 0) {
+		/* -EEXIST: a concurrent first login made it; verify normally next time */
+		e_error(authdb_event(request), "mailbag: auto-create of %s failed: %s", address, error);
+		return FALSE;
+	}
+	e_info(authdb_event(request), "mailbag: account %s created on its first login", address);
+	return TRUE;
+}
+
 static void mailbag_verify_plain(struct auth_request *request, const char *password,
 				 verify_plain_callback_t *callback)
 {
@@ -326,6 +366,10 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		return;
 	}
 	enum passdb_result result = passdb_user(request, &user);
+	if (result == PASSDB_RESULT_USER_UNKNOWN && auto_create(request, password)) {
+		callback(PASSDB_RESULT_OK, request);
+		return;
+	}
 	if (result != PASSDB_RESULT_OK) {
 		if (result == PASSDB_RESULT_USER_UNKNOWN)
 			lockout_count(request, &origin, FALSE);

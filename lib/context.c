@@ -44,6 +44,7 @@ enum field_type {
 	FIELD_DURATION,
 	FIELD_RATE_LIMITS,
 	FIELD_ALLOWLIST,
+	FIELD_DOMAIN_LIST,
 	FIELD_OBJECT,
 };
 
@@ -121,6 +122,14 @@ static const struct field auth_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field auto_create_fields[] = {
+	{ "domains", FIELD_DOMAIN_LIST, offsetof(struct mb_context, auto_create_domains),
+	  NULL, NULL, "a list of domain names whose unknown addresses a first login creates" },
+	{ "min_password_length", FIELD_COUNT, offsetof(struct mb_context, auto_create_min_password),
+	  "12", NULL, "a number of characters" },
+	END_OF_FIELDS
+};
+
 static const struct field expire_fields[] = {
 	{ "after", FIELD_DURATION, offsetof(struct mb_context, expire_after),
 	  "0", NULL, "a duration such as \"180d\"; 0 never expires accounts" },
@@ -154,6 +163,7 @@ static const struct field top_fields[] = {
 	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object" },
 	{ "auth", FIELD_OBJECT, 0, NULL, auth_fields, "an object" },
 	{ "expire", FIELD_OBJECT, 0, NULL, expire_fields, "an object" },
+	{ "auto_create", FIELD_OBJECT, 0, NULL, auto_create_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -498,6 +508,30 @@ static int set_allowlist(struct parse_state *st, const char *key, const struct f
 	return 0;
 }
 
+static int set_domain_list(struct parse_state *st, const char *key, const struct field *f,
+			   json_t *value, struct mb_context *ctx)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+	const char *error;
+
+	if (!json_is_array(value) || count > 1000)
+		return fail(st, key, "expected %s (at most 1000)", f->help);
+	char (*domains)[MB_DOMAIN_MAX + 1] = calloc(count + 1, sizeof(*domains));
+	if (domains == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(value, i);
+		if (!json_is_string(item) || mb_domain_parse(json_string_value(item), domains[i], &error) < 0) {
+			free(domains);
+			return fail(st, key, "entry %zu is not a domain name", i);
+		}
+	}
+	free(ctx->auto_create_domains);
+	ctx->auto_create_domains = domains;
+	ctx->auto_create_domain_count = count;
+	return 0;
+}
+
 /* set_field - convert one JSON value and store it in the context */
 static int set_field(struct parse_state *st, const char *key,
 		     const struct field *f, json_t *value, struct mb_context *ctx)
@@ -579,6 +613,8 @@ static int set_field(struct parse_state *st, const char *key,
 		return set_rate_limits(st, key, f, value, ctx);
 	case FIELD_ALLOWLIST:
 		return set_allowlist(st, key, f, value, ctx);
+	case FIELD_DOMAIN_LIST:
+		return set_domain_list(st, key, f, value, ctx);
 	case FIELD_OBJECT:
 		break;
 	}
@@ -660,7 +696,8 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 			value = json_boolean(strcmp(f->default_value, "true") == 0);
 		else if (f->type == FIELD_COUNT)
 			value = json_integer(strtoll(f->default_value, NULL, 10));
-		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST)
+		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST ||
+			 f->type == FIELD_DOMAIN_LIST)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
 		else
@@ -781,6 +818,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->socket_group);
 	free(ctx->rate_limits);
 	free(ctx->greylist_allowlist);
+	free(ctx->auto_create_domains);
 	free(ctx);
 	*ctxp = NULL;
 }
@@ -853,4 +891,24 @@ int mb_context_write_new(const char *path, const char *hostname,
 	}
 	unlink(tmp);
 	return 0;
+}
+
+const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *address,
+				   const char *password)
+{
+	const char *at = strrchr(address, '@');
+	size_t local_len = at != NULL ? (size_t)(at - address) : 0;
+	size_t password_len = strlen(password);
+	bool served = false;
+
+	for (size_t i = 0; at != NULL && i < ctx->auto_create_domain_count; i++)
+		served = served || strcmp(at + 1, ctx->auto_create_domains[i]) == 0;
+	if (!served)
+		return "its domain does not create accounts on first login";
+	if (local_len < 3 || local_len > 32 ||
+	    strspn(address, "abcdefghijklmnopqrstuvwxyz0123456789") != local_len)
+		return "the local part is not 3 to 32 of a-z and 0-9";
+	if (password_len < ctx->auto_create_min_password || password_len > 200)
+		return "the password is too short (or over 200 characters)";
+	return NULL;
 }

@@ -79,9 +79,27 @@ struct mb_context {
 	uint64_t auth_failures_per_account;
 	int64_t auth_lockout;               /* seconds, doubled per failure past */
 	int64_t auth_lockout_max;
+	char (*auto_create_domains)[MB_DOMAIN_MAX + 1]; /* first login creates */
+	size_t auto_create_domain_count;
+	uint64_t auto_create_min_password; /* length a created account's password needs */
 	int64_t expire_after;      /* seconds without a login; 0: never expire */
 	int expire_delete;         /* delete (and purge) instead of disable */
 };
+
+/* Whether a first login with an unknown address may create it: its
+   domain is in auto_create.domains, its local part is 3 to 32 of a-z and
+   0-9, and the password is auto_create.min_password_length to 200
+   characters. NULL when allowed, else why not. */
+const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *address,
+				   const char *password);
+
+/* Fill user for a new account at address with the context's defaults
+   (quota, message size, home under mail_root, enabled, created now);
+   home is the caller's buffer for the home path. The hash is the
+   caller's. */
+struct mb_user;
+void mb_account_prepare(const struct mb_context *ctx, const char *address, struct mb_user *user,
+			char *home, size_t home_size);
 
 /* Read and check path. On error returns -1 and writes a one-line message
    naming the file, the key and what is allowed into error. A file whose

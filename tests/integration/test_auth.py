@@ -131,3 +131,41 @@ def test_app_passwords_log_in_until_deleted(any_stack, any_domain):
     assert bad.returncode == 64 and "app password name" in bad.stderr
     dup = any_stack.mailbag("user", "app-password", "add", user, "laptop")
     assert dup.returncode == 65 and "already has" in dup.stderr
+
+
+def test_auto_create_on_first_login(any_stack, any_domain):
+    """The chatmail seed's sign-up: on a domain listed in auto_create, the
+    first login of an unknown address creates it with that password."""
+    other = "plain-" + any_domain  # a domain in the default mode
+    any_stack.mailbag("domain", "add", other, check=True)
+    with open(any_stack.context) as f:
+        original = json.load(f).get("auto_create")
+    any_stack.update_context({"auto_create": {"domains": [any_domain], "min_password_length": 12}})
+    try:
+        newcomer, password = "newcomer42@" + any_domain, "correct horse battery"
+        assert imap_ok(any_stack, newcomer, password)
+        users = json.loads(any_stack.mailbag("--json", "user", "list", any_domain, check=True).stdout)
+        assert [u["address"] for u in users] == [newcomer]
+        # from now on it is an ordinary account: the password is checked
+        assert not imap_ok(any_stack, newcomer, "another password here")
+        assert imap_ok(any_stack, newcomer, password)
+        assert submission_login(any_stack, newcomer, password)
+        # refused: the default mode, a short password, a bad local part
+        assert not imap_ok(any_stack, "newcomer43@" + other, password)
+        assert not imap_ok(any_stack, "short1@" + any_domain, "tooshort")
+        assert not imap_ok(any_stack, "Has.Dots@" + any_domain, password)
+        users = json.loads(any_stack.mailbag("--json", "user", "list", check=True).stdout)
+        addresses = {u["address"] for u in users}
+        assert "newcomer43@" + other not in addresses and "short1@" + any_domain not in addresses
+        assert "has.dots@" + any_domain not in addresses
+    finally:
+        any_stack.update_context({"auto_create": original})
+
+
+def test_random_account_logs_in(stack, domain):
+    out = json.loads(stack.mailbag("--json", "user", "add", "--random", domain, check=True).stdout)
+    local, at_domain = out["address"].split("@")
+    assert at_domain == domain and re.fullmatch(r"[a-z0-9]{9}", local)
+    assert imap_ok(stack, out["address"], out["password"])
+    refused = stack.mailbag("user", "add", "--random", "--hash", "{SHA512-CRYPT}$6$x", domain)
+    assert refused.returncode == 64 and "--random makes its own password" in refused.stderr
