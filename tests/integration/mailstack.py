@@ -287,6 +287,9 @@ class MailStack:
             "STORE_GROUP": "mailbag",
             "HOSTNAME": self.hostname,
             "VMAIL_UID": self.vmail_user.pw_uid,
+            "VMAIL_USER": self.vmail_user.pw_name,
+            "QUOTA_WARNING": os.path.join(SOURCE_ROOT, "deploy", "mailbag-quota-warning"),
+            "DOVECOT_CONF": self.dovecot_conf,
             "VMAIL_GID": self.vmail_user.pw_gid,
         }
 

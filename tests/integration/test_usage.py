@@ -6,12 +6,23 @@ mailbag-policyd's usage socket; `mailbag user list` shows them and
 the LMDB and on the Redis store."""
 
 import json
+import smtplib
 import socket
 import subprocess
 import time
 
 from conftest import wait_until
 from helpers import add_user, imap_login, messages_with, send
+
+
+def send_sized(stack, address, subject, size):
+    """A message of about size bytes; returns its Message-ID."""
+    msgid = "<%s.%f@remote.test>" % (subject.replace(" ", "-"), time.time())
+    body = "\r\n".join(["x" * 70] * (size // 72))
+    with smtplib.SMTP("127.0.0.1", stack.ports["smtp"], timeout=30) as s:
+        s.sendmail("someone@remote.test", [address],
+                   "Subject: %s\r\nMessage-ID: %s\r\n\r\n%s\r\n" % (subject, msgid, body))
+    return msgid
 
 
 def listed_usage(stack, address):
@@ -123,3 +134,33 @@ def test_last_login_inactive_list_and_expire(any_stack, any_domain):
         assert idle not in listed(any_stack, any_domain)
     finally:
         any_stack.update_context({"expire": original})
+
+
+def subjects(stack, address):
+    found = []
+    for message in stack.maildir_messages(address):
+        for line in message.split(b"\n"):
+            if line.startswith(b"Subject: "):
+                found.append(line[9:].strip().decode())
+                break
+    return found
+
+
+def test_quota_warning_arrives_once_per_crossing(stack, domain):
+    user = "warned@" + domain
+    add_user(stack, user)
+    stack.mailbag("user", "quota", user, "100K", check=True)
+
+    def deliver(subject, size):
+        msgid = send_sized(stack, user, subject, size)
+        wait_until(lambda: messages_with(stack, user, msgid), what=subject)
+    # sizes leave room for the headers Postfix and Dovecot add
+    deliver("half", 40000)     # about 41%: no notice
+    time.sleep(1)
+    assert not [s for s in subjects(stack, user) if "full" in s]
+    deliver("over 80", 45000)  # about 87%: the 80% notice
+    wait_until(lambda: "Your mailbox is 80% full" in subjects(stack, user), what="the 80% notice")
+    deliver("still 88", 1000)  # still between 80% and 95%: nothing new
+    time.sleep(1)
+    notices = [s for s in subjects(stack, user) if "full" in s]
+    assert notices == ["Your mailbox is 80% full"], notices
