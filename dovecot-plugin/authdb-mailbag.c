@@ -252,13 +252,8 @@ static void login_origin(struct auth_request *request, struct login_origin *orig
 {
 	const char *ip = request->fields.remote_ip.family != 0 ?
 		net_ip2addr(&request->fields.remote_ip) : "";
-	const char *user = request->fields.user;
-	size_t i;
-
 	i_snprintf(origin->ip, sizeof(origin->ip), "%s", ip);
-	for (i = 0; user[i] != '\0' && i < sizeof(origin->account) - 1; i++)
-		origin->account[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] + 32 : user[i]);
-	origin->account[i] = '\0';
+	mb_lower_copy(request->fields.user, origin->account, sizeof(origin->account));
 }
 
 /* lockout_refuses - TRUE when the origin is locked out (logged); a state

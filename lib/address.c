@@ -189,3 +189,12 @@ void mb_address_format(const struct mb_address *addr, char *buf, size_t size)
 	buf[local_len] = '@';
 	memcpy(buf + local_len + 1, addr->domain, domain_len + 1);
 }
+
+void mb_lower_copy(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
+		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + ('a' - 'A') : in[i]);
+	out[i] = '\0';
+}

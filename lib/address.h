@@ -26,6 +26,9 @@ int mb_address_parse(const char *text, const char *delimiters,
 int mb_domain_parse(const char *text, char domain_r[MB_DOMAIN_MAX + 1],
 		    const char **error_r);
 
+/* in, ASCII-lower-cased, into out (truncated to size - 1 bytes). */
+void mb_lower_copy(const char *in, char *out, size_t size);
+
 /* "local@domain" without the detail into buf (MB_ADDRESS_MAX + 1 bytes). */
 void mb_address_format(const struct mb_address *addr, char *buf, size_t size);
 

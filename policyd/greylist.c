@@ -18,6 +18,7 @@
  */
 #include "policy-call.h"
 
+#include "address.h"
 #include "context.h"
 #include "network.h"
 #include "store.h"
@@ -60,10 +61,10 @@ static void triplet_key(const char *network, const char *sender, const char *rec
 	char lower[2 * (MB_ADDRESS_MAX + 1) + 2], hex[33];
 	unsigned char hash[16];
 
-	policy_lower_copy(sender, lower, MB_ADDRESS_MAX + 1);
+	mb_lower_copy(sender, lower, MB_ADDRESS_MAX + 1);
 	size_t used = strlen(lower);
 	lower[used++] = '\n';
-	policy_lower_copy(recipient, lower + used, MB_ADDRESS_MAX + 1);
+	mb_lower_copy(recipient, lower + used, MB_ADDRESS_MAX + 1);
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)lower, strlen(lower), NULL, 0);
 	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
 	snprintf(key, size, "grey/%s/%s", network, hex);

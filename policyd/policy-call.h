@@ -27,9 +27,6 @@ typedef int policy_check_fn(const struct policy_call *call, char *reason, size_t
 /* A request attribute, "" when absent. */
 const char *policy_attribute(const struct policy_call *call, const char *name);
 
-/* in, lower-cased, into out (truncated to size - 1). */
-void policy_lower_copy(const char *in, char *out, size_t size);
-
 /* greylist.c */
 policy_check_fn policy_check_greylisting;
 

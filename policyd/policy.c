@@ -140,15 +140,6 @@ const char *policy_attribute(const struct policy_call *call, const char *name)
 	return value != NULL ? value : "";
 }
 
-void policy_lower_copy(const char *in, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
-		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
-	out[i] = '\0';
-}
-
 static size_t action(char *reply, size_t size, const char *text)
 {
 	int n = snprintf(reply, size, "action=%s\n\n", text);
@@ -313,7 +304,7 @@ static int sender_not_owned(struct mb_store *store, const char *delimiters,
 	char *reply = scratch->reply;
 	size_t len;
 
-	policy_lower_copy(login, want, sizeof(want));
+	mb_lower_copy(login, want, sizeof(want));
 	snprintf(request, sizeof(request), "smtpd_sender_login_maps %s", sender);
 	len = socketmap_answer(store, delimiters, request, strlen(request), reply, SOCKETMAP_MAX_REPLY);
 	reply[len] = '\0';
@@ -392,7 +383,7 @@ static int check_mailboxes(const struct policy_call *call, char *reason, size_t 
 
 	if (strlen(recipient) > MB_ADDRESS_MAX)
 		return 0;
-	policy_lower_copy(recipient, lower, sizeof(lower));
+	mb_lower_copy(recipient, lower, sizeof(lower));
 	return judge_reached_users(call, lower, declared_size(call), judge_mailbox, reason, reason_size);
 }
 

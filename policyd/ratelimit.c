@@ -48,7 +48,7 @@ static void rate_subject(const struct policy_call *call, const struct mb_rate_li
 	}
 	if (strlen(value) > MB_ADDRESS_MAX)
 		value = ""; /* longer than any address: not ours to count */
-	policy_lower_copy(value, out, size);
+	mb_lower_copy(value, out, size);
 }
 
 static int64_t window_start(const struct mb_rate_limit *limit, int64_t now)
