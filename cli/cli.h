@@ -42,11 +42,15 @@ int cli_list_done(struct cli *cli, struct json_t *list, int foreach_ret, const c
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
-/* When a user was last seen: the last login Dovecot reported, else the
-   account's creation (*logged_in_r says which). */
+/* When a user was last seen (*seen_r): 1 the last login Dovecot
+   reported, 0 never logged in (the account's creation), -1 the state
+   could not be read (error). */
 struct mb_user;
-int64_t cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
-			   bool *logged_in_r);
+int cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
+		       int64_t *seen_r, char *error, size_t error_size);
+
+/* when as "YYYY-MM-DD" (UTC), "?" if it cannot be shown. */
+void cli_format_day(int64_t when, char *buf, size_t size);
 
 /* Delete a mailbox directory, refusing anything not below mail_root. */
 int cli_purge_home(struct cli *cli, const char *home);

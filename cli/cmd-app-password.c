@@ -136,11 +136,8 @@ static int app_list(struct cli *cli, const struct mb_user *user)
 	printf("%s: %zu app password(s)%s\n", user->address, user->app_password_count,
 	       user->app_passwords_only ? ", main password does not log in" : "");
 	for (size_t i = 0; i < user->app_password_count; i++) {
-		char day[16] = "?";
-		time_t t = (time_t)user->app_passwords[i].created;
-		struct tm tm;
-		if (gmtime_r(&t, &tm) != NULL)
-			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		char day[16];
+		cli_format_day(user->app_passwords[i].created, day, sizeof(day));
 		printf("  %-32s created %s\n", user->app_passwords[i].name, day);
 	}
 	json_decref(list);

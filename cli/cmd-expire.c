@@ -10,6 +10,11 @@
  *	--apply nothing changes: a timer can run it daily, and an operator
  *	can see first what it would do. expire.after of 0 (the default)
  *	expires nothing.
+ *
+ * SAFETY
+ *	It refuses to act when last logins cannot be read, and when none is
+ *	recorded for any account (last_login not reporting, or the state
+ *	lost): either would make every old account look unused.
  */
 #include "cli.h"
 
@@ -29,36 +34,48 @@ static const char expire_usage[] =
 	"with expire.delete true, deleted with their mailbox). Without --apply\n"
 	"nothing changes.\n";
 
-#define EXPIRE_MAX_ACCOUNTS 100000
+struct expire_candidate {
+	char address[MB_ADDRESS_MAX + 1];
+	int64_t seen;
+	bool logged_in;
+};
 
-struct expire_list {
-	int64_t before;
-	bool skip_disabled; /* disabling: the already disabled are done */
-	bool truncated;
+struct expire_scan {
 	struct mb_store *store;
-	int64_t now;
-	char (*addresses)[MB_ADDRESS_MAX + 1];
-	int64_t *seen;
-	bool *logged_in;
-	size_t count;
+	int64_t now, before;
+	bool skip_disabled;      /* disabling: the already disabled are done */
+	size_t logins_recorded;  /* accounts with any last login */
+	struct expire_candidate *found;
+	size_t count, alloc;
+	char error[512];         /* why the scan stopped, or "" */
 };
 
 static int collect(const struct mb_user *user, void *context)
 {
-	struct expire_list *list = context;
-	bool logged_in;
-	int64_t seen = cli_user_last_seen(list->store, user, list->now, &logged_in);
+	struct expire_scan *scan = context;
+	int64_t seen;
+	int logged_in = cli_user_last_seen(scan->store, user, scan->now, &seen,
+					   scan->error, sizeof(scan->error));
 
-	if (seen >= list->before || (list->skip_disabled && !user->enabled))
-		return 0;
-	if (list->count == EXPIRE_MAX_ACCOUNTS) {
-		list->truncated = true;
+	if (logged_in < 0)
 		return 1;
+	scan->logins_recorded += (size_t)logged_in;
+	if (seen >= scan->before || (scan->skip_disabled && !user->enabled))
+		return 0;
+	if (scan->count == scan->alloc) {
+		size_t alloc = scan->alloc == 0 ? 64 : scan->alloc * 2;
+		struct expire_candidate *grown = realloc(scan->found, alloc * sizeof(*grown));
+		if (grown == NULL) {
+			snprintf(scan->error, sizeof(scan->error), "out of memory");
+			return 1;
+		}
+		scan->found = grown;
+		scan->alloc = alloc;
 	}
-	snprintf(list->addresses[list->count], MB_ADDRESS_MAX + 1, "%s", user->address);
-	list->seen[list->count] = seen;
-	list->logged_in[list->count] = logged_in;
-	list->count++;
+	struct expire_candidate *c = &scan->found[scan->count++];
+	snprintf(c->address, sizeof(c->address), "%s", user->address);
+	c->seen = seen;
+	c->logged_in = logged_in > 0;
 	return 0;
 }
 
@@ -78,109 +95,94 @@ static int expire_one(struct cli *cli, const char *address)
 		mb_user_clear(&user);
 		return exit_code;
 	}
-	if (!user.enabled) {
-		mb_user_clear(&user);
-		return EX_OK;
-	}
 	user.enabled = false;
 	ret = mb_store_user_update(cli->store, &user, error, sizeof(error));
 	mb_user_clear(&user);
 	return ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
 }
 
-static void print_entry(struct cli *cli, json_t *out, const struct expire_list *list, size_t i,
-			bool apply)
+static void report(struct cli *cli, json_t *out, const struct expire_candidate *c, bool apply)
 {
-	const char *action = cli->ctx->expire_delete ? "delete" : "disable";
-	char day[16] = "?";
-	time_t t = (time_t)list->seen[i];
-	struct tm tm;
+	bool delete = cli->ctx->expire_delete;
+	char day[16];
 
-	if (gmtime_r(&t, &tm) != NULL)
-		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	if (out != NULL) {
 		json_array_append_new(out, json_pack("{s:s, s:s, s:b, s:I, s:b}", "address",
-			list->addresses[i], "action", action, "applied", apply,
-			list->logged_in[i] ? "last_login" : "created", (json_int_t)list->seen[i],
-			"logged_in", list->logged_in[i]));
+			c->address, "action", delete ? "delete" : "disable", "applied", apply,
+			c->logged_in ? "last_login" : "created", (json_int_t)c->seen,
+			"logged_in", c->logged_in));
 		return;
 	}
-	printf("%s %s (%s %s)\n", apply ? (cli->ctx->expire_delete ? "deleted" : "disabled") :
-	       (cli->ctx->expire_delete ? "would delete" : "would disable"),
-	       list->addresses[i], list->logged_in[i] ? "last login" : "created, never logged in,", day);
+	cli_format_day(c->seen, day, sizeof(day));
+	printf("%s %s (%s %s)\n", apply ? (delete ? "deleted" : "disabled") :
+	       (delete ? "would delete" : "would disable"),
+	       c->address, c->logged_in ? "last login" : "created, never logged in,", day);
 }
 
-int cmd_expire(struct cli *cli, int argc, char **argv)
+static int parse_arguments(int argc, char **argv, bool *apply_r, int *exit_r)
 {
 	static const struct option options[] = {
 		{ "apply", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct expire_list list = { 0 };
-	char error[1024];
-	bool apply = false;
-	int opt, exit_code;
+	int opt;
 
-	cli->command = "expire";
+	*apply_r = false;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'a': apply = true; break;
-		case 'h': fputs(expire_usage, stdout); return EX_OK;
-		default: fputs(expire_usage, stderr); return EX_USAGE;
+		case 'a': *apply_r = true; break;
+		case 'h': fputs(expire_usage, stdout); *exit_r = EX_OK; return -1;
+		default: fputs(expire_usage, stderr); *exit_r = EX_USAGE; return -1;
 		}
 	}
 	if (optind != argc) {
 		fputs(expire_usage, stderr);
-		return EX_USAGE;
+		*exit_r = EX_USAGE;
+		return -1;
 	}
-	if (cli_store(cli, &exit_code) < 0)
+	return 0;
+}
+
+int cmd_expire(struct cli *cli, int argc, char **argv)
+{
+	struct expire_scan scan = { 0 };
+	char error[1024];
+	bool apply;
+	int exit_code;
+
+	cli->command = "expire";
+	if (parse_arguments(argc, argv, &apply, &exit_code) < 0 || cli_store(cli, &exit_code) < 0)
 		return exit_code;
 	if (cli->ctx->expire_after == 0) {
-		if (!cli->json)
-			printf("expire.after is 0 in the context: no account expires\n");
-		else
-			printf("[]\n");
+		puts(cli->json ? "[]" : "expire.after is 0 in the context: no account expires");
 		return EX_OK;
 	}
-	list.now = (int64_t)time(NULL);
-	list.before = list.now - cli->ctx->expire_after;
-	list.store = cli->store;
-	list.skip_disabled = !cli->ctx->expire_delete;
-	list.addresses = calloc(EXPIRE_MAX_ACCOUNTS, sizeof(*list.addresses));
-	list.seen = calloc(EXPIRE_MAX_ACCOUNTS, sizeof(*list.seen));
-	list.logged_in = calloc(EXPIRE_MAX_ACCOUNTS, sizeof(*list.logged_in));
-	if (list.addresses == NULL || list.seen == NULL || list.logged_in == NULL) {
-		exit_code = cli_fail(cli, EX_OSERR, "out of memory");
-		goto done;
-	}
+	scan.store = cli->store;
+	scan.now = (int64_t)time(NULL);
+	scan.before = scan.now - cli->ctx->expire_after;
+	scan.skip_disabled = !cli->ctx->expire_delete;
 	/* collect first, change after: no change under a running iteration */
-	if (mb_store_users_foreach(cli->store, NULL, collect, &list, error, sizeof(error)) < 0) {
-		exit_code = cli_fail(cli, EX_TEMPFAIL, "%s", error);
-		goto done;
+	int ret = mb_store_users_foreach(cli->store, NULL, collect, &scan, error, sizeof(error));
+	if (ret < 0 || scan.error[0] != '\0') {
+		exit_code = cli_fail(cli, EX_TEMPFAIL, "nothing expired: %s", ret < 0 ? error : scan.error);
+	} else if (scan.count > 0 && scan.logins_recorded == 0) {
+		exit_code = cli_fail(cli, EX_UNAVAILABLE,
+			"nothing expired: no account has a recorded last login, so every old account would "
+			"look unused; check that Dovecot's last_login plugin reports to policyd "
+			"(last_login_dict in dovecot.conf)");
+	} else {
+		json_t *out = cli->json ? json_array() : NULL;
+		exit_code = EX_OK;
+		for (size_t i = 0; i < scan.count && exit_code == EX_OK; i++) {
+			if (apply)
+				exit_code = expire_one(cli, scan.found[i].address);
+			if (exit_code == EX_OK)
+				report(cli, out, &scan.found[i], apply);
+		}
+		cli_list_done(cli, out, 0, NULL);
 	}
-	json_t *out = cli->json ? json_array() : NULL;
-	exit_code = EX_OK;
-	for (size_t i = 0; i < list.count && exit_code == EX_OK; i++) {
-		if (apply)
-			exit_code = expire_one(cli, list.addresses[i]);
-		if (exit_code == EX_OK)
-			print_entry(cli, out, &list, i, apply);
-	}
-	if (list.truncated)
-		fprintf(stderr, "mailbag: expire: more than %d accounts to expire; run it again for the rest\n",
-			EXPIRE_MAX_ACCOUNTS);
-	if (out != NULL) {
-		char *text = json_dumps(out, JSON_INDENT(2));
-		if (text != NULL)
-			puts(text);
-		free(text);
-		json_decref(out);
-	}
-done:
-	free(list.addresses);
-	free(list.seen);
-	free(list.logged_in);
+	free(scan.found);
 	return exit_code;
 }

@@ -279,19 +279,20 @@ struct list_context {
 	json_t *list; /* NULL: print a table */
 	int64_t now;
 	int64_t inactive_before; /* list only users last seen before; 0: all */
+	char error[512];         /* why the listing stopped, or "" */
 };
 
-int64_t cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
-			   bool *logged_in_r)
+int cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
+		       int64_t *seen_r, char *error, size_t error_size)
 {
-	char error[256];
-	int64_t when;
+	int found = mb_last_login_get(store, user->address, now, seen_r, error, error_size);
 
-	*logged_in_r = mb_last_login_get(store, user->address, now, &when, error, sizeof(error)) > 0;
-	return *logged_in_r ? when : user->created;
+	if (found == 0)
+		*seen_r = user->created;
+	return found;
 }
 
-static void format_day(int64_t when, char *buf, size_t size)
+void cli_format_day(int64_t when, char *buf, size_t size)
 {
 	time_t t = (time_t)when;
 	struct tm tm;
@@ -309,9 +310,12 @@ static int print_user(const struct mb_user *user, void *context)
 	   (or when the state cannot be read: listing goes on) */
 	bool known = mb_usage_get(lc->store, user->address, lc->now, &used, &messages,
 				  error, sizeof(error)) > 0;
-	bool logged_in;
-	int64_t seen = cli_user_last_seen(lc->store, user, lc->now, &logged_in);
+	int64_t seen;
+	int logged_in = cli_user_last_seen(lc->store, user, lc->now, &seen, lc->error, sizeof(lc->error));
 
+	/* an unreadable last login would pass for "never": stop instead */
+	if (logged_in < 0)
+		return 1;
 	if (lc->inactive_before != 0 && seen >= lc->inactive_before)
 		return 0;
 
@@ -336,7 +340,7 @@ static int print_user(const struct mb_user *user, void *context)
 		format_size(user->quota_bytes, quota, sizeof(quota));
 	char login[16] = "never";
 	if (logged_in)
-		format_day(seen, login, sizeof(login));
+		cli_format_day(seen, login, sizeof(login));
 	printf("%-40s %-8s %10s %10s %10s\n", user->address,
 	       user->enabled ? "enabled" : "disabled", size, quota, login);
 	return 0;
@@ -359,11 +363,15 @@ static int user_list(struct cli *cli, const struct user_options *o, int argc, ch
 				inactive == 0 ? "give a duration such as 90d" : why);
 	int64_t now = (int64_t)time(NULL);
 	struct list_context lc = { cli->store, cli->json ? json_array() : NULL, now,
-				   inactive > 0 ? now - inactive : 0 };
+				   inactive > 0 ? now - inactive : 0, "" };
 	if (lc.list == NULL)
 		printf("%-40s %-8s %10s %10s %10s\n", "ADDRESS", "STATE", "USED", "QUOTA", "LAST LOGIN");
 	int ret = mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
 					 &lc, error, sizeof(error));
+	if (ret == 0 && lc.error[0] != '\0') {
+		snprintf(error, sizeof(error), "last logins cannot be read: %s", lc.error);
+		ret = -1;
+	}
 	return cli_list_done(cli, lc.list, ret, error);
 }
 

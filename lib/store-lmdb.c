@@ -23,8 +23,9 @@
  *	more than the check itself, and a host crash loses at most the last
  *	second of counts (LMDB stays consistent; only durability is given
  *	up). Each value is "EXPIRES VALUE"; expired entries read as absent
- *	and are swept a slice at a time. The file holds no secrets and may
- *	be deleted while nothing runs: it is created again, empty.
+ *	and are swept a slice at a time. The file holds no secrets, but it
+ *	holds mailbox usage and last logins besides counters: do not delete
+ *	it (`mailbag expire` refuses to act on a state with no last login).
  */
 #include "store-backend.h"
 

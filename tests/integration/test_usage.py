@@ -6,12 +6,14 @@ mailbag-policyd's usage socket; `mailbag user list` shows them and
 the LMDB and on the Redis store."""
 
 import json
+import os
 import smtplib
 import socket
 import subprocess
 import time
 
-from conftest import wait_until
+import mailstack
+from conftest import BUILD, wait_until
 from helpers import add_user, imap_login, messages_with, send
 
 
@@ -164,3 +166,26 @@ def test_quota_warning_arrives_once_per_crossing(stack, domain):
     time.sleep(1)
     notices = [s for s in subjects(stack, user) if "full" in s]
     assert notices == ["Your mailbox is 80% full"], notices
+
+
+def test_expire_refuses_when_no_last_login_is_recorded(tmp_path):
+    """Without a single recorded login (last_login not reporting, or the
+    state lost), every old account would look unused: expire refuses."""
+    mailstack.ensure_system_user("mailbag")  # init gives the store to it
+    mailbag = os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag"))
+    context = str(tmp_path / "context.json")
+
+    def run(*args):
+        return subprocess.run([mailbag, "--context", context, *args], capture_output=True, text=True)
+    assert run("init", "--hostname", "mx.expire.test", "--store", "lmdb:%s/store" % tmp_path).returncode == 0
+    with open(context) as f:
+        ctx = json.load(f)
+    ctx.update({"mail_root": str(tmp_path / "vmail"), "expire": {"after": 1, "delete": True}})
+    with open(context, "w") as f:
+        json.dump(ctx, f)
+    assert run("domain", "add", "expire.test").returncode == 0
+    assert run("user", "add", "old@expire.test").returncode == 0
+    time.sleep(2)
+    refused = run("expire", "--apply")
+    assert refused.returncode == 69 and "no account has a recorded last login" in refused.stderr
+    assert "old@expire.test" in run("user", "list").stdout
