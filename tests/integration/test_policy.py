@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import wait_until
-from helpers import add_user, messages_with, rcpt_replies, send, submit
+from helpers import add_user, messages_with, rcpt_replies, rcpt_reply, send, submit
 
 
 @pytest.fixture
@@ -157,15 +157,6 @@ def test_a_context_that_does_not_load_keeps_the_running_settings(any_stack, any_
     assert replies[1][0] == 452, replies  # the old cap of 1 still holds
 
 
-def rcpt_with_size(any_stack, rcpt, size):
-    with smtplib.SMTP("127.0.0.1", any_stack.ports["smtp"], timeout=30) as s:
-        s.ehlo("client.remote.test")
-        s.mail("someone@remote.test", ["SIZE=%d" % size])
-        reply = s.rcpt(rcpt)
-        s.rset()
-        return reply
-
-
 def test_full_mailbox_is_refused_at_rcpt_and_nothing_bounces(any_stack, any_domain):
     """Dovecot's quota_clone reports usage to policyd; RCPT for a mailbox
     without room gets 452 4.2.2, so Postfix never accepts mail it would
@@ -179,10 +170,10 @@ def test_full_mailbox_is_refused_at_rcpt_and_nothing_bounces(any_stack, any_doma
                    "Subject: fill\r\nMessage-ID: %s\r\n\r\n%s\r\n" % (msgid, "x" * 12000))
     wait_until(lambda: messages_with(any_stack, user, msgid), what="the first message")
     # about 12 KB used of 20 KB: a declared 10 KB no longer fits
-    wait_until(lambda: rcpt_with_size(any_stack, user, 10000)[0] == 452, what="the usage report to arrive")
-    code, text = rcpt_with_size(any_stack, user, 10000)
+    wait_until(lambda: rcpt_reply(any_stack, user, size=10000)[0] == 452, what="the usage report to arrive")
+    code, text = rcpt_reply(any_stack, user, size=10000)
     assert b"4.2.2" in text and b"has no room" in text, (code, text)
-    assert rcpt_with_size(any_stack, user, 2000)[0] == 250
+    assert rcpt_reply(any_stack, user, size=2000)[0] == 250
     # the limit lowered below the usage: full, whatever the size
     any_stack.mailbag("user", "quota", user, "10K", check=True)
     [(code, text)] = rcpt_replies(any_stack, [user])
