@@ -713,6 +713,21 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 static int parse_text(struct parse_state *state, const char *text, size_t len,
 		      struct mb_context **ctx_r);
 
+/* check_relations - settings that are each fine but wrong together */
+static int check_relations(struct parse_state *st, const struct mb_context *ctx)
+{
+	/* a retry can only pass after the delay: a window that closes first
+	   would defer every first-time sender for ever */
+	if (ctx->greylist_retry_window <= ctx->greylist_delay)
+		return fail(st, "greylisting.retry_window",
+			    "must be longer than greylisting.delay (%lld s), or no retry ever passes (got %lld s)",
+			    (long long)ctx->greylist_delay, (long long)ctx->greylist_retry_window);
+	if (ctx->auth_lockout_max < ctx->auth_lockout)
+		return fail(st, "auth.lockout_max", "must not be shorter than auth.lockout (%lld s; got %lld s)",
+			    (long long)ctx->auth_lockout, (long long)ctx->auth_lockout_max);
+	return 0;
+}
+
 int mb_context_parse(const char *name, const char *text, size_t len,
 		     struct mb_context **ctx_r, char *error, size_t error_size)
 {
@@ -746,7 +761,7 @@ static int parse_text(struct parse_state *state, const char *text, size_t len,
 		return fail(&st, NULL, "out of memory");
 	}
 	if (apply_defaults(&st, "", top_fields, ctx) < 0 ||
-	    apply_object(&st, "", top_fields, root, ctx) < 0) {
+	    apply_object(&st, "", top_fields, root, ctx) < 0 || check_relations(&st, ctx) < 0) {
 		json_decref(root);
 		mb_context_free(&ctx);
 		return -1;

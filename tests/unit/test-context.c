@@ -93,6 +93,13 @@ static const struct context_case cases[] = {
 	{ "{\"greylisting\": {\"allowlist\": [\"10.0.0.300\"]}}", "entry \"10.0.0.300\": not an IP address" },
 	{ "{\"greylisting\": {\"allowlist\": [\"bad domain\"]}}", "neither a network nor a domain" },
 	{ "{\"greylisting\": {\"allowlist\": [7]}}", "entry 0 is not a string" },
+	{ "{\"greylisting\": {\"delay\": \"10m\", \"retry_window\": \"5m\"}}",
+	  "key 'greylisting.retry_window': must be longer than greylisting.delay (600 s)" },
+	{ "{\"auth\": {\"lockout\": \"1h\", \"lockout_max\": \"10m\"}}",
+	  "key 'auth.lockout_max': must not be shorter than auth.lockout" },
+	{ "{\"auth\": {\"failures_per_ip\": -3}}", "key 'auth.failures_per_ip'" },
+	{ "{\"expire\": {\"after\": \"soon\"}}", "key 'expire.after'" },
+	{ "{\"auto_create\": {\"domains\": [\"no domain\"]}}", "key 'auto_create.domains': entry 0 is not a domain name" },
 	/* found by fuzz-context: a newline in a key or value must not
 	   break the one-line error */
 	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
