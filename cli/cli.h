@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "address.h"
 #include "context.h"
@@ -39,6 +40,12 @@ int cli_parse_domain(struct cli *cli, const char *text, char buf[MB_DOMAIN_MAX +
 struct json_t;
 int cli_list_done(struct cli *cli, struct json_t *list, int foreach_ret, const char *error);
 
+/* A quota or size limit argument: a size (0 = none) or "default"
+   (MB_LIMIT_DEFAULT); prints the reason and returns -1 if neither. */
+int cli_parse_limit(struct cli *cli, const char *what, const char *text, uint64_t *bytes_r);
+/* bytes as "1.5G" ("unlimited" for 0). */
+void cli_format_size(uint64_t bytes, char *buf, size_t size);
+
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
@@ -54,6 +61,16 @@ void cli_format_day(int64_t when, char *buf, size_t size);
 
 /* Delete a mailbox directory, refusing anything not below mail_root. */
 int cli_purge_home(struct cli *cli, const char *home);
+
+/* Every domain record, sorted by name, read before a listing walks the
+   users (a lookup inside a store walk is not allowed). */
+struct cli_domains {
+	struct mb_domain *items;
+	size_t count;
+};
+int cli_domains_load(struct cli *cli, struct cli_domains *domains, char *error, size_t error_size);
+const struct mb_domain *cli_domains_find(const struct cli_domains *domains, const char *name);
+void cli_domains_free(struct cli_domains *domains);
 
 int cmd_user_app_password(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);

@@ -1,36 +1,187 @@
-/* cmd-domain.c - `mailbag domain add|del|list`
+/* cmd-domain.c - `mailbag domain add|del|list|limits`
  *
  * SUMMARY
  *	The domains whose mailboxes are kept here (Postfix's
- *	virtual_mailbox_domains). A domain that is only an alias of another
- *	is made with 'mailbag alias add @a.example @b.example' instead.
+ *	virtual_mailbox_domains), and each domain's default quota and
+ *	message-size limit for users that have none of their own. A domain
+ *	that is only an alias of another is made with
+ *	'mailbag alias add @a.example @b.example' instead.
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
 static const char domain_usage[] =
-	"usage: mailbag domain add DOMAIN\n"
+	"usage: mailbag domain add [--quota SIZE] [--max-message-size SIZE] DOMAIN\n"
 	"       mailbag domain del [--force] DOMAIN\n"
 	"       mailbag domain list\n"
+	"       mailbag domain limits [--quota SIZE] [--max-message-size SIZE] DOMAIN\n"
 	"\n"
-	"add    serve mailboxes for DOMAIN\n"
-	"del    stop serving DOMAIN; refused while it has users or aliases,\n"
-	"       unless --force, which deletes them too (mailboxes stay on disk)\n"
-	"list   the domains served, one a line (or a JSON array with --json)\n";
+	"add     serve mailboxes for DOMAIN\n"
+	"del     stop serving DOMAIN; refused while it has users or aliases,\n"
+	"        unless --force, which deletes them too (mailboxes stay on disk)\n"
+	"list    the domains served with their default limits (a JSON array\n"
+	"        with --json)\n"
+	"limits  set (or, without options, show) the quota and message-size\n"
+	"        limit of DOMAIN's users that have none of their own\n"
+	"\n"
+	"SIZE is bytes or a number with K, M, G or T; 0 means no limit;\n"
+	"'default' means the context's defaults.quota / defaults.max_message_size.\n"
+	"A change applies at once to every user of the domain without its own limit.\n";
 
-static int print_domain(const char *domain, void *context)
+struct domain_options {
+	bool force;
+	const char *quota, *max_message;
+};
+
+static int parse_options(int argc, char **argv, struct domain_options *o)
 {
-	json_t *list = context;
+	static const struct option options[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "quota", required_argument, NULL, 'q' },
+		{ "max-message-size", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
 
-	if (list != NULL)
-		json_array_append_new(list, json_string(domain));
-	else
-		printf("%s\n", domain);
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'f': o->force = true; break;
+		case 'q': o->quota = optarg; break;
+		case 'm': o->max_message = optarg; break;
+		default: fputs(domain_usage, stderr); return -1;
+		}
+	}
 	return 0;
+}
+
+/* The domain records, read before a walk of the users. */
+
+struct name_list {
+	char **names;
+	size_t count, alloc;
+};
+
+static int collect_name(const char *domain, void *context)
+{
+	struct name_list *list = context;
+
+	if (list->count == list->alloc) {
+		size_t alloc = list->alloc == 0 ? 16 : list->alloc * 2;
+		char **names = realloc(list->names, alloc * sizeof(*names));
+		if (names == NULL)
+			return 1;
+		list->names = names;
+		list->alloc = alloc;
+	}
+	if ((list->names[list->count] = strdup(domain)) == NULL)
+		return 1;
+	list->count++;
+	return 0;
+}
+
+int cli_domains_load(struct cli *cli, struct cli_domains *domains, char *error, size_t size)
+{
+	struct name_list list = { NULL, 0, 0 };
+	int ret = mb_store_domains_foreach(cli->store, collect_name, &list, error, size);
+
+	domains->items = NULL;
+	domains->count = 0;
+	if (ret == 0 && list.count > 0 &&
+	    (domains->items = calloc(list.count, sizeof(*domains->items))) == NULL) {
+		snprintf(error, size, "out of memory");
+		ret = -1;
+	}
+	for (size_t i = 0; ret == 0 && i < list.count; i++) {
+		int found = mb_store_domain_get(cli->store, list.names[i],
+						&domains->items[domains->count], error, size);
+		if (found < 0)
+			ret = -1;
+		else if (found > 0)
+			domains->count++; /* deleted meanwhile: skipped */
+	}
+	for (size_t i = 0; i < list.count; i++)
+		free(list.names[i]);
+	free(list.names);
+	if (ret < 0)
+		cli_domains_free(domains);
+	return ret;
+}
+
+static int compare_domain(const void *key, const void *item)
+{
+	return strcmp(key, ((const struct mb_domain *)item)->name);
+}
+
+const struct mb_domain *cli_domains_find(const struct cli_domains *domains, const char *name)
+{
+	if (domains->count == 0)
+		return NULL;
+	return bsearch(name, domains->items, domains->count, sizeof(*domains->items), compare_domain);
+}
+
+void cli_domains_free(struct cli_domains *domains)
+{
+	free(domains->items);
+	domains->items = NULL;
+	domains->count = 0;
+}
+
+/* format_limit - "unlimited", "1.0G" or "default (…)" */
+static void format_limit(uint64_t bytes, uint64_t server_default, char *buf, size_t size)
+{
+	char value[32];
+
+	if (bytes != MB_LIMIT_DEFAULT) {
+		cli_format_size(bytes, buf, size);
+		return;
+	}
+	cli_format_size(server_default, value, sizeof(value));
+	snprintf(buf, size, "(%s)", value);
+}
+
+static json_t *limit_json(uint64_t bytes)
+{
+	return bytes == MB_LIMIT_DEFAULT ? json_null() : json_integer((json_int_t)bytes);
+}
+
+static void print_domain(const struct cli *cli, const struct mb_domain *domain, json_t *list)
+{
+	char quota[48], size[48];
+
+	if (list != NULL) {
+		json_t *entry = json_pack("{s:s, s:I}", "domain", domain->name,
+					  "created", (json_int_t)domain->created);
+		json_object_set_new(entry, "quota_bytes", limit_json(domain->quota_bytes));
+		json_object_set_new(entry, "max_message_bytes", limit_json(domain->max_message_bytes));
+		json_array_append_new(list, entry);
+		return;
+	}
+	format_limit(domain->quota_bytes, cli->ctx->default_quota_bytes, quota, sizeof(quota));
+	format_limit(domain->max_message_bytes, cli->ctx->default_max_message_bytes, size, sizeof(size));
+	printf("%-40s %12s %12s\n", domain->name, quota, size);
+}
+
+static int domain_list(struct cli *cli)
+{
+	struct cli_domains domains;
+	char error[1024];
+	int ret = cli_domains_load(cli, &domains, error, sizeof(error));
+	json_t *list = cli->json ? json_array() : NULL;
+
+	if (ret == 0 && list == NULL)
+		printf("%-40s %12s %12s\n", "DOMAIN", "QUOTA", "MAX MESSAGE");
+	for (size_t i = 0; ret == 0 && i < domains.count; i++)
+		print_domain(cli, &domains.items[i], list);
+	cli_domains_free(&domains);
+	return cli_list_done(cli, list, ret, error);
 }
 
 /* is_alias_domain - whether "@domain" is a domain alias: 1, 0, -1 */
@@ -49,10 +200,90 @@ static int is_alias_domain(struct cli *cli, const char *domain)
 	return ret;
 }
 
+/* apply_limits - the options' limits onto record; EX_OK or an exit code */
+static int apply_limits(struct cli *cli, const struct domain_options *o, struct mb_domain *record)
+{
+	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &record->quota_bytes) < 0)
+		return EX_DATAERR;
+	if (o->max_message != NULL &&
+	    cli_parse_limit(cli, "--max-message-size", o->max_message, &record->max_message_bytes) < 0)
+		return EX_DATAERR;
+	return EX_OK;
+}
+
+static int domain_add(struct cli *cli, const struct domain_options *o, const char *domain)
+{
+	struct mb_domain record = { .quota_bytes = MB_LIMIT_DEFAULT,
+				    .max_message_bytes = MB_LIMIT_DEFAULT };
+	char error[1024];
+	int ret;
+
+	if ((ret = apply_limits(cli, o, &record)) != EX_OK)
+		return ret;
+	ret = is_alias_domain(cli, domain);
+	if (ret != 0)
+		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "store lookup failed") :
+			cli_fail(cli, EX_DATAERR, "%s is a domain alias; remove it first with 'mailbag alias del @%s'",
+				 domain, domain);
+	if ((ret = mb_store_domain_add(cli->store, domain, error, sizeof(error))) < 0)
+		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
+	if (o->quota != NULL || o->max_message != NULL) {
+		if (mb_store_domain_get(cli->store, domain, &record, error, sizeof(error)) <= 0)
+			return cli_fail(cli, EX_TEMPFAIL, "domain %s added, but its limits were not set: %s",
+					domain, error);
+		apply_limits(cli, o, &record);
+		if ((ret = mb_store_domain_update(cli->store, &record, error, sizeof(error))) < 0)
+			return cli_fail(cli, cli_store_exit_code(ret),
+					"domain %s added, but its limits were not set: %s", domain, error);
+	}
+	return EX_OK;
+}
+
+/* domain_limits - set the options' limits, or show them without any */
+static int domain_limits(struct cli *cli, const struct domain_options *o, const char *domain)
+{
+	struct mb_domain record;
+	char error[1024];
+	int ret = mb_store_domain_get(cli->store, domain, &record, error, sizeof(error));
+
+	if (ret <= 0)
+		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
+				 cli_fail(cli, EX_NOUSER, "domain %s does not exist", domain);
+	if (o->quota == NULL && o->max_message == NULL) {
+		json_t *list = cli->json ? json_array() : NULL;
+		if (list == NULL)
+			printf("%-40s %12s %12s\n", "DOMAIN", "QUOTA", "MAX MESSAGE");
+		print_domain(cli, &record, list);
+		if (list != NULL) {
+			json_dumpf(json_array_get(list, 0), stdout, JSON_COMPACT);
+			putchar('\n');
+			json_decref(list);
+		}
+		return EX_OK;
+	}
+	if ((ret = apply_limits(cli, o, &record)) != EX_OK)
+		return ret;
+	if ((ret = mb_store_domain_update(cli->store, &record, error, sizeof(error))) < 0)
+		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
+	return EX_OK;
+}
+
+static void print_done(const struct cli *cli, const char *verb, const char *domain)
+{
+	const char *done = strcmp(verb, "add") == 0 ? "added" :
+			   strcmp(verb, "del") == 0 ? "deleted" : "limits set";
+	if (!cli->json)
+		printf("%s %s\n", done, domain);
+	else
+		printf("{\"domain\": \"%s\", \"%s\": true}\n", domain,
+		       strcmp(verb, "limits") == 0 ? "limits_set" : done);
+}
+
 int cmd_domain(struct cli *cli, int argc, char **argv)
 {
+	static char command[32];
 	char domain[MB_DOMAIN_MAX + 1], error[1024];
-	bool force = false;
+	struct domain_options o;
 	int ret, exit_code;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -60,48 +291,42 @@ int cmd_domain(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
 	const char *verb = argv[1];
-	int i = 2;
-	if (strcmp(verb, "del") == 0 && i < argc && strcmp(argv[i], "--force") == 0) {
-		force = true;
-		i++;
-	}
-	if (strcmp(verb, "list") == 0) {
-		cli->command = "domain list";
-		if (argc != 2) {
-			fputs(domain_usage, stderr);
-			return EX_USAGE;
-		}
-		if (cli_store(cli, &exit_code) < 0)
-			return exit_code;
-		json_t *list = cli->json ? json_array() : NULL;
-		ret = mb_store_domains_foreach(cli->store, print_domain, list, error, sizeof(error));
-		return cli_list_done(cli, list, ret, error);
-	}
-	if ((strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0) || i + 1 != argc) {
-		fprintf(stderr, "mailbag: domain: expected add DOMAIN, del DOMAIN or list\n");
+	if (strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0 && strcmp(verb, "list") != 0 &&
+	    strcmp(verb, "limits") != 0) {
+		fprintf(stderr, "mailbag: domain: unknown command '%s'\n", verb);
 		fputs(domain_usage, stderr);
 		return EX_USAGE;
 	}
-	cli->command = strcmp(verb, "add") == 0 ? "domain add" : "domain del";
-	if (cli_parse_domain(cli, argv[i], domain) < 0)
-		return EX_DATAERR;
+	snprintf(command, sizeof(command), "domain %s", verb);
+	cli->command = command;
+	if (parse_options(argc - 1, argv + 1, &o) < 0)
+		return EX_USAGE;
+	int rest = argc - 1 - optind;
+	char **args = argv + 1 + optind;
+	bool takes_limits = strcmp(verb, "add") == 0 || strcmp(verb, "limits") == 0;
+	if ((o.force && strcmp(verb, "del") != 0) ||
+	    ((o.quota != NULL || o.max_message != NULL) && !takes_limits) ||
+	    rest != (strcmp(verb, "list") == 0 ? 0 : 1)) {
+		fputs(domain_usage, stderr);
+		return EX_USAGE;
+	}
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
+	if (strcmp(verb, "list") == 0)
+		return domain_list(cli);
+	if (cli_parse_domain(cli, args[0], domain) < 0)
+		return EX_DATAERR;
 	if (strcmp(verb, "add") == 0) {
-		ret = is_alias_domain(cli, domain);
-		if (ret != 0)
-			return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "store lookup failed") :
-				cli_fail(cli, EX_DATAERR, "%s is a domain alias; remove it first with 'mailbag alias del @%s'", domain, domain);
-		ret = mb_store_domain_add(cli->store, domain, error, sizeof(error));
+		ret = domain_add(cli, &o, domain);
+	} else if (strcmp(verb, "limits") == 0) {
+		ret = domain_limits(cli, &o, domain);
+		if (o.quota == NULL && o.max_message == NULL)
+			return ret;
 	} else {
-		ret = mb_store_domain_del(cli->store, domain, force, error, sizeof(error));
+		ret = mb_store_domain_del(cli->store, domain, o.force, error, sizeof(error));
+		ret = ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
 	}
-	if (ret < 0)
-		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
-	if (!cli->json)
-		printf("%s %s\n", strcmp(verb, "add") == 0 ? "added" : "deleted", domain);
-	else
-		printf("{\"domain\": \"%s\", \"%s\": true}\n", domain,
-		       strcmp(verb, "add") == 0 ? "added" : "deleted");
-	return EX_OK;
+	if (ret == EX_OK)
+		print_done(cli, verb, domain);
+	return ret;
 }

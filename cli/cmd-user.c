@@ -37,13 +37,14 @@ static const char user_usage[] =
 	"       mailbag user list [--inactive DURATION] [DOMAIN]\n"
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
 	"       mailbag user disable|enable ADDRESS\n"
-	"       mailbag user quota ADDRESS SIZE\n"
+	"       mailbag user quota ADDRESS SIZE|default\n"
 	"       mailbag user app-password add|list|del|only ...  (per-device passwords)\n"
 	"\n"
 	"Without --password-stdin or --hash, a password is generated and printed.\n"
 	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
 	"{BLF-CRYPT} hash. SIZE is bytes or a number with K, M, G or T; 0 means\n"
-	"no limit. del keeps the mailbox on disk unless --purge. list --inactive 90d\n"
+	"no limit; 'default' (or no --quota / --max-message-size) means the\n"
+	"domain's default ('mailbag domain limits'), else the context's. del keeps the mailbox on disk unless --purge. list --inactive 90d\n"
 	"shows only users whose last login (or creation, if they never logged in)\n"
 	"is older than that; DURATION is seconds or a number with s, m, h or d.\n";
 
@@ -88,16 +89,6 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		return -1;
 	}
 	return 0;
-}
-
-static int parse_size_arg(struct cli *cli, const char *what, const char *text,
-			  uint64_t *bytes_r)
-{
-	const char *error;
-
-	if (mb_parse_size(text, bytes_r, &error) < 0)
-		return cli_fail(cli, EX_DATAERR, "%s '%s': %s", what, text, error);
-	return EX_OK;
 }
 
 /* read_password_stdin - the first line of stdin, without its newline */
@@ -165,11 +156,11 @@ static int user_add(struct cli *cli, const struct user_options *o, const char *a
 	int ret;
 
 	mb_account_prepare(cli->ctx, address, &user, home, sizeof(home));
-	if (o->quota != NULL && (ret = parse_size_arg(cli, "--quota", o->quota, &user.quota_bytes)) != EX_OK)
-		return ret;
+	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &user.quota_bytes) < 0)
+		return EX_DATAERR;
 	if (o->max_message != NULL &&
-	    (ret = parse_size_arg(cli, "--max-message-size", o->max_message, &user.max_message_bytes)) != EX_OK)
-		return ret;
+	    cli_parse_limit(cli, "--max-message-size", o->max_message, &user.max_message_bytes) < 0)
+		return EX_DATAERR;
 	if ((ret = make_hash(cli, o, hash, generated)) != EX_OK)
 		return ret;
 	user.password_hash = hash;
@@ -258,24 +249,10 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 	return exit_code;
 }
 
-static void format_size(uint64_t bytes, char *buf, size_t size)
-{
-	static const char units[] = "BKMGT";
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%lluB", (unsigned long long)bytes);
-	else
-		snprintf(buf, size, "%.1f%c", v, units[u]);
-}
-
 struct list_context {
 	struct mb_store *store;
+	const struct mb_context *ctx;
+	struct cli_domains domains; /* read before the users: their default limits */
 	json_t *list; /* NULL: print a table */
 	int64_t now;
 	int64_t inactive_before; /* list only users last seen before; 0: all */
@@ -318,12 +295,18 @@ static int print_user(const struct mb_user *user, void *context)
 		return 1;
 	if (lc->inactive_before != 0 && seen >= lc->inactive_before)
 		return 0;
+	struct mb_limits limits;
+	const char *at = strrchr(user->address, '@');
+	mb_limits_resolve(lc->ctx, at != NULL ? cli_domains_find(&lc->domains, at + 1) : NULL,
+			  user, &limits);
 
 	if (lc->list != NULL) {
-		json_t *entry = json_pack("{s:s, s:b, s:I, s:I, s:I, s:s}",
+		json_t *entry = json_pack("{s:s, s:b, s:I, s:s, s:I, s:s, s:I, s:s}",
 			"address", user->address, "enabled", user->enabled,
-			"quota_bytes", (json_int_t)user->quota_bytes,
-			"max_message_bytes", (json_int_t)user->max_message_bytes,
+			"quota_bytes", (json_int_t)limits.quota_bytes,
+			"quota_from", mb_limit_source_name(limits.quota_source),
+			"max_message_bytes", (json_int_t)limits.max_message_bytes,
+			"max_message_from", mb_limit_source_name(limits.max_message_source),
 			"created", (json_int_t)user->created, "home", user->home);
 		json_object_set_new(entry, "usage_bytes", known ? json_integer((json_int_t)used) : json_null());
 		json_object_set_new(entry, "usage_messages", known ? json_integer((json_int_t)messages) : json_null());
@@ -333,11 +316,8 @@ static int print_user(const struct mb_user *user, void *context)
 	}
 	char quota[32], size[32] = "-";
 	if (known)
-		format_size(used, size, sizeof(size));
-	if (user->quota_bytes == 0)
-		snprintf(quota, sizeof(quota), "unlimited");
-	else
-		format_size(user->quota_bytes, quota, sizeof(quota));
+		cli_format_size(used, size, sizeof(size));
+	cli_format_size(limits.quota_bytes, quota, sizeof(quota));
 	char login[16] = "never";
 	if (logged_in)
 		cli_format_day(seen, login, sizeof(login));
@@ -362,8 +342,12 @@ static int user_list(struct cli *cli, const struct user_options *o, int argc, ch
 		return cli_fail(cli, EX_USAGE, "--inactive '%s': %s", o->inactive,
 				inactive == 0 ? "give a duration such as 90d" : why);
 	int64_t now = (int64_t)time(NULL);
-	struct list_context lc = { cli->store, cli->json ? json_array() : NULL, now,
-				   inactive > 0 ? now - inactive : 0, "" };
+	struct list_context lc = { cli->store, cli->ctx, { NULL, 0 }, cli->json ? json_array() : NULL,
+				   now, inactive > 0 ? now - inactive : 0, "" };
+	if (cli_domains_load(cli, &lc.domains, error, sizeof(error)) < 0) {
+		json_decref(lc.list);
+		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
+	}
 	if (lc.list == NULL)
 		printf("%-40s %-8s %10s %10s %10s\n", "ADDRESS", "STATE", "USED", "QUOTA", "LAST LOGIN");
 	int ret = mb_store_users_foreach(cli->store, argc == 1 ? domain : NULL, print_user,
@@ -372,6 +356,7 @@ static int user_list(struct cli *cli, const struct user_options *o, int argc, ch
 		snprintf(error, sizeof(error), "last logins cannot be read: %s", lc.error);
 		ret = -1;
 	}
+	cli_domains_free(&lc.domains);
 	return cli_list_done(cli, lc.list, ret, error);
 }
 
@@ -397,7 +382,7 @@ static int user_change(struct cli *cli, const char *verb, const struct user_opti
 	} else if (strcmp(verb, "enable") == 0) {
 		user.enabled = true;
 	} else {
-		ret = parse_size_arg(cli, "quota", size_arg, &user.quota_bytes);
+		ret = cli_parse_limit(cli, "quota", size_arg, &user.quota_bytes) < 0 ? EX_DATAERR : EX_OK;
 	}
 	if (ret == EX_OK) {
 		int sret = mb_store_user_update(cli->store, &user, error, sizeof(error));

@@ -128,6 +128,41 @@ int cli_list_done(struct cli *cli, json_t *list, int foreach_ret, const char *er
 	return ret;
 }
 
+int cli_parse_limit(struct cli *cli, const char *what, const char *text, uint64_t *bytes_r)
+{
+	const char *error;
+
+	if (strcmp(text, "default") == 0) {
+		*bytes_r = MB_LIMIT_DEFAULT;
+		return 0;
+	}
+	if (mb_parse_size(text, bytes_r, &error) < 0) {
+		cli_fail(cli, EX_DATAERR, "%s '%s': %s (or 'default')", what, text, error);
+		return -1;
+	}
+	return 0;
+}
+
+void cli_format_size(uint64_t bytes, char *buf, size_t size)
+{
+	static const char units[] = "BKMGT";
+	double v = (double)bytes;
+	int u = 0;
+
+	if (bytes == 0) {
+		snprintf(buf, size, "unlimited");
+		return;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%lluB", (unsigned long long)bytes);
+	else
+		snprintf(buf, size, "%.1f%c", v, units[u]);
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

@@ -451,13 +451,22 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 		return;
 	}
 	const struct mb_context *ctx = module->db->ctx;
+	struct mb_limits limits;
+	char error[512];
+	if (mb_user_limits(ctx, module->db->store, &user, &limits, error, sizeof(error)) < 0) {
+		e_error(authdb_event(request), "mailbag: store lookup failed: %s", error);
+		mb_user_clear(&user);
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	}
 	auth_request_set_userdb_field(request, "uid", dec2str(ctx->vmail_uid));
 	auth_request_set_userdb_field(request, "gid", dec2str(ctx->vmail_gid));
 	auth_request_set_userdb_field(request, "home", user.home);
 	auth_request_set_userdb_field(request, "mail", "maildir:~/Maildir");
-	if (user.quota_bytes > 0) {
+	/* the user's own quota, else the domain's, else the server's */
+	if (limits.quota_bytes > 0) {
 		auth_request_set_userdb_field(request, "quota_rule",
-			t_strdup_printf("*:bytes=%llu", (unsigned long long)user.quota_bytes));
+			t_strdup_printf("*:bytes=%llu", (unsigned long long)limits.quota_bytes));
 	}
 	mb_user_clear(&user);
 	callback(USERDB_RESULT_OK, request);

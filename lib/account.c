@@ -2,9 +2,15 @@
  *
  * SUMMARY
  *	One place that decides what a new user gets when nothing else is
- *	said: the default quota and message-size limit, a home at
- *	mail_root/DOMAIN/LOCAL, enabled, created now. `mailbag user add` and
- *	the Dovecot driver's auto-create both use it.
+ *	said: limits left to the defaults, a home at mail_root/DOMAIN/LOCAL,
+ *	enabled, created now. `mailbag user add` and the Dovecot driver's
+ *	auto-create both use it.
+ *
+ *	And one place that says which quota and message-size limit are in
+ *	force for a user: the user's own if set, else the domain's default
+ *	(`mailbag domain quota`), else the context's defaults. Resolved at
+ *	each lookup, so changing a default applies to every user that has
+ *	none of its own at once.
  */
 #include "context.h"
 #include "store.h"
@@ -20,8 +26,8 @@ void mb_account_prepare(const struct mb_context *ctx, const char *address, struc
 
 	memset(user, 0, sizeof(*user));
 	snprintf(user->address, sizeof(user->address), "%s", address);
-	user->quota_bytes = ctx->default_quota_bytes;
-	user->max_message_bytes = ctx->default_max_message_bytes;
+	user->quota_bytes = MB_LIMIT_DEFAULT;
+	user->max_message_bytes = MB_LIMIT_DEFAULT;
 	if (at != NULL)
 		snprintf(home, home_size, "%s/%s/%.*s", ctx->mail_root, at + 1, (int)(at - address), address);
 	else
@@ -29,4 +35,60 @@ void mb_account_prepare(const struct mb_context *ctx, const char *address, struc
 	user->home = home;
 	user->enabled = true;
 	user->created = (int64_t)time(NULL);
+}
+
+/* pick - the first set limit of user, domain, server */
+static void pick(uint64_t user_value, uint64_t domain_value, uint64_t server_value,
+		 uint64_t *value_r, enum mb_limit_source *source_r)
+{
+	if (user_value != MB_LIMIT_DEFAULT) {
+		*value_r = user_value;
+		*source_r = MB_LIMIT_FROM_USER;
+	} else if (domain_value != MB_LIMIT_DEFAULT) {
+		*value_r = domain_value;
+		*source_r = MB_LIMIT_FROM_DOMAIN;
+	} else {
+		*value_r = server_value;
+		*source_r = MB_LIMIT_FROM_SERVER;
+	}
+}
+
+void mb_limits_resolve(const struct mb_context *ctx, const struct mb_domain *domain,
+		       const struct mb_user *user, struct mb_limits *limits_r)
+{
+	uint64_t domain_quota = domain != NULL ? domain->quota_bytes : MB_LIMIT_DEFAULT;
+	uint64_t domain_size = domain != NULL ? domain->max_message_bytes : MB_LIMIT_DEFAULT;
+
+	pick(user->quota_bytes, domain_quota, ctx->default_quota_bytes,
+	     &limits_r->quota_bytes, &limits_r->quota_source);
+	pick(user->max_message_bytes, domain_size, ctx->default_max_message_bytes,
+	     &limits_r->max_message_bytes, &limits_r->max_message_source);
+}
+
+int mb_user_limits(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
+		   struct mb_limits *limits_r, char *error, size_t error_size)
+{
+	struct mb_domain domain;
+	const char *at = strrchr(user->address, '@');
+	int found = 0;
+
+	/* the domain record is read only when the user leaves a limit to it */
+	if ((user->quota_bytes == MB_LIMIT_DEFAULT || user->max_message_bytes == MB_LIMIT_DEFAULT) &&
+	    at != NULL) {
+		found = mb_store_domain_get(store, at + 1, &domain, error, error_size);
+		if (found < 0)
+			return -1;
+	}
+	mb_limits_resolve(ctx, found > 0 ? &domain : NULL, user, limits_r);
+	return 0;
+}
+
+const char *mb_limit_source_name(enum mb_limit_source source)
+{
+	switch (source) {
+	case MB_LIMIT_FROM_USER: return "user";
+	case MB_LIMIT_FROM_DOMAIN: return "domain";
+	case MB_LIMIT_FROM_SERVER: return "server";
+	}
+	return "?";
 }

@@ -173,6 +173,21 @@ static int corrupt(char *error, size_t size, const char *what, const char *key)
 	return -1;
 }
 
+/* decode_limit - a byte limit; absent means "the default" (see store.h) */
+static uint64_t decode_limit(json_t *root, const char *name)
+{
+	json_t *value = json_object_get(root, name);
+
+	return json_is_integer(value) && json_integer_value(value) >= 0 ?
+		(uint64_t)json_integer_value(value) : MB_LIMIT_DEFAULT;
+}
+
+static void encode_limit(json_t *root, const char *name, uint64_t bytes)
+{
+	if (root != NULL && bytes != MB_LIMIT_DEFAULT)
+		json_object_set_new(root, name, json_integer((json_int_t)bytes));
+}
+
 static int decode_user(const char *key, size_t key_len, const char *value,
 		       size_t len, struct mb_user *user, char *error, size_t size)
 {
@@ -191,8 +206,8 @@ static int decode_user(const char *key, size_t key_len, const char *value,
 	}
 	user->password_hash = strdup(json_string_value(hash));
 	user->home = strdup(json_string_value(home));
-	user->quota_bytes = (uint64_t)json_integer_value(json_object_get(root, "quota"));
-	user->max_message_bytes = (uint64_t)json_integer_value(json_object_get(root, "max_message"));
+	user->quota_bytes = decode_limit(root, "quota");
+	user->max_message_bytes = decode_limit(root, "max_message");
 	user->created = json_integer_value(json_object_get(root, "created"));
 	user->enabled = json_is_true(json_object_get(root, "enabled"));
 	user->app_passwords_only = json_is_true(json_object_get(root, "apps_only"));
@@ -214,14 +229,14 @@ static int decode_user(const char *key, size_t key_len, const char *value,
 
 static char *encode_user(const struct mb_user *user)
 {
-	json_t *root = json_pack("{s:i, s:s, s:I, s:I, s:b, s:I, s:s}",
+	json_t *root = json_pack("{s:i, s:s, s:b, s:I, s:s}",
 				 "v", RECORD_VERSION,
 				 "hash", user->password_hash,
-				 "quota", (json_int_t)user->quota_bytes,
-				 "max_message", (json_int_t)user->max_message_bytes,
 				 "enabled", user->enabled,
 				 "created", (json_int_t)user->created,
 				 "home", user->home != NULL ? user->home : "");
+	encode_limit(root, "quota", user->quota_bytes);
+	encode_limit(root, "max_message", user->max_message_bytes);
 	if (root != NULL && user->app_password_count > 0) {
 		json_t *apps = json_array();
 		for (size_t i = 0; i < user->app_password_count; i++)
@@ -294,6 +309,47 @@ int mb_store_domain_exists(struct mb_store *store, const char *domain,
 				      &value, &len, error, error_size);
 	free(value);
 	return ret;
+}
+
+static char *encode_domain(const struct mb_domain *domain)
+{
+	json_t *root = json_pack("{s:i, s:I}", "v", RECORD_VERSION,
+				 "created", (json_int_t)domain->created);
+	encode_limit(root, "quota", domain->quota_bytes);
+	encode_limit(root, "max_message", domain->max_message_bytes);
+	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+
+	json_decref(root);
+	return text;
+}
+
+int mb_store_domain_get(struct mb_store *store, const char *domain,
+			struct mb_domain *domain_r, char *error, size_t error_size)
+{
+	char *value;
+	size_t len;
+	json_t *root;
+	int ret;
+
+	memset(domain_r, 0, sizeof(*domain_r));
+	if (strlen(domain) > MB_DOMAIN_MAX)
+		return 0;
+	ret = store->backend->get(store->state, MB_TABLE_DOMAINS, domain, &value, &len,
+				  error, error_size);
+	if (ret <= 0)
+		return ret;
+	root = json_loadb(value, len, 0, NULL);
+	free(value);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return corrupt(error, error_size, "domain", domain);
+	}
+	snprintf(domain_r->name, sizeof(domain_r->name), "%s", domain);
+	domain_r->quota_bytes = decode_limit(root, "quota");
+	domain_r->max_message_bytes = decode_limit(root, "max_message");
+	domain_r->created = json_integer_value(json_object_get(root, "created"));
+	json_decref(root);
+	return 1;
 }
 
 int mb_store_user_get(struct mb_store *store, const char *address,
@@ -390,6 +446,32 @@ int mb_store_domain_add(struct mb_store *store, const char *domain,
 	} else {
 		ret = -EIO;
 	}
+	return finish(store, ret, error, size);
+}
+
+int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domain,
+			   char *error, size_t size)
+{
+	char *record = encode_domain(domain);
+	int ret = record == NULL ? -ENOMEM : begin(store, error, size);
+
+	if (record == NULL)
+		snprintf(error, size, "out of memory");
+	if (ret < 0) {
+		free(record);
+		return ret;
+	}
+	ret = mb_store_domain_exists(store, domain->name, error, size);
+	if (ret == 0) {
+		snprintf(error, size, "domain %s does not exist", domain->name);
+		ret = -ENOENT;
+	} else if (ret > 0) {
+		ret = store->backend->put(store->state, MB_TABLE_DOMAINS, domain->name,
+					  record, strlen(record), error, size) < 0 ? -EIO : 0;
+	} else {
+		ret = -EIO;
+	}
+	free(record);
 	return finish(store, ret, error, size);
 }
 

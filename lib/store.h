@@ -20,11 +20,22 @@ struct mb_app_password {
 	int64_t created;
 };
 
+/* A quota or message-size limit of a user or domain that is not set
+   there: a user's comes from its domain, a domain's from the context. */
+#define MB_LIMIT_DEFAULT UINT64_MAX
+
+struct mb_domain {
+	char name[MB_DOMAIN_MAX + 1];
+	uint64_t quota_bytes;       /* for its users; 0 no limit, or MB_LIMIT_DEFAULT */
+	uint64_t max_message_bytes; /* likewise */
+	int64_t created;
+};
+
 struct mb_user {
 	char address[MB_ADDRESS_MAX + 1];
 	char *password_hash;       /* "{SCHEME}..." */
-	uint64_t quota_bytes;      /* 0: no limit */
-	uint64_t max_message_bytes; /* 0: no limit */
+	uint64_t quota_bytes;      /* 0: no limit; MB_LIMIT_DEFAULT: the domain's */
+	uint64_t max_message_bytes; /* likewise */
 	bool enabled;
 	int64_t created;           /* unix time */
 	char *home;                /* absolute; "" means the default */
@@ -57,6 +68,8 @@ void mb_store_close(struct mb_store **store);
 /* Lookups: 1 found, 0 not found, -1 the store could not answer. */
 int mb_store_domain_exists(struct mb_store *store, const char *domain,
 			   char *error, size_t error_size);
+int mb_store_domain_get(struct mb_store *store, const char *domain,
+			struct mb_domain *domain_r, char *error, size_t error_size);
 int mb_store_user_get(struct mb_store *store, const char *address,
 		      struct mb_user *user_r, char *error, size_t error_size);
 int mb_store_alias_get(struct mb_store *store, const char *source,
@@ -69,6 +82,9 @@ void mb_alias_clear(struct mb_alias *alias);
    store failure; error always says what happened. */
 int mb_store_domain_add(struct mb_store *store, const char *domain,
 			char *error, size_t error_size);
+/* Replace an existing domain's record (its default limits); -ENOENT. */
+int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domain,
+			   char *error, size_t error_size);
 /* With force=false, -ENOTEMPTY while users or aliases of it remain. */
 int mb_store_domain_del(struct mb_store *store, const char *domain, bool force,
 			char *error, size_t error_size);

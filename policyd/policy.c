@@ -256,36 +256,36 @@ static int judge_reached_users(const struct policy_call *call, const char *recip
 	return 0;
 }
 
-static int judge_size(const struct policy_call *call, const struct mb_user *user,
-		      const char *recipient, unsigned long long size, char *reason, size_t reason_size)
+static int judge_size(const struct mb_limits *limits, const char *recipient,
+		      unsigned long long size, char *reason, size_t reason_size)
 {
-	(void)call;
-	if (size == 0 || user->max_message_bytes == 0 || size <= user->max_message_bytes)
+	if (size == 0 || limits->max_message_bytes == 0 || size <= limits->max_message_bytes)
 		return 0;
 	snprintf(reason, reason_size,
 		 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
-		 recipient, size, (unsigned long long)user->max_message_bytes);
+		 recipient, size, (unsigned long long)limits->max_message_bytes);
 	return 1;
 }
 
 /* judge_quota - the usage Dovecot last reported (usage.c) against the
    user's quota: full, or too full for the declared size */
 static int judge_quota(const struct policy_call *call, const struct mb_user *user,
-		       const char *recipient, unsigned long long size, char *reason, size_t reason_size)
+		       const struct mb_limits *limits, const char *recipient,
+		       unsigned long long size, char *reason, size_t reason_size)
 {
-	uint64_t bytes, messages;
+	uint64_t bytes, messages, quota = limits->quota_bytes;
 	int found;
 
-	if (user->quota_bytes == 0)
+	if (quota == 0)
 		return 0;
 	found = mb_usage_get(call->store, user->address, call->now, &bytes, &messages, reason, reason_size);
 	if (found <= 0)
 		return found; /* nothing reported yet: Dovecot still enforces */
-	if (bytes >= user->quota_bytes) {
+	if (bytes >= quota) {
 		snprintf(reason, reason_size, "452 4.2.2 Mailbox of <%s> is full; try again later", recipient);
 		return 1;
 	}
-	if (size > 0 && bytes + size > user->quota_bytes) {
+	if (size > 0 && bytes + size > quota) {
 		snprintf(reason, reason_size,
 			 "452 4.2.2 Mailbox of <%s> has no room for %llu bytes; try again later",
 			 recipient, size);
@@ -365,12 +365,18 @@ static unsigned long long declared_size(const struct policy_call *call)
 static int judge_mailbox(const struct policy_call *call, const struct mb_user *user,
 			 const char *recipient, unsigned long long size, char *reason, size_t reason_size)
 {
+	struct mb_limits limits;
 	int ret = 0;
 
+	if (!call->ctx->check_message_size && !call->ctx->check_quota)
+		return 0;
+	/* the user's own limits, else the domain's, else the server's */
+	if (mb_user_limits(call->ctx, call->store, user, &limits, reason, reason_size) < 0)
+		return -1;
 	if (call->ctx->check_message_size)
-		ret = judge_size(call, user, recipient, size, reason, reason_size);
+		ret = judge_size(&limits, recipient, size, reason, reason_size);
 	if (ret == 0 && call->ctx->check_quota)
-		ret = judge_quota(call, user, recipient, size, reason, reason_size);
+		ret = judge_quota(call, user, &limits, recipient, size, reason, reason_size);
 	return ret;
 }
 

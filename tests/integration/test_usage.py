@@ -189,3 +189,57 @@ def test_expire_refuses_when_no_last_login_is_recorded(tmp_path):
     refused = run("expire", "--apply")
     assert refused.returncode == 69 and "no account has a recorded last login" in refused.stderr
     assert "old@expire.test" in run("user", "list").stdout
+
+
+def listed_entry(stack, address):
+    out = stack.mailbag("--json", "user", "list", address.split("@")[1], check=True).stdout
+    return [e for e in json.loads(out) if e["address"] == address][0]
+
+
+def append(stack, address, password, size):
+    """IMAP APPEND of about size bytes: Dovecot's answer ('OK' or 'NO')."""
+    im = imap_login(stack, address, password)
+    try:
+        body = "Subject: sized\r\n\r\n" + "\r\n".join(["y" * 70] * (size // 72)) + "\r\n"
+        typ, data = im.append("INBOX", None, None, body.encode())
+        return typ, b" ".join(d for d in data if isinstance(d, bytes))
+    finally:
+        im.logout()
+
+
+def test_domain_default_quota_applies_to_users_without_their_own(any_stack, any_domain):
+    plain, own = "plain@" + any_domain, "own@" + any_domain
+    password = add_user(any_stack, plain)
+    add_user(any_stack, own)
+    any_stack.mailbag("user", "quota", own, "5M", check=True)
+    assert listed_entry(any_stack, plain)["quota_from"] == "server"
+    # a bad size is refused by name, and nothing changes
+    bad = any_stack.mailbag("domain", "limits", "--quota", "lots", any_domain)
+    assert bad.returncode == 65 and "--quota 'lots'" in bad.stderr, bad.stderr
+    any_stack.mailbag("domain", "limits", "--quota", "30K", any_domain, check=True)
+    shown = json.loads(any_stack.mailbag("--json", "domain", "limits", any_domain, check=True).stdout)
+    assert shown["quota_bytes"] == 30 * 1024 and shown["max_message_bytes"] is None, shown
+    entry = listed_entry(any_stack, plain)
+    assert (entry["quota_bytes"], entry["quota_from"]) == (30 * 1024, "domain"), entry
+    entry = listed_entry(any_stack, own)
+    assert (entry["quota_bytes"], entry["quota_from"]) == (5 << 20, "user"), entry
+    # Dovecot enforces the domain's quota at once, on the next login
+    assert append(any_stack, plain, password, 20000)[0] == "OK"
+    typ, text = append(any_stack, plain, password, 20000)
+    assert typ == "NO" and b"OVERQUOTA" in text, (typ, text)
+    assert doveadm_quota_limit(any_stack, plain) == 30
+    # back to the server's default (none in this context): no limit
+    any_stack.mailbag("domain", "limits", "--quota", "default", any_domain, check=True)
+    assert listed_entry(any_stack, plain)["quota_from"] == "server"
+    assert append(any_stack, plain, password, 20000)[0] == "OK"
+
+
+def doveadm_quota_limit(stack, address):
+    """The STORAGE limit in KiB Dovecot applies to address."""
+    out = subprocess.run(["doveadm", "-c", stack.dovecot_conf, "-f", "tab", "quota", "get", "-u", address],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines()[1:]:
+        fields = line.split("\t")
+        if fields[1] == "STORAGE":
+            return int(fields[3])
+    raise AssertionError("no STORAGE line: " + out)

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+
 #include "context.h"
 #include "policy.h"
 #include "store-fixture.h"
@@ -218,6 +220,65 @@ static void test_sender_login_with_a_large_alias(void **state)
 	mb_context_free(&ctx);
 }
 
+/* A user without limits of its own gets the domain's, else the
+   context's; a change of the default applies at once. */
+#define T0_LIMITS 1700000000
+static void test_limits_from_domain_then_server(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_context *ctx = context_from("{\"defaults\": {\"max_message_size\": \"3000\"}}");
+	struct mb_user user = { .quota_bytes = MB_LIMIT_DEFAULT, .max_message_bytes = MB_LIMIT_DEFAULT,
+				.enabled = true };
+	struct mb_domain domain;
+	struct mb_limits limits;
+	char error[512];
+
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	snprintf(user.address, sizeof(user.address), "dflt@example.org");
+	user.password_hash = (char *)"{SHA512-CRYPT}$6$x";
+	user.home = (char *)"/x";
+	assert_int_equal(mb_store_user_add(f->store, &user, error, sizeof(error)), 0);
+	fixture_add_user(f->store, "own@example.org", true); /* max message 0: none */
+	const char *to_dflt = "protocol_state=RCPT\nrecipient=dflt@example.org\nsize=2000\n";
+	const char *to_own = "protocol_state=RCPT\nrecipient=own@example.org\nsize=2000\n";
+
+	/* the server's default, 3000 */
+	expect(f, ctx, T0_LIMITS, to_dflt, "action=DUNNO");
+	assert_int_equal(mb_store_domain_get(f->store, "example.org", &domain, error, sizeof(error)), 1);
+	assert_true(domain.quota_bytes == MB_LIMIT_DEFAULT && domain.max_message_bytes == MB_LIMIT_DEFAULT);
+	/* the domain's, 1000, takes over at once */
+	domain.max_message_bytes = 1000;
+	domain.quota_bytes = 5000;
+	assert_int_equal(mb_store_domain_update(f->store, &domain, error, sizeof(error)), 0);
+	expect(f, ctx, T0_LIMITS, to_dflt, "action=552 5.3.4 Message too big for <dflt@example.org>: 2000 bytes declared, the limit is 1000");
+	expect(f, ctx, T0_LIMITS, to_own, "action=DUNNO");
+	struct mb_user got;
+	assert_int_equal(mb_store_user_get(f->store, "dflt@example.org", &got, error, sizeof(error)), 1);
+	assert_true(got.quota_bytes == MB_LIMIT_DEFAULT);
+	assert_int_equal(mb_user_limits(ctx, f->store, &got, &limits, error, sizeof(error)), 0);
+	assert_int_equal(limits.quota_bytes, 5000);
+	assert_int_equal(limits.quota_source, MB_LIMIT_FROM_DOMAIN);
+	assert_int_equal(limits.max_message_bytes, 1000);
+	/* the user's own limit wins over the domain's */
+	got.max_message_bytes = 2500;
+	assert_int_equal(mb_store_user_update(f->store, &got, error, sizeof(error)), 0);
+	mb_user_clear(&got);
+	expect(f, ctx, T0_LIMITS, to_dflt, "action=DUNNO");
+	/* back to the server's */
+	domain.max_message_bytes = MB_LIMIT_DEFAULT;
+	domain.quota_bytes = MB_LIMIT_DEFAULT;
+	assert_int_equal(mb_store_domain_update(f->store, &domain, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_user_get(f->store, "dflt@example.org", &got, error, sizeof(error)), 1);
+	assert_int_equal(mb_user_limits(ctx, f->store, &got, &limits, error, sizeof(error)), 0);
+	assert_int_equal(limits.quota_source, MB_LIMIT_FROM_SERVER);
+	assert_int_equal(limits.max_message_source, MB_LIMIT_FROM_USER);
+	mb_user_clear(&got);
+	/* a domain that is not there cannot be updated into being */
+	snprintf(domain.name, sizeof(domain.name), "absent.example");
+	assert_int_equal(mb_store_domain_update(f->store, &domain, error, sizeof(error)), -ENOENT);
+	mb_context_free(&ctx);
+}
+
 #define T0 1700000000
 #define FROM_CLIENT(ip, name) "protocol_state=RCPT\nclient_address=" ip "\nclient_name=" name "\n"
 
@@ -392,6 +453,8 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test_setup_teardown(test_decide_table, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_sender_login_with_a_large_alias, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_limits_from_domain_then_server, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_limits_from_domain_then_server, store_fixture_setup_redis, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_recipient_cap, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_quota_at_rcpt, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_greylisting, store_fixture_setup, store_fixture_teardown),
