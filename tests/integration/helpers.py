@@ -151,3 +151,28 @@ def send_until_accepted(stack, rcpts, subject, timeout=30):
             if time.time() > deadline:
                 raise AssertionError("still refused after %ss: %s" % (timeout, e.recipients))
         time.sleep(0.1)
+
+
+class IMAPFrom(imaplib.IMAP4):
+    """IMAP from a chosen loopback source address (127.0.0.0/8 is all ours)."""
+
+    def __init__(self, source, port):
+        self.source = source
+        super().__init__("127.0.0.1", port)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection(("127.0.0.1", self.port), timeout or 30,
+                                        source_address=(self.source, 0))
+
+
+def login_from(stack, source, user, password, port=None):
+    """An IMAP login from source (to the stack's Dovecot, or port):
+    True if it succeeded."""
+    im = IMAPFrom(source, port or stack.ports["imap"])
+    try:
+        im.login(user, password)
+    except imaplib.IMAP4.error:
+        im.shutdown()
+        return False
+    im.logout()
+    return True

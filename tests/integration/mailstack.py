@@ -168,6 +168,84 @@ class RedisServer:
         self.proc = None
 
 
+def start_dovecot_instance(dovecot_dir, imap_port, values):
+    """Dovecot as root with its own base_dir under dovecot_dir, the
+    mailbag template (values) included, IMAP on imap_port."""
+    conf = os.path.join(dovecot_dir, "dovecot.conf")
+    with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
+        f.write(render("dovecot-mailbag.conf", values))
+    with open(conf, "w") as f:
+        f.write("""# private test instance: see tests/integration/mailstack.py
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+instance_name = mailbag-{port}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_verbose = yes
+# allow every character, so that the mailbag driver's own refusal of
+# hostile user names is what the tests see (Dovecot's default list would
+# stop them first)
+auth_username_chars =
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+!include {d}/mailbag.conf
+""".format(d=dovecot_dir, port=imap_port))
+    os.makedirs(os.path.join(dovecot_dir, "state"), exist_ok=True)
+    # the daemon keeps its stdio: a pipe here would never reach EOF
+    with open(os.path.join(dovecot_dir, "start.out"), "w") as out:
+        ret = subprocess.run(["dovecot", "-c", conf], stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=out).returncode
+    if ret != 0:
+        raise RuntimeError("dovecot failed to start: " +
+                           open(os.path.join(dovecot_dir, "start.out")).read())
+    wait_for(lambda: port_open(imap_port), 15, "Dovecot's IMAP port")
+
+
+def stop_dovecot_instance(dovecot_dir, imap_port):
+    subprocess.run(["dovecot", "-c", os.path.join(dovecot_dir, "dovecot.conf"), "stop"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wait_for(lambda: not port_open(imap_port) and
+             not os.path.exists(os.path.join(dovecot_dir, "run", "master.pid")),
+             15, "Dovecot to stop")
+
+
+def read_dovecot_log(dovecot_dir):
+    try:
+        with open(os.path.join(dovecot_dir, "dovecot.log")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class DovecotNode:
+    """A second (third...) Dovecot of one installation: see
+    MailStack.spawn_dovecot."""
+
+    def __init__(self, directory, imap_port):
+        self.dir = directory
+        self.imap_port = imap_port
+        self.conf = os.path.join(directory, "dovecot.conf")
+        self.lmtp_socket = os.path.join(directory, "dovecot-lmtp")
+        self.auth_socket = os.path.join(directory, "dovecot-auth")
+
+    def log(self):
+        return read_dovecot_log(self.dir)
+
+    def stop(self):
+        stop_dovecot_instance(self.dir, self.imap_port)
+
+
 class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
@@ -346,64 +424,31 @@ class MailStack:
         self.policyd_proc = None
 
     def _start_dovecot(self):
-        values = self.template_values()
-        with open(os.path.join(self.dovecot_dir, "mailbag.conf"), "w") as f:
-            f.write(render("dovecot-mailbag.conf", values))
-        with open(self.dovecot_conf, "w") as f:
-            f.write("""# private test instance: see tests/integration/mailstack.py
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-instance_name = mailbag-{port}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_verbose = yes
-# allow every character, so that the mailbag driver's own refusal of
-# hostile user names is what the tests see (Dovecot's default list would
-# stop them first)
-auth_username_chars =
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-!include {d}/mailbag.conf
-""".format(d=self.dovecot_dir, port=self.ports["imap"]))
-        os.makedirs(os.path.join(self.dovecot_dir, "state"), exist_ok=True)
-        # the daemon keeps its stdio: a pipe here would never reach EOF
-        with open(os.path.join(self.dovecot_dir, "start.out"), "w") as out:
-            ret = subprocess.run(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=out).returncode
-        if ret != 0:
-            raise RuntimeError("dovecot failed to start: " +
-                               open(os.path.join(self.dovecot_dir, "start.out")).read())
+        start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
         self.started.append("dovecot")
-        wait_for(lambda: port_open(self.ports["imap"]), 15, "Dovecot's IMAP port")
 
     def stop_dovecot(self):
-        subprocess.run(["dovecot", "-c", self.dovecot_conf, "stop"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        wait_for(lambda: not port_open(self.ports["imap"]) and
-                 not os.path.exists(os.path.join(self.dovecot_dir, "run", "master.pid")),
-                 15, "Dovecot to stop")
+        stop_dovecot_instance(self.dovecot_dir, self.ports["imap"])
         self.started.remove("dovecot")
 
     def start_dovecot(self):
         self._start_dovecot()
 
+    def spawn_dovecot(self, name):
+        """Another Dovecot on the same store and context (another node):
+        its own directory, IMAP port, LMTP and auth sockets. Stop it with
+        its stop()."""
+        node = DovecotNode(os.path.join(self.root, name), free_port())
+        values = self.template_values()
+        values.update({"DOVECOT_LMTP": node.lmtp_socket, "DOVECOT_AUTH": node.auth_socket,
+                       "DOVECOT_CONF": node.conf})
+        os.makedirs(node.dir, exist_ok=True)
+        os.chmod(node.dir, 0o755)
+        start_dovecot_instance(node.dir, node.imap_port, values)
+        return node
+
     def dovecot_log(self):
-        try:
-            with open(os.path.join(self.dovecot_dir, "dovecot.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_dovecot_log(self.dovecot_dir)
 
     def _postconf(self, *args):
         subprocess.run(["postconf", "-c", self.postfix_etc, *args], check=True,

@@ -5,12 +5,11 @@ import imaplib
 import json
 import re
 import smtplib
-import socket
 import ssl
 
 import pytest
 
-from helpers import add_user
+from helpers import add_user, login_from
 
 
 def plain(authzid, authcid, password):
@@ -41,29 +40,6 @@ def test_plain_with_a_foreign_authorization_identity_is_refused(stack, domain):
         assert code == 535, code
         code, _ = s.docmd("AUTH", "PLAIN " + plain("", attacker, password))
         assert code == 235, code
-
-
-class IMAPFrom(imaplib.IMAP4):
-    """IMAP from a chosen loopback source address (127.0.0.0/8 is all ours)."""
-
-    def __init__(self, source, port):
-        self.source = source
-        super().__init__("127.0.0.1", port)
-
-    def _create_socket(self, timeout):
-        return socket.create_connection(("127.0.0.1", self.port), timeout or 30,
-                                        source_address=(self.source, 0))
-
-
-def login_from(stack, source, user, password):
-    im = IMAPFrom(source, stack.ports["imap"])
-    try:
-        im.login(user, password)
-    except imaplib.IMAP4.error:
-        im.shutdown()
-        return False
-    im.logout()
-    return True
 
 
 def test_failed_logins_lock_the_address_out(any_stack, any_domain):

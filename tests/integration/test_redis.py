@@ -12,8 +12,8 @@ import shutil
 import pytest
 
 from conftest import new_domain, wait_until
-from helpers import (add_user, imap_login, messages_with, policy_query, rcpt_replies, send,
-                     send_until_accepted)
+from helpers import (add_user, imap_login, login_from, messages_with, policy_query, rcpt_replies,
+                     send, send_until_accepted)
 
 
 @pytest.fixture
@@ -114,3 +114,40 @@ def test_redis_stopped_and_started_mid_test(redis_stack, rdomain, second_node):
     # the same daemons reconnect by themselves; the data survived
     msgid = send_until_accepted(redis_stack, [user], "after redis restart")
     wait_until(lambda: messages_with(redis_stack, user, msgid), what="delivery after Redis is back")
+
+
+@pytest.fixture
+def second_dovecot(redis_stack):
+    """Another Dovecot on the same Redis store and context: a second IMAP node."""
+    node = redis_stack.spawn_dovecot("dovecot2")
+    yield node
+    node.stop()
+
+
+def test_two_dovecots_share_one_lockout_count(redis_stack, rdomain, second_dovecot):
+    user = "locked@" + rdomain
+    password = add_user(redis_stack, user)
+    with open(redis_stack.context) as f:
+        original = json.load(f).get("auth")
+    # both drivers reread the context file when it changes
+    redis_stack.update_context({"auth": {"failures_per_ip": 3, "failures_per_account": 1000,
+                                         "lockout": 60}})
+    node1, node2 = redis_stack.ports["imap"], second_dovecot.imap_port
+    attacker, neighbour = "127.0.0.7", "127.0.0.8"
+    try:
+        # the right password works on node 2: it reads the same users
+        assert login_from(redis_stack, neighbour, user, password, port=node2)
+        # two failures on node 1, the third on node 2: three in all
+        assert not login_from(redis_stack, attacker, user, "guess-1", port=node1)
+        assert not login_from(redis_stack, attacker, user, "guess-2", port=node1)
+        assert not login_from(redis_stack, attacker, user, "guess-3", port=node2)
+        # locked on both nodes, the right password unchecked
+        assert not login_from(redis_stack, attacker, user, password, port=node1)
+        assert not login_from(redis_stack, attacker, user, password, port=node2)
+        assert "password not checked" in redis_stack.dovecot_log()
+        assert "password not checked" in second_dovecot.log()
+        # another address is not locked
+        assert login_from(redis_stack, neighbour, user, password, port=node1)
+        assert redis_stack.redis.password not in second_dovecot.log()
+    finally:
+        redis_stack.update_context({"auth": original})
