@@ -72,6 +72,7 @@ int cli_domains_load(struct cli *cli, struct cli_domains *domains, char *error, 
 const struct mb_domain *cli_domains_find(const struct cli_domains *domains, const char *name);
 void cli_domains_free(struct cli_domains *domains);
 
+int cmd_user_import(struct cli *cli, int argc, char **argv);
 int cmd_user_app_password(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);

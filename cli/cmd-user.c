@@ -39,6 +39,8 @@ static const char user_usage[] =
 	"       mailbag user disable|enable ADDRESS\n"
 	"       mailbag user quota ADDRESS SIZE|default\n"
 	"       mailbag user app-password add|list|del|only ...  (per-device passwords)\n"
+	"       mailbag user import [--domain D] [--create-domains] [--dry-run] FILE\n"
+	"                        (a Dovecot passwd-file; see 'mailbag user import --help')\n"
 	"\n"
 	"Without --password-stdin or --hash, a password is generated and printed.\n"
 	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
@@ -414,6 +416,10 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
 	const char *verb = argv[1];
+	if (strcmp(verb, "import") == 0) {
+		cli->command = "user import";
+		return cmd_user_import(cli, argc - 1, argv + 1);
+	}
 	if (strcmp(verb, "app-password") == 0) {
 		cli->command = "user app-password";
 		return cmd_user_app_password(cli, argc - 1, argv + 1);

@@ -602,6 +602,18 @@ int mb_store_user_add(struct mb_store *store, const struct mb_user *user,
 	return finish(store, put_user(store, user, false, error, size), error, size);
 }
 
+int mb_store_users_add(struct mb_store *store, const struct mb_user *users, size_t count,
+		       char *error, size_t size)
+{
+	int ret = begin(store, error, size);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		ret = put_user(store, &users[i], false, error, size);
+	return finish(store, ret, error, size);
+}
+
 int mb_store_user_update(struct mb_store *store, const struct mb_user *user,
 			 char *error, size_t size)
 {

@@ -90,6 +90,10 @@ int mb_store_domain_del(struct mb_store *store, const char *domain, bool force,
 			char *error, size_t error_size);
 int mb_store_user_add(struct mb_store *store, const struct mb_user *user,
 		      char *error, size_t error_size);
+/* Add many users in one transaction: all or none (-EEXIST, -ENOENT
+   naming the first user refused). For imports. */
+int mb_store_users_add(struct mb_store *store, const struct mb_user *users, size_t count,
+		       char *error, size_t error_size);
 /* Replace an existing user's record (password, quota, state, home). */
 int mb_store_user_update(struct mb_store *store, const struct mb_user *user,
 			 char *error, size_t error_size);

@@ -176,3 +176,13 @@ def login_from(stack, source, user, password, port=None):
         return False
     im.logout()
     return True
+
+
+def submission_login(stack, user, password):
+    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
+        s.starttls(context=ssl._create_unverified_context())
+        try:
+            s.login(user, password)
+        except smtplib.SMTPAuthenticationError:
+            return False
+        return True

@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from helpers import add_user, login_from
+from helpers import add_user, login_from, submission_login
 
 
 def plain(authzid, authcid, password):
@@ -60,16 +60,6 @@ def test_failed_logins_lock_the_address_out(any_stack, any_domain):
         assert login_from(any_stack, neighbour, user, password)
     finally:
         any_stack.update_context({"auth": original})
-
-
-def submission_login(stack, user, password):
-    with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
-        s.starttls(context=ssl._create_unverified_context())
-        try:
-            s.login(user, password)
-        except smtplib.SMTPAuthenticationError:
-            return False
-        return True
 
 
 def imap_ok(stack, user, password):
