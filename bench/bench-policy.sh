@@ -12,15 +12,8 @@
 # Then prints the medians and the ratios to postgrey.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-kit=${BENCH_KIT:-$here/../../shared/bench}
-[ -d "$kit" ] || kit=$here/../shared/bench
-[ -d "$kit" ] || { echo "the shared bench kit is not at ../shared/bench" >&2; exit 1; }
-build=${1:-$here/../build-release}
-export MAILBAG_BUILD
-MAILBAG_BUILD=$(cd "$build" && pwd)
-export BENCH_TARGET_PATH=$here/targets
+source "$here/kit.sh"
+bench_kit_setup policy "${1:-}"
 export POLICY_TARGETS=${POLICY_TARGETS:-dunno postgrey mailbag mailbag-redis}
-export BENCH_RESULTS=${BENCH_RESULTS:-/tmp/peerbench/results/policy-$(date +%Y%m%d-%H%M%S).tsv}
-mkdir -p "$(dirname "$BENCH_RESULTS")"
 "$kit/bench-policy.sh"
 /usr/bin/python3 "$here/ratios.py" "$BENCH_RESULTS" postgrey

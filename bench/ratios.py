@@ -2,14 +2,17 @@
 """ratios.py RESULTS.tsv PEER - medians per target and the ratio to PEER.
 
 Reads the shared kit's rows (time bench target params run metric value
-unit command) and prints, for each (params, metric) of throughput (rps)
-and latency (p50, p99), every target's median and its ratio to the
-peer's median in the same file (the same run). For rps a ratio above 1
-is better; for latencies, below 1."""
+unit command) and prints, for each (params, metric) of throughput (rps,
+rate), latency (p50, p99, batch_p50, batch_p99, cold_start) and memory
+(auth_rss), every target's median and its ratio to the peer's median in
+the same file (the same run). For rps and rate a ratio above 1 is
+better; for the others, below 1."""
 import csv
 import statistics
 import sys
 from collections import defaultdict
+
+METRICS = ("rps", "rate", "p50", "p99", "batch_p50", "batch_p99", "cold_start", "auth_rss")
 
 
 def main():
@@ -17,7 +20,7 @@ def main():
     values = defaultdict(list)
     with open(path) as f:
         for row in csv.reader(f, delimiter="\t"):
-            if len(row) < 8 or row[5] not in ("rps", "p50", "p99"):
+            if len(row) < 8 or row[5] not in METRICS:
                 continue
             try:
                 values[(row[3], row[5], row[2])].append(float(row[6]))

@@ -38,6 +38,7 @@ static const char user_usage[] =
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
 	"       mailbag user disable|enable ADDRESS\n"
 	"       mailbag user quota ADDRESS SIZE|default\n"
+	"       mailbag user node ADDRESS NODE|local  (the Dovecot node of the mailbox)\n"
 	"       mailbag user app-password add|list|del|only ...  (per-device passwords)\n"
 	"       mailbag user import [--domain D] [--create-domains] [--dry-run] FILE\n"
 	"                        (a Dovecot passwd-file; see 'mailbag user import --help')\n"
@@ -310,6 +311,7 @@ static int print_user(const struct mb_user *user, void *context)
 			"max_message_bytes", (json_int_t)limits.max_message_bytes,
 			"max_message_from", mb_limit_source_name(limits.max_message_source),
 			"created", (json_int_t)user->created, "home", user->home);
+		json_object_set_new(entry, "node", json_string(user->node[0] != '\0' ? user->node : "local"));
 		json_object_set_new(entry, "usage_bytes", known ? json_integer((json_int_t)used) : json_null());
 		json_object_set_new(entry, "usage_messages", known ? json_integer((json_int_t)messages) : json_null());
 		json_object_set_new(entry, "last_login", logged_in ? json_integer((json_int_t)seen) : json_null());
@@ -362,7 +364,21 @@ static int user_list(struct cli *cli, const struct user_options *o, int argc, ch
 	return cli_list_done(cli, lc.list, ret, error);
 }
 
-/* user_change - passwd, disable, enable, quota: read, change, write */
+/* set_node - the Dovecot node holding the mailbox: "local" or a name
+   of the context's lmtpd.nodes */
+static int set_node(struct cli *cli, struct mb_user *user, const char *name)
+{
+	if (strcmp(name, "local") == 0) {
+		user->node[0] = '\0';
+		return EX_OK;
+	}
+	if (mb_context_node(cli->ctx, name) == NULL)
+		return cli_fail(cli, EX_DATAERR, "node '%s' is not in the context's lmtpd.nodes (nor 'local')", name);
+	snprintf(user->node, sizeof(user->node), "%s", name);
+	return EX_OK;
+}
+
+/* user_change - passwd, disable, enable, quota, node: read, change, write */
 static int user_change(struct cli *cli, const char *verb, const struct user_options *o,
 		       const char *address, const char *size_arg)
 {
@@ -383,6 +399,8 @@ static int user_change(struct cli *cli, const char *verb, const struct user_opti
 		user.enabled = false;
 	} else if (strcmp(verb, "enable") == 0) {
 		user.enabled = true;
+	} else if (strcmp(verb, "node") == 0) {
+		ret = set_node(cli, &user, size_arg);
 	} else {
 		ret = cli_parse_limit(cli, "quota", size_arg, &user.quota_bytes) < 0 ? EX_DATAERR : EX_OK;
 	}
@@ -397,7 +415,8 @@ static int user_change(struct cli *cli, const char *verb, const struct user_opti
 	if (ret == EX_OK) {
 		const char *done = strcmp(verb, "passwd") == 0 ? "password changed" :
 				   strcmp(verb, "disable") == 0 ? "disabled" :
-				   strcmp(verb, "enable") == 0 ? "enabled" : "quota set";
+				   strcmp(verb, "enable") == 0 ? "enabled" :
+				   strcmp(verb, "node") == 0 ? "node set" : "quota set";
 		print_password_result(cli, address, done, generated);
 	}
 	sodium_memzero(generated, sizeof(generated));
@@ -424,7 +443,8 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 		cli->command = "user app-password";
 		return cmd_user_app_password(cli, argc - 1, argv + 1);
 	}
-	static const char *const verbs[] = { "add", "del", "list", "passwd", "disable", "enable", "quota" };
+	static const char *const verbs[] = { "add", "del", "list", "passwd", "disable", "enable", "quota",
+					     "node" };
 	size_t v;
 	for (v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
 		if (strcmp(verb, verbs[v]) == 0)
@@ -446,7 +466,7 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "list") == 0)
 		return user_list(cli, &o, rest, args);
 
-	int want = strcmp(verb, "quota") == 0 ? 2 : 1;
+	int want = strcmp(verb, "quota") == 0 || strcmp(verb, "node") == 0 ? 2 : 1;
 	if (rest != want) {
 		fputs(user_usage, stderr);
 		return EX_USAGE;

@@ -45,6 +45,7 @@ enum field_type {
 	FIELD_RATE_LIMITS,
 	FIELD_ALLOWLIST,
 	FIELD_DOMAIN_LIST,
+	FIELD_NODES,
 	FIELD_OBJECT,
 };
 
@@ -138,6 +139,29 @@ static const struct field expire_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field lmtpd_fields[] = {
+	{ "socket", FIELD_PATH, offsetof(struct mb_context, lmtpd_socket),
+	  "/var/spool/postfix/private/mailbag-lmtp", NULL, "an absolute path" },
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, lmtpd_socket_group),
+	  "postfix", NULL, "a group name" },
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, lmtpd_socket_mode),
+	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits" },
+	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd_dovecot_lmtp),
+	  "/var/spool/postfix/private/dovecot-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)" },
+	{ "nodes", FIELD_NODES, 0, NULL, NULL,
+	  "an object of node names (1 to 32 of a-z 0-9 . _ -) to Dovecot LMTP addresses: "
+	  "\"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"" },
+	{ "spool_dir", FIELD_PATH, offsetof(struct mb_context, lmtpd_spool_dir),
+	  "/var/spool/mailbag", NULL, "an absolute path" },
+	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, lmtpd_max_message_bytes),
+	  "100M", NULL, "bytes as a number, or a string like \"100M\"; 0 for no limit" },
+	{ "timeout", FIELD_DURATION, offsetof(struct mb_context, lmtpd_timeout),
+	  "5m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\"" },
+	{ "dedupe_window", FIELD_DURATION, offsetof(struct mb_context, lmtpd_dedupe_window),
+	  "5d", NULL, "a duration at least as long as Postfix's maximal_queue_lifetime, such as \"5d\"" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -164,6 +188,7 @@ static const struct field top_fields[] = {
 	{ "auth", FIELD_OBJECT, 0, NULL, auth_fields, "an object" },
 	{ "expire", FIELD_OBJECT, 0, NULL, expire_fields, "an object" },
 	{ "auto_create", FIELD_OBJECT, 0, NULL, auto_create_fields, "an object" },
+	{ "lmtpd", FIELD_OBJECT, 0, NULL, lmtpd_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -532,6 +557,85 @@ static int set_domain_list(struct parse_state *st, const char *key, const struct
 	return 0;
 }
 
+bool mb_node_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= MB_NODE_NAME_MAX &&
+		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* node_address_valid - "/path", "IPv4:PORT" or "[IPv6]:PORT" */
+static bool node_address_valid(const char *address)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+
+	if (address[0] == '/')
+		return strlen(address) <= 107 && strstr(address, "/../") == NULL;
+	if (address[0] == '[') {
+		const char *close = strchr(address, ']');
+		if (close == NULL || close[1] != ':' || (size_t)(close - address - 1) >= sizeof(host))
+			return false;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - address - 1), address + 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(address, ':');
+		if (colon == NULL || (size_t)(colon - address) >= sizeof(host))
+			return false;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
+	}
+	struct mb_network net;
+	const char *why;
+	if (strchr(host, '/') != NULL || mb_network_parse(host, &net, &why) < 0)
+		return false;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	return colon[1] >= '0' && colon[1] <= '9' && *end == '\0' && errno == 0 && port >= 1 && port <= 65535;
+}
+
+static int set_nodes(struct parse_state *st, const char *key, const struct field *f,
+		     json_t *value, struct mb_context *ctx)
+{
+	const char *name;
+	json_t *address;
+	size_t count = 0;
+
+	if (!json_is_object(value) || json_object_size(value) > MB_NODES_MAX)
+		return fail(st, key, "expected %s (at most %d)", f->help, MB_NODES_MAX);
+	struct mb_lmtp_node *nodes = calloc(json_object_size(value) + 1, sizeof(*nodes));
+	if (nodes == NULL)
+		return fail(st, key, "out of memory");
+	json_object_foreach(value, name, address) {
+		const char *text = json_is_string(address) ? json_string_value(address) : "";
+		if (!mb_node_name_valid(name) || strcmp(name, "local") == 0) {
+			free(nodes);
+			return fail(st, key, "node name \"%.40s\": use 1 to 32 of a-z 0-9 . _ - (\"local\" is the local Dovecot)", name);
+		}
+		if (strlen(text) > MB_NODE_ADDRESS_MAX || !node_address_valid(text)) {
+			free(nodes);
+			return fail(st, key, "node %s: \"%.60s\" is not \"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"", name, text);
+		}
+		snprintf(nodes[count].name, sizeof(nodes[count].name), "%s", name);
+		snprintf(nodes[count].address, sizeof(nodes[count].address), "%s", text);
+		count++;
+	}
+	free(ctx->lmtpd_nodes);
+	ctx->lmtpd_nodes = nodes;
+	ctx->lmtpd_node_count = count;
+	return 0;
+}
+
+const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->lmtpd_node_count; i++) {
+		if (strcmp(ctx->lmtpd_nodes[i].name, name) == 0)
+			return &ctx->lmtpd_nodes[i];
+	}
+	return NULL;
+}
+
 /* set_field - convert one JSON value and store it in the context */
 static int set_field(struct parse_state *st, const char *key,
 		     const struct field *f, json_t *value, struct mb_context *ctx)
@@ -615,6 +719,8 @@ static int set_field(struct parse_state *st, const char *key,
 		return set_allowlist(st, key, f, value, ctx);
 	case FIELD_DOMAIN_LIST:
 		return set_domain_list(st, key, f, value, ctx);
+	case FIELD_NODES:
+		return set_nodes(st, key, f, value, ctx);
 	case FIELD_OBJECT:
 		break;
 	}
@@ -700,6 +806,8 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 			 f->type == FIELD_DOMAIN_LIST)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
+		else if (f->type == FIELD_NODES)
+			value = json_object();
 		else
 			value = json_string(f->default_value);
 		int ret = set_field(st, path, f, value, ctx);
@@ -834,6 +942,11 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->rate_limits);
 	free(ctx->greylist_allowlist);
 	free(ctx->auto_create_domains);
+	free(ctx->lmtpd_socket);
+	free(ctx->lmtpd_socket_group);
+	free(ctx->lmtpd_dovecot_lmtp);
+	free(ctx->lmtpd_nodes);
+	free(ctx->lmtpd_spool_dir);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -2,6 +2,7 @@
 #ifndef MAILBAG_CONTEXT_H
 #define MAILBAG_CONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,17 @@ struct mb_allow_entry {
 	char domain[MB_DOMAIN_MAX + 1];
 };
 
+#define MB_NODES_MAX 64
+#define MB_NODE_NAME_MAX 32
+#define MB_NODE_ADDRESS_MAX 200
+
+/* A Dovecot LMTP service mailbag-lmtpd delivers to: "/unix/socket" or
+   "IP:PORT" ("[IPv6]:PORT"). */
+struct mb_lmtp_node {
+	char name[MB_NODE_NAME_MAX + 1];
+	char address[MB_NODE_ADDRESS_MAX + 1];
+};
+
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
 	char *hostname;            /* this host's name, used in banners */
@@ -84,7 +96,22 @@ struct mb_context {
 	uint64_t auto_create_min_password; /* length a created account's password needs */
 	int64_t expire_after;      /* seconds without a login; 0: never expire */
 	int expire_delete;         /* delete (and purge) instead of disable */
+	char *lmtpd_socket;        /* mailbag-lmtpd's listener (Postfix's virtual_transport) */
+	char *lmtpd_socket_group;
+	unsigned int lmtpd_socket_mode;
+	char *lmtpd_dovecot_lmtp;  /* the local Dovecot's LMTP socket */
+	struct mb_lmtp_node *lmtpd_nodes; /* other Dovecot nodes, by name */
+	size_t lmtpd_node_count;
+	char *lmtpd_spool_dir;     /* messages over the memory bound are spooled here */
+	uint64_t lmtpd_max_message_bytes; /* 552 above it; 0: no limit */
+	int64_t lmtpd_timeout;     /* seconds a Dovecot step may take */
+	int64_t lmtpd_dedupe_window; /* seconds a delivery is remembered */
 };
+
+/* The node named name (NULL if the context has none of that name). */
+const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name);
+/* Whether name is a possible node name: 1 to 32 of a-z 0-9 . _ - */
+bool mb_node_name_valid(const char *name);
 
 /* Whether a first login with an unknown address may create it: its
    domain is in auto_create.domains, its local part is 3 to 32 of a-z and

@@ -211,6 +211,8 @@ static int decode_user(const char *key, size_t key_len, const char *value,
 	user->created = json_integer_value(json_object_get(root, "created"));
 	user->enabled = json_is_true(json_object_get(root, "enabled"));
 	user->app_passwords_only = json_is_true(json_object_get(root, "apps_only"));
+	const char *node = json_string_value(json_object_get(root, "node"));
+	snprintf(user->node, sizeof(user->node), "%s", node != NULL ? node : "");
 	int apps_ok = decode_app_passwords(json_object_get(root, "apps"), user);
 	json_decref(root);
 	if (apps_ok < 0) {
@@ -247,6 +249,8 @@ static char *encode_user(const struct mb_user *user)
 	}
 	if (root != NULL && user->app_passwords_only)
 		json_object_set_new(root, "apps_only", json_true());
+	if (root != NULL && user->node[0] != '\0')
+		json_object_set_new(root, "node", json_string(user->node));
 	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
 
 	json_decref(root);

@@ -42,6 +42,8 @@ struct mb_user {
 	struct mb_app_password *app_passwords; /* malloc'ed, or NULL */
 	size_t app_password_count;
 	bool app_passwords_only;   /* the main password does not log in */
+	char node[33];             /* the Dovecot node holding the mailbox
+				      (context lmtpd.nodes); "" the local one */
 };
 
 #define MB_ALIAS_MAX_TARGETS 1000

@@ -26,6 +26,7 @@
  *	lookup it could not make.
  */
 #include "context.h"
+#include "daemon.h"
 #include "log.h"
 #include "netstring.h"
 #include "policy.h"
@@ -64,23 +65,8 @@ struct policyd {
 /* current_store - the open store, opening it if needed (once a second) */
 static struct mb_store *current_store(struct policyd *pd)
 {
-	time_t now;
-
-	if (pd->store != NULL)
-		return pd->store;
-	now = time(NULL);
-	if (now == pd->last_open_attempt)
-		return NULL;
-	pd->last_open_attempt = now;
-	if (mb_store_open(pd->ctx->store, MB_STORE_READ, &pd->store,
-			  pd->store_error, sizeof(pd->store_error)) < 0) {
-		mb_error("cannot open store: %s", pd->store_error);
-		return NULL;
-	}
-	char shown[600];
-	mb_store_location_redact(pd->ctx->store, shown, sizeof(shown));
-	mb_info("store %s open", shown);
-	return pd->store;
+	return mb_daemon_store(pd->ctx->store, &pd->store, &pd->last_open_attempt,
+			       pd->store_error, sizeof(pd->store_error));
 }
 
 static size_t reply_netstring(struct server_output *out, const char *reply, size_t len)
@@ -266,50 +252,6 @@ static size_t usage_protocol_process(void *context, void *connection_state, cons
 	return used;
 }
 
-/* make_socket_dir - make the directory a socket goes in (one level,
-   0755), as systemd's RuntimeDirectory would: /run/mailbag */
-static void make_socket_dir(const char *socket_path)
-{
-	char dir[256];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", socket_path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		mb_warning("cannot create %s: %s", dir, strerror(errno));
-}
-
-/* drop_privileges - become daemon_user (and its groups) for good */
-static int drop_privileges(const char *user, char *error, size_t size)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0)
-		return 0;
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		snprintf(error, size, "daemon_user '%s' does not exist; create it (useradd --system %s) or set daemon_user in the context", user, user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		snprintf(error, size, "daemon_user '%s' is root; choose an unprivileged user", user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		snprintf(error, size, "cannot become %s: %s", user, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0) {
-		snprintf(error, size, "could regain root after dropping to %s", user);
-		return -1;
-	}
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -387,20 +329,20 @@ int main(int argc, char **argv)
 		gid = gr->gr_gid;
 	}
 	int fds[3];
-	fds[0] = server_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
+	fds[0] = mb_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
 	fds[1] = fds[0] < 0 ? -1 :
-		server_listen_unix(ctx->policy_socket, ctx->socket_mode, gid, error, sizeof(error));
+		mb_listen_unix(ctx->policy_socket, ctx->socket_mode, gid, error, sizeof(error));
 	/* the usage socket is for Dovecot's mail processes: the vmail group */
 	if (fds[1] >= 0)
-		make_socket_dir(ctx->usage_socket);
+		mb_make_socket_dir(ctx->usage_socket);
 	fds[2] = fds[1] < 0 ? -1 :
-		server_listen_unix(ctx->usage_socket, ctx->socket_mode, geteuid() == 0 ? ctx->vmail_gid : -1,
+		mb_listen_unix(ctx->usage_socket, ctx->socket_mode, geteuid() == 0 ? ctx->vmail_gid : -1,
 				   error, sizeof(error));
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
 		mb_error("%s", error);
 		return EX_OSERR;
 	}
-	if (drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
+	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
 		mb_error("%s", error);
 		return EX_NOPERM;
 	}

@@ -13,6 +13,7 @@
  */
 #include "server.h"
 
+#include "daemon.h"
 #include "log.h"
 
 #include <errno.h>
@@ -51,27 +52,9 @@ struct connection {
 /* epoll data for a listener: the index with this bit set */
 #define LISTENER_TAG ((uint64_t)1 << 63)
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t reload_requested;
-
-static void on_stop_signal(int signo)
-{
-	(void)signo;
-	stop_requested = 1;
-}
-
-static void on_reload_signal(int signo)
-{
-	(void)signo;
-	reload_requested = 1;
-}
-
 bool server_take_reload_request(void)
 {
-	bool requested = reload_requested != 0;
-
-	reload_requested = 0;
-	return requested;
+	return mb_take_reload_request();
 }
 
 int server_output(struct server_output *out, const char *data, size_t len)
@@ -95,43 +78,6 @@ int server_output(struct server_output *out, const char *data, size_t len)
 	memcpy(out->data + out->len, data, len);
 	out->len += len;
 	return 0;
-}
-
-int server_listen_unix(const char *path, unsigned int mode, long gid,
-		       char *error, size_t size)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(error, size, "socket path %s is longer than %zu bytes", path, sizeof(sun.sun_path) - 1);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(error, size, "%s exists and is not a socket; remove it or choose another socketmap_socket", path);
-			return -1;
-		}
-		unlink(path); /* stale socket of a previous run */
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(error, size, "socket: %s", strerror(errno));
-		return -1;
-	}
-	mode_t old_mask = umask(0777 & ~mode);
-	int ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_mask);
-	if (ret < 0 || chmod(path, mode) < 0 ||
-	    (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) ||
-	    listen(fd, 128) < 0) {
-		snprintf(error, size, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static struct connection *connections;
@@ -279,21 +225,6 @@ static void close_idle(int epfd, time_t now)
 	}
 }
 
-static int install_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	sigemptyset(&sa.sa_mask);
-	/* no SA_RESTART: epoll_wait must return EINTR */
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = on_reload_signal;
-	if (sigaction(SIGHUP, &sa, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
 	       size_t count, server_tick_fn *tick, void *tick_context)
 {
@@ -301,7 +232,7 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 	time_t last_sweep = time(NULL);
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
 
-	if (epfd < 0 || install_signals() < 0) {
+	if (epfd < 0 || mb_signals_install() < 0) {
 		mb_error("cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
@@ -313,7 +244,7 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 			return -1;
 		}
 	}
-	while (!stop_requested) {
+	while (!mb_stop_requested()) {
 		int n = epoll_wait(epfd, events, 64, 1000);
 		if (n < 0 && errno != EINTR) {
 			mb_error("epoll_wait: %s", strerror(errno));

@@ -42,10 +42,4 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 /* Whether SIGHUP arrived since the last call (for the tick to reload). */
 bool server_take_reload_request(void);
 
-/* Make a unix listening socket at path: mode, and group (root's or -1 to
-   keep). A stale socket at path is replaced; anything else is refused.
-   Returns the fd or -1 with error. */
-int server_listen_unix(const char *path, unsigned int mode, long gid,
-		       char *error, size_t error_size);
-
 #endif

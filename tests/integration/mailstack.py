@@ -250,10 +250,16 @@ class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
     def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
-                 ports=None, store=None):
+                 ports=None, store=None, lmtpd=None):
         self.root = os.path.abspath(root_dir)
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
+        # beside policyd when installed; in the build tree, its own folder
+        self.lmtpd_bin = lmtpd or os.environ.get("MAILBAG_LMTPD_BIN") or next(
+            (p for p in (os.path.join(os.path.dirname(policyd), "mailbag-lmtpd"),
+                         os.path.join(os.path.dirname(os.path.dirname(policyd)), "lmtp-bridge",
+                                      "mailbag-lmtpd")) if os.path.exists(p)),
+            "mailbag-lmtpd")
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "imap", "sink")}
@@ -273,6 +279,11 @@ class MailStack:
         self.maillog = os.path.join(self.postfix_dir, "maillog")
         self.policyd_log = os.path.join(self.root, "policyd.log")
         self.policyd_proc = None
+        self.lmtpd_socket = os.path.join(self.run_dir, "lmtp")
+        self.dovecot_lmtp = os.path.join(self.run_dir, "dovecot-lmtp")
+        self.spool_dir = os.path.join(self.root, "spool")
+        self.lmtpd_log = os.path.join(self.root, "lmtpd.log")
+        self.lmtpd_proc = None
         self.sink = None
         self.started = []
 
@@ -293,6 +304,7 @@ class MailStack:
             self.started.append("sink")
             self.start_policyd()
             self._start_dovecot()
+            self.start_lmtpd()
             self._start_postfix()
         except Exception:
             self.stop()
@@ -323,6 +335,8 @@ class MailStack:
         ctx["policyd"] = {"socketmap_socket": self.socketmap, "policy_socket": self.policy_socket,
                           "usage_socket": self.usage_socket,
                           "socket_group": "postfix", "socket_mode": "0660"}
+        ctx["lmtpd"] = {"socket": self.lmtpd_socket, "dovecot_lmtp": self.dovecot_lmtp,
+                        "spool_dir": self.spool_dir, "socket_group": "postfix"}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
@@ -330,6 +344,7 @@ class MailStack:
                        check=True, capture_output=True)
         self._make_certificate()
         self._install_auth_module()
+        self._compile_sieve()
 
     def _make_certificate(self):
         self.cert = os.path.join(self.root, "etc", "cert.pem")
@@ -339,6 +354,14 @@ class MailStack:
                         "-keyout", self.key, "-out", self.cert],
                        check=True, capture_output=True)
         os.chmod(self.key, 0o600)
+
+    def _compile_sieve(self):
+        """Dovecot's sieve_before script, compiled where Dovecot reads it."""
+        self.sieve_dedupe = os.path.join(self.root, "etc", "mailbag-dedupe.sieve")
+        shutil.copyfile(os.path.join(SOURCE_ROOT, "config-templates", "mailbag-dedupe.sieve"),
+                        self.sieve_dedupe)
+        subprocess.run(["sievec", self.sieve_dedupe], check=True, capture_output=True)
+        os.chmod(os.path.dirname(self.sieve_dedupe), 0o755)
 
     def _install_auth_module(self):
         # Dovecot loads auth modules from its compiled-in directory only
@@ -355,7 +378,9 @@ class MailStack:
             "SOCKETMAP": self.socketmap,
             "POLICY": self.policy_socket,
             "USAGE_SOCKET": self.usage_socket,
-            "DOVECOT_LMTP": os.path.join(self.run_dir, "dovecot-lmtp"),
+            "DOVECOT_LMTP": self.dovecot_lmtp,
+            "LMTPD": self.lmtpd_socket,
+            "LMTPD_USER": "mailbag",
             "DOVECOT_AUTH": os.path.join(self.run_dir, "dovecot-auth"),
             "DELIMITER": "+",
             "TLS_CERT": self.cert,
@@ -368,6 +393,7 @@ class MailStack:
             "VMAIL_USER": self.vmail_user.pw_name,
             "QUOTA_WARNING": os.path.join(SOURCE_ROOT, "deploy", "mailbag-quota-warning"),
             "DOVECOT_CONF": self.dovecot_conf,
+            "SIEVE_DEDUPE": self.sieve_dedupe,
             "VMAIL_GID": self.vmail_user.pw_gid,
         }
 
@@ -416,6 +442,35 @@ class MailStack:
         self.policyd_proc.send_signal(signal.SIGHUP)
         wait_for(lambda: open(self.policyd_log).read().count(" reloaded") > before,
                  10, "mailbag-policyd to reload its context")
+
+    def start_lmtpd(self):
+        """mailbag-lmtpd on the context, running once its socket exists."""
+        if os.path.exists(self.lmtpd_socket):
+            os.unlink(self.lmtpd_socket)
+        log = open(self.lmtpd_log, "a")
+        self.lmtpd_proc = subprocess.Popen([self.lmtpd_bin, "-c", self.context] +
+                                           (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
+                                           stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: os.path.exists(self.lmtpd_socket) or self.lmtpd_proc.poll() is not None,
+                 10, "mailbag-lmtpd's socket")
+        if self.lmtpd_proc.poll() is not None:
+            raise RuntimeError("mailbag-lmtpd exited: " + open(self.lmtpd_log).read())
+        if "lmtpd" not in self.started:
+            self.started.append("lmtpd")
+
+    def reload_lmtpd(self):
+        with open(self.lmtpd_log) as f:
+            before = f.read().count(" reloaded")
+        self.lmtpd_proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: open(self.lmtpd_log).read().count(" reloaded") > before,
+                 10, "mailbag-lmtpd to reload its context")
+
+    def stop_lmtpd(self, signal_kill=False):
+        if self.lmtpd_proc is not None and self.lmtpd_proc.poll() is None:
+            self.lmtpd_proc.send_signal(signal.SIGKILL if signal_kill else signal.SIGTERM)
+            self.lmtpd_proc.wait(10)
+        self.lmtpd_proc = None
 
     def stop_policyd(self, sig=signal.SIGTERM):
         if self.policyd_proc is not None and self.policyd_proc.poll() is None:
@@ -537,6 +592,8 @@ class MailStack:
             subprocess.run(["dovecot", "-c", self.dovecot_conf, "stop"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+        if "lmtpd" in self.started:
+            self.stop_lmtpd()
         if "policyd" in self.started:
             self.stop_policyd()
         if "sink" in self.started:
@@ -574,6 +631,7 @@ def _main():
     parser.add_argument("--root", required=True)
     parser.add_argument("--mailbag", default=shutil.which("mailbag") or "mailbag")
     parser.add_argument("--policyd", default=shutil.which("mailbag-policyd") or "mailbag-policyd")
+    parser.add_argument("--lmtpd", default=shutil.which("mailbag-lmtpd") or None)
     parser.add_argument("--auth-module", default=os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so"))
     parser.add_argument("--domain", default="example.test")
     parser.add_argument("--user", default="demo")
@@ -588,7 +646,7 @@ def _main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = MailStack(args.root, args.mailbag, args.policyd, args.auth_module,
                       ports={"smtp": args.smtp_port, "submission": args.submission_port,
-                             "imap": args.imap_port})
+                             "imap": args.imap_port}, lmtpd=args.lmtpd)
     stack.start()
     stack.mailbag("domain", "add", args.domain, check=True)
     out = stack.mailbag("user", "add", "%s@%s" % (args.user, args.domain), check=True).stdout

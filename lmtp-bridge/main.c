@@ -1,0 +1,221 @@
+/* main.c - mailbag-lmtpd: the delivery bridge from Postfix to Dovecot
+ *
+ * SUMMARY
+ *	mailbag-lmtpd [-c CONTEXT] [-d]
+ *
+ *	Postfix's virtual_transport delivers to this LMTP server
+ *	(lmtpd.socket); it checks each recipient against the store, sends
+ *	the message on to the Dovecot LMTP that holds each mailbox (the
+ *	local one, or a node of lmtpd.nodes named in the user's record) and
+ *	passes back each recipient's own answer. See mailbag-lmtpd(8).
+ *
+ *	Start-up: read the context, make the spool directory and the
+ *	listening socket as root, then drop to daemon_user for good. One
+ *	process, one thread, one epoll loop (loop.c). SIGTERM stops it
+ *	(messages in flight are not acknowledged, so Postfix delivers them
+ *	again, and the journal keeps that from delivering twice); SIGHUP
+ *	rereads the context (the socket, spool, store and user stay).
+ */
+#include "bridge.h"
+#include "daemon.h"
+#include "log.h"
+#include "redis-location.h"
+
+#include "mailbag-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+struct mb_store *bridge_store(struct bridge *b)
+{
+	char error[1024];
+
+	return mb_daemon_store(b->ctx->store, &b->store, &b->last_open_attempt, error, sizeof(error));
+}
+
+/* reload_context - on SIGHUP; a file that does not load keeps the
+   running settings, and what was set up at start stays */
+static void reload_context(struct bridge *b)
+{
+	struct mb_context *fresh;
+	char error[1024];
+
+	if (mb_context_load(b->context_path, &fresh, error, sizeof(error)) < 0) {
+		mb_error("reload refused, keeping the running settings: %s", error);
+		return;
+	}
+	char **fixed_fresh[] = { &fresh->store, &fresh->lmtpd_socket, &fresh->lmtpd_spool_dir,
+				 &fresh->daemon_user };
+	char **fixed_running[] = { &b->ctx->store, &b->ctx->lmtpd_socket, &b->ctx->lmtpd_spool_dir,
+				   &b->ctx->daemon_user };
+	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
+		if (strcmp(*fixed_fresh[i], *fixed_running[i]) != 0)
+			mb_warning("reload: the store, lmtpd.socket, lmtpd.spool_dir and daemon_user change only with a restart");
+		char *swap = *fixed_fresh[i];
+		*fixed_fresh[i] = *fixed_running[i];
+		*fixed_running[i] = swap;
+	}
+	/* sessions copy what they need of it: the old one can go */
+	mb_context_free(&b->ctx);
+	b->ctx = fresh;
+	mb_info("context %s reloaded", b->context_path);
+}
+
+static void tick(void *context, time_t now)
+{
+	struct bridge *b = context;
+	char error[512];
+
+	if (loop_take_reload_request())
+		reload_context(b);
+	sessions_tick(b, now);
+	if (b->store != NULL && mb_state_maintain(b->store, (int64_t)now, error, sizeof(error)) < 0)
+		mb_error("state housekeeping: %s", error);
+}
+
+static void on_listener(struct watch *w, uint32_t events)
+{
+	(void)events;
+	session_accept(w->owner);
+}
+
+/* make_spool_dir - the spool directory, 0700 and owned by daemon_user */
+static int make_spool_dir(const struct mb_context *ctx, char *error, size_t size)
+{
+	struct passwd *pw = getpwnam(ctx->daemon_user);
+	struct stat st;
+
+	if (mkdir(ctx->lmtpd_spool_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(error, size, "cannot create lmtpd.spool_dir %s: %s", ctx->lmtpd_spool_dir, strerror(errno));
+		return -1;
+	}
+	if (stat(ctx->lmtpd_spool_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(error, size, "lmtpd.spool_dir %s is not a directory", ctx->lmtpd_spool_dir);
+		return -1;
+	}
+	if (geteuid() == 0 && pw != NULL &&
+	    (chown(ctx->lmtpd_spool_dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(ctx->lmtpd_spool_dir, 0700) < 0)) {
+		snprintf(error, size, "cannot give lmtpd.spool_dir %s to %s: %s", ctx->lmtpd_spool_dir,
+			 ctx->daemon_user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailbag-lmtpd [-c CONTEXT] [-d]\n"
+		"\n"
+		"Deliver Postfix's virtual mail (virtual_transport = lmtp:unix:SOCKET) to\n"
+		"the Dovecot LMTP that holds each mailbox, checking each recipient against\n"
+		"the mailbag store at RCPT and passing back each one's own answer. A\n"
+		"delivery whose 250 was lost is recognised when Postfix retries it and is\n"
+		"not made twice.\n"
+		"\n"
+		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
+		"  -d, --debug         log more\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Runs in the foreground and logs to stderr; SIGHUP rereads the context.\n"
+		"See mailbag-lmtpd(8).\n",
+		MAILBAG_DEFAULT_CONTEXT);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "context", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct bridge bridge;
+	const char *context_path = NULL;
+	char error[1024];
+	bool debug = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': context_path = optarg; break;
+		case 'd': debug = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mailbag-lmtpd %s\n", MAILBAG_VERSION); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	mb_log_init("mailbag-lmtpd", debug);
+	bridge.context_path = mb_context_path(context_path);
+	if (mb_context_load(bridge.context_path, &bridge.ctx, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_CONFIG;
+	}
+	const struct mb_context *ctx = bridge.ctx;
+	if (sodium_init() < 0) {
+		mb_error("libsodium could not initialise");
+		return EX_SOFTWARE;
+	}
+	long gid = -1;
+	if (geteuid() == 0) {
+		struct group *gr = getgrnam(ctx->lmtpd_socket_group);
+		if (gr == NULL) {
+			mb_error("lmtpd.socket_group '%s' does not exist", ctx->lmtpd_socket_group);
+			return EX_CONFIG;
+		}
+		gid = gr->gr_gid;
+	}
+	if (make_spool_dir(ctx, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_CANTCREAT;
+	}
+	mb_make_socket_dir(ctx->lmtpd_socket);
+	int fd = mb_listen_unix(ctx->lmtpd_socket, ctx->lmtpd_socket_mode, gid, error, sizeof(error));
+	if (fd < 0) {
+		mb_error("%s", error);
+		return EX_OSERR;
+	}
+	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_NOPERM;
+	}
+	if (loop_init() < 0) {
+		mb_error("cannot set up the event loop: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	bridge_store(&bridge); /* logs now if the store is missing */
+	bridge.listener.fd = fd;
+	bridge.listener.handler = on_listener;
+	bridge.listener.owner = &bridge;
+	if (loop_set(&bridge.listener, EPOLLIN) < 0) {
+		mb_error("cannot watch %s: %s", ctx->lmtpd_socket, strerror(errno));
+		return EX_OSERR;
+	}
+	mb_info("serving LMTP on %s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd_socket,
+		ctx->lmtpd_dovecot_lmtp, ctx->lmtpd_node_count);
+	int ret = loop_run(tick, &bridge);
+	mb_info("stopping");
+	sessions_close_all(&bridge);
+	loop_forget(&bridge.listener);
+	close(fd);
+	unlink(bridge.ctx->lmtpd_socket); /* may fail after the drop: replaced at start */
+	mb_store_close(&bridge.store);
+	mb_context_free(&bridge.ctx);
+	return ret < 0 ? EX_SOFTWARE : 0;
+}

@@ -1,0 +1,123 @@
+/* route.c - what becomes of one recipient at RCPT
+ *
+ * SUMMARY
+ *	Postfix has already resolved aliases when it hands a message to
+ *	mailbag-lmtpd: each recipient should be a mailbox, possibly with a
+ *	+detail. The bridge checks it against the store, the same way
+ *	policyd and the Dovecot driver do: the exact address first, then
+ *	without the detail; the user must exist and be enabled; the size
+ *	the client declared must fit the user's message-size limit and the
+ *	room left in the quota (usage as Dovecot last reported it). Each
+ *	refusal is that recipient's alone. A user whose record names a node
+ *	goes to that node's Dovecot (context lmtpd.nodes); no node means the
+ *	local one. When the store cannot answer, the answer is 4xx, so
+ *	Postfix keeps the mail.
+ */
+#include "route.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void verdict(struct route *route, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void verdict(struct route *route, int code, const char *fmt, ...)
+{
+	va_list args;
+
+	route->code = code;
+	va_start(args, fmt);
+	vsnprintf(route->reply, sizeof(route->reply), fmt, args);
+	va_end(args);
+}
+
+/* find_user - the exact address, then without +detail: 1, 0, -1 */
+static int find_user(const struct mb_context *ctx, struct mb_store *store, const char *recipient,
+		     struct mb_user *user, char *error, size_t size)
+{
+	struct mb_address parsed;
+	const char *why;
+	char base[MB_ADDRESS_MAX + 1];
+
+	if (mb_address_parse(recipient, ctx->recipient_delimiter, &parsed, &why) < 0)
+		return 0;
+	mb_address_format(&parsed, base, sizeof(base));
+	if (parsed.has_detail) {
+		char exact[MB_ADDRESS_MAX + 1];
+		struct mb_address whole;
+		if (mb_address_parse(recipient, NULL, &whole, &why) == 0) {
+			mb_address_format(&whole, exact, sizeof(exact));
+			int found = mb_store_user_get(store, exact, user, error, size);
+			if (found != 0)
+				return found;
+		}
+	}
+	return mb_store_user_get(store, base, user, error, size);
+}
+
+/* judge_room - message size and quota; 0 fits, 1 refused */
+static int judge_room(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
+		      const char *recipient, uint64_t declared_size, int64_t now, struct route *route)
+{
+	struct mb_limits limits;
+	char error[512];
+	uint64_t used, messages;
+
+	if (mb_user_limits(ctx, store, user, &limits, error, sizeof(error)) < 0) {
+		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
+		return 1;
+	}
+	if (ctx->check_message_size && declared_size > 0 && limits.max_message_bytes > 0 &&
+	    declared_size > limits.max_message_bytes) {
+		verdict(route, 552, "552 5.3.4 <%s>: message too big for this mailbox", recipient);
+		return 1;
+	}
+	if (!ctx->check_quota || limits.quota_bytes == 0)
+		return 0;
+	int found = mb_usage_get(store, user->address, now, &used, &messages, error, sizeof(error));
+	if (found < 0) {
+		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
+		return 1;
+	}
+	if (found == 0)
+		return 0; /* never reported: Dovecot still enforces */
+	if (used >= limits.quota_bytes || (declared_size > 0 && used + declared_size > limits.quota_bytes)) {
+		verdict(route, 452, "452 4.2.2 <%s>: mailbox full; try again later", recipient);
+		return 1;
+	}
+	return 0;
+}
+
+void route_recipient(const struct mb_context *ctx, struct mb_store *store, const char *recipient,
+		     uint64_t declared_size, int64_t now, struct route *route)
+{
+	struct mb_user user;
+	char error[512];
+
+	memset(route, 0, sizeof(*route));
+	if (store == NULL) {
+		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
+		return;
+	}
+	int found = find_user(ctx, store, recipient, &user, error, sizeof(error));
+	if (found < 0) {
+		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
+		return;
+	}
+	if (found == 0) {
+		verdict(route, 550, "550 5.1.1 <%s>: no such mailbox here", recipient);
+		return;
+	}
+	if (!user.enabled) {
+		verdict(route, 550, "550 5.2.1 <%s>: mailbox disabled", recipient);
+	} else if (judge_room(ctx, store, &user, recipient, declared_size, now, route) == 0) {
+		if (user.node[0] != '\0' && (route->node = mb_context_node(ctx, user.node)) == NULL) {
+			verdict(route, 451, "451 4.3.5 <%s>: its node '%s' is not in lmtpd.nodes; try again later",
+			       recipient, user.node);
+		} else {
+			verdict(route, 250, "250 2.1.5 <%s> OK", recipient);
+			snprintf(route->mailbox, sizeof(route->mailbox), "%s", user.address);
+		}
+	}
+	mb_user_clear(&user);
+}
