@@ -36,6 +36,7 @@ enum field_type {
 	FIELD_USER,
 	FIELD_DELIMITER,
 	FIELD_PATH,
+	FIELD_OPTIONAL_PATH,
 	FIELD_ID,
 	FIELD_MODE,
 	FIELD_SIZE,
@@ -157,6 +158,8 @@ static const struct field lmtpd_fields[] = {
 	  "100M", NULL, "bytes as a number, or a string like \"100M\"; 0 for no limit" },
 	{ "timeout", FIELD_DURATION, offsetof(struct mb_context, lmtpd_timeout),
 	  "5m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\"" },
+	{ "notify_socket", FIELD_OPTIONAL_PATH, offsetof(struct mb_context, lmtpd_notify_socket),
+	  "", NULL, "\"\" (off) or the absolute path of a unix datagram socket" },
 	{ "dedupe_window", FIELD_DURATION, offsetof(struct mb_context, lmtpd_dedupe_window),
 	  "5d", NULL, "a duration at least as long as Postfix's maximal_queue_lifetime, such as \"5d\"" },
 	END_OF_FIELDS
@@ -314,6 +317,11 @@ static int check_string_value(struct parse_state *st, const char *key,
 		if (strlen(value) > 4 || strspn(value, "+-_=") != strlen(value))
 			return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
 		return 0;
+	case FIELD_OPTIONAL_PATH:
+		if (value[0] == '\0')
+			return 0;
+		/* else an absolute path, as below */
+		__attribute__((fallthrough));
 	case FIELD_PATH:
 		if (value[0] != '/' || strlen(value) > 200 || strstr(value, "/../") != NULL)
 			return fail(st, key, "expected %s of at most 200 characters without '/../' (got \"%.80s\")", f->help, value);
@@ -645,7 +653,7 @@ static int set_field(struct parse_state *st, const char *key,
 
 	switch (f->type) {
 	case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER:
-	case FIELD_DELIMITER: case FIELD_PATH: {
+	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: {
 		if (!json_is_string(value))
 			return fail(st, key, "expected a string: %s", f->help);
 		const char *s = json_string_value(value);
@@ -947,6 +955,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->lmtpd_dovecot_lmtp);
 	free(ctx->lmtpd_nodes);
 	free(ctx->lmtpd_spool_dir);
+	free(ctx->lmtpd_notify_socket);
 	free(ctx);
 	*ctxp = NULL;
 }

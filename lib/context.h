@@ -106,6 +106,7 @@ struct mb_context {
 	uint64_t lmtpd_max_message_bytes; /* 552 above it; 0: no limit */
 	int64_t lmtpd_timeout;     /* seconds a Dovecot step may take */
 	int64_t lmtpd_dedupe_window; /* seconds a delivery is remembered */
+	char *lmtpd_notify_socket; /* a datagram per delivery ("" off) */
 };
 
 /* The node named name (NULL if the context has none of that name). */

@@ -27,6 +27,7 @@
 #include "lmtp-proto.h"
 #include "log.h"
 #include "message.h"
+#include "notify.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -359,12 +360,14 @@ static void finish_delivery(struct session *s)
 }
 
 /* journal_delivered - the moment Dovecot says 250 for a recipient, and
-   before that 250 goes anywhere: remember the delivery */
+   before that 250 goes anywhere: remember the delivery (and tell the
+   notify socket, if one is set) */
 static void journal_delivered(void *owner, struct recipient *r)
 {
 	struct session *s = owner;
 	char error[512];
 
+	notify_delivered(s->bridge->ctx->lmtpd_notify_socket, r->mailbox, "INBOX");
 	if (r->journal_key[0] == '\0')
 		return;
 	struct mb_store *store = bridge_store(s->bridge);

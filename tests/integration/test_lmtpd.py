@@ -372,3 +372,39 @@ def test_nothing_lost_nothing_twice_while_the_bridge_is_killed(stack):
             user, len(ids) - len(set(ids)), len(ids))
         assert set(ids) == accepted, "%s: %d missing" % (user, len(accepted - set(ids)))
     assert not re.search(r"to=<2?fault@%s>.*status=bounced" % re.escape(domain), stack.read_maillog())
+
+
+def test_a_delivery_notice_goes_to_the_notify_socket(stack, domain):
+    """The push hook: after Dovecot's 250, one datagram per recipient;
+    with no listener, deliveries go on as before."""
+    user = "push@" + domain
+    add_user(stack, user)
+    path = os.path.join(stack.root, "notify-%d" % time.monotonic_ns())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    os.chmod(path, 0o666)
+    listener.settimeout(10)
+    with open(stack.context) as f:
+        original = __import__("json").load(f)["lmtpd"]
+    stack.update_context({"lmtpd": dict(original, notify_socket=path)})
+    stack.reload_lmtpd()
+    try:
+        for n, present in ((1, True), (2, False)):
+            if not present:
+                listener.close()
+                os.unlink(path)
+            lmtp = Lmtp(stack.lmtpd_socket)
+            try:
+                envelope(lmtp, "x@remote.test", [user])
+                lmtp.cmd("DATA")
+                lmtp.send(b"Subject: push\r\nMessage-ID: <push%d@remote.test>\r\n\r\nhi\r\n.\r\n" % n)
+                assert lmtp.reply().startswith("250")
+            finally:
+                lmtp.close()
+            if present:
+                assert listener.recv(1024) == ("delivered %s INBOX\n" % user).encode()
+        assert messages_with(stack, user, "<push2@remote.test>")
+        assert "delivery notices to %s not sent" % path in open(stack.lmtpd_log).read()
+    finally:
+        stack.update_context({"lmtpd": original})
+        stack.reload_lmtpd()
