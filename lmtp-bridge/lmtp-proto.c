@@ -87,7 +87,7 @@ static int parse_parameters(const char *p, const char *end, struct lmtp_command 
 		if (cmd->verb == LMTP_MAIL && len >= 5 && strncasecmp(word, "SIZE=", 5) == 0) {
 			char digits[24];
 			char *digits_end;
-			if (len - 5 >= sizeof(digits) || word[5] < '0' || word[5] > '9') {
+			if (len == 5 || len - 5 >= sizeof(digits) || word[5] < '0' || word[5] > '9') {
 				*error_r = "501 5.5.4 Syntax: SIZE= takes a number";
 				return -1;
 			}

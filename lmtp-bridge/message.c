@@ -5,7 +5,7 @@
  *	ends. message_decode() undoes the stuffing byte by byte, so a line
  *	may be any length and a read may end anywhere; a bare LF becomes
  *	CRLF; a bare CR is kept as a byte of the line. The data ends only at
- *	CR LF . CR LF: "\n.\n", "\r.\r" and the like are content, which
+ *	CR LF . CR LF: "\n.\n", "\n.\r\n", "\r.\r" and the like are content, which
  *	closes the door to SMTP smuggling (a second message hidden after a
  *	false end of data). The decoded message is kept once: the first
  *	MESSAGE_MEMORY_MAX bytes in memory, and when it grows past that, the
@@ -37,6 +37,7 @@ void message_reset(struct message *m)
 		close(m->fd);
 	m->fd = -1;
 	m->state = DECODE_LINE_START;
+	m->after_bare_lf = false;
 	m->size = 0;
 	m->too_big = false;
 	m->failed = false;
@@ -108,19 +109,73 @@ static void keep(struct message *m, const char *data, size_t len)
 	}
 }
 
+/* fast_line - in the middle of a line (or at its start, not at a dot):
+   take the rest of it at once when it holds no bare CR. Returns the bytes
+   consumed, 0 when the byte-by-byte path must handle what comes next. */
+static size_t fast_line(struct message *m, const char *in, size_t len)
+{
+	const char *nl = memchr(in, '\n', len);
+	size_t end = nl != NULL ? (size_t)(nl - in) : len;
+	const char *cr = memchr(in, '\r', end);
+
+	if (cr == NULL) {
+		/* no CR before the line end (or the end of the input) */
+		if (end > 0)
+			keep(m, in, end);
+		if (nl == NULL) {
+			m->state = DECODE_MIDDLE;
+			return end;
+		}
+		keep(m, "\r\n", 2); /* a bare LF ends the line as CRLF does */
+		m->state = DECODE_LINE_START;
+		m->after_bare_lf = true;
+		return end + 1;
+	}
+	if (nl != NULL && cr == nl - 1) {
+		/* the usual case: text CR LF */
+		if (end > 1)
+			keep(m, in, end - 1);
+		keep(m, "\r\n", 2);
+		m->state = DECODE_LINE_START;
+		m->after_bare_lf = false;
+		return end + 1;
+	}
+	/* a CR inside the line or at the end of the input: the text before
+	   it at once, the CR byte by byte */
+	size_t before = (size_t)(cr - in);
+	if (before > 0) {
+		keep(m, in, before);
+		m->state = DECODE_MIDDLE;
+	}
+	return before;
+}
+
 size_t message_decode(struct message *m, const char *in, size_t len, bool *done)
 {
-	/* decoded bytes are gathered in a run and kept in one call */
-	char run[4096];
-	size_t run_len = 0, i;
+	/* decoded bytes of the byte-by-byte path are gathered in a run */
+	char run[64];
+	size_t run_len = 0, i = 0;
 
 	*done = false;
-	for (i = 0; i < len && m->state != DECODE_END; i++) {
+	while (i < len && m->state != DECODE_END) {
 		char c = in[i];
+		if ((m->state == DECODE_MIDDLE || (m->state == DECODE_LINE_START && c != '.')) &&
+		    c != '\r') {
+			if (run_len > 0) {
+				keep(m, run, run_len);
+				run_len = 0;
+			}
+			size_t used = fast_line(m, in + i, len - i);
+			if (used > 0) {
+				i += used;
+				continue;
+			}
+		}
 		if (run_len + 3 > sizeof(run)) {
 			keep(m, run, run_len);
 			run_len = 0;
 		}
+		i++;
 		switch (m->state) {
 		case DECODE_LINE_START:
 			if (c == '.') {
@@ -136,6 +191,7 @@ size_t message_decode(struct message *m, const char *in, size_t len, bool *done)
 				run[run_len++] = '\r';
 				run[run_len++] = '\n';
 				m->state = DECODE_LINE_START;
+				m->after_bare_lf = true;
 			} else {
 				run[run_len++] = c;
 				m->state = DECODE_MIDDLE;
@@ -146,6 +202,7 @@ size_t message_decode(struct message *m, const char *in, size_t len, bool *done)
 				run[run_len++] = '\r';
 				run[run_len++] = '\n';
 				m->state = DECODE_LINE_START;
+				m->after_bare_lf = false;
 			} else if (c == '\r') {
 				run[run_len++] = '\r'; /* the first CR was bare */
 			} else {
@@ -162,13 +219,20 @@ size_t message_decode(struct message *m, const char *in, size_t len, bool *done)
 				run[run_len++] = '\r';
 				run[run_len++] = '\n';
 				m->state = DECODE_LINE_START;
+				m->after_bare_lf = true;
 			} else {
 				run[run_len++] = c;
 				m->state = DECODE_MIDDLE;
 			}
 			break;
 		case DECODE_DOT_CR:
-			if (c == '\n') {
+			if (c == '\n' && m->after_bare_lf) {
+				/* LF . CR LF: a line "." (stuffing dropped), not the end */
+				run[run_len++] = '\r';
+				run[run_len++] = '\n';
+				m->state = DECODE_LINE_START;
+				m->after_bare_lf = false;
+			} else if (c == '\n') {
 				m->state = DECODE_END;
 			} else if (c == '\r') {
 				run[run_len++] = '\r';
@@ -207,13 +271,18 @@ long message_read(const struct message *m, uint64_t offset, char *buf, size_t si
 
 size_t message_stuff(const char *in, size_t len, char *out, bool *at_line_start)
 {
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	while (i < len) {
 		if (*at_line_start && in[i] == '.')
 			out[o++] = '.';
-		out[o++] = in[i];
-		*at_line_start = in[i] == '\n';
+		/* the rest of the line at once */
+		const char *nl = memchr(in + i, '\n', len - i);
+		size_t n = nl != NULL ? (size_t)(nl - (in + i)) + 1 : len - i;
+		memcpy(out + o, in + i, n);
+		o += n;
+		i += n;
+		*at_line_start = nl != NULL;
 	}
 	return o;
 }

@@ -18,6 +18,7 @@ enum decode_state {
 
 struct message {
 	enum decode_state state;
+	bool after_bare_lf;  /* the current line began after a bare LF */
 	uint64_t size;       /* decoded bytes so far (counted past the limit too) */
 	uint64_t max_size;   /* 0: no limit */
 	bool too_big;        /* over max_size: nothing more is kept */
@@ -35,8 +36,8 @@ void message_reset(struct message *m);
 void message_free(struct message *m);
 
 /* Decode DATA bytes: undo dot-stuffing, turn a bare LF into CRLF and keep
-   the result. Only CR LF . CR LF ends the data (a bare LF or CR never
-   does: no SMTP smuggling). Returns the bytes of in consumed; *done once
+   the result. Only CR LF . CR LF ends the data (a bare LF or CR on
+   either side of the dot never does: no SMTP smuggling). Returns the bytes of in consumed; *done once
    the terminating line was read (bytes after it are not consumed). */
 size_t message_decode(struct message *m, const char *in, size_t len, bool *done);
 

@@ -141,6 +141,8 @@ static const struct decode_case decode_cases[] = {
 	/* a bare LF is a line end, never the end of data */
 	{ "a\nb\n.\nc\r\n.\r\n", "a\r\nb\r\n\r\nc\r\n", true, 0 },
 	{ "a\r\n.\n", "a\r\n\r\n", false, 0 },
+	{ "a\n.\r\nb\r\n.\r\n", "a\r\n\r\nb\r\n", true, 0 },
+	{ "a\xf7\n.\r\n", "a\xf7\r\n\r\n", false, 0 },
 	/* a bare CR is content, and no end either */
 	{ "a\r.\rb\r\n.\r\n", "a\r.\rb\r\n", true, 0 },
 	{ "a\r\n.\rb\r\n.\r\n", "a\r\n\rb\r\n", true, 0 },
