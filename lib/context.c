@@ -15,6 +15,7 @@
 #include "address.h"
 #include "log.h"
 #include "redis-location.h"
+#include "sockaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ enum field_type {
 	FIELD_DELIMITER,
 	FIELD_PATH,
 	FIELD_OPTIONAL_PATH,
+	FIELD_OPTIONAL_INET,
 	FIELD_ID,
 	FIELD_MODE,
 	FIELD_SIZE,
@@ -147,6 +149,8 @@ static const struct field lmtpd_fields[] = {
 	  "postfix", NULL, "a group name" },
 	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, lmtpd_socket_mode),
 	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits" },
+	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, lmtpd_listen_tcp),
+	  "", NULL, "\"\" (off) or \"IP:PORT\" / \"[IPv6]:PORT\" to take LMTP over TCP too (no authentication: a private address)" },
 	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd_dovecot_lmtp),
 	  "/var/spool/postfix/private/dovecot-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)" },
 	{ "nodes", FIELD_NODES, 0, NULL, NULL,
@@ -194,6 +198,8 @@ static const struct field top_fields[] = {
 	{ "lmtpd", FIELD_OBJECT, 0, NULL, lmtpd_fields, "an object" },
 	END_OF_FIELDS
 };
+
+static bool node_address_valid(const char *address);
 
 struct parse_state {
 	const char *name;
@@ -317,6 +323,11 @@ static int check_string_value(struct parse_state *st, const char *key,
 		if (strlen(value) > 4 || strspn(value, "+-_=") != strlen(value))
 			return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
 		return 0;
+	case FIELD_OPTIONAL_INET:
+		if (value[0] == '\0' || (value[0] != '/' && strlen(value) <= MB_NODE_ADDRESS_MAX &&
+					  node_address_valid(value)))
+			return 0;
+		return fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
 	case FIELD_OPTIONAL_PATH:
 		if (value[0] == '\0')
 			return 0;
@@ -576,31 +587,10 @@ bool mb_node_name_valid(const char *name)
 /* node_address_valid - "/path", "IPv4:PORT" or "[IPv6]:PORT" */
 static bool node_address_valid(const char *address)
 {
-	char host[64];
-	const char *colon;
-	char *end;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (address[0] == '/')
-		return strlen(address) <= 107 && strstr(address, "/../") == NULL;
-	if (address[0] == '[') {
-		const char *close = strchr(address, ']');
-		if (close == NULL || close[1] != ':' || (size_t)(close - address - 1) >= sizeof(host))
-			return false;
-		snprintf(host, sizeof(host), "%.*s", (int)(close - address - 1), address + 1);
-		colon = close + 1;
-	} else {
-		colon = strrchr(address, ':');
-		if (colon == NULL || (size_t)(colon - address) >= sizeof(host))
-			return false;
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
-	}
-	struct mb_network net;
-	const char *why;
-	if (strchr(host, '/') != NULL || mb_network_parse(host, &net, &why) < 0)
-		return false;
-	errno = 0;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	return colon[1] >= '0' && colon[1] <= '9' && *end == '\0' && errno == 0 && port >= 1 && port <= 65535;
+	return mb_sockaddr_parse(address, &ss, &len) == 0;
 }
 
 static int set_nodes(struct parse_state *st, const char *key, const struct field *f,
@@ -653,7 +643,7 @@ static int set_field(struct parse_state *st, const char *key,
 
 	switch (f->type) {
 	case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER:
-	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: {
+	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET: {
 		if (!json_is_string(value))
 			return fail(st, key, "expected a string: %s", f->help);
 		const char *s = json_string_value(value);
@@ -956,6 +946,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->lmtpd_nodes);
 	free(ctx->lmtpd_spool_dir);
 	free(ctx->lmtpd_notify_socket);
+	free(ctx->lmtpd_listen_tcp);
 	free(ctx);
 	*ctxp = NULL;
 }

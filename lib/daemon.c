@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "redis-location.h"
+#include "sockaddr.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -63,6 +64,27 @@ int mb_listen_unix(const char *path, unsigned int mode, long gid,
 
 /* mb_make_socket_dir - make the directory a socket goes in (one level,
    0755), as systemd's RuntimeDirectory would: /run/mailbag */
+int mb_listen_tcp(const char *address, char *error, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+
+	if (address[0] == '/' || mb_sockaddr_parse(address, &ss, &len) < 0) {
+		snprintf(error, size, "%s is not IP:PORT or [IPv6]:PORT", address);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+		snprintf(error, size, "cannot listen on %s: %s", address, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void mb_make_socket_dir(const char *socket_path)
 {
 	char dir[256];

@@ -14,6 +14,10 @@
 int mb_listen_unix(const char *path, unsigned int mode, long gid,
 		   char *error, size_t error_size);
 
+/* Listen on TCP at "IP:PORT" or "[IPv6]:PORT" (non-blocking). The fd,
+   or -1 with error. */
+int mb_listen_tcp(const char *address, char *error, size_t error_size);
+
 /* Make the directory a socket goes in (one level, 0755), as systemd's
    RuntimeDirectory would; a failure is logged as a warning. */
 void mb_make_socket_dir(const char *socket_path);

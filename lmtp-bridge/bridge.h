@@ -20,6 +20,7 @@ struct bridge {
 	struct mb_store *store;      /* NULL until it opens (see bridge_store) */
 	time_t last_open_attempt;
 	struct watch listener;
+	struct watch tcp_listener;   /* lmtpd.listen_tcp, fd -1 when off */
 	struct session *sessions;    /* every open Postfix session */
 	size_t session_count;
 };
@@ -28,8 +29,8 @@ struct bridge {
    when it cannot be opened (logged). */
 struct mb_store *bridge_store(struct bridge *bridge);
 
-/* session.c: accept a Postfix session on the listener */
-void session_accept(struct bridge *bridge);
+/* session.c: accept Postfix sessions on a listening socket */
+void session_accept(struct bridge *bridge, int listen_fd);
 /* About once a second: timeouts of sessions and their upstreams. */
 void sessions_tick(struct bridge *bridge, time_t now);
 /* Close every session (at exit). */

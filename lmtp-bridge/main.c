@@ -55,12 +55,12 @@ static void reload_context(struct bridge *b)
 		return;
 	}
 	char **fixed_fresh[] = { &fresh->store, &fresh->lmtpd_socket, &fresh->lmtpd_spool_dir,
-				 &fresh->daemon_user };
+				 &fresh->daemon_user, &fresh->lmtpd_listen_tcp };
 	char **fixed_running[] = { &b->ctx->store, &b->ctx->lmtpd_socket, &b->ctx->lmtpd_spool_dir,
-				   &b->ctx->daemon_user };
+				   &b->ctx->daemon_user, &b->ctx->lmtpd_listen_tcp };
 	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
 		if (strcmp(*fixed_fresh[i], *fixed_running[i]) != 0)
-			mb_warning("reload: the store, lmtpd.socket, lmtpd.spool_dir and daemon_user change only with a restart");
+			mb_warning("reload: the store, lmtpd.socket, lmtpd.listen_tcp, lmtpd.spool_dir and daemon_user change only with a restart");
 		char *swap = *fixed_fresh[i];
 		*fixed_fresh[i] = *fixed_running[i];
 		*fixed_running[i] = swap;
@@ -86,7 +86,7 @@ static void tick(void *context, time_t now)
 static void on_listener(struct watch *w, uint32_t events)
 {
 	(void)events;
-	session_accept(w->owner);
+	session_accept(w->owner, w->fd);
 }
 
 /* make_spool_dir - the spool directory, 0700 and owned by daemon_user */
@@ -191,6 +191,12 @@ int main(int argc, char **argv)
 		mb_error("%s", error);
 		return EX_OSERR;
 	}
+	int tcp_fd = -1;
+	if (ctx->lmtpd_listen_tcp[0] != '\0' &&
+	    (tcp_fd = mb_listen_tcp(ctx->lmtpd_listen_tcp, error, sizeof(error))) < 0) {
+		mb_error("lmtpd.listen_tcp: %s", error);
+		return EX_OSERR;
+	}
 	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
 		mb_error("%s", error);
 		return EX_NOPERM;
@@ -207,13 +213,25 @@ int main(int argc, char **argv)
 		mb_error("cannot watch %s: %s", ctx->lmtpd_socket, strerror(errno));
 		return EX_OSERR;
 	}
-	mb_info("serving LMTP on %s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd_socket,
+	bridge.tcp_listener.fd = tcp_fd;
+	bridge.tcp_listener.handler = on_listener;
+	bridge.tcp_listener.owner = &bridge;
+	if (tcp_fd >= 0 && loop_set(&bridge.tcp_listener, EPOLLIN) < 0) {
+		mb_error("cannot watch %s: %s", ctx->lmtpd_listen_tcp, strerror(errno));
+		return EX_OSERR;
+	}
+	mb_info("serving LMTP on %s%s%s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd_socket,
+		tcp_fd >= 0 ? " and " : "", tcp_fd >= 0 ? ctx->lmtpd_listen_tcp : "",
 		ctx->lmtpd_dovecot_lmtp, ctx->lmtpd_node_count);
 	int ret = loop_run(tick, &bridge);
 	mb_info("stopping");
 	sessions_close_all(&bridge);
 	loop_forget(&bridge.listener);
 	close(fd);
+	if (tcp_fd >= 0) {
+		loop_forget(&bridge.tcp_listener);
+		close(tcp_fd);
+	}
 	unlink(bridge.ctx->lmtpd_socket); /* may fail after the drop: replaced at start */
 	mb_store_close(&bridge.store);
 	mb_context_free(&bridge.ctx);

@@ -714,10 +714,10 @@ static void on_session_event(struct watch *w, uint32_t events)
 	update_watch(s);
 }
 
-void session_accept(struct bridge *b)
+void session_accept(struct bridge *b, int listen_fd)
 {
 	for (;;) {
-		int fd = accept4(b->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				mb_error("accept: %s", strerror(errno));

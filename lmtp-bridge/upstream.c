@@ -21,17 +21,15 @@
 #include "lmtp-proto.h"
 #include "log.h"
 #include "loop.h"
+#include "sockaddr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define UPSTREAM_IN_MAX 8192
@@ -244,38 +242,10 @@ static int open_socket(struct upstream *up)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	memset(&ss, 0, sizeof(ss));
-	if (up->address[0] == '/') {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		size_t path_len = strlen(up->address);
-		if (path_len >= sizeof(sun->sun_path)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		sun->sun_family = AF_UNIX;
-		memcpy(sun->sun_path, up->address, path_len + 1);
-		len = sizeof(*sun);
-	} else {
-		char host[64];
-		const char *colon = strrchr(up->address, ':');
-		const char *start = up->address[0] == '[' ? up->address + 1 : up->address;
-		const char *host_end = up->address[0] == '[' ? colon - 1 : colon;
-		snprintf(host, sizeof(host), "%.*s", (int)(host_end - start), start);
-		int port = atoi(colon + 1);
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons((uint16_t)port);
-			len = sizeof(*sin);
-		} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_port = htons((uint16_t)port);
-			len = sizeof(*sin6);
-		} else {
-			errno = EINVAL;
-			return -1;
-		}
+	/* checked when the context was read; a failure here is a bug */
+	if (mb_sockaddr_parse(up->address, &ss, &len) < 0) {
+		errno = EINVAL;
+		return -1;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

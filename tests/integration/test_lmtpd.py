@@ -408,3 +408,29 @@ def test_a_delivery_notice_goes_to_the_notify_socket(stack, domain):
     finally:
         stack.update_context({"lmtpd": original})
         stack.reload_lmtpd()
+
+
+def test_lmtp_over_tcp_when_configured(stack, domain):
+    user = "tcp@" + domain
+    add_user(stack, user)
+    port = __import__("mailstack").free_port()
+    with open(stack.context) as f:
+        original = __import__("json").load(f)["lmtpd"]
+    stack.update_context({"lmtpd": dict(original, listen_tcp="127.0.0.1:%d" % port)})
+    stack.stop_lmtpd()
+    stack.start_lmtpd()  # the listeners are fixed at start
+    try:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        lmtp = Lmtp.__new__(Lmtp)
+        lmtp.sock, lmtp.buf = conn, b""
+        assert lmtp.reply().startswith("220 ")
+        envelope(lmtp, "x@remote.test", [user])
+        lmtp.cmd("DATA")
+        lmtp.send(b"Subject: tcp\r\nMessage-ID: <tcp@remote.test>\r\n\r\nover tcp\r\n.\r\n")
+        assert lmtp.reply().startswith("250")
+        lmtp.close()
+        assert messages_with(stack, user, "<tcp@remote.test>")
+    finally:
+        stack.update_context({"lmtpd": original})
+        stack.stop_lmtpd()
+        stack.start_lmtpd()

@@ -104,6 +104,20 @@ static const struct context_case cases[] = {
 	   break the one-line error */
 	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
 	{ "{\"hostname\": \"a\\nb.example\"}", "\\x0a" },
+	/* mailbag-lmtpd */
+	{ "{\"lmtpd\": {\"nodes\": {\"node2\": \"/run/dovecot2/lmtp\", \"b\": \"10.0.0.2:24\", \"c\": \"[2001:db8::2]:24\"}}}", NULL },
+	{ "{\"lmtpd\": {\"nodes\": {\"local\": \"/x\"}}}", "node name \"local\"" },
+	{ "{\"lmtpd\": {\"nodes\": {\"Bad Name\": \"/x\"}}}", "node name \"Bad Name\"" },
+	{ "{\"lmtpd\": {\"nodes\": {\"b\": \"mx2.example:24\"}}}", "node b: \"mx2.example:24\" is not" },
+	{ "{\"lmtpd\": {\"nodes\": {\"b\": \"10.0.0.2:99999\"}}}", "node b:" },
+	{ "{\"lmtpd\": {\"nodes\": {\"b\": \"2001:db8::2:24\"}}}", "node b:" },
+	{ "{\"lmtpd\": {\"nodes\": {\"b\": 7}}}", "node b:" },
+	{ "{\"lmtpd\": {\"nodes\": []}}", "key 'lmtpd.nodes'" },
+	{ "{\"lmtpd\": {\"listen_tcp\": \"127.0.0.1:2424\", \"notify_socket\": \"/run/push\"}}", NULL },
+	{ "{\"lmtpd\": {\"listen_tcp\": \"/run/x\"}}", "key 'lmtpd.listen_tcp'" },
+	{ "{\"lmtpd\": {\"listen_tcp\": \"localhost:24\"}}", "key 'lmtpd.listen_tcp'" },
+	{ "{\"lmtpd\": {\"notify_socket\": \"relative\"}}", "key 'lmtpd.notify_socket'" },
+	{ "{\"lmtpd\": {\"dedupe_window\": \"forever\"}}", "key 'lmtpd.dedupe_window'" },
 };
 
 static void test_context_table(void **state)
