@@ -169,6 +169,12 @@ static const struct field lmtpd_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field dkim_fields[] = {
+	{ "key_dir", FIELD_PATH, offsetof(struct mb_context, dkim_key_dir),
+	  "/etc/mailbag/dkim", NULL, "an absolute path (keys in DIR/DOMAIN/SELECTOR.key)" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -196,6 +202,7 @@ static const struct field top_fields[] = {
 	{ "expire", FIELD_OBJECT, 0, NULL, expire_fields, "an object" },
 	{ "auto_create", FIELD_OBJECT, 0, NULL, auto_create_fields, "an object" },
 	{ "lmtpd", FIELD_OBJECT, 0, NULL, lmtpd_fields, "an object" },
+	{ "dkim", FIELD_OBJECT, 0, NULL, dkim_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -947,6 +954,7 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->lmtpd_spool_dir);
 	free(ctx->lmtpd_notify_socket);
 	free(ctx->lmtpd_listen_tcp);
+	free(ctx->dkim_key_dir);
 	free(ctx);
 	*ctxp = NULL;
 }

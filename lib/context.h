@@ -108,6 +108,7 @@ struct mb_context {
 	int64_t lmtpd_dedupe_window; /* seconds a delivery is remembered */
 	char *lmtpd_notify_socket; /* a datagram per delivery ("" off) */
 	char *lmtpd_listen_tcp;    /* "IP:PORT" LMTP listener too ("" off) */
+	char *dkim_key_dir;        /* DKIM private keys: DIR/DOMAIN/SELECTOR.key */
 };
 
 /* The node named name (NULL if the context has none of that name). */

@@ -118,6 +118,8 @@ static const struct context_case cases[] = {
 	{ "{\"lmtpd\": {\"listen_tcp\": \"localhost:24\"}}", "key 'lmtpd.listen_tcp'" },
 	{ "{\"lmtpd\": {\"notify_socket\": \"relative\"}}", "key 'lmtpd.notify_socket'" },
 	{ "{\"lmtpd\": {\"dedupe_window\": \"forever\"}}", "key 'lmtpd.dedupe_window'" },
+	{ "{\"dkim\": {\"key_dir\": \"keys\"}}", "key 'dkim.key_dir'" },
+	{ "{\"dkim\": {\"key_dir\": \"/etc/mailbag/dkim\"}}", NULL },
 };
 
 static void test_context_table(void **state)
