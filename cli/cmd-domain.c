@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 static const char domain_usage[] =
 	"usage: mailbag domain add [--quota SIZE] [--max-message-size SIZE] DOMAIN\n"
@@ -214,10 +215,12 @@ static int apply_limits(struct cli *cli, const struct domain_options *o, struct 
 static int domain_add(struct cli *cli, const struct domain_options *o, const char *domain)
 {
 	struct mb_domain record = { .quota_bytes = MB_LIMIT_DEFAULT,
-				    .max_message_bytes = MB_LIMIT_DEFAULT };
+				    .max_message_bytes = MB_LIMIT_DEFAULT,
+				    .created = (int64_t)time(NULL) };
 	char error[1024];
 	int ret;
 
+	snprintf(record.name, sizeof(record.name), "%s", domain);
 	if ((ret = apply_limits(cli, o, &record)) != EX_OK)
 		return ret;
 	ret = is_alias_domain(cli, domain);
@@ -225,17 +228,9 @@ static int domain_add(struct cli *cli, const struct domain_options *o, const cha
 		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "store lookup failed") :
 			cli_fail(cli, EX_DATAERR, "%s is a domain alias; remove it first with 'mailbag alias del @%s'",
 				 domain, domain);
-	if ((ret = mb_store_domain_add(cli->store, domain, error, sizeof(error))) < 0)
+	/* the domain and its limits in one transaction */
+	if ((ret = mb_store_domain_create(cli->store, &record, error, sizeof(error))) < 0)
 		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
-	if (o->quota != NULL || o->max_message != NULL) {
-		if (mb_store_domain_get(cli->store, domain, &record, error, sizeof(error)) <= 0)
-			return cli_fail(cli, EX_TEMPFAIL, "domain %s added, but its limits were not set: %s",
-					domain, error);
-		apply_limits(cli, o, &record);
-		if ((ret = mb_store_domain_update(cli->store, &record, error, sizeof(error))) < 0)
-			return cli_fail(cli, cli_store_exit_code(ret),
-					"domain %s added, but its limits were not set: %s", domain, error);
-	}
 	return EX_OK;
 }
 

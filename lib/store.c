@@ -375,6 +375,25 @@ int mb_store_user_get(struct mb_store *store, const char *address,
 	return ret < 0 ? -1 : 1;
 }
 
+int mb_store_user_find(struct mb_store *store, const char *address, const char *delimiters,
+		       struct mb_user *user_r, char *error, size_t error_size)
+{
+	struct mb_address parsed;
+	const char *why;
+	char normal[MB_ADDRESS_MAX + 1];
+
+	memset(user_r, 0, sizeof(*user_r));
+	if (mb_address_parse(address, NULL, &parsed, &why) < 0)
+		return 0;
+	mb_address_format(&parsed, normal, sizeof(normal));
+	int ret = mb_store_user_get(store, normal, user_r, error, error_size);
+	if (ret != 0 || delimiters == NULL || delimiters[0] == '\0' ||
+	    mb_address_parse(address, delimiters, &parsed, &why) < 0 || !parsed.has_detail)
+		return ret;
+	mb_address_format(&parsed, normal, sizeof(normal));
+	return mb_store_user_get(store, normal, user_r, error, error_size);
+}
+
 int mb_store_alias_get(struct mb_store *store, const char *source,
 		       struct mb_alias *alias_r, char *error, size_t error_size)
 {
@@ -430,31 +449,10 @@ static int require_domain(struct mb_store *store, const char *domain,
 	return 0;
 }
 
-int mb_store_domain_add(struct mb_store *store, const char *domain,
-			char *error, size_t size)
-{
-	char record[64];
-	int ret = begin(store, error, size);
-
-	if (ret < 0)
-		return ret;
-	ret = mb_store_domain_exists(store, domain, error, size);
-	if (ret > 0) {
-		snprintf(error, size, "domain %s already exists", domain);
-		ret = -EEXIST;
-	} else if (ret == 0) {
-		snprintf(record, sizeof(record), "{\"v\":%d,\"created\":%lld}",
-			 RECORD_VERSION, (long long)time(NULL));
-		ret = store->backend->put(store->state, MB_TABLE_DOMAINS, domain,
-					  record, strlen(record), error, size) < 0 ? -EIO : 0;
-	} else {
-		ret = -EIO;
-	}
-	return finish(store, ret, error, size);
-}
-
-int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domain,
-			   char *error, size_t size)
+/* put_domain - write domain's record; must_exist: an update (-ENOENT
+   without one), else a creation (-EEXIST with one) */
+static int put_domain(struct mb_store *store, const struct mb_domain *domain, bool must_exist,
+		      char *error, size_t size)
 {
 	char *record = encode_domain(domain);
 	int ret = record == NULL ? -ENOMEM : begin(store, error, size);
@@ -466,10 +464,13 @@ int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domai
 		return ret;
 	}
 	ret = mb_store_domain_exists(store, domain->name, error, size);
-	if (ret == 0) {
+	if (ret > 0 && !must_exist) {
+		snprintf(error, size, "domain %s already exists", domain->name);
+		ret = -EEXIST;
+	} else if (ret == 0 && must_exist) {
 		snprintf(error, size, "domain %s does not exist", domain->name);
 		ret = -ENOENT;
-	} else if (ret > 0) {
+	} else if (ret >= 0) {
 		ret = store->backend->put(store->state, MB_TABLE_DOMAINS, domain->name,
 					  record, strlen(record), error, size) < 0 ? -EIO : 0;
 	} else {
@@ -477,6 +478,33 @@ int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domai
 	}
 	free(record);
 	return finish(store, ret, error, size);
+}
+
+int mb_store_domain_create(struct mb_store *store, const struct mb_domain *domain,
+			   char *error, size_t size)
+{
+	return put_domain(store, domain, false, error, size);
+}
+
+int mb_store_domain_add(struct mb_store *store, const char *domain,
+			char *error, size_t size)
+{
+	struct mb_domain record = { .quota_bytes = MB_LIMIT_DEFAULT,
+				    .max_message_bytes = MB_LIMIT_DEFAULT,
+				    .created = (int64_t)time(NULL) };
+
+	if (strlen(domain) > MB_DOMAIN_MAX) {
+		snprintf(error, size, "domain name too long");
+		return -EINVAL;
+	}
+	memcpy(record.name, domain, strlen(domain) + 1);
+	return mb_store_domain_create(store, &record, error, size);
+}
+
+int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domain,
+			   char *error, size_t size)
+{
+	return put_domain(store, domain, true, error, size);
 }
 
 struct key_list {

@@ -74,6 +74,11 @@ int mb_store_domain_get(struct mb_store *store, const char *domain,
 			struct mb_domain *domain_r, char *error, size_t error_size);
 int mb_store_user_get(struct mb_store *store, const char *address,
 		      struct mb_user *user_r, char *error, size_t error_size);
+/* The user mail to address reaches: the exact address (normalised), else
+   the address without its subaddress (after one of delimiters). 1 found
+   (user_r to clear), 0 none (or not an address), -1 failure. */
+int mb_store_user_find(struct mb_store *store, const char *address, const char *delimiters,
+		       struct mb_user *user_r, char *error, size_t error_size);
 int mb_store_alias_get(struct mb_store *store, const char *source,
 		       struct mb_alias *alias_r, char *error, size_t error_size);
 void mb_user_clear(struct mb_user *user);
@@ -84,6 +89,9 @@ void mb_alias_clear(struct mb_alias *alias);
    store failure; error always says what happened. */
 int mb_store_domain_add(struct mb_store *store, const char *domain,
 			char *error, size_t error_size);
+/* Add a domain with its record (name, limits, created); -EEXIST. */
+int mb_store_domain_create(struct mb_store *store, const struct mb_domain *domain,
+			   char *error, size_t error_size);
 /* Replace an existing domain's record (its default limits); -ENOENT. */
 int mb_store_domain_update(struct mb_store *store, const struct mb_domain *domain,
 			   char *error, size_t error_size);

@@ -31,30 +31,6 @@ static void verdict(struct route *route, int code, const char *fmt, ...)
 	va_end(args);
 }
 
-/* find_user - the exact address, then without +detail: 1, 0, -1 */
-static int find_user(const struct mb_context *ctx, struct mb_store *store, const char *recipient,
-		     struct mb_user *user, char *error, size_t size)
-{
-	struct mb_address parsed;
-	const char *why;
-	char base[MB_ADDRESS_MAX + 1];
-
-	if (mb_address_parse(recipient, ctx->recipient_delimiter, &parsed, &why) < 0)
-		return 0;
-	mb_address_format(&parsed, base, sizeof(base));
-	if (parsed.has_detail) {
-		char exact[MB_ADDRESS_MAX + 1];
-		struct mb_address whole;
-		if (mb_address_parse(recipient, NULL, &whole, &why) == 0) {
-			mb_address_format(&whole, exact, sizeof(exact));
-			int found = mb_store_user_get(store, exact, user, error, size);
-			if (found != 0)
-				return found;
-		}
-	}
-	return mb_store_user_get(store, base, user, error, size);
-}
-
 /* judge_room - message size and quota; 0 fits, 1 refused */
 static int judge_room(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
 		      const char *recipient, uint64_t declared_size, int64_t now, struct route *route)
@@ -99,7 +75,7 @@ void route_recipient(const struct mb_context *ctx, struct mb_store *store, const
 		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
 		return;
 	}
-	int found = find_user(ctx, store, recipient, &user, error, sizeof(error));
+	int found = mb_store_user_find(store, recipient, ctx->recipient_delimiter, &user, error, sizeof(error));
 	if (found < 0) {
 		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
 		return;

@@ -206,24 +206,6 @@ static int resolve(struct mb_store *store, const char *delimiters, const char *r
 	return 0;
 }
 
-/* find_user - the user an address delivers to (exact, else without its
-   subaddress): 1 found (user_r to clear), 0 none, -1 failure */
-static int find_user(struct mb_store *store, const char *delimiters, const char *address,
-		     struct mb_user *user_r, char *error, size_t error_size)
-{
-	struct mb_address parsed;
-	const char *parse_error;
-	char base[MB_ADDRESS_MAX + 1];
-	int ret = mb_store_user_get(store, address, user_r, error, error_size);
-
-	if (ret == 0 && mb_address_parse(address, delimiters, &parsed, &parse_error) == 0 &&
-	    parsed.has_detail) {
-		mb_address_format(&parsed, base, sizeof(base));
-		ret = mb_store_user_get(store, base, user_r, error, error_size);
-	}
-	return ret;
-}
-
 /* A judgement on one local user a recipient reaches: 1 refuse (reason
    written), 0 pass, -1 store failure (reason written). */
 typedef int user_judge_fn(const struct policy_call *call, const struct mb_user *user,
@@ -243,7 +225,7 @@ static int judge_reached_users(const struct policy_call *call, const char *recip
 		return -1;
 	for (size_t i = 0; i < res->count; i++) {
 		struct mb_user user;
-		int found = find_user(call->store, delimiters, res->addresses[i], &user, reason, reason_size);
+		int found = mb_store_user_find(call->store, res->addresses[i], delimiters, &user, reason, reason_size);
 		if (found < 0)
 			return -1;
 		if (found == 0)
