@@ -26,35 +26,15 @@ dc=$work/dovecot
 dc_stop "$dc"
 rm -rf "$work"
 mkdir -p "$work/mail" "$work/spool"
-chmod 755 "$work"
 chown "$DC_MAIL_UID:$DC_MAIL_GID" "$work/mail"
-id mailbag >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mailbag
-install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" /usr/lib/dovecot/modules/auth/
-cat >"$work/context.json" <<JSON
-{"hostname": "bench.example", "store": "lmdb:$work/store", "mail_root": "$work/mail",
- "vmail_uid": $DC_MAIL_UID, "vmail_gid": $DC_MAIL_GID,
- "policyd": {"usage_socket": "$work/usage"},
- "lmtpd": {"socket": "$work/lmtp", "dovecot_lmtp": "$dc/run/lmtp", "spool_dir": "$work/spool",
-           "socket_group": "root", "socket_mode": "0666"}}
-JSON
-chmod 640 "$work/context.json"
-chgrp mailbag "$work/context.json"
-"$MAILBAG_BUILD/cli/mailbag" --context "$work/context.json" init >/dev/null
+source "$here/targets/mailbag-common.sh"
+mailbag_bench_store "$work" ", \"mail_root\": \"$work/mail\",
+ \"lmtpd\": {\"socket\": \"$work/lmtp\", \"dovecot_lmtp\": \"$dc/run/lmtp\", \"spool_dir\": \"$work/spool\",
+           \"socket_group\": \"root\", \"socket_mode\": \"0666\"}"
 hash=$(doveadm pw -s SHA512-CRYPT -p benchpw)
 { echo "fan@bench.test:$hash"; for ((i = 1; i <= 50; i++)); do echo "${i}fan@bench.test:$hash"; done; } >"$work/passwd"
-"$MAILBAG_BUILD/cli/mailbag" --context "$work/context.json" user import --create-domains "$work/passwd" >/dev/null
-
-DC_AUTHDB_CONF="passdb {
-  driver = mailbag
-  args = $work/context.json
-}
-userdb {
-  driver = mailbag
-  args = $work/context.json
-}"
-DC_EXTRA_CONF="service auth {
-  extra_groups = mailbag
-}"
+mailbag_bench_import "$work" "$work/passwd" >/dev/null
+mailbag_bench_dovecot_authdb "$work/context.json"
 dc_setup "$dc" /dev/null
 dc_start "$dc"
 wait_unix "$dc/run/lmtp" 20

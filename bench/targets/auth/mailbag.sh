@@ -12,14 +12,11 @@
 #
 # Tunables (environment):
 #   MAILBAG_BUILD   build directory holding cli/ and dovecot-plugin/
-: "${MAILBAG_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/build-release}"
-: "${DOVECOT_AUTH_MODULE_DIR:=/usr/lib/dovecot/modules/auth}"
+source "$(dirname "${BASH_SOURCE[0]}")/../mailbag-common.sh"
 
 target_prepare() {
   local dir=$1 users=$2 scheme=$3 passwd data
   [[ $scheme != PLAIN ]] || die "mailbag keeps no plain-text passwords: run it with AUTH_SCHEMES=SHA512-CRYPT (or another hash)"
-  id mailbag >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mailbag
-  install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" "$DOVECOT_AUTH_MODULE_DIR/"
   passwd="$BENCH_DIR/auth/data/passwd-$users-$scheme"
   mkdir -p "$BENCH_DIR/auth/data"
   if [[ ! -s $passwd ]]; then
@@ -31,35 +28,14 @@ target_prepare() {
   data="$BENCH_DIR/auth/data/mailbag-$users-$scheme"
   if [[ ! -s $data/imported ]]; then
     rm -rf "$data"
-    mkdir -p "$data"
-    chmod 755 "$data"
-    cat >"$data/context.json" <<JSON
-{"hostname": "bench.example", "store": "lmdb:$data/store", "mail_root": "/nonexistent",
- "vmail_uid": ${DC_MAIL_UID:-65534}, "vmail_gid": ${DC_MAIL_GID:-65534},
- "policyd": {"usage_socket": "$data/usage"}}
-JSON
-    chmod 640 "$data/context.json"
-    chgrp mailbag "$data/context.json"
-    "$MAILBAG_BUILD/cli/mailbag" --context "$data/context.json" init >/dev/null
+    mailbag_bench_store "$data" ', "mail_root": "/nonexistent"'
     log "importing $users users into $data/store"
     local t0=$SECONDS
-    "$MAILBAG_BUILD/cli/mailbag" --context "$data/context.json" user import \
-      --create-domains "$passwd" >"$data/imported"
+    mailbag_bench_import "$data" "$passwd" >"$data/imported"
     log "mailbag: $(cat "$data/imported") in $((SECONDS - t0)) s"
   fi
   AUTH_DATA_FILE=
-  DC_AUTHDB_CONF="passdb {
-  driver = mailbag
-  args = $data/context.json
-}
-userdb {
-  driver = mailbag
-  args = $data/context.json
-}"
-  # the auth process reads the store as a member of its group
-  DC_EXTRA_CONF="service auth {
-  extra_groups = mailbag
-}"
+  mailbag_bench_dovecot_authdb "$data/context.json"
 }
 
 target_cleanup() {

@@ -9,30 +9,19 @@
 #
 # Tunables (environment):
 #   MAILBAG_BUILD   build directory holding cli/ and lmtp-bridge/
-: "${MAILBAG_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/build-release}"
+source "$(dirname "${BASH_SOURCE[0]}")/../mailbag-common.sh"
 
 target_start() {
   local dir=$1 dovecot_lmtp=$2 hash i
-  id mailbag >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mailbag
   rm -rf "$dir"
-  mkdir -p "$dir"
-  chmod 755 "$dir"
-  cat >"$dir/context.json" <<JSON
-{"hostname": "bench.example", "store": "lmdb:$dir/store", "mail_root": "$BENCH_DIR/lmtp/mail",
- "vmail_uid": ${DC_MAIL_UID:-65534}, "vmail_gid": ${DC_MAIL_GID:-65534},
- "policyd": {"usage_socket": "$dir/usage"},
- "lmtpd": {"socket": "$dir/lmtp", "dovecot_lmtp": "$dovecot_lmtp", "spool_dir": "$dir/spool",
-           "socket_group": "root", "socket_mode": "0666"}}
-JSON
-  chmod 640 "$dir/context.json"
-  chgrp mailbag "$dir/context.json"
-  "$MAILBAG_BUILD/cli/mailbag" --context "$dir/context.json" init >/dev/null
+  mailbag_bench_store "$dir" ", \"mail_root\": \"$BENCH_DIR/lmtp/mail\",
+ \"lmtpd\": {\"socket\": \"$dir/lmtp\", \"dovecot_lmtp\": \"$dovecot_lmtp\", \"spool_dir\": \"$dir/spool\",
+           \"socket_group\": \"root\", \"socket_mode\": \"0666\"}"
   hash=$(doveadm pw -s SHA512-CRYPT -p benchpw)
   for ((i = 1; i <= 8; i++)); do
     echo "bench$i@bench.test:$hash"
   done >"$dir/passwd"
-  "$MAILBAG_BUILD/cli/mailbag" --context "$dir/context.json" user import --create-domains \
-    "$dir/passwd" >/dev/null
+  mailbag_bench_import "$dir" "$dir/passwd" >/dev/null
   "$MAILBAG_BUILD/lmtp-bridge/mailbag-lmtpd" -c "$dir/context.json" >"$dir/lmtpd.log" 2>&1 &
   TARGET_PID=$!
   bench_track_pid "$TARGET_PID"

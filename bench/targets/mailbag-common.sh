@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# bench/targets/mailbag-common.sh - what the mailbag bench targets share
+# (targets/auth/mailbag.sh, targets/lmtp/mailbag.sh, bench-lmtp-fanout.sh):
+#
+#   mailbag_bench_store DIR [CONTEXT_JSON_EXTRA]
+#       a context DIR/context.json (store lmdb:DIR/store, the kit's mail
+#       uid/gid, plus the extra top-level keys given, which begin with a
+#       comma) readable by the mailbag group, and the store made by
+#       `mailbag init`; creates the mailbag user if needed
+#   mailbag_bench_import DIR FILE
+#       `mailbag user import --create-domains FILE` into that store
+#   mailbag_bench_dovecot_authdb CONTEXT
+#       DC_AUTHDB_CONF / DC_EXTRA_CONF for the kit's lib/dovecot.sh: the
+#       mailbag passdb and userdb, the auth process in the mailbag group,
+#       the module installed where Dovecot loads it
+: "${MAILBAG_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build-release}"
+: "${DOVECOT_AUTH_MODULE_DIR:=/usr/lib/dovecot/modules/auth}"
+
+mailbag_bench_store() {
+  local dir=$1 extra=${2:-}
+  id mailbag >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mailbag
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  cat >"$dir/context.json" <<JSON
+{"hostname": "bench.example", "store": "lmdb:$dir/store",
+ "vmail_uid": ${DC_MAIL_UID:-65534}, "vmail_gid": ${DC_MAIL_GID:-65534},
+ "policyd": {"usage_socket": "$dir/usage"}$extra}
+JSON
+  chmod 640 "$dir/context.json"
+  chgrp mailbag "$dir/context.json"
+  "$MAILBAG_BUILD/cli/mailbag" --context "$dir/context.json" init >/dev/null
+}
+
+mailbag_bench_import() {
+  "$MAILBAG_BUILD/cli/mailbag" --context "$1/context.json" user import --create-domains "$2"
+}
+
+mailbag_bench_dovecot_authdb() {
+  local context=$1
+  install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" "$DOVECOT_AUTH_MODULE_DIR/"
+  DC_AUTHDB_CONF="passdb {
+  driver = mailbag
+  args = $context
+}
+userdb {
+  driver = mailbag
+  args = $context
+}"
+  # the auth process reads the store as a member of its group
+  DC_EXTRA_CONF="service auth {
+  extra_groups = mailbag
+}"
+}
