@@ -39,7 +39,8 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get update -q >/dev/null
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   build-essential meson ninja-build pkg-config libjansson-dev liblmdb-dev \
-  libsodium-dev libhiredis-dev libssl-dev postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-dev \
+  libsodium-dev libhiredis-dev libssl-dev libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev \
+  publicsuffix python3-dnspython postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-dev \
   python3 openssl bsdutils swaks >/dev/null 2>&1
 systemctl disable --now postfix >/dev/null 2>&1 || true
 

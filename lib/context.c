@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,9 @@ enum field_type {
 	FIELD_ALLOWLIST,
 	FIELD_DOMAIN_LIST,
 	FIELD_NODES,
+	FIELD_NETWORK_LIST,
+	FIELD_DOMAIN_PATTERNS,
+	FIELD_CHOICE,
 	FIELD_OBJECT,
 };
 
@@ -175,6 +179,38 @@ static const struct field dkim_fields[] = {
 	END_OF_FIELDS
 };
 
+static const char *const dmarc_actions[] = { "reject", "quarantine", "none", NULL };
+
+static const struct field milter_fields[] = {
+	{ "socket", FIELD_PATH, offsetof(struct mb_context, milter_socket),
+	  "/var/spool/postfix/private/mailbag-milter", NULL, "an absolute path" },
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, milter_socket_group),
+	  "postfix", NULL, "a group name" },
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, milter_socket_mode),
+	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits" },
+	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, milter_listen_tcp),
+	  "", NULL, "\"\" (unix socket only) or \"IP:PORT\" / \"[IPv6]:PORT\" to serve the milter over TCP instead" },
+	{ "trusted_networks", FIELD_NETWORK_LIST, offsetof(struct mb_context, milter_trusted),
+	  "[]", NULL, "a list of networks (\"192.0.2.0/24\", \"::1\") whose unauthenticated mail is outbound (signed, not checked)" },
+	{ "sign", FIELD_BOOL, offsetof(struct mb_context, milter_sign),
+	  "true", NULL, "true or false" },
+	{ "verify", FIELD_BOOL, offsetof(struct mb_context, milter_verify),
+	  "true", NULL, "true or false" },
+	{ "check_header_from", FIELD_BOOL, offsetof(struct mb_context, milter_check_header_from),
+	  "true", NULL, "true or false" },
+	{ "strip_submitter_headers", FIELD_BOOL, offsetof(struct mb_context, milter_strip_submitter),
+	  "true", NULL, "true or false" },
+	{ "dmarc_reject_action", FIELD_CHOICE, offsetof(struct mb_context, milter_dmarc_reject_action),
+	  "reject", NULL, "\"reject\", \"quarantine\" (Postfix's hold queue) or \"none\"" },
+	{ "require_dkim", FIELD_BOOL, offsetof(struct mb_context, milter_require_dkim),
+	  "false", NULL, "true or false (true: refuse inbound mail without a valid DKIM signature)" },
+	{ "dkim_required", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_dkim_required),
+	  "[]", NULL, "a list of domains (\"example.org\") and wildcards (\"*.example.org\") whose mail must carry a valid DKIM signature of its From domain" },
+	{ "dns_timeout", FIELD_DURATION, offsetof(struct mb_context, milter_dns_timeout),
+	  "10s", NULL, "a duration: seconds as a number, or \"10s\"" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -203,6 +239,7 @@ static const struct field top_fields[] = {
 	{ "auto_create", FIELD_OBJECT, 0, NULL, auto_create_fields, "an object" },
 	{ "lmtpd", FIELD_OBJECT, 0, NULL, lmtpd_fields, "an object" },
 	{ "dkim", FIELD_OBJECT, 0, NULL, dkim_fields, "an object" },
+	{ "milter", FIELD_OBJECT, 0, NULL, milter_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -583,6 +620,98 @@ static int set_domain_list(struct parse_state *st, const char *key, const struct
 	return 0;
 }
 
+static int set_network_list(struct parse_state *st, const char *key, const struct field *f,
+			    json_t *value, struct mb_network_list *list)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+	const char *error;
+
+	if (!json_is_array(value) || count > MB_ALLOWLIST_MAX)
+		return fail(st, key, "expected %s (at most %d)", f->help, MB_ALLOWLIST_MAX);
+	struct mb_network *networks = calloc(count + 1, sizeof(*networks));
+	if (networks == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(value, i);
+		const char *text = json_is_string(item) ? json_string_value(item) : "";
+		if (mb_network_parse(text, &networks[i], &error) < 0) {
+			free(networks);
+			return fail(st, key, "entry %zu (\"%.60s\"): %s", i, text, error);
+		}
+	}
+	free(list->items);
+	list->items = networks;
+	list->count = count;
+	return 0;
+}
+
+/* set_domain_patterns - "example.org" (that domain) or "*.example.org"
+   (its subdomains and itself) */
+static int set_domain_patterns(struct parse_state *st, const char *key, const struct field *f,
+			       json_t *value, struct mb_domain_patterns *list)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+	const char *error;
+
+	if (!json_is_array(value) || count > 1000)
+		return fail(st, key, "expected %s (at most 1000)", f->help);
+	struct mb_domain_pattern *patterns = calloc(count + 1, sizeof(*patterns));
+	if (patterns == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(value, i);
+		const char *text = json_is_string(item) ? json_string_value(item) : "";
+		patterns[i].wildcard = strncmp(text, "*.", 2) == 0;
+		if (mb_domain_parse(text + (patterns[i].wildcard ? 2 : 0), patterns[i].domain, &error) < 0) {
+			free(patterns);
+			return fail(st, key, "entry %zu (\"%.60s\"): %s", i, text, error);
+		}
+	}
+	free(list->items);
+	list->items = patterns;
+	list->count = count;
+	return 0;
+}
+
+/* field_choices - the words of a FIELD_CHOICE, stored as their index */
+static const char *const *field_choices(const struct field *f)
+{
+	if (f->offset == offsetof(struct mb_context, milter_dmarc_reject_action))
+		return dmarc_actions;
+	return NULL;
+}
+
+static int set_choice(struct parse_state *st, const char *key, const struct field *f,
+		      json_t *value, int *index_r)
+{
+	const char *text = json_is_string(value) ? json_string_value(value) : "";
+	const char *const *choices = field_choices(f);
+
+	for (int i = 0; choices != NULL && choices[i] != NULL; i++) {
+		if (strcmp(choices[i], text) == 0) {
+			*index_r = i;
+			return 0;
+		}
+	}
+	return fail(st, key, "expected %s", f->help);
+}
+
+bool mb_domain_patterns_match(const struct mb_domain_patterns *list, const char *domain)
+{
+	size_t len = strlen(domain);
+
+	for (size_t i = 0; i < list->count; i++) {
+		const struct mb_domain_pattern *p = &list->items[i];
+		size_t plen = strlen(p->domain);
+		if (strcasecmp(domain, p->domain) == 0)
+			return true;
+		if (p->wildcard && len > plen && domain[len - plen - 1] == '.' &&
+		    strcasecmp(domain + len - plen, p->domain) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool mb_node_name_valid(const char *name)
 {
 	size_t len = strlen(name);
@@ -726,6 +855,12 @@ static int set_field(struct parse_state *st, const char *key,
 		return set_domain_list(st, key, f, value, ctx);
 	case FIELD_NODES:
 		return set_nodes(st, key, f, value, ctx);
+	case FIELD_NETWORK_LIST:
+		return set_network_list(st, key, f, value, (struct mb_network_list *)base);
+	case FIELD_DOMAIN_PATTERNS:
+		return set_domain_patterns(st, key, f, value, (struct mb_domain_patterns *)base);
+	case FIELD_CHOICE:
+		return set_choice(st, key, f, value, (int *)base);
 	case FIELD_OBJECT:
 		break;
 	}
@@ -808,7 +943,8 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 		else if (f->type == FIELD_COUNT)
 			value = json_integer(strtoll(f->default_value, NULL, 10));
 		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST ||
-			 f->type == FIELD_DOMAIN_LIST)
+			 f->type == FIELD_DOMAIN_LIST || f->type == FIELD_NETWORK_LIST ||
+			 f->type == FIELD_DOMAIN_PATTERNS)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
 		else if (f->type == FIELD_NODES)
@@ -955,6 +1091,11 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->lmtpd_notify_socket);
 	free(ctx->lmtpd_listen_tcp);
 	free(ctx->dkim_key_dir);
+	free(ctx->milter_socket);
+	free(ctx->milter_socket_group);
+	free(ctx->milter_listen_tcp);
+	free(ctx->milter_trusted.items);
+	free(ctx->milter_dkim_required.items);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -57,6 +57,27 @@ struct mb_lmtp_node {
 	char address[MB_NODE_ADDRESS_MAX + 1];
 };
 
+struct mb_network_list {
+	struct mb_network *items;
+	size_t count;
+};
+
+/* "example.org" matches that domain; "*.example.org" it and its subdomains. */
+struct mb_domain_pattern {
+	bool wildcard;
+	char domain[MB_DOMAIN_MAX + 1];
+};
+
+struct mb_domain_patterns {
+	struct mb_domain_pattern *items;
+	size_t count;
+};
+
+bool mb_domain_patterns_match(const struct mb_domain_patterns *list, const char *domain);
+
+/* milter.dmarc_reject_action */
+enum mb_dmarc_action { MB_DMARC_REJECT, MB_DMARC_QUARANTINE, MB_DMARC_NONE };
+
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
 	char *hostname;            /* this host's name, used in banners */
@@ -109,6 +130,19 @@ struct mb_context {
 	char *lmtpd_notify_socket; /* a datagram per delivery ("" off) */
 	char *lmtpd_listen_tcp;    /* "IP:PORT" LMTP listener too ("" off) */
 	char *dkim_key_dir;        /* DKIM private keys: DIR/DOMAIN/SELECTOR.key */
+	char *milter_socket;       /* mailbag-milter's unix listener */
+	char *milter_socket_group;
+	unsigned int milter_socket_mode;
+	char *milter_listen_tcp;   /* "IP:PORT" instead of the unix socket ("" off) */
+	struct mb_network_list milter_trusted; /* unauthenticated but outbound */
+	int milter_sign;           /* DKIM-sign outbound mail */
+	int milter_verify;         /* SPF/DKIM/DMARC on inbound mail */
+	int milter_check_header_from; /* From: must be the login's to use */
+	int milter_strip_submitter; /* remove the submitter's Received/IP headers */
+	int milter_dmarc_reject_action; /* enum mb_dmarc_action for p=reject failures */
+	int milter_require_dkim;   /* refuse inbound mail without a valid signature */
+	struct mb_domain_patterns milter_dkim_required; /* From domains that must be signed */
+	int64_t milter_dns_timeout; /* seconds for one DNS answer */
 };
 
 /* The node named name (NULL if the context has none of that name). */

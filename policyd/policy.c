@@ -40,6 +40,7 @@
  *	caller logs them.
  */
 #include "policy.h"
+#include "sender.h"
 #include "context.h"
 #include "log.h"
 #include "policy-call.h"
@@ -279,28 +280,13 @@ static int judge_quota(const struct policy_call *call, const struct mb_user *use
 /* sender_not_owned - 1 (reason written) when login may not use sender,
    0 when it may, -1 on store failure (reason written) */
 static int sender_not_owned(struct mb_store *store, const char *delimiters,
-			    const char *sender, const char *login, struct policy_scratch *scratch,
+			    const char *sender, const char *login,
 			    char *reason, size_t reason_size)
 {
-	char request[MB_ADDRESS_MAX + 40], want[MB_ADDRESS_MAX + 1];
-	char *reply = scratch->reply;
-	size_t len;
+	int ret = mb_login_may_send_as(store, delimiters, login, sender, reason, reason_size);
 
-	mb_lower_copy(login, want, sizeof(want));
-	snprintf(request, sizeof(request), "smtpd_sender_login_maps %s", sender);
-	len = socketmap_answer(store, delimiters, request, strlen(request), reply, SOCKETMAP_MAX_REPLY);
-	reply[len] = '\0';
-	if (strncmp(reply, "TEMP ", 5) == 0) {
-		snprintf(reason, reason_size, "%.400s", reply + 5);
-		return -1;
-	}
-	if (strncmp(reply, "OK ", 3) == 0) {
-		for (char *save = NULL, *owner = strtok_r(reply + 3, ",", &save); owner != NULL;
-		     owner = strtok_r(NULL, ",", &save)) {
-			if (strcmp(owner, want) == 0)
-				return 0;
-		}
-	}
+	if (ret != 0)
+		return ret < 0 ? -1 : 0;
 	/* unknown here, or owned by other logins, or not an address */
 	snprintf(reason, reason_size, "553 5.7.1 Sender address <%.200s> is not owned by login %.200s",
 		 sender, login);
@@ -324,7 +310,7 @@ static int check_sender_login(const struct policy_call *call, char *reason, size
 	if (login[0] == '\0' || sender[0] == '\0')
 		return 0; /* unauthenticated, or the null sender */
 	return sender_not_owned(call->store, call->ctx->recipient_delimiter, sender, login,
-				call->scratch, reason, reason_size);
+				reason, reason_size);
 }
 
 /* declared_size - the SIZE= of the request; 0 when none or a bad one

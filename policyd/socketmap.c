@@ -32,6 +32,7 @@
  *	outage must give 4xx, not "user unknown".
  */
 #include "socketmap.h"
+#include "sender.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -275,45 +276,30 @@ static size_t answer_alias_maps(struct mb_store *store, const char *key,
 	return len;
 }
 
+/* add_login - one login of answer_sender_logins's list */
+static int add_login(const char *login, void *context)
+{
+	struct reply *r = context;
+
+	reply_add(r, r->len > 3 ? "," : "");
+	reply_add(r, login);
+	return r->overflow ? 1 : 0;
+}
+
 /* answer_sender_logins - who may use key as envelope sender */
-static size_t answer_sender_logins(struct mb_store *store, const char *full_key,
+static size_t answer_sender_logins(struct mb_store *store, const char *key,
 				   const char *delimiters, struct reply *r)
 {
-	char base[MB_ADDRESS_MAX + 1];
-	const char *key = base_address(full_key, delimiters, base) ? base : full_key;
 	char error[512];
-	struct mb_alias alias;
-	bool any = false;
-	int ret;
+	int count;
 
-	ret = enabled_user(store, key, error, sizeof(error));
-	if (ret < 0)
-		return store_failed(r, error);
 	reply_status(r, "OK ", "");
-	if (ret > 0) {
-		reply_add(r, key);
-		any = true;
-	}
-	ret = mb_store_alias_get(store, key, &alias, error, sizeof(error));
-	if (ret < 0)
+	count = mb_sender_logins_foreach(store, delimiters, key, add_login, r, error, sizeof(error));
+	if (count < 0)
 		return store_failed(r, error);
-	for (size_t i = 0; ret > 0 && i < alias.target_count; i++) {
-		int local = enabled_user(store, alias.targets[i], error, sizeof(error));
-		if (local < 0) {
-			mb_alias_clear(&alias);
-			return store_failed(r, error);
-		}
-		if (local > 0) {
-			reply_add(r, any ? "," : "");
-			reply_add(r, alias.targets[i]);
-			any = true;
-		}
-	}
-	if (ret > 0)
-		mb_alias_clear(&alias);
 	if (r->overflow)
 		return reply_status(r, "PERM ", "too many logins for one reply");
-	return any ? r->len : reply_status(r, "NOTFOUND ", "");
+	return count > 0 ? r->len : reply_status(r, "NOTFOUND ", "");
 }
 
 size_t socketmap_answer(struct mb_store *store, const char *delimiters,

@@ -13,6 +13,7 @@ for unit in "$src"/deploy/systemd/*.in; do
   name=$(basename "$unit" .in)
   sed -e "s|@SBINDIR@/mailbag-policyd|$build/policyd/mailbag-policyd|" \
       -e "s|@SBINDIR@/mailbag-lmtpd|$build/lmtp-bridge/mailbag-lmtpd|" \
+      -e "s|@SBINDIR@/mailbag-milter|$build/milter/mailbag-milter|" \
       -e "s|@BINDIR@/mailbag|$build/cli/mailbag|" "$unit" >"$dir/$name"
   if grep -q '@[A-Z]*@' "$dir/$name"; then
     echo "$name: a placeholder is left unfilled" >&2

@@ -260,6 +260,11 @@ class MailStack:
                          os.path.join(os.path.dirname(os.path.dirname(policyd)), "lmtp-bridge",
                                       "mailbag-lmtpd")) if os.path.exists(p)),
             "mailbag-lmtpd")
+        self.milter_bin = os.environ.get("MAILBAG_MILTER_BIN") or next(
+            (p for p in (os.path.join(os.path.dirname(policyd), "mailbag-milter"),
+                         os.path.join(os.path.dirname(os.path.dirname(policyd)), "milter",
+                                      "mailbag-milter")) if os.path.exists(p)),
+            "mailbag-milter")
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "imap", "sink")}
@@ -284,6 +289,11 @@ class MailStack:
         self.spool_dir = os.path.join(self.root, "spool")
         self.lmtpd_log = os.path.join(self.root, "lmtpd.log")
         self.lmtpd_proc = None
+        self.milter_socket = os.path.join(self.run_dir, "milter")
+        self.milter_log = os.path.join(self.root, "milter.log")
+        self.milter_proc = None
+        self.dkim_dir = os.path.join(self.root, "etc", "dkim")
+        self.resolv_conf = os.path.join(self.root, "etc", "resolv.conf")
         self.sink = None
         self.started = []
 
@@ -305,6 +315,7 @@ class MailStack:
             self.start_policyd()
             self._start_dovecot()
             self.start_lmtpd()
+            self.start_milter()
             self._start_postfix()
         except Exception:
             self.stop()
@@ -337,6 +348,8 @@ class MailStack:
                           "socket_group": "postfix", "socket_mode": "0660"}
         ctx["lmtpd"] = {"socket": self.lmtpd_socket, "dovecot_lmtp": self.dovecot_lmtp,
                         "spool_dir": self.spool_dir, "socket_group": "postfix"}
+        ctx["milter"] = {"socket": self.milter_socket, "socket_group": "postfix", "dns_timeout": "3s"}
+        ctx["dkim"] = {"key_dir": self.dkim_dir}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
@@ -380,6 +393,7 @@ class MailStack:
             "USAGE_SOCKET": self.usage_socket,
             "DOVECOT_LMTP": self.dovecot_lmtp,
             "LMTPD": self.lmtpd_socket,
+            "MILTER": "unix:" + self.milter_socket,
             "LMTPD_USER": "mailbag",
             "DOVECOT_AUTH": os.path.join(self.run_dir, "dovecot-auth"),
             "DELIMITER": "+",
@@ -458,6 +472,44 @@ class MailStack:
             raise RuntimeError("mailbag-lmtpd exited: " + open(self.lmtpd_log).read())
         if "lmtpd" not in self.started:
             self.started.append("lmtpd")
+
+    def start_milter(self, context=None):
+        """mailbag-milter on the context, running once its socket exists.
+        It runs in its own mount namespace whose /etc/resolv.conf names the
+        test DNS server (dnsserver.py), so nothing asks the real DNS."""
+        import dnsserver
+        self.dns = dnsserver.shared()
+        with open(self.resolv_conf, "w") as f:
+            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % dnsserver.ADDRESS)
+        if os.path.exists(self.milter_socket):
+            os.unlink(self.milter_socket)
+        log = open(self.milter_log, "a")
+        self.milter_proc = subprocess.Popen(
+            ["unshare", "--mount", "--", "sh", "-c",
+             'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf,
+             self.milter_bin, "-c", context or self.context] +
+            (["-d"] if os.environ.get("MAILBAG_DEBUG") else []), stdout=log, stderr=log)
+        log.close()
+        wait_for(lambda: os.path.exists(self.milter_socket) or self.milter_proc.poll() is not None,
+                 10, "mailbag-milter's socket")
+        if self.milter_proc.poll() is not None:
+            raise RuntimeError("mailbag-milter exited: " + open(self.milter_log).read())
+        if "milter" not in self.started:
+            self.started.append("milter")
+
+    def stop_milter(self):
+        if self.milter_proc is not None and self.milter_proc.poll() is None:
+            self.milter_proc.send_signal(signal.SIGTERM)
+            try:
+                self.milter_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.milter_proc.kill()
+                self.milter_proc.wait(5)
+        self.milter_proc = None
+
+    def restart_milter(self):
+        self.stop_milter()
+        self.start_milter()
 
     def reload_lmtpd(self):
         with open(self.lmtpd_log) as f:
@@ -594,6 +646,8 @@ class MailStack:
                            stderr=subprocess.DEVNULL)
         if "lmtpd" in self.started:
             self.stop_lmtpd()
+        if "milter" in self.started:
+            self.stop_milter()
         if "policyd" in self.started:
             self.stop_policyd()
         if "sink" in self.started:

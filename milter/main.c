@@ -1,0 +1,206 @@
+/* main.c - mailbag-milter: DKIM signing, SPF/DKIM/DMARC checks and
+ * header policy for Postfix, from the mailbag store and context
+ *
+ * SUMMARY
+ *	mailbag-milter [-c context.json] [-d]
+ *
+ * DESCRIPTION
+ *	A libmilter filter (milter.c says what it does to each message).
+ *	It listens on the unix socket milter.socket (owner root, group
+ *	milter.socket_group, mode milter.socket_mode) or, when
+ *	milter.listen_tcp is set, on that TCP address, with TCP_NODELAY so
+ *	that its replies are not held back by Nagle's algorithm. Keys are
+ *	read from dkim.key_dir and picked up without a restart; the context
+ *	is read at start.
+ *
+ * SECURITY
+ *	Started as root, it makes the socket, then drops to daemon_user
+ *	before reading any key or message. It refuses to start when a key
+ *	under dkim.key_dir can be read by others than its owner and group.
+ *
+ * DIAGNOSTICS
+ *	Logs to stderr (journald). Postfix's milter_default_action =
+ *	tempfail keeps mail queued while the milter is down.
+ */
+#include "authcheck.h"
+#include "context.h"
+#include "daemon.h"
+#include "keys.h"
+#include "log.h"
+#include "milter.h"
+#include "sockaddr.h"
+
+#include "mailbag-config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailbag-milter [-c CONTEXT] [-d]\n"
+		"\n"
+		"Postfix's milter for mailbag: signs outbound mail with the domain's DKIM\n"
+		"keys (RSA and Ed25519), checks the header From against the login, and\n"
+		"checks inbound mail by SPF, DKIM and DMARC into one Authentication-Results\n"
+		"field, refusing what the context's milter.* settings say to.\n"
+		"\n"
+		"  -c, --context FILE  the context file (default %s, or $MAILBAG_CONTEXT)\n"
+		"  -d, --debug         log every decision\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       the version\n"
+		"\n"
+		"See mailbag-milter(8).\n", MAILBAG_DEFAULT_CONTEXT);
+}
+
+/* connection_spec - libmilter's name of the listener */
+static int connection_spec(const struct mb_context *ctx, char *spec, size_t size,
+			   char *error, size_t error_size)
+{
+	if (ctx->milter_listen_tcp[0] == '\0') {
+		snprintf(spec, size, "unix:%s", ctx->milter_socket);
+		return 0;
+	}
+	const char *addr = ctx->milter_listen_tcp;
+	const char *colon = strrchr(addr, ':');
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		snprintf(spec, size, "inet6:%s@%.*s", colon + 1, (int)(close - addr - 1), addr + 1);
+	} else {
+		snprintf(spec, size, "inet:%s@%.*s", colon + 1, (int)(colon - addr), addr);
+	}
+	(void)error; (void)error_size;
+	return 0;
+}
+
+/* set_nodelay_on_listener - TCP_NODELAY on libmilter's listening socket;
+   Linux hands it on to every accepted connection */
+static void set_nodelay_on_listener(void)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		int listening = 0, domain = 0, one = 1;
+		socklen_t len = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+			continue;
+		len = sizeof(domain);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+		    (domain != AF_INET && domain != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+			mb_warning("TCP_NODELAY on the listener: %s", strerror(errno));
+	}
+}
+
+/* open_listener - the socket, owned and moded for Postfix */
+static int open_listener(const struct mb_context *ctx, char *error, size_t error_size)
+{
+	char spec[512];
+
+	if (connection_spec(ctx, spec, sizeof(spec), error, error_size) < 0)
+		return -1;
+	if (ctx->milter_listen_tcp[0] == '\0')
+		mb_make_socket_dir(ctx->milter_socket);
+	if (smfi_setconn(spec) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
+		snprintf(error, error_size, "cannot listen on %s (in use, or its directory missing?)", spec);
+		return -1;
+	}
+	if (ctx->milter_listen_tcp[0] != '\0') {
+		set_nodelay_on_listener();
+		return 0;
+	}
+	if (geteuid() == 0) {
+		struct group *gr = getgrnam(ctx->milter_socket_group);
+		if (gr == NULL) {
+			snprintf(error, error_size, "milter.socket_group '%s' does not exist", ctx->milter_socket_group);
+			return -1;
+		}
+		if (chown(ctx->milter_socket, 0, gr->gr_gid) < 0) {
+			snprintf(error, error_size, "chown %s: %s", ctx->milter_socket, strerror(errno));
+			return -1;
+		}
+	}
+	if (chmod(ctx->milter_socket, ctx->milter_socket_mode) < 0) {
+		snprintf(error, error_size, "chmod %s: %s", ctx->milter_socket, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "context", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *context_path = NULL;
+	struct mb_context *ctx = NULL;
+	char error[1024];
+	bool debug = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': context_path = optarg; break;
+		case 'd': debug = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mailbag-milter %s\n", MAILBAG_VERSION); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	mb_log_init("mailbag-milter", debug);
+	if (mb_context_load(mb_context_path(context_path), &ctx, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_CONFIG;
+	}
+	if (keys_check_all(ctx->dkim_key_dir, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		mb_context_free(&ctx);
+		return EX_CONFIG;
+	}
+	if (authcheck_init((int)ctx->milter_dns_timeout, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		mb_context_free(&ctx);
+		return EX_SOFTWARE;
+	}
+	struct milter_shared shared = { ctx, keys_new(ctx->dkim_key_dir) };
+	struct smfiDesc description = milter_description(&shared);
+	if (shared.keys == NULL || smfi_register(description) != MI_SUCCESS) {
+		mb_error("libmilter refused to register the filter (out of memory?)");
+		return EX_SOFTWARE;
+	}
+	if (open_listener(ctx, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_OSERR;
+	}
+	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
+		mb_error("%s", error);
+		return EX_NOPERM;
+	}
+	smfi_settimeout(300);
+	mb_info("serving the milter protocol on %s; DKIM keys from %s",
+		ctx->milter_listen_tcp[0] ? ctx->milter_listen_tcp : ctx->milter_socket, ctx->dkim_key_dir);
+	int ret = smfi_main();
+	mb_info("stopping");
+	if (ctx->milter_listen_tcp[0] == '\0')
+		unlink(ctx->milter_socket);
+	keys_free(&shared.keys);
+	mb_context_free(&ctx);
+	return ret == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}

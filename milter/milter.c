@@ -1,0 +1,494 @@
+/* milter.c - mailbag-milter's work on each message, called by libmilter
+ * (one thread per Postfix connection).
+ *
+ * Outbound mail (an authenticated client, or one in
+ * milter.trusted_networks):
+ *	- the From field must name the login or an address the store lets
+ *	  that login send as (Postfix checks only the envelope): else 550 5.7.1;
+ *	- the submitter's Received, X-Originating-IP, X-Mailer and User-Agent
+ *	  fields are removed (milter.strip_submitter_headers);
+ *	- it is signed with every current key of the From domain (or the
+ *	  nearest parent domain that has keys), RSA and Ed25519.
+ * Inbound mail: SPF, DKIM and DMARC (authcheck.c) give one
+ * Authentication-Results field; the policies then refuse what
+ * milter.require_dkim, milter.dkim_required and DMARC p=reject
+ * (milter.dmarc_reject_action) say to. A DNS failure that decides a
+ * refusal answers 451 instead.
+ * Both ways: more than one From field is refused (RFC 5322 3.6), and every
+ * Authentication-Results field claiming to be ours is removed.
+ */
+#include "milter.h"
+#include "authcheck.h"
+#include "canon.h"
+#include "daemon.h"
+#include "headers.h"
+#include "log.h"
+#include "sender.h"
+#include "signer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static struct milter_shared *shared;
+
+/* the store, for the From check: one handle, one lookup at a time */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mb_store *store;
+static time_t store_last_attempt;
+static char store_error[512];
+
+/* Fields a submitting client's software adds about itself. */
+static const char *const submitter_fields[] = {
+	"Received", "X-Originating-IP", "X-Mailer", "User-Agent", NULL,
+};
+
+struct message {
+	char queue_id[32];
+	char mail_from[MB_ADDRESS_MAX + 1];
+	char login[MB_ADDRESS_MAX + 1];
+	bool outbound;
+	bool too_large;           /* header past HEADERS_MAX_* */
+	struct header_list headers;
+	struct canon_body body;
+	bool hashing;
+	struct authcheck *check;
+};
+
+struct connection {
+	char client_ip[INET6_ADDRSTRLEN];
+	char helo[256];
+	bool trusted;
+	unsigned long protocol;   /* SMFIP_* agreed on */
+	struct message msg;
+};
+
+static void message_reset(struct message *m)
+{
+	headers_clear(&m->headers);
+	if (m->hashing)
+		canon_body_free(&m->body);
+	authcheck_free(&m->check);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct connection *conn_of(SMFICTX *ctx) { return smfi_getpriv(ctx); }
+
+/* reply_text - outside text made safe for an SMTP reply line */
+static void reply_safe(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in != '\0' && n + 1 < size; in++)
+		out[n++] = (*in < 0x20 || *in == 0x7f || *in == '%') ? '?' : *in;
+	out[n] = '\0';
+}
+
+static sfsistat refuse(SMFICTX *ctx, const char *code, const char *status, const char *text)
+{
+	char safe[512];
+
+	reply_safe(text, safe, sizeof(safe));
+	smfi_setreply(ctx, (char *)code, (char *)status, safe);
+	mb_info("%s: %s %s %s", conn_of(ctx)->msg.queue_id[0] ? conn_of(ctx)->msg.queue_id : "NOQUEUE",
+		code, status, safe);
+	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+static sfsistat no_reply(SMFICTX *ctx, unsigned long flag)
+{
+	return (conn_of(ctx)->protocol & flag) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	struct connection *c = calloc(1, sizeof(*c));
+	unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
+		SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+	(void)f2; (void)f3;
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	if ((f1 & SMFIP_HDR_LEADSPC) == 0) {
+		free(c);
+		mb_error("the MTA cannot send header values with their leading space (SMFIP_HDR_LEADSPC); "
+			 "use Postfix 2.6 or later");
+		return SMFIS_REJECT;
+	}
+	c->protocol = f1 & wanted;
+	smfi_setpriv(ctx, c);
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+	*pf1 = c->protocol;
+	*pf2 = 0;
+	*pf3 = 0;
+	if ((f0 & SMFIF_SETSYMLIST) != 0)
+		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+	return SMFIS_CONTINUE;
+}
+
+static void address_text(const struct sockaddr *sa, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)size);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)size);
+	}
+}
+
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct connection *c = conn_of(ctx);
+
+	(void)hostname;
+	address_text(hostaddr, c->client_ip, sizeof(c->client_ip));
+	c->trusted = false;
+	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter_trusted.count; i++)
+		c->trusted = c->trusted || mb_network_contains(&shared->ctx->milter_trusted.items[i], c->client_ip);
+	return no_reply(ctx, SMFIP_NR_CONN);
+}
+
+static sfsistat on_helo(SMFICTX *ctx, char *helo)
+{
+	snprintf(conn_of(ctx)->helo, sizeof(conn_of(ctx)->helo), "%s", helo != NULL ? helo : "");
+	return no_reply(ctx, SMFIP_NR_HELO);
+}
+
+static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct connection *c = conn_of(ctx);
+	struct message *m = &c->msg;
+	const char *id = smfi_getsymval(ctx, "i");
+	const char *login = smfi_getsymval(ctx, "{auth_authen}");
+	const char *from = argv[0] != NULL ? argv[0] : "";
+	size_t len = strlen(from);
+
+	message_reset(m);
+	snprintf(m->queue_id, sizeof(m->queue_id), "%s", id != NULL ? id : "");
+	if (from[0] == '<' && len >= 2 && from[len - 1] == '>')
+		snprintf(m->mail_from, sizeof(m->mail_from), "%.*s", (int)(len - 2), from + 1);
+	else
+		snprintf(m->mail_from, sizeof(m->mail_from), "%s", from);
+	snprintf(m->login, sizeof(m->login), "%s", login != NULL ? login : "");
+	m->outbound = m->login[0] != '\0' || c->trusted;
+	if (!m->outbound && shared->ctx->milter_verify)
+		m->check = authcheck_begin(m->queue_id[0] ? m->queue_id : "NOQUEUE");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct message *m = &conn_of(ctx)->msg;
+
+	if (!m->too_large && headers_add(&m->headers, name, value) < 0)
+		m->too_large = true;
+	if (m->check != NULL && !m->too_large)
+		authcheck_header(m->check, name, value);
+	return no_reply(ctx, SMFIP_NR_HDR);
+}
+
+static sfsistat on_eoh(SMFICTX *ctx)
+{
+	struct message *m = &conn_of(ctx)->msg;
+
+	if (m->check != NULL)
+		authcheck_end_of_header(m->check);
+	if (m->outbound && shared->ctx->milter_sign && !m->too_large)
+		m->hashing = canon_body_init(&m->body) == 0;
+	return no_reply(ctx, SMFIP_NR_EOH);
+}
+
+static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct message *m = &conn_of(ctx)->msg;
+
+	if (m->hashing)
+		canon_body_update(&m->body, chunk, len);
+	if (m->check != NULL)
+		authcheck_body(m->check, chunk, len);
+	return no_reply(ctx, SMFIP_NR_BODY);
+}
+
+/* delete_fields - every field of this name (which ones: keep), from the
+   last up, so that the indexes of the others do not move */
+static void delete_fields(SMFICTX *ctx, struct message *m, const char *name,
+			  bool (*keep)(const char *value))
+{
+	size_t count = headers_count(&m->headers, name);
+
+	for (size_t nth = count; nth >= 1; nth--) {
+		const struct header *h = headers_nth(&m->headers, name, nth);
+		if (keep != NULL && keep(h->value))
+			continue;
+		if (smfi_chgheader(ctx, (char *)name, (int)nth, NULL) != MI_SUCCESS)
+			mb_error("%s: could not remove %s field %zu", m->queue_id, name, nth);
+		/* out of the list too, so that nothing signs it */
+		h->name[0] = '\0';
+	}
+}
+
+static bool not_ours(const char *value)
+{
+	return !headers_authres_claims(value, shared->ctx->hostname);
+}
+
+/* from_field - the From field's one address; 1, 0 (no usable field),
+   or -1 with a refusal written (several From fields) */
+static int from_field(const struct message *m, char address[MB_ADDRESS_MAX + 1],
+		      char *why, size_t why_size)
+{
+	char addresses[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
+	size_t fields = headers_count(&m->headers, "From");
+	const char *parse_error = "";
+
+	if (fields > 1) {
+		snprintf(why, why_size, "The message has %zu From: fields; RFC 5322 allows one", fields);
+		return -1;
+	}
+	if (fields == 0)
+		return 0;
+	int n = headers_parse_mailboxes(headers_nth(&m->headers, "From", 1)->value, addresses,
+					FROM_MAX_ADDRESSES, &parse_error);
+	if (n < 0) {
+		snprintf(why, why_size, "The From: field is not readable: %s", parse_error);
+		return 0;
+	}
+	if (n != 1) {
+		snprintf(why, why_size, "The From: field holds %d addresses", n);
+		return 0;
+	}
+	memcpy(address, addresses[0], MB_ADDRESS_MAX + 1);
+	return 1;
+}
+
+/* may_send_as - 1 yes, 0 no, -1 store failure */
+static int may_send_as(const char *login, const char *address)
+{
+	char error[512];
+	int ret;
+
+	pthread_mutex_lock(&store_lock);
+	struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
+					     store_error, sizeof(store_error));
+	ret = s == NULL ? -1 :
+		mb_login_may_send_as(s, shared->ctx->recipient_delimiter, login, address, error, sizeof(error));
+	if (ret < 0)
+		mb_error("from check: store: %s", s == NULL ? store_error : error);
+	pthread_mutex_unlock(&store_lock);
+	return ret;
+}
+
+/* sign - a DKIM-Signature per current key of the From domain or its
+   nearest parent that has keys */
+static void sign(SMFICTX *ctx, struct message *m, const char *from_domain)
+{
+	struct dkim_signing_key keys[KEYS_PER_DOMAIN];
+	unsigned char body_hash[32];
+	char error[512], value[4096];
+	int count = 0;
+	time_t now = time(NULL);
+
+	canon_body_final(&m->body, body_hash);
+	m->hashing = false;
+	for (const char *d = from_domain; d != NULL && count == 0; d = strchr(d, '.') ? strchr(d, '.') + 1 : NULL) {
+		if (strchr(d, '.') == NULL)
+			break; /* never a top-level domain */
+		count = keys_for_domain(shared->keys, d, now, keys, error, sizeof(error));
+		if (count < 0) {
+			mb_error("%s: %s", m->queue_id, error);
+			return;
+		}
+	}
+	if (count == 0) {
+		mb_debug("%s: no DKIM key for %s: not signed", m->queue_id, from_domain);
+		return;
+	}
+	/* Ed25519 ends up above RSA: insert RSA first */
+	for (int i = count - 1; i >= 0; i--) {
+		if (signer_sign(&keys[i], &m->headers, body_hash, now, value, sizeof(value), error, sizeof(error)) < 0) {
+			mb_error("%s: not signed with %s: %s", m->queue_id, keys[i].selector, error);
+			continue;
+		}
+		char field[4200];
+		snprintf(field, sizeof(field), " %s", value);
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", field) != MI_SUCCESS)
+			mb_error("%s: the MTA refused the DKIM-Signature field", m->queue_id);
+	}
+	mb_info("%s: signed for %s (%s%s%s)", m->queue_id, keys[0].domain, keys[0].selector,
+		count > 1 ? ", " : "", count > 1 ? keys[1].selector : "");
+	keys_release(keys, count);
+}
+
+static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, const char *from,
+			     const char *why)
+{
+	char text[600];
+
+	if (m->login[0] != '\0' && shared->ctx->milter_check_header_from) {
+		if (has_from != 1)
+			return refuse(ctx, "550", "5.7.1", why[0] ? why : "The message has no From: field");
+		int ret = may_send_as(m->login, from);
+		if (ret < 0)
+			return refuse(ctx, "451", "4.3.0", "Cannot check the From: address now; try again later");
+		if (ret == 0) {
+			snprintf(text, sizeof(text), "From: address <%.254s> is not one that login %.254s may send as",
+				 from, m->login);
+			return refuse(ctx, "550", "5.7.1", text);
+		}
+	}
+	if (shared->ctx->milter_strip_submitter) {
+		for (size_t i = 0; submitter_fields[i] != NULL; i++)
+			delete_fields(ctx, m, submitter_fields[i], NULL);
+	}
+	if (m->hashing && has_from == 1)
+		sign(ctx, m, headers_address_domain(from));
+	return SMFIS_ACCEPT;
+}
+
+/* required_signature - whether the From domain must be DKIM-signed */
+static bool required_signature(const char *from_domain)
+{
+	return shared->ctx->milter_require_dkim ||
+		(from_domain[0] != '\0' && mb_domain_patterns_match(&shared->ctx->milter_dkim_required, from_domain));
+}
+
+static bool any_temperror(const struct auth_outcome *out)
+{
+	for (size_t i = 0; i < out->dkim_count; i++) {
+		if (out->dkim[i].result == AUTH_TEMPERROR)
+			return true;
+	}
+	return false;
+}
+
+static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *m,
+			    const char *from_domain)
+{
+	struct auth_outcome out;
+	char value[4096], text[600];
+
+	memset(&out, 0, sizeof(out));
+	authcheck_spf(c->client_ip, c->helo, m->mail_from, &out);
+	authcheck_dkim(m->check, &out);
+	if (from_domain[0] != '\0')
+		authcheck_dmarc(c->client_ip, from_domain, &out);
+	if (authcheck_format(&out, shared->ctx->hostname, value, sizeof(value)) < 0)
+		snprintf(value, sizeof(value), " %s; none (too many results)", shared->ctx->hostname);
+	if (smfi_insheader(ctx, 0, "Authentication-Results", value) != MI_SUCCESS)
+		mb_error("%s: the MTA refused the Authentication-Results field", m->queue_id);
+	mb_info("%s: Authentication-Results:%s", m->queue_id, value);
+
+	if (required_signature(from_domain) &&
+	    !authcheck_dkim_aligned(&out, from_domain[0] ? from_domain : "")) {
+		if (any_temperror(&out))
+			return refuse(ctx, "451", "4.7.5", "The DKIM key could not be looked up in DNS now; try again later");
+		snprintf(text, sizeof(text), "Mail from %.254s must carry a valid DKIM signature of its domain",
+			 from_domain[0] ? from_domain : "a message without a From: domain");
+		return refuse(ctx, "550", "5.7.1", text);
+	}
+	if (out.dmarc == AUTH_FAIL && out.dmarc_policy == 'r') {
+		switch (shared->ctx->milter_dmarc_reject_action) {
+		case MB_DMARC_REJECT:
+			if (any_temperror(&out))
+				return refuse(ctx, "451", "4.7.5", "DMARC could not be decided now (a DKIM key lookup failed); try again later");
+			snprintf(text, sizeof(text), "The DMARC policy of %.254s says to reject this message "
+				 "(SPF %s, no aligned DKIM signature)", from_domain, auth_result_name(out.spf));
+			return refuse(ctx, "550", "5.7.1", text);
+		case MB_DMARC_QUARANTINE:
+			smfi_quarantine(ctx, "DMARC p=reject failed");
+			break;
+		default:
+			break;
+		}
+	}
+	return SMFIS_ACCEPT;
+}
+
+static sfsistat on_eom(SMFICTX *ctx)
+{
+	struct connection *c = conn_of(ctx);
+	struct message *m = &c->msg;
+	char from[MB_ADDRESS_MAX + 1] = "", why[300] = "";
+	sfsistat result;
+	const char *id = smfi_getsymval(ctx, "i");
+
+	if (m->queue_id[0] == '\0' && id != NULL)
+		snprintf(m->queue_id, sizeof(m->queue_id), "%s", id);
+
+	if (m->too_large) {
+		result = refuse(ctx, "552", "5.3.4", "The message header is too large");
+		goto done;
+	}
+	int has_from = from_field(m, from, why, sizeof(why));
+	if (has_from < 0) {
+		result = refuse(ctx, "550", "5.7.1", why);
+		goto done;
+	}
+	/* claims of our own authserv-id come from outside: all go */
+	delete_fields(ctx, m, "Authentication-Results", not_ours);
+	if (m->outbound)
+		result = outbound_eom(ctx, m, has_from, from, why);
+	else if (m->check != NULL)
+		result = inbound_eom(ctx, c, m, has_from == 1 ? headers_address_domain(from) : "");
+	else
+		result = SMFIS_ACCEPT;
+done:
+	message_reset(m);
+	return result;
+}
+
+static sfsistat on_abort(SMFICTX *ctx)
+{
+	struct connection *c = conn_of(ctx);
+
+	if (c != NULL)
+		message_reset(&c->msg);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat on_close(SMFICTX *ctx)
+{
+	struct connection *c = conn_of(ctx);
+
+	if (c != NULL) {
+		message_reset(&c->msg);
+		free(c);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_description(struct milter_shared *s)
+{
+	struct smfiDesc d = {
+		.xxfi_name = "mailbag-milter",
+		.xxfi_version = SMFI_VERSION,
+		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+		.xxfi_connect = on_connect,
+		.xxfi_helo = on_helo,
+		.xxfi_envfrom = on_envfrom,
+		.xxfi_header = on_header,
+		.xxfi_eoh = on_eoh,
+		.xxfi_body = on_body,
+		.xxfi_eom = on_eom,
+		.xxfi_abort = on_abort,
+		.xxfi_close = on_close,
+		.xxfi_negotiate = on_negotiate,
+	};
+	shared = s;
+	return d;
+}

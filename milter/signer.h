@@ -1,0 +1,38 @@
+/* signer.h - DKIM signatures (RFC 6376, RFC 8463) made with keys kept
+   parsed in memory (see signer.c). */
+#ifndef MAILBAG_MILTER_SIGNER_H
+#define MAILBAG_MILTER_SIGNER_H
+
+#include "headers.h"
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <time.h>
+
+enum dkim_algorithm { DKIM_RSA_SHA256, DKIM_ED25519_SHA256 };
+
+struct dkim_signing_key {
+	char domain[254];
+	char selector[64];
+	enum dkim_algorithm algorithm;
+	EVP_PKEY *pkey;
+};
+
+/* The value of a DKIM-Signature field (without the name and colon,
+   folded with "\n\t" as Postfix wants from a milter) signing headers,
+   relaxed/relaxed, with the body's hash. The fields signed are those
+   of signer_header_names present in the message; the ones of
+   signer_oversigned are named once more, so that none can be added
+   later. Returns the value's length, or -1 with error written. */
+int signer_sign(const struct dkim_signing_key *key, const struct header_list *headers,
+		const unsigned char body_hash[32], time_t now,
+		char *out, size_t out_size, char *error, size_t error_size);
+
+/* The same, with the h= list given ("from:to:subject"), for tests. */
+int signer_sign_listed(const struct dkim_signing_key *key, const struct header_list *headers,
+		       const char *header_list, const unsigned char body_hash[32], time_t now,
+		       char *out, size_t out_size, char *error, size_t error_size);
+
+const char *signer_algorithm_name(enum dkim_algorithm algorithm);
+
+#endif

@@ -1,0 +1,327 @@
+/* test-milter.c - mailbag-milter's own code: relaxed canonicalization
+ * (RFC 6376 3.4.5's example), the From and Authentication-Results
+ * parsers, and the signer checked against libopendkim: the RFC 8463
+ * example message verifies, our signatures of it verify (both
+ * algorithms), and a changed message fails. Keys come from a key file
+ * (libopendkim's DKIM_QUERY_FILE), not DNS.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authcheck.h"
+#include "canon.h"
+#include "headers.h"
+#include "signer.h"
+
+/* RFC 8463 Appendix A */
+static const char *const rfc8463_headers[][2] = {
+	{ "DKIM-Signature", " v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+	  " d=football.example.com; i=@football.example.com;\r\n"
+	  " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
+	  " subject : date : message-id : from : subject : date;\r\n"
+	  " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+	  " b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"
+	  " Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==" },
+	{ "DKIM-Signature", " v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
+	  " d=football.example.com; i=@football.example.com;\r\n"
+	  " q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r\n"
+	  " date : message-id : from : subject : date;\r\n"
+	  " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+	  " b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r\n"
+	  " DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r\n"
+	  " dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=" },
+	{ "From", " Joe SixPack <joe@football.example.com>" },
+	{ "To", " Suzie Q <suzie@shopping.example.net>" },
+	{ "Subject", " Is dinner ready?" },
+	{ "Date", " Fri, 11 Jul 2003 21:00:37 -0700 (PDT)" },
+	{ "Message-ID", " <20030712040037.46341.5F8J@football.example.com>" },
+};
+static const char rfc8463_body[] =
+	"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
+static const char rfc8463_keys[] =
+	"brisbane._domainkey.football.example.com v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+	"test._domainkey.football.example.com v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB\n";
+static const char rfc8463_ed25519_seed[] = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+
+static char key_file[] = "/tmp/mailbag-test-milter-keys-XXXXXX";
+
+static void test_relaxed_header_rfc6376_example(void **state)
+{
+	char out[64];
+	size_t n;
+
+	(void)state;
+	n = canon_header_relaxed("A", 1, " X", 2, true, out);
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "a:X\r\n", 5);
+	n = canon_header_relaxed("B ", 2, " Y\t\r\n\tZ  ", 9, true, out);
+	assert_int_equal(n, 7);
+	assert_memory_equal(out, "b:Y Z\r\n", 7);
+	n = canon_header_relaxed("Subject", 7, "", 0, false, out);
+	assert_memory_equal(out, "subject:", n);
+}
+
+static void body_hash(const char *body, const size_t *pieces, char b64[64])
+{
+	struct canon_body canon;
+	unsigned char digest[32];
+	size_t len = strlen(body), at = 0;
+
+	assert_int_equal(canon_body_init(&canon), 0);
+	for (size_t i = 0; pieces != NULL && pieces[i] != 0 && at < len; i++) {
+		size_t n = pieces[i] < len - at ? pieces[i] : len - at;
+		canon_body_update(&canon, (const unsigned char *)body + at, n);
+		at += n;
+	}
+	canon_body_update(&canon, (const unsigned char *)body + at, len - at);
+	canon_body_final(&canon, digest);
+	EVP_EncodeBlock((unsigned char *)b64, digest, 32);
+}
+
+static void test_relaxed_body(void **state)
+{
+	char a[64], b[64];
+	static const size_t bytewise[] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+
+	(void)state;
+	/* RFC 6376 3.4.5: " C \r\nD \t E\r\n\r\n\r\n" is " C\r\nD E\r\n" */
+	body_hash(" C \r\nD \t E\r\n\r\n\r\n", NULL, a);
+	body_hash(" C\r\nD E\r\n", NULL, b);
+	assert_string_equal(a, b);
+	body_hash(" C \r\nD \t E\r\n\r\n\r\n", bytewise, b);
+	assert_string_equal(a, b);
+	/* a last line without CRLF gets one; an empty body hashes as "" */
+	body_hash("x", NULL, a);
+	body_hash("x\r\n", NULL, b);
+	assert_string_equal(a, b);
+	body_hash("\r\n\r\n", NULL, a);
+	assert_string_equal(a, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+	/* RFC 8463's body */
+	body_hash(rfc8463_body, bytewise, a);
+	assert_string_equal(a, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=");
+}
+
+static void test_mailboxes(void **state)
+{
+	char got[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(headers_parse_mailboxes(" Joe <Joe@Example.COM>", got, FROM_MAX_ADDRESSES, &why), 1);
+	assert_string_equal(got[0], "joe@example.com");
+	assert_int_equal(headers_parse_mailboxes(" a@b.example", got, FROM_MAX_ADDRESSES, &why), 1);
+	assert_string_equal(got[0], "a@b.example");
+	/* a comma inside quotes or a comment is no separator */
+	assert_int_equal(headers_parse_mailboxes(" \"Doe, John\" (x, y) <j@d.example>", got,
+						 FROM_MAX_ADDRESSES, &why), 1);
+	assert_string_equal(got[0], "j@d.example");
+	/* the address inside <> counts, not one in the display name */
+	assert_int_equal(headers_parse_mailboxes(" \"boss@bank.example\" <evil@spam.example>", got,
+						 FROM_MAX_ADDRESSES, &why), 1);
+	assert_string_equal(got[0], "evil@spam.example");
+	assert_int_equal(headers_parse_mailboxes(" a@x.example, b@y.example", got, FROM_MAX_ADDRESSES, &why), 2);
+	assert_string_equal(got[1], "b@y.example");
+	assert_int_equal(headers_parse_mailboxes(" friends: a@x.example, b@y.example;", got,
+						 FROM_MAX_ADDRESSES, &why), 2);
+	assert_int_equal(headers_parse_mailboxes(" <@route.example:r@z.example>", got, FROM_MAX_ADDRESSES, &why), 1);
+	assert_string_equal(got[0], "r@z.example");
+	assert_int_equal(headers_parse_mailboxes(" nobody", got, FROM_MAX_ADDRESSES, &why), -1);
+	assert_int_equal(headers_parse_mailboxes(" <a@b.example", got, FROM_MAX_ADDRESSES, &why), -1);
+	assert_int_equal(headers_parse_mailboxes(" <a@b.example> <c@d.example>", got, FROM_MAX_ADDRESSES, &why), -1);
+	assert_int_equal(headers_parse_mailboxes(" \"open", got, FROM_MAX_ADDRESSES, &why), -1);
+	assert_int_equal(headers_parse_mailboxes(" <>", got, FROM_MAX_ADDRESSES, &why), -1);
+	/* many addresses: counted, the first FROM_MAX_ADDRESSES kept */
+	size_t big = 100000 * 12 + 1;
+	char *many = malloc(big);
+	assert_non_null(many);
+	many[0] = '\0';
+	for (int i = 0; i < 100000; i++)
+		strcat(many + (i > 0 ? (size_t)(i - 1) * 12 : 0), "a@b.example,");
+	assert_int_equal(headers_parse_mailboxes(many, got, FROM_MAX_ADDRESSES, &why), 100000);
+	free(many);
+}
+
+static void test_authres_claims(void **state)
+{
+	(void)state;
+	assert_true(headers_authres_claims(" mx.example.net; dkim=pass", "mx.example.net"));
+	assert_true(headers_authres_claims("MX.Example.NET 1; spf=pass", "mx.example.net"));
+	assert_true(headers_authres_claims(" (forged) mx.example.net;", "mx.example.net"));
+	assert_true(headers_authres_claims(" \"mx.example.net\"; none", "mx.example.net"));
+	assert_true(headers_authres_claims("\r\n\tmx.example.net;", "mx.example.net"));
+	assert_false(headers_authres_claims(" mx.example.net.evil; dkim=pass", "mx.example.net"));
+	assert_false(headers_authres_claims(" other.example; dkim=pass header.d=mx.example.net", "mx.example.net"));
+	assert_false(headers_authres_claims(" ", "mx.example.net"));
+}
+
+/* verify - libopendkim's verdicts on a message */
+static void verify(const char *const (*headers)[2], size_t count, const char *body,
+		   struct auth_outcome *out)
+{
+	struct authcheck *check = authcheck_begin("test");
+
+	assert_non_null(check);
+	for (size_t i = 0; i < count; i++)
+		authcheck_header(check, headers[i][0], headers[i][1]);
+	authcheck_end_of_header(check);
+	authcheck_body(check, (const unsigned char *)body, strlen(body));
+	memset(out, 0, sizeof(*out));
+	authcheck_dkim(check, out);
+	authcheck_free(&check);
+}
+
+static void test_rfc8463_example_verifies(void **state)
+{
+	struct auth_outcome out;
+
+	(void)state;
+	verify(rfc8463_headers, 7, rfc8463_body, &out);
+	assert_int_equal(out.dkim_count, 2);
+	assert_string_equal(out.dkim[0].algorithm, "ed25519-sha256");
+	assert_int_equal(out.dkim[0].result, AUTH_PASS);
+	assert_string_equal(out.dkim[1].algorithm, "rsa-sha256");
+	assert_int_equal(out.dkim[1].result, AUTH_PASS);
+	assert_true(authcheck_dkim_aligned(&out, "football.example.com"));
+	assert_false(authcheck_dkim_aligned(&out, "example.com"));
+	/* one changed byte of the body fails both */
+	verify(rfc8463_headers, 7, "Hi.\r\n\r\nWe won the game.  Are you hungry yet?\r\n\r\nJoe.\r\n", &out);
+	assert_int_equal(out.dkim_count, 2);
+	assert_int_equal(out.dkim[0].result, AUTH_FAIL);
+	assert_int_equal(out.dkim[1].result, AUTH_FAIL);
+}
+
+static EVP_PKEY *ed25519_from_seed(const char *b64)
+{
+	unsigned char seed[48];
+	int n = EVP_DecodeBlock(seed, (const unsigned char *)b64, (int)strlen(b64));
+
+	assert_true(n >= 32);
+	return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+}
+
+/* sign_and_verify - our signature of the RFC 8463 message, then libopendkim */
+static void sign_and_verify(struct dkim_signing_key *key, const char *body_for_verify, enum auth_result want)
+{
+	struct header_list headers = { 0 };
+	char value[4096], error[256], b64[64];
+	unsigned char digest[32];
+	struct canon_body canon;
+	struct auth_outcome out;
+
+	for (size_t i = 2; i < 7; i++)
+		assert_int_equal(headers_add(&headers, rfc8463_headers[i][0], rfc8463_headers[i][1]), 0);
+	assert_int_equal(canon_body_init(&canon), 0);
+	canon_body_update(&canon, (const unsigned char *)rfc8463_body, strlen(rfc8463_body));
+	canon_body_final(&canon, digest);
+	int n = signer_sign(key, &headers, digest, 1528637909, value, sizeof(value), error, sizeof(error));
+	assert_true(n > 0);
+	/* From, To, Subject, Date oversigned; Message-ID once */
+	assert_non_null(strstr(value, "h=from:from:subject:subject:date:date:to:to:message-id;"));
+	EVP_EncodeBlock((unsigned char *)b64, digest, 32);
+	assert_non_null(strstr(value, b64));
+	const char *signed_headers[6][2] = { { "DKIM-Signature", NULL } };
+	char field[4200];
+	snprintf(field, sizeof(field), " %s", value);
+	signed_headers[0][1] = field;
+	for (size_t i = 1; i < 6; i++) {
+		signed_headers[i][0] = rfc8463_headers[i + 1][0];
+		signed_headers[i][1] = rfc8463_headers[i + 1][1];
+	}
+	verify(signed_headers, 6, body_for_verify, &out);
+	assert_int_equal(out.dkim_count, 1);
+	assert_string_equal(out.dkim[0].selector, key->selector);
+	if (out.dkim[0].result != want)
+		print_message("%s: %s\n%s\n", key->selector, out.dkim[0].reason, value);
+	assert_int_equal(out.dkim[0].result, want);
+	headers_clear(&headers);
+}
+
+static void test_our_signatures_verify(void **state)
+{
+	struct dkim_signing_key ed = { "football.example.com", "brisbane", DKIM_ED25519_SHA256, NULL };
+	struct dkim_signing_key rsa = { "football.example.com", "ours", DKIM_RSA_SHA256, NULL };
+	FILE *f = fopen(key_file, "a");
+
+	(void)state;
+	ed.pkey = ed25519_from_seed(rfc8463_ed25519_seed);
+	assert_non_null(ed.pkey);
+	rsa.pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(rsa.pkey);
+	/* the RSA key's record, as `mailbag dkim show` prints it */
+	unsigned char *der = NULL;
+	int der_len = i2d_PUBKEY(rsa.pkey, &der);
+	char *p = malloc((size_t)der_len * 2 + 4);
+	EVP_EncodeBlock((unsigned char *)p, der, der_len);
+	fprintf(f, "ours._domainkey.football.example.com v=DKIM1; k=rsa; p=%s\n", p);
+	fclose(f);
+	OPENSSL_free(der);
+	free(p);
+
+	sign_and_verify(&ed, rfc8463_body, AUTH_PASS);
+	sign_and_verify(&rsa, rfc8463_body, AUTH_PASS);
+	sign_and_verify(&ed, "Hi.\r\n\r\nWe lost the match.\r\n", AUTH_FAIL);
+	sign_and_verify(&rsa, "Hi.\r\n\r\nWe lost the match.\r\n", AUTH_FAIL);
+	EVP_PKEY_free(ed.pkey);
+	EVP_PKEY_free(rsa.pkey);
+}
+
+static void test_authres_format(void **state)
+{
+	struct auth_outcome out;
+	char buf[2048];
+
+	(void)state;
+	memset(&out, 0, sizeof(out));
+	out.spf = AUTH_PASS;
+	snprintf(out.spf_domain, sizeof(out.spf_domain), "example.org");
+	out.dkim_count = 1;
+	out.dkim[0].result = AUTH_FAIL;
+	snprintf(out.dkim[0].reason, sizeof(out.dkim[0].reason), "body hash did not verify");
+	snprintf(out.dkim[0].domain, sizeof(out.dkim[0].domain), "example.org");
+	snprintf(out.dkim[0].selector, sizeof(out.dkim[0].selector), "s1");
+	snprintf(out.dkim[0].algorithm, sizeof(out.dkim[0].algorithm), "rsa-sha256");
+	snprintf(out.dkim[0].b, sizeof(out.dkim[0].b), "abcdefgh");
+	out.dmarc = AUTH_FAIL;
+	out.dmarc_policy = 'r';
+	snprintf(out.from_domain, sizeof(out.from_domain), "example.org");
+	assert_true(authcheck_format(&out, "mx.example.net", buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, " mx.example.net;\n\tspf=pass smtp.mailfrom=example.org;\n"
+			    "\tdkim=fail (body hash did not verify) header.d=example.org header.s=s1 "
+			    "header.a=rsa-sha256 header.b=abcdefgh;\n\tdmarc=fail (p=reject) header.from=example.org");
+	assert_int_equal(authcheck_format(&out, "mx.example.net", buf, 40), -1);
+}
+
+int main(void)
+{
+	char error[256];
+	int fd = mkstemp(key_file);
+
+	if (fd < 0 || write(fd, rfc8463_keys, strlen(rfc8463_keys)) != (ssize_t)strlen(rfc8463_keys))
+		return 1;
+	close(fd);
+	authcheck_use_key_file(key_file);
+	if (authcheck_init(5, error, sizeof(error)) < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_relaxed_header_rfc6376_example),
+		cmocka_unit_test(test_relaxed_body),
+		cmocka_unit_test(test_mailboxes),
+		cmocka_unit_test(test_authres_claims),
+		cmocka_unit_test(test_rfc8463_example_verifies),
+		cmocka_unit_test(test_our_signatures_verify),
+		cmocka_unit_test(test_authres_format),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(key_file);
+	return failed;
+}
