@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """ratios.py RESULTS.tsv PEER - medians per target and the ratio to PEER.
 
+PEER is a target name, or OURS=THEIRS (e.g. "mailbag-=opendkim-") to pair
+each target named OURS... with THEIRS... (mailbag-rsa-unix with
+opendkim-rsa-unix).
+
 Reads the shared kit's rows (time bench target params run metric value
 unit command) and prints, for each (params, metric) of throughput (rps,
 rate), latency (p50, p99, batch_p50, batch_p99, cold_start) and memory
@@ -12,7 +16,15 @@ import statistics
 import sys
 from collections import defaultdict
 
-METRICS = ("rps", "rate", "p50", "p99", "batch_p50", "batch_p99", "cold_start", "auth_rss")
+METRICS = ("rps", "rate", "p50", "p99", "batch_p50", "batch_p99", "cold_start", "auth_rss",
+           "inject_rate", "e2e_rate", "milter_cpu_per_msg")
+
+
+def peer_of(target, peer):
+    if "=" not in peer:
+        return peer
+    ours, theirs = peer.split("=", 1)
+    return theirs + target[len(ours):] if target.startswith(ours) else None
 
 
 def main():
@@ -26,11 +38,11 @@ def main():
                 values[(row[3], row[5], row[2])].append(float(row[6]))
             except ValueError:
                 continue
-    print("| params | metric | target | median | ratio to %s |" % peer)
+    print("| params | metric | target | median | ratio to %s |" % peer.split("=")[-1].rstrip("-"))
     print("|---|---|---|---|---|")
     for (params, metric, target) in sorted(values):
         median = statistics.median(values[(params, metric, target)])
-        base = values.get((params, metric, peer))
+        base = values.get((params, metric, peer_of(target, peer)))
         ratio = "%.2f" % (median / statistics.median(base)) if base and statistics.median(base) else "-"
         print("| %s | %s | %s | %.3f | %s |" % (params, metric, target, median, ratio))
 

@@ -13,6 +13,11 @@
  *	Keys are made by OpenSSL; nothing secret is printed.
  */
 #include "cli.h"
+#include "dkim-rotation.h"
+
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <resolv.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,12 +39,20 @@
 
 static const char dkim_usage[] =
 	"usage: mailbag dkim keygen [--selector BASE] DOMAIN\n"
+	"       mailbag dkim rotate [--selector BASE] DOMAIN\n"
+	"       mailbag dkim activate [--force] DOMAIN\n"
 	"       mailbag dkim show DOMAIN\n"
 	"\n"
-	"keygen  make an RSA-2048 and an Ed25519 key for DOMAIN, selectors BASEr and\n"
-	"        BASEe (BASE: mbYYYYMMDD, today), in dkim.key_dir/DOMAIN/, readable by\n"
-	"        the daemon user's group only; prints their DNS records\n"
-	"show    the DNS TXT records of every key of DOMAIN (--json for scripts)\n";
+	"keygen    make an RSA-2048 and an Ed25519 key for DOMAIN, selectors BASEr and\n"
+	"          BASEe (BASE: mbYYYYMMDD, today), in dkim.key_dir/DOMAIN/, readable by\n"
+	"          the daemon user's group only; prints their DNS records\n"
+	"rotate    make the next pair and print its records to publish now; it signs\n"
+	"          after dkim.rotation_delay (2d), or once 'activate' finds it in DNS;\n"
+	"          the pair it replaces stays published for dkim.retire_after (7d)\n"
+	"activate  look the pending pair up in DNS and, when its records are there\n"
+	"          (or --force), sign with it from now on\n"
+	"show      the DNS TXT record and the state of every key of DOMAIN (signing,\n"
+	"          pending, retired, unused); --json for scripts\n";
 
 #define SELECTOR_MAX 63
 
@@ -126,21 +139,32 @@ static char *txt_value(EVP_PKEY *key)
 }
 
 /* print_record - a zone-file line (strings of at most 250 characters) or JSON */
-static void print_record(struct cli *cli, json_t *list, const char *selector, const char *domain,
-			 const char *value)
+static void print_record_state(struct cli *cli, json_t *list, const char *selector, const char *domain,
+			       const char *value, const char *state)
 {
 	if (list != NULL) {
 		char name[SELECTOR_MAX + MB_DOMAIN_MAX + 16];
 		snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "selector", selector,
-						      "name", name, "type", "TXT", "value", value));
+		json_t *record = json_pack("{s:s, s:s, s:s, s:s}", "selector", selector,
+					   "name", name, "type", "TXT", "value", value);
+		if (state != NULL)
+			json_object_set_new(record, "state", json_string(state));
+		json_array_append_new(list, record);
 		return;
 	}
 	(void)cli;
+	if (state != NULL)
+		printf("; %s\n", state);
 	printf("%s._domainkey.%s. IN TXT (", selector, domain);
 	for (size_t off = 0, len = strlen(value); off < len; off += 250)
 		printf(" \"%.250s\"", value + off);
 	printf(" )\n");
+}
+
+static void print_record(struct cli *cli, json_t *list, const char *selector, const char *domain,
+			 const char *value)
+{
+	print_record_state(cli, list, selector, domain, value, NULL);
 }
 
 static EVP_PKEY *read_key(const char *path)
@@ -158,40 +182,146 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* show - every DOMAIN/SELECTOR.key's record, by selector */
-static int show(struct cli *cli, const char *domain)
-{
-	char dir[4096], path[4400], *names[256];
-	size_t count = 0;
-	int ret = EX_OK;
+#define DOMAIN_KEYS_MAX 256
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+struct domain_key {
+	char selector[SELECTOR_MAX + 1];
+	EVP_PKEY *key;
+	int type;         /* EVP_PKEY_RSA or EVP_PKEY_ED25519 */
+};
+
+/* read_domain_keys - every DIR/DOMAIN/SELECTOR.key, by selector; the
+   count, or -1 (error printed) */
+static int read_domain_keys(struct cli *cli, const char *dir, const char *domain,
+			    struct domain_key *keys)
+{
+	char path[4400], *names[DOMAIN_KEYS_MAX];
+	size_t count = 0;
+	int n = 0;
+
 	DIR *d = opendir(dir);
-	if (d == NULL)
-		return cli_fail(cli, EX_NOINPUT, "no DKIM keys for %s (%s: %m); make them with 'mailbag dkim keygen %s'",
-				domain, dir, domain);
+	if (d == NULL) {
+		cli_fail(cli, EX_NOINPUT, "no DKIM keys for %s (%s: %m); make them with 'mailbag dkim keygen %s'",
+			 domain, dir, domain);
+		return -1;
+	}
 	struct dirent *e;
-	while ((e = readdir(d)) != NULL && count < 256) {
+	while ((e = readdir(d)) != NULL && count < DOMAIN_KEYS_MAX) {
 		size_t len = strlen(e->d_name);
-		if (len > 4 && strcmp(e->d_name + len - 4, ".key") == 0 && (names[count] = strdup(e->d_name)) != NULL)
+		if (len > 4 && len - 4 <= SELECTOR_MAX && strcmp(e->d_name + len - 4, ".key") == 0 &&
+		    (names[count] = strdup(e->d_name)) != NULL)
 			count++;
 	}
 	closedir(d);
 	qsort(names, count, sizeof(names[0]), compare_names);
-	json_t *list = cli->json ? json_array() : NULL;
 	for (size_t i = 0; i < count; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		names[i][strlen(names[i]) - 4] = '\0';
 		EVP_PKEY *key = read_key(path);
-		char *value = key != NULL ? txt_value(key) : NULL;
-		if (value == NULL)
-			ret = cli_fail(cli, EX_DATAERR, "%s is not a private key this can read", path);
-		else
-			print_record(cli, list, names[i], domain, value);
-		free(value);
-		EVP_PKEY_free(key);
+		if (key == NULL) {
+			cli_fail(cli, EX_DATAERR, "%s is not a private key this can read", path);
+		} else {
+			snprintf(keys[n].selector, sizeof(keys[n].selector), "%s", names[i]);
+			keys[n].key = key;
+			keys[n].type = EVP_PKEY_get_base_id(key);
+			n++;
+		}
 		free(names[i]);
 	}
+	return n;
+}
+
+static void free_domain_keys(struct domain_key *keys, int count)
+{
+	for (int i = 0; i < count; i++)
+		EVP_PKEY_free(keys[i].key);
+}
+
+static bool set_has(const struct mb_dkim_set *set, const char *selector)
+{
+	for (size_t i = 0; set != NULL && i < set->count; i++) {
+		if (strcmp(set->selectors[i], selector) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* newest_of_type - whether key k is the newest of its algorithm */
+static bool newest_of_type(const struct domain_key *keys, int count, int k)
+{
+	for (int i = 0; i < count; i++) {
+		if (keys[i].type == keys[k].type && strcmp(keys[i].selector, keys[k].selector) > 0)
+			return false;
+	}
+	return true;
+}
+
+static void format_time(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* key_state - what a key does now, as the milter sees it */
+static void key_state(const struct mb_dkim_rotation *rotation, const struct domain_key *keys, int count,
+		      int k, int64_t now, char *buf, size_t size)
+{
+	const struct mb_dkim_set *active = mb_dkim_rotation_active(rotation, now);
+	const char *selector = keys[k].selector;
+	char when[64];
+
+	if (active != NULL ? set_has(active, selector) : newest_of_type(keys, count, k)) {
+		snprintf(buf, size, "signing");
+		return;
+	}
+	if (set_has(&rotation->pending, selector)) {
+		format_time(rotation->pending_after, when, sizeof(when));
+		snprintf(buf, size, "pending: publish now; signs from %s, or once 'mailbag dkim activate' finds it in DNS", when);
+		return;
+	}
+	for (size_t i = 0; i < rotation->retired_count; i++) {
+		if (strcmp(rotation->retired[i].selector, selector) == 0) {
+			format_time(rotation->retired[i].until, when, sizeof(when));
+			if (rotation->retired[i].until > now)
+				snprintf(buf, size, "retired: keep published until %s", when);
+			else
+				snprintf(buf, size, "retired since %s: may be removed from DNS and deleted", when);
+			return;
+		}
+	}
+	snprintf(buf, size, "unused");
+}
+
+/* show - every DOMAIN/SELECTOR.key's record and state, by selector */
+static int show(struct cli *cli, const char *domain)
+{
+	char dir[4096], error[1024], state[256];
+	struct domain_key keys[DOMAIN_KEYS_MAX];
+	struct mb_dkim_rotation rotation;
+	int64_t now = (int64_t)time(NULL);
+	int ret = EX_OK;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	int count = read_domain_keys(cli, dir, domain, keys);
+	if (count < 0)
+		return EX_NOINPUT;
+	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
+		ret = cli_fail(cli, EX_DATAERR, "%s", error);
+	json_t *list = cli->json ? json_array() : NULL;
+	for (int i = 0; i < count; i++) {
+		char *value = txt_value(keys[i].key);
+		if (value == NULL) {
+			ret = cli_fail(cli, EX_DATAERR, "cannot encode the public key of %s", keys[i].selector);
+			continue;
+		}
+		key_state(&rotation, keys, count, i, now, state, sizeof(state));
+		print_record_state(cli, list, keys[i].selector, domain, value, state);
+		free(value);
+	}
+	free_domain_keys(keys, count);
 	if (list != NULL) {
 		json_dumpf(list, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -248,12 +378,198 @@ static int keygen(struct cli *cli, const char *domain, const char *base)
 	return ret;
 }
 
+/* same_record - TXT values equal but for whitespace */
+static bool same_record(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == ' ' || *a == '\t')
+			a++;
+		while (*b == ' ' || *b == '\t')
+			b++;
+		if (*a != *b)
+			return false;
+		if (*a == '\0')
+			return true;
+		a++;
+		b++;
+	}
+}
+
+/* dns_has_txt - 1 when name has a TXT record equal to want, 0 when not,
+   -1 when DNS could not say (why written) */
+static int dns_has_txt(const char *name, const char *want, char *why, size_t why_size)
+{
+	unsigned char answer[8192];
+	ns_msg msg;
+	ns_rr rr;
+	int len = res_query(name, ns_c_in, ns_t_txt, answer, sizeof(answer));
+
+	if (len < 0) {
+		snprintf(why, why_size, "%s", h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ?
+			 "no TXT record" : "the DNS lookup failed");
+		return h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ? 0 : -1;
+	}
+	if (ns_initparse(answer, len, &msg) < 0) {
+		snprintf(why, why_size, "an unreadable DNS answer");
+		return -1;
+	}
+	snprintf(why, why_size, "a different TXT record");
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		char text[4096];
+		size_t n = 0;
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt)
+			continue;
+		const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
+		while (p < end) {
+			size_t piece = *p++;
+			if (piece > (size_t)(end - p) || n + piece >= sizeof(text))
+				break;
+			memcpy(text + n, p, piece);
+			n += piece;
+			p += piece;
+		}
+		text[n] = '\0';
+		if (same_record(text, want))
+			return 1;
+	}
+	return 0;
+}
+
+/* next_base - today's dated base, or the first of BASE-2..BASE-9 not used */
+static int next_base(const char *dir, char base[SELECTOR_MAX + 1])
+{
+	char today[16], path[4400];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "mb%Y%m%d", &tm);
+	for (int i = 1; i <= 9; i++) {
+		if (i == 1)
+			snprintf(base, SELECTOR_MAX + 1, "%s", today);
+		else
+			snprintf(base, SELECTOR_MAX + 1, "%s-%d", today, i);
+		snprintf(path, sizeof(path), "%s/%sr.key", dir, base);
+		if (access(path, F_OK) < 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int rotate(struct cli *cli, const char *domain, const char *base)
+{
+	char dir[4096], error[1024], when[64], next[SELECTOR_MAX + 1];
+	struct domain_key keys[DOMAIN_KEYS_MAX];
+	struct mb_dkim_rotation rotation;
+	int64_t now = (int64_t)time(NULL);
+
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
+		return cli_fail(cli, EX_DATAERR, "%s", error);
+	if (rotation.pending.count > 0 && now < rotation.pending_after) {
+		format_time(rotation.pending_after, when, sizeof(when));
+		return cli_fail(cli, EX_TEMPFAIL, "a rotation of %s is under way (%s signs from %s); "
+				"run 'mailbag dkim activate %s' once its records are in DNS", domain,
+				rotation.pending.selectors[0], when, domain);
+	}
+	int count = read_domain_keys(cli, dir, domain, keys);
+	if (count <= 0)
+		return count < 0 ? EX_NOINPUT :
+			cli_fail(cli, EX_NOINPUT, "%s has no keys to rotate; make them with 'mailbag dkim keygen %s'",
+				 domain, domain);
+	/* the keys signing now keep signing until the new ones may */
+	const struct mb_dkim_set *active = mb_dkim_rotation_active(&rotation, now);
+	struct mb_dkim_set current = { .count = 0 };
+	for (int i = 0; i < count && current.count < MB_DKIM_SET_MAX; i++) {
+		if (active != NULL ? set_has(active, keys[i].selector) : newest_of_type(keys, count, i))
+			snprintf(current.selectors[current.count++], MB_DKIM_SELECTOR_MAX + 1, "%.63s", keys[i].selector);
+	}
+	free_domain_keys(keys, count);
+	if (base == NULL) {
+		if (next_base(dir, next) < 0)
+			return cli_fail(cli, EX_CANTCREAT, "nine rotations of %s today already; pass --selector", domain);
+		base = next;
+	}
+	int ret = keygen(cli, domain, base);
+	if (ret != EX_OK)
+		return ret;
+	rotation.signing = current;
+	rotation.pending.count = 0;
+	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62sr", base);
+	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62se", base);
+	rotation.pending_after = now + cli->ctx->dkim_rotation_delay;
+	if (mb_dkim_rotation_write(dir, &rotation, (long)key_group(cli), error, sizeof(error)) < 0)
+		return cli_fail(cli, EX_IOERR, "%s", error);
+	format_time(rotation.pending_after, when, sizeof(when));
+	if (!cli->json)
+		printf("; publish the records above now: they sign from %s, or as soon as\n"
+		       "; 'mailbag dkim activate %s' finds them in DNS\n", when, domain);
+	return EX_OK;
+}
+
+static int activate(struct cli *cli, const char *domain, bool force)
+{
+	char dir[4096], path[4400], error[1024], name[MB_DKIM_SELECTOR_MAX + MB_DOMAIN_MAX + 16], why[64];
+	struct mb_dkim_rotation rotation;
+	int64_t now = (int64_t)time(NULL);
+	int missing = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
+		return cli_fail(cli, EX_DATAERR, "%s", error);
+	if (rotation.pending.count == 0)
+		return cli_fail(cli, EX_DATAERR, "no rotation of %s is pending; start one with 'mailbag dkim rotate %s'",
+				domain, domain);
+	for (size_t i = 0; i < rotation.pending.count; i++) {
+		const char *selector = rotation.pending.selectors[i];
+		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
+		EVP_PKEY *key = read_key(path);
+		char *want = key != NULL ? txt_value(key) : NULL;
+		EVP_PKEY_free(key);
+		if (want == NULL) {
+			free(want);
+			return cli_fail(cli, EX_DATAERR, "%s is missing or not a key", path);
+		}
+		snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
+		int found = dns_has_txt(name, want, why, sizeof(why));
+		free(want);
+		if (found != 1) {
+			fprintf(stderr, "mailbag: dkim activate: %s: %s\n", name, why);
+			missing++;
+		} else if (!cli->json) {
+			printf("%s: published\n", name);
+		}
+	}
+	if (missing > 0 && !force)
+		return cli_fail(cli, EX_TEMPFAIL, "%d record%s of the new keys not in DNS yet; the old keys keep signing",
+				missing, missing > 1 ? "s" : "");
+	for (size_t i = 0; i < rotation.signing.count && rotation.retired_count < MB_DKIM_RETIRED_MAX; i++) {
+		if (set_has(&rotation.pending, rotation.signing.selectors[i]))
+			continue;
+		snprintf(rotation.retired[rotation.retired_count].selector, MB_DKIM_SELECTOR_MAX + 1, "%s",
+			 rotation.signing.selectors[i]);
+		rotation.retired[rotation.retired_count++].until = now + cli->ctx->dkim_retire_after;
+	}
+	rotation.signing = rotation.pending;
+	rotation.pending.count = 0;
+	rotation.pending_after = 0;
+	if (mb_dkim_rotation_write(dir, &rotation, (long)key_group(cli), error, sizeof(error)) < 0)
+		return cli_fail(cli, EX_IOERR, "%s", error);
+	if (!cli->json)
+		printf("%s now signs with %s%s%s\n", domain, rotation.signing.selectors[0],
+		       rotation.signing.count > 1 ? " and " : "",
+		       rotation.signing.count > 1 ? rotation.signing.selectors[1] : "");
+	return EX_OK;
+}
+
 int cmd_dkim(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "selector", required_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool force = false;
 	static char command[32];
 	char domain[MB_DOMAIN_MAX + 1];
 	const char *base = NULL;
@@ -264,7 +580,8 @@ int cmd_dkim(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
 	const char *verb = argv[1];
-	if (strcmp(verb, "keygen") != 0 && strcmp(verb, "show") != 0) {
+	if (strcmp(verb, "keygen") != 0 && strcmp(verb, "show") != 0 && strcmp(verb, "rotate") != 0 &&
+	    strcmp(verb, "activate") != 0) {
 		fprintf(stderr, "mailbag: dkim: unknown command '%s'\n", verb);
 		fputs(dkim_usage, stderr);
 		return EX_USAGE;
@@ -273,11 +590,14 @@ int cmd_dkim(struct cli *cli, int argc, char **argv)
 	cli->command = command;
 	optind = 1;
 	while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
-		if (opt != 's' || strcmp(verb, "keygen") != 0) {
+		if (opt == 's' && (strcmp(verb, "keygen") == 0 || strcmp(verb, "rotate") == 0)) {
+			base = optarg;
+		} else if (opt == 'f' && strcmp(verb, "activate") == 0) {
+			force = true;
+		} else {
 			fputs(dkim_usage, stderr);
 			return EX_USAGE;
 		}
-		base = optarg;
 	}
 	if (argc - 1 - optind != 1) {
 		fputs(dkim_usage, stderr);
@@ -287,5 +607,11 @@ int cmd_dkim(struct cli *cli, int argc, char **argv)
 		return EX_DATAERR;
 	if (cli_context(cli, &exit_code) < 0)
 		return exit_code;
-	return strcmp(verb, "keygen") == 0 ? keygen(cli, domain, base) : show(cli, domain);
+	if (strcmp(verb, "keygen") == 0)
+		return keygen(cli, domain, base);
+	if (strcmp(verb, "rotate") == 0)
+		return rotate(cli, domain, base);
+	if (strcmp(verb, "activate") == 0)
+		return activate(cli, domain, force);
+	return show(cli, domain);
 }

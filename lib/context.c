@@ -53,6 +53,7 @@ enum field_type {
 	FIELD_NETWORK_LIST,
 	FIELD_DOMAIN_PATTERNS,
 	FIELD_CHOICE,
+	FIELD_ADDRESS_LIST,
 	FIELD_OBJECT,
 };
 
@@ -176,6 +177,10 @@ static const struct field lmtpd_fields[] = {
 static const struct field dkim_fields[] = {
 	{ "key_dir", FIELD_PATH, offsetof(struct mb_context, dkim_key_dir),
 	  "/etc/mailbag/dkim", NULL, "an absolute path (keys in DIR/DOMAIN/SELECTOR.key)" },
+	{ "rotation_delay", FIELD_DURATION, offsetof(struct mb_context, dkim_rotation_delay),
+	  "2d", NULL, "a duration such as \"2d\": a rotated key signs this long after it is made, or as soon as `mailbag dkim activate` finds it in DNS" },
+	{ "retire_after", FIELD_DURATION, offsetof(struct mb_context, dkim_retire_after),
+	  "7d", NULL, "a duration such as \"7d\": how long a replaced key's record stays published" },
 	END_OF_FIELDS
 };
 
@@ -206,6 +211,10 @@ static const struct field milter_fields[] = {
 	  "false", NULL, "true or false (true: refuse inbound mail without a valid DKIM signature)" },
 	{ "dkim_required", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_dkim_required),
 	  "[]", NULL, "a list of domains (\"example.org\") and wildcards (\"*.example.org\") whose mail must carry a valid DKIM signature of its From domain" },
+	{ "encryption_only_domains", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_encryption_only),
+	  "[]", NULL, "a list of domains (\"chat.example.org\", \"*.example.org\") whose mail, both ways, must be OpenPGP-encrypted" },
+	{ "encryption_passthrough", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough),
+	  "[]", NULL, "a list of addresses whose mail, to or from them, need not be encrypted" },
 	{ "dns_timeout", FIELD_DURATION, offsetof(struct mb_context, milter_dns_timeout),
 	  "10s", NULL, "a duration: seconds as a number, or \"10s\"" },
 	END_OF_FIELDS
@@ -673,6 +682,42 @@ static int set_domain_patterns(struct parse_state *st, const char *key, const st
 	return 0;
 }
 
+static int set_address_list(struct parse_state *st, const char *key, const struct field *f,
+			    json_t *value, struct mb_address_list *list)
+{
+	size_t count = json_is_array(value) ? json_array_size(value) : 0;
+	struct mb_address parsed;
+	const char *error;
+
+	if (!json_is_array(value) || count > 10000)
+		return fail(st, key, "expected %s (at most 10000)", f->help);
+	char (*addresses)[MB_ADDRESS_MAX + 1] = calloc(count + 1, sizeof(*addresses));
+	if (addresses == NULL)
+		return fail(st, key, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(value, i);
+		const char *text = json_is_string(item) ? json_string_value(item) : "";
+		if (mb_address_parse(text, "", &parsed, &error) < 0) {
+			free(addresses);
+			return fail(st, key, "entry %zu (\"%.60s\"): %s", i, text, error);
+		}
+		mb_address_format(&parsed, addresses[i], sizeof(addresses[i]));
+	}
+	free(list->items);
+	list->items = addresses;
+	list->count = count;
+	return 0;
+}
+
+bool mb_address_list_contains(const struct mb_address_list *list, const char *address)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		if (strcasecmp(list->items[i], address) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* field_choices - the words of a FIELD_CHOICE, stored as their index */
 static const char *const *field_choices(const struct field *f)
 {
@@ -861,6 +906,8 @@ static int set_field(struct parse_state *st, const char *key,
 		return set_domain_patterns(st, key, f, value, (struct mb_domain_patterns *)base);
 	case FIELD_CHOICE:
 		return set_choice(st, key, f, value, (int *)base);
+	case FIELD_ADDRESS_LIST:
+		return set_address_list(st, key, f, value, (struct mb_address_list *)base);
 	case FIELD_OBJECT:
 		break;
 	}
@@ -944,7 +991,7 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 			value = json_integer(strtoll(f->default_value, NULL, 10));
 		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST ||
 			 f->type == FIELD_DOMAIN_LIST || f->type == FIELD_NETWORK_LIST ||
-			 f->type == FIELD_DOMAIN_PATTERNS)
+			 f->type == FIELD_DOMAIN_PATTERNS || f->type == FIELD_ADDRESS_LIST)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
 		else if (f->type == FIELD_NODES)
@@ -1096,6 +1143,8 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->milter_listen_tcp);
 	free(ctx->milter_trusted.items);
 	free(ctx->milter_dkim_required.items);
+	free(ctx->milter_encryption_only.items);
+	free(ctx->milter_passthrough.items);
 	free(ctx);
 	*ctxp = NULL;
 }

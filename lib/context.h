@@ -75,6 +75,13 @@ struct mb_domain_patterns {
 
 bool mb_domain_patterns_match(const struct mb_domain_patterns *list, const char *domain);
 
+struct mb_address_list {
+	char (*items)[MB_ADDRESS_MAX + 1];   /* lower case */
+	size_t count;
+};
+
+bool mb_address_list_contains(const struct mb_address_list *list, const char *address);
+
 /* milter.dmarc_reject_action */
 enum mb_dmarc_action { MB_DMARC_REJECT, MB_DMARC_QUARANTINE, MB_DMARC_NONE };
 
@@ -130,6 +137,8 @@ struct mb_context {
 	char *lmtpd_notify_socket; /* a datagram per delivery ("" off) */
 	char *lmtpd_listen_tcp;    /* "IP:PORT" LMTP listener too ("" off) */
 	char *dkim_key_dir;        /* DKIM private keys: DIR/DOMAIN/SELECTOR.key */
+	int64_t dkim_rotation_delay; /* a rotated key signs this long after it is made */
+	int64_t dkim_retire_after; /* a replaced key's record stays in DNS this long */
 	char *milter_socket;       /* mailbag-milter's unix listener */
 	char *milter_socket_group;
 	unsigned int milter_socket_mode;
@@ -143,6 +152,8 @@ struct mb_context {
 	int milter_require_dkim;   /* refuse inbound mail without a valid signature */
 	struct mb_domain_patterns milter_dkim_required; /* From domains that must be signed */
 	int64_t milter_dns_timeout; /* seconds for one DNS answer */
+	struct mb_domain_patterns milter_encryption_only; /* OpenPGP-only domains */
+	struct mb_address_list milter_passthrough; /* exempt from encryption-only */
 };
 
 /* The node named name (NULL if the context has none of that name). */

@@ -4,10 +4,13 @@
  * root:daemon group). Each domain's keys are parsed on first use and kept;
  * the domain's directory is looked at again at most once a second, and
  * when its modification time has changed its keys are read again, so a
- * new key is used without a restart. A key file that others can read is
+ * new key is used without a restart. Which keys sign: those
+ * rotation.json names (lib/dkim-rotation.c), else the newest of each
+ * algorithm; a pending pair starts at its time. A key file that others can read is
  * never used (and at start-up stops the milter): it is no longer private.
  */
 #include "keys.h"
+#include "dkim-rotation.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -30,6 +33,7 @@ struct domain_keys {
 	bool dir_exists;
 	int count;
 	struct dkim_signing_key keys[KEYS_PER_DOMAIN];
+	time_t switch_at;           /* a pending pair starts signing then (0: none) */
 };
 
 struct keys {
@@ -134,15 +138,23 @@ static bool key_file_name(const char *name, char selector_r[64])
 	return true;
 }
 
-/* read_domain - the newest key of each algorithm in DIR/DOMAIN */
-static void read_domain(const char *key_dir, struct domain_keys *d)
+#define KEYS_READ_MAX 32
+
+/* read_domain - the keys of DIR/DOMAIN that sign now: those the rotation
+   file names (rotation.json, see lib/dkim-rotation.c), else the newest of
+   each algorithm */
+static void read_domain(const char *key_dir, struct domain_keys *d, time_t now)
 {
 	char dir[512], path[1024], error[512];
+	struct dkim_signing_key found[KEYS_READ_MAX];
+	struct mb_dkim_rotation rotation;
+	size_t found_count = 0;
 	DIR *dh;
 	struct dirent *de;
 
 	keys_release(d->keys, d->count);
 	d->count = 0;
+	d->switch_at = 0;
 	snprintf(dir, sizeof(dir), "%s/%s", key_dir, d->domain);
 	dh = opendir(dir);
 	if (dh == NULL) {
@@ -150,8 +162,7 @@ static void read_domain(const char *key_dir, struct domain_keys *d)
 			mb_error("dkim: cannot read key directory %s: %s", dir, strerror(errno));
 		return;
 	}
-	struct dkim_signing_key best[2] = { { .pkey = NULL }, { .pkey = NULL } };
-	while ((de = readdir(dh)) != NULL) {
+	while ((de = readdir(dh)) != NULL && found_count < KEYS_READ_MAX) {
 		char selector[64];
 		enum dkim_algorithm algorithm;
 		if (!key_file_name(de->d_name, selector))
@@ -167,21 +178,52 @@ static void read_domain(const char *key_dir, struct domain_keys *d)
 			EVP_PKEY_free(pkey);
 			continue;
 		}
-		struct dkim_signing_key *slot = &best[algorithm];
-		if (slot->pkey != NULL && strcmp(slot->selector, selector) > 0) {
-			EVP_PKEY_free(pkey); /* an older selector */
-			continue;
-		}
-		EVP_PKEY_free(slot->pkey);
-		slot->pkey = pkey;
-		slot->algorithm = algorithm;
-		snprintf(slot->selector, sizeof(slot->selector), "%s", selector);
-		snprintf(slot->domain, sizeof(slot->domain), "%s", d->domain);
+		struct dkim_signing_key *k = &found[found_count++];
+		k->pkey = pkey;
+		k->algorithm = algorithm;
+		snprintf(k->selector, sizeof(k->selector), "%s", selector);
+		snprintf(k->domain, sizeof(k->domain), "%s", d->domain);
 	}
 	closedir(dh);
-	for (int i = 0; i < 2; i++) {
-		if (best[i].pkey != NULL)
-			d->keys[d->count++] = best[i];
+	int have_rotation = mb_dkim_rotation_read(dir, &rotation, error, sizeof(error));
+	if (have_rotation < 0)
+		mb_error("dkim: %s; signing with the newest keys of %s", error, d->domain);
+	const struct mb_dkim_set *active = have_rotation > 0 ?
+		mb_dkim_rotation_active(&rotation, (int64_t)now) : NULL;
+	if (have_rotation > 0 && rotation.pending.count > 0 && (int64_t)now < rotation.pending_after)
+		d->switch_at = (time_t)rotation.pending_after;
+	bool taken[KEYS_READ_MAX] = { false };
+	if (active != NULL) {
+		for (size_t s = 0; s < active->count && d->count < KEYS_PER_DOMAIN; s++) {
+			size_t i;
+			for (i = 0; i < found_count && strcmp(found[i].selector, active->selectors[s]) != 0; i++)
+				;
+			if (i == found_count) {
+				mb_error("dkim: %s/%s names key %s, which is missing or unusable",
+					 dir, MB_DKIM_ROTATION_FILE, active->selectors[s]);
+				continue;
+			}
+			d->keys[d->count++] = found[i];
+			taken[i] = true;
+		}
+	} else {
+		/* the newest (greatest dated selector) of each algorithm */
+		for (int algorithm = DKIM_RSA_SHA256; algorithm <= DKIM_ED25519_SHA256; algorithm++) {
+			size_t best = KEYS_READ_MAX;
+			for (size_t i = 0; i < found_count; i++) {
+				if ((int)found[i].algorithm == algorithm &&
+				    (best == KEYS_READ_MAX || strcmp(found[i].selector, found[best].selector) > 0))
+					best = i;
+			}
+			if (best != KEYS_READ_MAX) {
+				d->keys[d->count++] = found[best];
+				taken[best] = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < found_count; i++) {
+		if (!taken[i])
+			EVP_PKEY_free(found[i].pkey);
 	}
 }
 
@@ -219,13 +261,14 @@ static void refresh(struct keys *keys, struct domain_keys *d, time_t now)
 	d->checked_at = now;
 	snprintf(dir, sizeof(dir), "%s/%s", keys->key_dir, d->domain);
 	bool exists = stat(dir, &st) == 0;
-	if (exists == d->dir_exists && (!exists ||
+	bool switching = d->switch_at != 0 && now >= d->switch_at;
+	if (!switching && exists == d->dir_exists && (!exists ||
 	    (st.st_mtim.tv_sec == d->dir_mtime.tv_sec && st.st_mtim.tv_nsec == d->dir_mtime.tv_nsec)))
 		return;
 	d->dir_exists = exists;
 	if (exists)
 		d->dir_mtime = st.st_mtim;
-	read_domain(keys->key_dir, d);
+	read_domain(keys->key_dir, d, now);
 	if (d->count > 0)
 		mb_info("dkim: %s signs with %d key%s (%s%s%s)", d->domain, d->count, d->count > 1 ? "s" : "",
 			d->keys[0].selector, d->count > 1 ? ", " : "", d->count > 1 ? d->keys[1].selector : "");

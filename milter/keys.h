@@ -20,8 +20,9 @@ void keys_free(struct keys **keys);
    milter refuses to start then. */
 int keys_check_all(const char *key_dir, char *error, size_t error_size);
 
-/* The keys that sign for domain now: the newest RSA and the newest
-   Ed25519 key by selector (dated selectors sort by date). Their EVP_PKEY
+/* The keys that sign for domain now: those the domain's rotation.json
+   names, else the newest RSA and the newest Ed25519 key by selector
+   (dated selectors sort by date). Their EVP_PKEY
    are the caller's to release with keys_release. Returns how many (0:
    the domain has none), or -1 with error written. Thread-safe; looks at
    the directory again at most once a second. */

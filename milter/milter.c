@@ -16,9 +16,15 @@
  * refusal answers 451 instead.
  * Both ways: more than one From field is refused (RFC 5322 3.6), and every
  * Authentication-Results field claiming to be ours is removed.
+ * Encryption-only mode (milter.encryption_only_domains, the chatmail seed's
+ * filtermail): mail sent from such a domain, and mail to one, must be one
+ * PGP/MIME encrypted message (pgpmime.c), except bounces, Autocrypt Setup
+ * Messages, Secure-Join requests, and mail to or from the addresses of
+ * milter.encryption_passthrough; otherwise 550 5.7.1 says why.
  */
 #include "milter.h"
 #include "authcheck.h"
+#include "pgpmime.h"
 #include "canon.h"
 #include "daemon.h"
 #include "headers.h"
@@ -59,6 +65,12 @@ struct message {
 	struct canon_body body;
 	bool hashing;
 	struct authcheck *check;
+	/* encryption-only mode */
+	char encrypted_domain[MB_DOMAIN_MAX + 1]; /* a recipient's OpenPGP-only domain */
+	bool all_rcpts_passthrough;
+	size_t rcpt_count;
+	bool checking_encryption;
+	struct pgpmime pgp;
 };
 
 struct connection {
@@ -112,7 +124,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 {
 	struct connection *c = calloc(1, sizeof(*c));
 	unsigned long wanted = SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-		SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+		SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 
 	(void)f2; (void)f3;
 	if (c == NULL)
@@ -187,7 +199,35 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	m->outbound = m->login[0] != '\0' || c->trusted;
 	if (!m->outbound && shared->ctx->milter_verify)
 		m->check = authcheck_begin(m->queue_id[0] ? m->queue_id : "NOQUEUE");
+	m->all_rcpts_passthrough = true;
 	return SMFIS_CONTINUE;
+}
+
+static const char *address_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct message *m = &conn_of(ctx)->msg;
+	char rcpt[MB_ADDRESS_MAX + 1];
+	const char *arg = argv[0] != NULL ? argv[0] : "";
+	size_t len = strlen(arg);
+
+	if (arg[0] == '<' && len >= 2 && arg[len - 1] == '>')
+		snprintf(rcpt, sizeof(rcpt), "%.*s", (int)(len - 2), arg + 1);
+	else
+		snprintf(rcpt, sizeof(rcpt), "%s", arg);
+	m->rcpt_count++;
+	if (!mb_address_list_contains(&shared->ctx->milter_passthrough, rcpt))
+		m->all_rcpts_passthrough = false;
+	if (m->encrypted_domain[0] == '\0' &&
+	    mb_domain_patterns_match(&shared->ctx->milter_encryption_only, address_domain(rcpt)))
+		snprintf(m->encrypted_domain, sizeof(m->encrypted_domain), "%s", address_domain(rcpt));
+	return no_reply(ctx, SMFIP_NR_RCPT);
 }
 
 static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
@@ -201,6 +241,44 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 	return no_reply(ctx, SMFIP_NR_HDR);
 }
 
+/* exempt_from_encryption - what encryption-only mode lets through
+   unencrypted whatever the direction */
+static bool exempt_from_encryption(const struct message *m)
+{
+	const struct header *setup = headers_nth(&m->headers, "Autocrypt-Setup-Message", 1);
+	const struct header *join = headers_nth(&m->headers, "Secure-Join", 1);
+	char value[32] = "";
+
+	if (m->mail_from[0] == '\0')
+		return true; /* a bounce */
+	if (mb_address_list_contains(&shared->ctx->milter_passthrough, m->mail_from))
+		return true;
+	if (m->rcpt_count > 0 && m->all_rcpts_passthrough)
+		return true;
+	if (setup != NULL) {
+		sscanf(setup->value, " %31s", value);
+		if (strcasecmp(value, "v1") == 0)
+			return true;
+	}
+	if (join != NULL) {
+		sscanf(join->value, " %31s", value);
+		if (strcasecmp(value, "vc-request") == 0 || strcasecmp(value, "vg-request") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* encryption_applies - the message must be encrypted: it leaves from an
+   encryption-only domain, or arrives for one */
+static bool encryption_applies(const struct message *m)
+{
+	if (shared->ctx->milter_encryption_only.count == 0 || exempt_from_encryption(m))
+		return false;
+	if (m->outbound)
+		return mb_domain_patterns_match(&shared->ctx->milter_encryption_only, address_domain(m->mail_from));
+	return m->encrypted_domain[0] != '\0';
+}
+
 static sfsistat on_eoh(SMFICTX *ctx)
 {
 	struct message *m = &conn_of(ctx)->msg;
@@ -209,6 +287,11 @@ static sfsistat on_eoh(SMFICTX *ctx)
 		authcheck_end_of_header(m->check);
 	if (m->outbound && shared->ctx->milter_sign && !m->too_large)
 		m->hashing = canon_body_init(&m->body) == 0;
+	if (encryption_applies(m)) {
+		const struct header *type = headers_nth(&m->headers, "Content-Type", 1);
+		m->checking_encryption = true;
+		pgpmime_begin(&m->pgp, type != NULL ? type->value : "text/plain");
+	}
 	return no_reply(ctx, SMFIP_NR_EOH);
 }
 
@@ -220,6 +303,8 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		canon_body_update(&m->body, chunk, len);
 	if (m->check != NULL)
 		authcheck_body(m->check, chunk, len);
+	if (m->checking_encryption)
+		pgpmime_body(&m->pgp, chunk, len);
 	return no_reply(ctx, SMFIP_NR_BODY);
 }
 
@@ -275,19 +360,24 @@ static int from_field(const struct message *m, char address[MB_ADDRESS_MAX + 1],
 	return 1;
 }
 
-/* may_send_as - 1 yes, 0 no, -1 store failure */
+/* may_send_as - 1 yes, 0 no, -1 store failure. A failed lookup is tried
+   once more: a store connection that was closed while idle (a restarted
+   Redis) fails its first command and reconnects on the next. */
 static int may_send_as(const char *login, const char *address)
 {
 	char error[512];
-	int ret;
+	int ret = -1;
 
 	pthread_mutex_lock(&store_lock);
-	struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
-					     store_error, sizeof(store_error));
-	ret = s == NULL ? -1 :
-		mb_login_may_send_as(s, shared->ctx->recipient_delimiter, login, address, error, sizeof(error));
-	if (ret < 0)
-		mb_error("from check: store: %s", s == NULL ? store_error : error);
+	for (int attempt = 0; attempt < 2 && ret < 0; attempt++) {
+		struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
+						     store_error, sizeof(store_error));
+		ret = s == NULL ? -1 :
+			mb_login_may_send_as(s, shared->ctx->recipient_delimiter, login, address,
+					     error, sizeof(error));
+		if (ret < 0)
+			mb_error("from check: store: %s", s == NULL ? store_error : error);
+	}
 	pthread_mutex_unlock(&store_lock);
 	return ret;
 }
@@ -438,6 +528,18 @@ static sfsistat on_eom(SMFICTX *ctx)
 		result = refuse(ctx, "550", "5.7.1", why);
 		goto done;
 	}
+	const char *why_plain = NULL;
+	if (m->checking_encryption && !pgpmime_end(&m->pgp, &why_plain)) {
+		char text[400];
+		if (m->outbound)
+			snprintf(text, sizeof(text), "Encryption needed: %.200s sends only OpenPGP-encrypted mail, "
+				 "and this message is not: %s", address_domain(m->mail_from), why_plain);
+		else
+			snprintf(text, sizeof(text), "Encryption needed: %.200s takes only OpenPGP-encrypted mail, "
+				 "and this message is not: %s", m->encrypted_domain, why_plain);
+		result = refuse(ctx, "550", "5.7.1", text);
+		goto done;
+	}
 	/* claims of our own authserv-id come from outside: all go */
 	delete_fields(ctx, m, "Authentication-Results", not_ours);
 	if (m->outbound)
@@ -481,6 +583,7 @@ struct smfiDesc milter_description(struct milter_shared *s)
 		.xxfi_connect = on_connect,
 		.xxfi_helo = on_helo,
 		.xxfi_envfrom = on_envfrom,
+		.xxfi_envrcpt = on_envrcpt,
 		.xxfi_header = on_header,
 		.xxfi_eoh = on_eoh,
 		.xxfi_body = on_body,

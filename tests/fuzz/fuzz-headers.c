@@ -3,10 +3,13 @@
  * lines allowed) and body. Each field goes through the header list (with
  * its bounds), the From mailbox parser, the Authentication-Results
  * authserv-id parser and relaxed canonicalization; the body through the
- * relaxed body hash, in pieces of sizes taken from the input.
+ * relaxed body hash and the PGP/MIME check of the encryption-only mode
+ * (with the message's own Content-Type and with a fixed PGP/MIME one), in
+ * pieces of sizes taken from the input.
  */
 #include "canon.h"
 #include "headers.h"
+#include "pgpmime.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,16 +70,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	headers_count(&list, "from");
 	headers_nth(&list, "authentication-results", 2);
+	const struct header *type = headers_nth(&list, "content-type", 1);
+	struct pgpmime own, fixed;
+	pgpmime_begin(&own, type != NULL ? type->value : "text/plain");
+	pgpmime_begin(&fixed, "multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"XyZ\"");
 	headers_clear(&list);
 
 	struct canon_body body;
 	unsigned char digest[32];
 	if (canon_body_init(&body) == 0) {
 		size_t piece = size > 0 ? (size_t)data[0] % 17 + 1 : 1;
-		for (size_t i = at < size ? at : size; i < size; i += piece)
-			canon_body_update(&body, data + i, size - i < piece ? size - i : piece);
+		for (size_t i = at < size ? at : size; i < size; i += piece) {
+			size_t n = size - i < piece ? size - i : piece;
+			canon_body_update(&body, data + i, n);
+			pgpmime_body(&own, data + i, n);
+			pgpmime_body(&fixed, data + i, n);
+		}
 		canon_body_final(&body, digest);
 	}
+	const char *why;
+	pgpmime_end(&own, &why);
+	pgpmime_end(&fixed, &why);
 	free(text);
 	return 0;
 }

@@ -1,4 +1,6 @@
-"""A small authoritative DNS server for the tests, on 127.0.0.153:53.
+"""A small authoritative DNS server for the tests, on port 53 of a
+loopback address of its own (127.53.X.Y, from the process ID, so that a
+demo server started by a test has another).
 
 mailbag-milter runs in its own mount namespace whose /etc/resolv.conf
 names this server, so SPF (libspf2), DKIM (libopendkim) and DMARC
@@ -6,6 +8,8 @@ names this server, so SPF (libspf2), DKIM (libopendkim) and DMARC
 host. Records are set per test (set/remove); every other name is
 NXDOMAIN at once; a name in `silent` gets no answer at all (a timeout).
 """
+import errno
+import os
 import socket
 import socketserver
 import threading
@@ -17,11 +21,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-ADDRESS = "127.0.0.153"
-
-
 class TestDns:
-    def __init__(self, address=ADDRESS, port=53):
+    def __init__(self, address, port=53):
         self.address = address
         self.port = port
         self.records = {}      # (name, type) -> [text]
@@ -103,7 +104,11 @@ class TestDns:
         socketserver.ThreadingUDPServer.allow_reuse_address = True
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self.udp = socketserver.ThreadingUDPServer((self.address, self.port), Udp)
-        self.tcp = socketserver.ThreadingTCPServer((self.address, self.port), Tcp)
+        try:
+            self.tcp = socketserver.ThreadingTCPServer((self.address, self.port), Tcp)
+        except OSError:
+            self.udp.server_close()
+            raise
         for s in (self.udp, self.tcp):
             s.daemon_threads = True
             threading.Thread(target=s.serve_forever, daemon=True).start()
@@ -119,8 +124,19 @@ _shared = None
 
 
 def shared():
-    """The one test DNS server of this pytest process."""
+    """The one test DNS server of this process."""
     global _shared
     if _shared is None:
-        _shared = TestDns().start()
+        pid = os.getpid()
+        for attempt in range(64):
+            n = (pid + attempt * 7919) % 65000 + 1
+            address = "127.53.%d.%d" % (n // 256, n % 256 or 1)
+            try:
+                _shared = TestDns(address).start()
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+        else:
+            raise RuntimeError("no free loopback address for the test DNS server")
     return _shared

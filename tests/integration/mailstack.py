@@ -480,7 +480,7 @@ class MailStack:
         import dnsserver
         self.dns = dnsserver.shared()
         with open(self.resolv_conf, "w") as f:
-            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % dnsserver.ADDRESS)
+            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
         if os.path.exists(self.milter_socket):
             os.unlink(self.milter_socket)
         log = open(self.milter_log, "a")

@@ -310,3 +310,126 @@ def test_world_readable_key_stops_the_milter(stack, users):
     finally:
         __import__("os").chmod(key, os_mode)
     assert stack.milter_proc.poll() is None
+
+
+PGP_BODY = ("This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+            "--XyZ\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
+            "--XyZ\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n"
+            "-----BEGIN PGP MESSAGE-----\r\n\r\nhF4DAAAAAAAAAAASAQdAxyz\r\n=abcd\r\n"
+            "-----END PGP MESSAGE-----\r\n\r\n--XyZ--\r\n")
+
+
+def chat_message(marker, sender, rcpt, encrypted, extra=""):
+    if encrypted:
+        mime = ("MIME-Version: 1.0\r\nContent-Type: multipart/encrypted;\r\n"
+                "\tprotocol=\"application/pgp-encrypted\"; boundary=\"XyZ\"\r\n")
+        body = PGP_BODY
+    else:
+        mime, body = "Content-Type: text/plain\r\n", "in clear text\r\n"
+    return ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@chat.test>\r\n%s%s\r\n%s"
+            % (sender, rcpt, marker, marker, mime, extra, body))
+
+
+def test_encryption_only_domain_both_ways(stack, users, sender_dns):
+    stack.mailbag("domain", "add", "chat.test", check=True)
+    for name in ("cat", "dog", "echo"):
+        add_user(stack, name + "@chat.test", name + "-password-123")
+    set_milter(stack, encryption_only_domains=["chat.test"], encryption_passthrough=["echo@chat.test"])
+    try:
+        # outgoing: plain refused, saying why; encrypted passes
+        marker = "chat-out-plain-%f" % time.time()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            submit_raw(stack, "cat@chat.test", "cat-password-123", "cat@chat.test", ["dog@chat.test"],
+                       chat_message(marker, "cat@chat.test", "dog@chat.test", False))
+        assert refused.value.smtp_code == 550
+        assert b"Encryption needed: chat.test sends only OpenPGP-encrypted mail" in refused.value.smtp_error
+        assert b"not multipart/encrypted" in refused.value.smtp_error
+        marker = "chat-out-pgp-%f" % time.time()
+        submit_raw(stack, "cat@chat.test", "cat-password-123", "cat@chat.test", ["dog@chat.test"],
+                   chat_message(marker, "cat@chat.test", "dog@chat.test", True))
+        wait_for_message(stack, "dog@chat.test", marker)
+        # exceptions: a passthrough recipient, an Autocrypt Setup Message
+        marker = "chat-out-echo-%f" % time.time()
+        submit_raw(stack, "cat@chat.test", "cat-password-123", "cat@chat.test", ["echo@chat.test"],
+                   chat_message(marker, "cat@chat.test", "echo@chat.test", False))
+        wait_for_message(stack, "echo@chat.test", marker)
+        marker = "chat-out-setup-%f" % time.time()
+        submit_raw(stack, "cat@chat.test", "cat-password-123", "cat@chat.test", ["cat@chat.test"],
+                   chat_message(marker, "cat@chat.test", "cat@chat.test", False,
+                                "Autocrypt-Setup-Message: v1\r\n"))
+        wait_for_message(stack, "cat@chat.test", marker)
+        # incoming: plain refused, encrypted and bounces pass
+        marker = "chat-in-plain-%f" % time.time()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send_raw(stack, "ann@sender.test", ["dog@chat.test"],
+                     chat_message(marker, "ann@sender.test", "dog@chat.test", False))
+        assert refused.value.smtp_code == 550
+        assert b"chat.test takes only OpenPGP-encrypted mail" in refused.value.smtp_error
+        marker = "chat-in-pgp-%f" % time.time()
+        send_raw(stack, "ann@sender.test", ["dog@chat.test"],
+                 chat_message(marker, "ann@sender.test", "dog@chat.test", True))
+        wait_for_message(stack, "dog@chat.test", marker)
+        marker = "chat-in-bounce-%f" % time.time()
+        send_raw(stack, "", ["dog@chat.test"],
+                 chat_message(marker, "MAILER-DAEMON@remote.test", "dog@chat.test", False))
+        wait_for_message(stack, "dog@chat.test", marker)
+        # a domain not in the list is not touched
+        marker = "chat-other-%f" % time.time()
+        send_raw(stack, "ann@sender.test", ["bob@" + DOMAIN],
+                 chat_message(marker, "ann@sender.test", "bob@" + DOMAIN, False))
+        wait_for_message(stack, "bob@" + DOMAIN, marker)
+    finally:
+        set_milter(stack, encryption_only_domains=[], encryption_passthrough=[])
+
+
+def selectors_of(raw):
+    msg = email.message_from_bytes(raw)
+    return sorted(re.search(r"\bs=([\w-]+)", s).group(1) for s in msg.get_all("DKIM-Signature", []))
+
+
+def mailbag_with_test_dns(stack, *args):
+    """The mailbag command asking the test DNS server, as the milter does."""
+    return subprocess.run(["unshare", "--mount", "--", "sh", "-c",
+                           'mount --bind "$0" /etc/resolv.conf && exec "$@"', stack.resolv_conf,
+                           stack.mailbag_bin, "--context", stack.context, *args],
+                          capture_output=True, text=True)
+
+
+def test_key_rotation_publishes_first_then_switches(stack, users):
+    stack.mailbag("domain", "add", "rot.test", check=True)
+    add_user(stack, "rob@rot.test", "rob-password-123")
+    stack.mailbag("dkim", "keygen", "--selector", "a1", "rot.test", check=True)
+
+    def signed_selectors(tag):
+        marker = "rot-%s-%f" % (tag, time.time())
+        submit_raw(stack, "rob@rot.test", "rob-password-123", "rob@rot.test", ["rob@rot.test"],
+                   outbound_message(marker, sender="rob@rot.test").replace("bob@" + DOMAIN, "rob@rot.test"))
+        raw = wait_for_message(stack, "rob@rot.test", marker)
+        dns = dnsfunc_for(dns_records(stack, "rot.test"))
+        assert verifies(raw, 0, dns) and verifies(raw, 1, dns)
+        return selectors_of(raw)
+
+    assert signed_selectors("before") == ["a1e", "a1r"]
+    out = stack.mailbag("dkim", "rotate", "--selector", "b2", "rot.test")
+    assert out.returncode == 0, out.stderr
+    assert "b2r._domainkey.rot.test" in out.stdout and "publish the records above now" in out.stdout
+    # published first: the old pair keeps signing until the new one is seen
+    time.sleep(1.1)
+    assert signed_selectors("pending") == ["a1e", "a1r"]
+    states = {r["selector"]: r["state"] for r in
+              json.loads(stack.mailbag("--json", "dkim", "show", "rot.test", check=True).stdout)}
+    assert states["a1r"] == "signing" and states["b2r"].startswith("pending")
+    out = mailbag_with_test_dns(stack, "dkim", "activate", "rot.test")
+    assert out.returncode == 75, out.stdout + out.stderr
+    assert "not in DNS yet" in out.stderr
+    records = dns_records(stack, "rot.test")
+    for selector in ("b2r", "b2e"):
+        name = "%s._domainkey.rot.test" % selector
+        stack.dns.set(name, "TXT", records[name])
+    out = mailbag_with_test_dns(stack, "dkim", "activate", "rot.test")
+    assert out.returncode == 0, out.stderr
+    time.sleep(1.1)  # the milter looks at the key directory once a second
+    assert signed_selectors("after") == ["b2e", "b2r"]
+    states = {r["selector"]: r["state"] for r in
+              json.loads(stack.mailbag("--json", "dkim", "show", "rot.test", check=True).stdout)}
+    assert states["b2e"] == "signing" and states["a1e"].startswith("retired: keep published until")

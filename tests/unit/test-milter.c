@@ -21,6 +21,7 @@
 #include "authcheck.h"
 #include "canon.h"
 #include "headers.h"
+#include "pgpmime.h"
 #include "signer.h"
 
 /* RFC 8463 Appendix A */
@@ -301,6 +302,65 @@ static void test_authres_format(void **state)
 	assert_int_equal(authcheck_format(&out, "mx.example.net", buf, 40), -1);
 }
 
+static const char encrypted_type[] =
+	" multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n\tboundary=\"XyZ\"";
+static const char encrypted_body[] =
+	"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+	"--XyZ\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\n"
+	"Version: 1\r\n\r\n"
+	"--XyZ\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n"
+	"-----BEGIN PGP MESSAGE-----\r\n\r\nhF4DAAAAAAAAAAASAQdAxyz\r\n=abcd\r\n-----END PGP MESSAGE-----\r\n\r\n"
+	"--XyZ--\r\n";
+
+/* pgp_verdict - the check over body, fed in pieces of piece bytes */
+static bool pgp_verdict(const char *type, const char *body, size_t piece, const char **why)
+{
+	struct pgpmime p;
+	size_t len = strlen(body);
+
+	pgpmime_begin(&p, type);
+	for (size_t i = 0; i < len; i += piece)
+		pgpmime_body(&p, (const unsigned char *)body + i, len - i < piece ? len - i : piece);
+	return pgpmime_end(&p, why);
+}
+
+static void test_pgp_mime(void **state)
+{
+	const char *why = NULL;
+	char *body;
+
+	(void)state;
+	for (size_t piece = 1; piece < 40; piece += 7)
+		assert_true(pgp_verdict(encrypted_type, encrypted_body, piece, &why));
+	assert_false(pgp_verdict(" text/plain", "hello\r\n", 10, &why));
+	assert_string_equal(why, "it is not multipart/encrypted");
+	assert_false(pgp_verdict(" multipart/encrypted; boundary=XyZ", encrypted_body, 10, &why));
+	assert_string_equal(why, "its protocol is not application/pgp-encrypted");
+	/* a plain third part smuggled in after the encrypted one */
+	body = strdup(encrypted_body);
+	body[strlen(body) - strlen("--XyZ--\r\n")] = '\0';
+	char smuggled[2048];
+	snprintf(smuggled, sizeof(smuggled), "%s--XyZ\r\nContent-Type: text/plain\r\n\r\nbuy now\r\n--XyZ--\r\n", body);
+	assert_false(pgp_verdict(encrypted_type, smuggled, 13, &why));
+	assert_string_equal(why, "it has more than two MIME parts");
+	/* text after the close */
+	snprintf(smuggled, sizeof(smuggled), "%sbuy now\r\n", encrypted_body);
+	assert_false(pgp_verdict(encrypted_type, smuggled, 13, &why));
+	/* no armour */
+	snprintf(smuggled, sizeof(smuggled), "--XyZ\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+		 "--XyZ\r\nContent-Type: application/octet-stream\r\n\r\nhello in clear\r\n--XyZ--\r\n");
+	assert_false(pgp_verdict(encrypted_type, smuggled, 5, &why));
+	assert_string_equal(why, "its second part holds no ASCII-armoured PGP message");
+	/* unterminated */
+	snprintf(smuggled, sizeof(smuggled), "%s", body);
+	assert_false(pgp_verdict(encrypted_type, smuggled, 5, &why));
+	free(body);
+	char value[80];
+	assert_true(pgpmime_parameter(" multipart/encrypted; x=\"a;b\"; boundary = \"q\\\"r\"", "boundary", value, sizeof(value)));
+	assert_string_equal(value, "q\"r");
+	assert_false(pgpmime_parameter(" text/plain; charset=utf-8", "boundary", value, sizeof(value)));
+}
+
 int main(void)
 {
 	char error[256];
@@ -320,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_rfc8463_example_verifies),
 		cmocka_unit_test(test_our_signatures_verify),
 		cmocka_unit_test(test_authres_format),
+		cmocka_unit_test(test_pgp_mime),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	unlink(key_file);
