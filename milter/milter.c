@@ -167,6 +167,12 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct connection *c = conn_of(ctx);
 
 	(void)hostname;
+	if (c == NULL) {
+		/* an MTA that skipped option negotiation: it cannot give
+		   header values with their leading space, so refuse here */
+		mb_error("the MTA did not negotiate milter options (milter_protocol = 6 is needed)");
+		return SMFIS_TEMPFAIL;
+	}
 	address_text(hostaddr, c->client_ip, sizeof(c->client_ip));
 	c->trusted = false;
 	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter_trusted.count; i++)

@@ -44,6 +44,8 @@ def test_keys_sign_and_their_records_verify(tmp_path):
     assert set(records) == {"t1r", "t1e"}
     # the same records again from show, and nothing secret printed
     shown = {r["selector"]: r for r in json.loads(run(str(ctx), "--json", "dkim", "show", "example.org").stdout)}
+    # show adds what each key does: both new keys sign
+    assert {s: r.pop("state") for s, r in shown.items()} == {"t1r": "signing", "t1e": "signing"}
     assert shown == records
     assert "PRIVATE" not in out.stdout
     # safe modes: the group may read, others nothing
