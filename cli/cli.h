@@ -77,6 +77,13 @@ int cmd_user_app_password(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_dkim(struct cli *cli, int argc, char **argv);
+int cmd_dns(struct cli *cli, int argc, char **argv);
+
+/* The DKIM records a domain must have in DNS now (its signing, pending
+   and still-retiring keys): cb per key. How many, or -1 (printed). */
+typedef void cli_dkim_record_cb(const char *selector, const char *value, const char *state,
+				void *context);
+int cli_dkim_published(struct cli *cli, const char *domain, cli_dkim_record_cb *cb, void *context);
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);

@@ -615,3 +615,38 @@ int cmd_dkim(struct cli *cli, int argc, char **argv)
 		return activate(cli, domain, force);
 	return show(cli, domain);
 }
+
+int cli_dkim_published(struct cli *cli, const char *domain, cli_dkim_record_cb *cb, void *context)
+{
+	char dir[4096], error[1024], state[256];
+	struct domain_key keys[DOMAIN_KEYS_MAX];
+	struct mb_dkim_rotation rotation;
+	int64_t now = (int64_t)time(NULL);
+	int published = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	if (access(dir, F_OK) < 0)
+		return 0; /* no keys (yet): nothing to publish */
+	int count = read_domain_keys(cli, dir, domain, keys);
+	if (count < 0)
+		return -1;
+	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0) {
+		cli_fail(cli, EX_DATAERR, "%s", error);
+		free_domain_keys(keys, count);
+		return -1;
+	}
+	for (int i = 0; i < count; i++) {
+		key_state(&rotation, keys, count, i, now, state, sizeof(state));
+		/* signing, pending and retired keys are in DNS; the rest not */
+		if (strcmp(state, "unused") == 0 || strstr(state, "may be removed") != NULL)
+			continue;
+		char *value = txt_value(keys[i].key);
+		if (value != NULL) {
+			cb(keys[i].selector, value, state, context);
+			published++;
+		}
+		free(value);
+	}
+	free_domain_keys(keys, count);
+	return published;
+}

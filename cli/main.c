@@ -189,7 +189,9 @@ static void usage(FILE *f)
 		"                          mailboxes and their passwords\n"
 		"  alias add|del|list      forwarding: fan-out, catch-all, domain alias\n"
 		"  expire [--apply]        disable or delete accounts unused for expire.after\n"
-		"  dkim keygen|show DOMAIN DKIM keys (RSA and Ed25519) and their DNS records\n"
+		"  dkim keygen|rotate|activate|show DOMAIN\n"
+		"                          DKIM keys (RSA and Ed25519) and their DNS records\n"
+		"  dns records [DOMAIN]    every DNS record the domains need for mail here\n"
 		"\n"
 		"options:\n"
 		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
@@ -251,6 +253,8 @@ int main(int argc, char **argv)
 		ret = cmd_expire(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "dkim") == 0)
 		ret = cmd_dkim(&cli, sub_argc, sub_argv);
+	else if (strcmp(name, "dns") == 0)
+		ret = cmd_dns(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "help") == 0) {
 		usage(stdout);
 		ret = EX_OK;

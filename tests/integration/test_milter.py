@@ -108,6 +108,11 @@ def test_submission_leaves_signed_with_both_algorithms(stack, users):
     tampered = raw.replace(b"signed, I hope.", b"signed, I hoped.")
     assert not verifies(tampered, 0, dns)
     assert not verifies(tampered, 1, dns)
+    # so does a second Subject put in front: Subject is oversigned
+    head, _, rest = raw.partition(b"DKIM-Signature:")
+    prepended = head + b"Subject: pay this invoice now\n" + b"DKIM-Signature:" + rest
+    assert not verifies(prepended, 0, dns)
+    assert not verifies(prepended, 1, dns)
     # the submitter's traces are gone: software, address, and Postfix's
     # own Received line for the submission
     for name in ("X-Mailer", "User-Agent", "X-Originating-IP"):
@@ -245,6 +250,21 @@ def test_forged_authentication_results_are_all_removed(stack, users, sender_dns)
     assert b"other.example; spf=pass" in raw  # someone else's is left alone
 
 
+def test_short_rsa_key_fails(stack, users, sender_dns, tmp_path):
+    key = tmp_path / "short.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:768",
+                    "-out", str(key)], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    stack.dns.set("short._domainkey.sender.test", "TXT",
+                  "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode())
+    marker = "in-short-%f" % time.time()
+    send_raw(stack, "ann@sender.test", ["bob@" + DOMAIN],
+             signed(inbound(marker, "ann@sender.test"), key.read_bytes(), "sender.test", selector="short"))
+    ar = authentication_results(wait_for_message(stack, "bob@" + DOMAIN, marker), stack.hostname)[0]
+    assert re.search(r"dkim=(fail|permerror)", ar) and "dkim=pass" not in ar, ar
+
+
 def test_length_tag_and_rsa_sha1_do_not_pass(stack, users, sender_key, sender_dns):
     marker = "in-ltag-%f" % time.time()
     message = signed(inbound(marker, "ann@sender.test"), sender_key[0], "sender.test", length=True)
@@ -358,6 +378,11 @@ def test_encryption_only_domain_both_ways(stack, users, sender_dns):
                    chat_message(marker, "cat@chat.test", "cat@chat.test", False,
                                 "Autocrypt-Setup-Message: v1\r\n"))
         wait_for_message(stack, "cat@chat.test", marker)
+        marker = "chat-out-join-%f" % time.time()
+        submit_raw(stack, "cat@chat.test", "cat-password-123", "cat@chat.test", ["dog@chat.test"],
+                   chat_message(marker, "cat@chat.test", "dog@chat.test", False,
+                                "Secure-Join: vc-request\r\n"))
+        wait_for_message(stack, "dog@chat.test", marker)
         # incoming: plain refused, encrypted and bounces pass
         marker = "chat-in-plain-%f" % time.time()
         with pytest.raises(smtplib.SMTPDataError) as refused:
@@ -433,3 +458,67 @@ def test_key_rotation_publishes_first_then_switches(stack, users):
     states = {r["selector"]: r["state"] for r in
               json.loads(stack.mailbag("--json", "dkim", "show", "rot.test", check=True).stdout)}
     assert states["b2e"] == "signing" and states["a1e"].startswith("retired: keep published until")
+
+
+def test_strict_mode_and_dmarc_quarantine(stack, users, sender_key, sender_dns):
+    # the chatmail seed's strict mode: nothing unsigned gets in
+    set_milter(stack, require_dkim=True)
+    try:
+        marker = "strict-unsigned-%f" % time.time()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send_raw(stack, "ann@sender.test", ["bob@" + DOMAIN], inbound(marker, "ann@sender.test"))
+        assert refused.value.smtp_code == 550
+        assert b"must carry a valid DKIM signature" in refused.value.smtp_error
+        marker = "strict-signed-%f" % time.time()
+        send_raw(stack, "ann@sender.test", ["bob@" + DOMAIN],
+                 signed(inbound(marker, "ann@sender.test"), sender_key[0], "sender.test"))
+        wait_for_message(stack, "bob@" + DOMAIN, marker)
+    finally:
+        set_milter(stack, require_dkim=False)
+    # DMARC p=reject failures held in Postfix's hold queue instead
+    set_milter(stack, dmarc_reject_action="quarantine")
+    try:
+        marker = "quarantine-%f" % time.time()
+        send_raw(stack, "bounce@sender.test", ["bob@" + DOMAIN], inbound(marker, "ann@strict.test"))
+        deadline = time.time() + 15
+        held = ""
+        while time.time() < deadline and "!" not in held:
+            held = subprocess.run(["postqueue", "-c", stack.postfix_etc, "-p"],
+                                  capture_output=True, text=True).stdout
+            time.sleep(0.3)
+        assert "!" in held, held            # "!" marks a held message
+        assert not any(marker.encode() in m for m in stack.maildir_messages("bob@" + DOMAIN))
+        subprocess.run(["postsuper", "-c", stack.postfix_etc, "-d", "ALL", "hold"], capture_output=True)
+    finally:
+        set_milter(stack, dmarc_reject_action="reject")
+
+
+def test_dns_records_publish_what_the_server_needs(stack, users):
+    import dns.zone
+    records = json.loads(stack.mailbag("--json", "dns", "records", DOMAIN, check=True).stdout)
+    by = {}
+    for r in records:
+        by.setdefault((r["name"], r["type"]), []).append(r["value"])
+    assert by[(DOMAIN, "MX")] == ["10 %s." % stack.hostname]
+    assert by[(DOMAIN, "TXT")] == ["v=spf1 mx -all"]
+    assert by[("_dmarc." + DOMAIN, "TXT")][0].startswith("v=DMARC1; p=reject")
+    assert by[("_mta-sts." + DOMAIN, "TXT")][0].startswith("v=STSv1; id=")
+    assert by[("_smtp._tls." + DOMAIN, "TXT")][0].startswith("v=TLSRPTv1; rua=mailto:")
+    assert by[("_submissions._tcp." + DOMAIN, "SRV")] == ["0 1 465 %s." % stack.hostname]
+    assert by[("_imaps._tcp." + DOMAIN, "SRV")] == ["0 1 993 %s." % stack.hostname]
+    assert ("autoconfig." + DOMAIN, "CNAME") in by and ("autodiscover." + DOMAIN, "CNAME") in by
+    # the DKIM records are the signing keys', and a message the milter
+    # signs verifies against them
+    dkim_records = {name: values[0] for (name, rtype), values in by.items() if "._domainkey." in name}
+    assert set(dkim_records) == {"t1r._domainkey." + DOMAIN, "t1e._domainkey." + DOMAIN}
+    marker = "dnsrecords-%f" % time.time()
+    submit_raw(stack, "ann@" + DOMAIN, "ann-password-123", "ann@" + DOMAIN, ["bob@" + DOMAIN],
+               outbound_message(marker))
+    raw = wait_for_message(stack, "bob@" + DOMAIN, marker)
+    assert verifies(raw, 0, dnsfunc_for(dkim_records)) and verifies(raw, 1, dnsfunc_for(dkim_records))
+    # the zone-file form is a zone a DNS server takes
+    text = stack.mailbag("dns", "records", DOMAIN, check=True).stdout
+    zone = dns.zone.from_text("$TTL 3600\n@ IN SOA ns. host. 1 2 3 4 5\n@ IN NS ns.\n" + text,
+                              origin=DOMAIN + ".", relativize=False, check_origin=False)
+    assert zone.get_rdataset("t1r._domainkey." + DOMAIN + ".", "TXT") is not None
+    assert len(list(zone.iterate_rdatas("SRV"))) == 4

@@ -355,6 +355,15 @@ static void test_pgp_mime(void **state)
 	snprintf(smuggled, sizeof(smuggled), "%s", body);
 	assert_false(pgp_verdict(encrypted_type, smuggled, 5, &why));
 	free(body);
+	/* MIME nested 1,000 deep: refused, in one pass, in constant memory */
+	char *deep = malloc(1000 * 80 + 64);
+	size_t used = 0;
+	for (int i = 0; i < 1000; i++)
+		used += (size_t)sprintf(deep + used, "--XyZ\r\nContent-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n", i);
+	deep[used] = '\0';
+	assert_false(pgp_verdict(encrypted_type, deep, 997, &why));
+	assert_string_equal(why, "it has more than two MIME parts");
+	free(deep);
 	char value[80];
 	assert_true(pgpmime_parameter(" multipart/encrypted; x=\"a;b\"; boundary = \"q\\\"r\"", "boundary", value, sizeof(value)));
 	assert_string_equal(value, "q\"r");

@@ -1,0 +1,184 @@
+/* cmd-dns.c - `mailbag dns records [DOMAIN]`: what to publish in DNS
+ *
+ * SUMMARY
+ *	For each domain (the one given, or every domain of the store): MX
+ *	to this host, SPF allowing the MX, the DKIM keys that sign or will
+ *	(cmd-dkim.c), DMARC, MTA-STS (the _mta-sts TXT whose id follows the
+ *	policy text, and mta-sts.DOMAIN for the policy's web host), TLS-RPT,
+ *	the RFC 6186 / RFC 8314 SRV records for submission, submissions, imap
+ *	and imaps, and the autoconfig and autodiscover names. As zone-file
+ *	lines (TXT split into strings of 250 characters) or --json.
+ *	DANE TLSA for the host's certificate is not printed yet: the context
+ *	does not name certificates so far.
+ */
+#include "cli.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+static const char dns_usage[] =
+	"usage: mailbag dns records [DOMAIN]\n"
+	"\n"
+	"records  the DNS records DOMAIN (or every domain of the store) needs for\n"
+	"         mail here: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV (RFC 6186),\n"
+	"         autoconfig/autodiscover; zone-file lines, or --json\n";
+
+struct printer {
+	struct cli *cli;
+	json_t *list;
+};
+
+static void emit(struct printer *p, const char *name, const char *type, const char *value,
+		 const char *purpose)
+{
+	if (p->list != NULL) {
+		json_array_append_new(p->list, json_pack("{s:s, s:s, s:s, s:s}", "name", name, "type", type,
+							 "value", value, "purpose", purpose));
+		return;
+	}
+	if (strcmp(type, "TXT") == 0) {
+		printf("%s. IN TXT (", name);
+		for (size_t off = 0, len = strlen(value); off < len; off += 250)
+			printf(" \"%.250s\"", value + off);
+		printf(" ) ; %s\n", purpose);
+	} else {
+		printf("%s. IN %s %s ; %s\n", name, type, value, purpose);
+	}
+}
+
+/* MTA-STS policy text, the one `mailbag web build` is to serve */
+static void mta_sts_policy(const char *host, char *buf, size_t size)
+{
+	snprintf(buf, size, "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 604800\n", host);
+}
+
+/* mta_sts_id - changes whenever the policy text does (RFC 8461 3.1) */
+static void mta_sts_id(const char *policy, char id[17])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	EVP_Digest(policy, strlen(policy), digest, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(id + 2 * i, 3, "%02x", digest[i]);
+}
+
+struct dkim_emit {
+	struct printer *p;
+	const char *domain;
+};
+
+static void emit_dkim(const char *selector, const char *value, const char *state, void *context)
+{
+	struct dkim_emit *d = context;
+	char name[600], purpose[300];
+
+	snprintf(name, sizeof(name), "%s._domainkey.%s", selector, d->domain);
+	snprintf(purpose, sizeof(purpose), "DKIM key, %s", state);
+	emit(d->p, name, "TXT", value, purpose);
+}
+
+static int domain_records(struct printer *p, const char *domain)
+{
+	const char *host = p->cli->ctx->hostname;
+	char name[600], value[1200], policy[512], id[17];
+
+	snprintf(value, sizeof(value), "10 %s.", host);
+	emit(p, domain, "MX", value, "mail for the domain comes here");
+	emit(p, domain, "TXT", "v=spf1 mx -all", "SPF: the MX hosts send the domain's mail");
+	struct dkim_emit d = { p, domain };
+	if (cli_dkim_published(p->cli, domain, emit_dkim, &d) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "_dmarc.%s", domain);
+	snprintf(value, sizeof(value), "v=DMARC1; p=reject; rua=mailto:postmaster@%s", domain);
+	emit(p, name, "TXT", value, "DMARC: refuse mail that fails SPF and DKIM alignment");
+	mta_sts_policy(host, policy, sizeof(policy));
+	mta_sts_id(policy, id);
+	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
+	snprintf(value, sizeof(value), "v=STSv1; id=%s", id);
+	emit(p, name, "TXT", value, "MTA-STS: a policy is served at mta-sts.DOMAIN");
+	snprintf(name, sizeof(name), "mta-sts.%s", domain);
+	snprintf(value, sizeof(value), "%s.", host);
+	emit(p, name, "CNAME", value, "MTA-STS policy web host");
+	snprintf(name, sizeof(name), "_smtp._tls.%s", domain);
+	snprintf(value, sizeof(value), "v=TLSRPTv1; rua=mailto:postmaster@%s", domain);
+	emit(p, name, "TXT", value, "TLS-RPT: where senders report TLS failures");
+	static const struct { const char *service; int port; const char *what; } srv[] = {
+		{ "_submission._tcp", 587, "mail submission, STARTTLS (RFC 6186)" },
+		{ "_submissions._tcp", 465, "mail submission, implicit TLS (RFC 8314)" },
+		{ "_imap._tcp", 143, "IMAP, STARTTLS (RFC 6186)" },
+		{ "_imaps._tcp", 993, "IMAP, implicit TLS (RFC 6186)" },
+	};
+	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++) {
+		snprintf(name, sizeof(name), "%s.%s", srv[i].service, domain);
+		snprintf(value, sizeof(value), "0 1 %d %s.", srv[i].port, host);
+		emit(p, name, "SRV", value, srv[i].what);
+	}
+	snprintf(value, sizeof(value), "%s.", host);
+	snprintf(name, sizeof(name), "autoconfig.%s", domain);
+	emit(p, name, "CNAME", value, "Thunderbird autoconfig web host");
+	snprintf(name, sizeof(name), "autodiscover.%s", domain);
+	emit(p, name, "CNAME", value, "Outlook autodiscover web host");
+	return 0;
+}
+
+struct domain_walk {
+	struct printer *p;
+	int failed;
+};
+
+static int each_domain(const char *domain, void *context)
+{
+	struct domain_walk *w = context;
+
+	if (w->p->list == NULL)
+		printf("; %s\n", domain);
+	if (domain_records(w->p, domain) < 0)
+		w->failed = 1;
+	return 0;
+}
+
+int cmd_dns(struct cli *cli, int argc, char **argv)
+{
+	char domain[MB_DOMAIN_MAX + 1], error[1024];
+	int exit_code;
+
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		fputs(dns_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_OK;
+	}
+	if (strcmp(argv[1], "records") != 0 || argc > 3) {
+		fputs(dns_usage, stderr);
+		return EX_USAGE;
+	}
+	cli->command = "dns records";
+	if (argc == 3 && cli_parse_domain(cli, argv[2], domain) < 0)
+		return EX_DATAERR;
+	if (cli_context(cli, &exit_code) < 0)
+		return exit_code;
+	struct printer p = { cli, cli->json ? json_array() : NULL };
+	int ret = EX_OK;
+	if (argc == 3) {
+		if (domain_records(&p, domain) < 0)
+			ret = EX_DATAERR;
+	} else {
+		if (cli_store(cli, &exit_code) < 0) {
+			json_decref(p.list);
+			return exit_code;
+		}
+		struct domain_walk w = { &p, 0 };
+		if (mb_store_domains_foreach(cli->store, each_domain, &w, error, sizeof(error)) < 0)
+			ret = cli_fail(cli, EX_TEMPFAIL, "%s", error);
+		else if (w.failed)
+			ret = EX_DATAERR;
+	}
+	if (p.list != NULL) {
+		json_dumpf(p.list, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(p.list);
+	}
+	return ret;
+}
