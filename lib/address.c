@@ -198,3 +198,16 @@ void mb_lower_copy(const char *in, char *out, size_t size)
 		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + ('a' - 'A') : in[i]);
 	out[i] = '\0';
 }
+
+bool mb_address_base(const char *address, const char *delimiters,
+		     char base_r[MB_ADDRESS_MAX + 1])
+{
+	struct mb_address addr;
+	const char *error;
+
+	if (delimiters == NULL || delimiters[0] == '\0' ||
+	    mb_address_parse(address, delimiters, &addr, &error) < 0 || !addr.has_detail)
+		return false;
+	mb_address_format(&addr, base_r, MB_ADDRESS_MAX + 1);
+	return true;
+}

@@ -32,4 +32,9 @@ void mb_lower_copy(const char *in, char *out, size_t size);
 /* "local@domain" without the detail into buf (MB_ADDRESS_MAX + 1 bytes). */
 void mb_address_format(const struct mb_address *addr, char *buf, size_t size);
 
+/* address without its +detail ("a+b@x" -> "a@x") into base_r: true, or
+   false (base_r untouched) when it has no detail or is no address. */
+bool mb_address_base(const char *address, const char *delimiters,
+		     char base_r[MB_ADDRESS_MAX + 1]);
+
 #endif

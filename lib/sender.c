@@ -11,20 +11,6 @@
 
 #include <string.h>
 
-/* without_detail - address without its +detail, into base_r */
-static const char *without_detail(const char *address, const char *delimiters,
-				  char base_r[MB_ADDRESS_MAX + 1])
-{
-	struct mb_address addr;
-	const char *error;
-
-	if (delimiters == NULL || delimiters[0] == '\0' ||
-	    mb_address_parse(address, delimiters, &addr, &error) < 0 || !addr.has_detail)
-		return address;
-	mb_address_format(&addr, base_r, MB_ADDRESS_MAX + 1);
-	return base_r;
-}
-
 /* enabled_user - 1 when address is an enabled user, 0 not, -1 error */
 static int enabled_user(struct mb_store *store, const char *address, char *error, size_t size)
 {
@@ -42,7 +28,7 @@ int mb_sender_logins_foreach(struct mb_store *store, const char *delimiters, con
 			     mb_sender_login_cb *cb, void *context, char *error, size_t size)
 {
 	char base[MB_ADDRESS_MAX + 1];
-	const char *key = without_detail(address, delimiters, base);
+	const char *key = mb_address_base(address, delimiters, base) ? base : address;
 	struct mb_alias alias;
 	int count = 0, ret;
 

@@ -213,12 +213,6 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-static const char *address_domain(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at != NULL ? at + 1 : "";
-}
 
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -235,8 +229,8 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 	if (!mb_address_list_contains(&shared->ctx->milter_passthrough, rcpt))
 		m->all_rcpts_passthrough = false;
 	if (m->encrypted_domain[0] == '\0' &&
-	    mb_domain_patterns_match(&shared->ctx->milter_encryption_only, address_domain(rcpt)))
-		snprintf(m->encrypted_domain, sizeof(m->encrypted_domain), "%s", address_domain(rcpt));
+	    mb_domain_patterns_match(&shared->ctx->milter_encryption_only, headers_address_domain(rcpt)))
+		snprintf(m->encrypted_domain, sizeof(m->encrypted_domain), "%s", headers_address_domain(rcpt));
 	return no_reply(ctx, SMFIP_NR_RCPT);
 }
 
@@ -294,7 +288,7 @@ static bool encryption_applies(const struct message *m)
 	if (shared->ctx->milter_encryption_only.count == 0 || exempt_from_encryption(m))
 		return false;
 	if (m->outbound)
-		return mb_domain_patterns_match(&shared->ctx->milter_encryption_only, address_domain(m->mail_from));
+		return mb_domain_patterns_match(&shared->ctx->milter_encryption_only, headers_address_domain(m->mail_from));
 	return m->encrypted_domain[0] != '\0';
 }
 
@@ -552,7 +546,7 @@ static sfsistat on_eom(SMFICTX *ctx)
 		char text[400];
 		if (m->outbound)
 			snprintf(text, sizeof(text), "Encryption needed: %.200s sends only OpenPGP-encrypted mail, "
-				 "and this message is not: %s", address_domain(m->mail_from), why_plain);
+				 "and this message is not: %s", headers_address_domain(m->mail_from), why_plain);
 		else
 			snprintf(text, sizeof(text), "Encryption needed: %.200s takes only OpenPGP-encrypted mail, "
 				 "and this message is not: %s", m->encrypted_domain, why_plain);

@@ -186,20 +186,6 @@ static size_t answer_targets(struct reply *r, const struct mb_alias *alias)
 	return r->len;
 }
 
-/* base_address - key without its subaddress ("a+b@x" -> "a@x"); false
-   when the key has none */
-static bool base_address(const char *key, const char *delimiters,
-			 char base_r[MB_ADDRESS_MAX + 1])
-{
-	struct mb_address addr;
-	const char *error;
-
-	if (delimiters == NULL || delimiters[0] == '\0' ||
-	    mb_address_parse(key, delimiters, &addr, &error) < 0 || !addr.has_detail)
-		return false;
-	mb_address_format(&addr, base_r, MB_ADDRESS_MAX + 1);
-	return true;
-}
 
 /* alias_or_user - what one spelling of an address resolves to:
    2 an alias (alias_r filled), 1 an enabled user, 0 neither, -1 */
@@ -229,7 +215,7 @@ static size_t answer_alias_maps(struct mb_store *store, const char *key,
 	/* 1. the address as given, then 2. without its subaddress: an alias
 	   gives its targets, a user maps to the key itself, which ends
 	   Postfix's expansion and keeps "+detail" for Dovecot */
-	bool has_base = base_address(key, delimiters, base);
+	bool has_base = mb_address_base(key, delimiters, base);
 	for (int pass = 0; pass < (has_base ? 2 : 1); pass++) {
 		ret = alias_or_user(store, pass == 0 ? key : base, &alias, error, sizeof(error));
 		if (ret < 0)
@@ -327,7 +313,7 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 		char base[MB_ADDRESS_MAX + 1];
 		ret = req.key[0] == '@' ? 0 :
 			enabled_user(store, req.key, error, sizeof(error));
-		if (ret == 0 && base_address(req.key, delimiters, base))
+		if (ret == 0 && mb_address_base(req.key, delimiters, base))
 			ret = enabled_user(store, base, error, sizeof(error));
 		break;
 	}
