@@ -11,8 +11,7 @@
 
 #include <string.h>
 
-/* enabled_user - 1 when address is an enabled user, 0 not, -1 error */
-static int enabled_user(struct mb_store *store, const char *address, char *error, size_t size)
+int mb_user_enabled(struct mb_store *store, const char *address, char *error, size_t size)
 {
 	struct mb_user user;
 	int ret = mb_store_user_get(store, address, &user, error, size);
@@ -32,7 +31,7 @@ int mb_sender_logins_foreach(struct mb_store *store, const char *delimiters, con
 	struct mb_alias alias;
 	int count = 0, ret;
 
-	ret = enabled_user(store, key, error, size);
+	ret = mb_user_enabled(store, key, error, size);
 	if (ret < 0)
 		return -1;
 	if (ret > 0) {
@@ -44,7 +43,7 @@ int mb_sender_logins_foreach(struct mb_store *store, const char *delimiters, con
 	if (ret <= 0)
 		return ret < 0 ? -1 : count;
 	for (size_t i = 0; i < alias.target_count; i++) {
-		int local = enabled_user(store, alias.targets[i], error, size);
+		int local = mb_user_enabled(store, alias.targets[i], error, size);
 		if (local < 0) {
 			count = -1;
 			break;

@@ -7,6 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* 1 when address is an enabled user, 0 when it is none or disabled, -1
+   (error written) when the store failed. */
+int mb_user_enabled(struct mb_store *store, const char *address, char *error, size_t size);
+
 /* Called with each login that may send as the address; non-zero stops. */
 typedef int mb_sender_login_cb(const char *login, void *context);
 

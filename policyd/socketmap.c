@@ -133,19 +133,6 @@ static size_t store_failed(struct reply *r, const char *error)
 	return reply_status(r, "TEMP ", text);
 }
 
-/* enabled_user - 1 for an enabled user, 0 for none or disabled, -1 */
-static int enabled_user(struct mb_store *store, const char *address,
-			char *error, size_t size)
-{
-	struct mb_user user;
-	int ret = mb_store_user_get(store, address, &user, error, size);
-
-	if (ret > 0) {
-		ret = user.enabled ? 1 : 0;
-		mb_user_clear(&user);
-	}
-	return ret;
-}
 
 /* domain_alias_target - for a domain that is only an alias of another
    ("@a.example" -> "@b.example"), the target domain. 1, 0 or -1. */
@@ -196,7 +183,7 @@ static int alias_or_user(struct mb_store *store, const char *address,
 
 	if (ret != 0)
 		return ret < 0 ? -1 : 2;
-	return enabled_user(store, address, error, size);
+	return mb_user_enabled(store, address, error, size);
 }
 
 static size_t answer_alias_maps(struct mb_store *store, const char *key,
@@ -312,9 +299,9 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 	case SOCKETMAP_MAILBOX_MAPS: {
 		char base[MB_ADDRESS_MAX + 1];
 		ret = req.key[0] == '@' ? 0 :
-			enabled_user(store, req.key, error, sizeof(error));
+			mb_user_enabled(store, req.key, error, sizeof(error));
 		if (ret == 0 && mb_address_base(req.key, delimiters, base))
-			ret = enabled_user(store, base, error, sizeof(error));
+			ret = mb_user_enabled(store, base, error, sizeof(error));
 		break;
 	}
 	case SOCKETMAP_ALIAS_MAPS:
