@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,31 @@ static redisReply *command(struct redis_state *st, char *error, size_t size,
 	return checked_reply(st, reply, what, error, size);
 }
 
+/* read_command - a read, run again once on a new connection when the
+   connection it found had died while idle (a restarted Redis: the first
+   command on the old connection fails). Only reads: a write whose reply
+   was lost may have been carried out, and must not be done twice. */
+static redisReply *read_command(struct redis_state *st, char *error, size_t size,
+				const char *what, const char *format, ...)
+{
+	va_list args;
+	redisReply *reply = NULL;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool reused = st->conn != NULL && st->conn->err == 0;
+		if (connect_redis(st, error, size) < 0)
+			return NULL;
+		va_start(args, format);
+		reply = redisvCommand(st->conn, format, args);
+		va_end(args);
+		bool io_failure = reply == NULL;
+		reply = checked_reply(st, reply, what, error, size);
+		if (reply != NULL || !io_failure || !reused)
+			break;
+	}
+	return reply;
+}
+
 static void clear_ops(struct redis_state *st)
 {
 	for (size_t i = 0; i < st->op_count; i++) {
@@ -250,7 +276,7 @@ static int redis_get(void *state, enum mb_table table, const char *key,
 		     char **value_r, size_t *len_r, char *error, size_t size)
 {
 	struct redis_state *st = state;
-	redisReply *reply = command(st, error, size, "HGET", "HGET %s %s", table_keys[table], key);
+	redisReply *reply = read_command(st, error, size, "HGET", "HGET %s %s", table_keys[table], key);
 
 	*value_r = NULL;
 	if (reply == NULL)
@@ -362,7 +388,7 @@ static int redis_del(void *state, enum mb_table table, const char *key,
 			exists = st->ops[i].is_delete ? 0 : 1;
 	}
 	if (exists < 0) {
-		redisReply *reply = command(st, error, size, "HEXISTS", "HEXISTS %s %s",
+		redisReply *reply = read_command(st, error, size, "HEXISTS", "HEXISTS %s %s",
 					    table_keys[table], key);
 		if (reply == NULL)
 			return -1;
@@ -450,7 +476,7 @@ static int redis_foreach(void *state, enum mb_table table, const char *prefix,
 			 mb_kv_cb *cb, void *context, char *error, size_t size)
 {
 	struct redis_state *st = state;
-	redisReply *reply = command(st, error, size, "HGETALL", "HGETALL %s", table_keys[table]);
+	redisReply *reply = read_command(st, error, size, "HGETALL", "HGETALL %s", table_keys[table]);
 	size_t prefix_len = strlen(prefix), count = 0;
 
 	if (reply == NULL)
@@ -500,7 +526,7 @@ static int redis_state_get(void *state, const char *key, int64_t now, char *valu
 	(void)now; /* Redis expires entries on its own clock */
 	if (key[0] == '\0' || strlen(key) > MB_STATE_KEY_MAX)
 		return 0;
-	reply = command(st, error, size, "GET", "GET %s%s", REDIS_STATE_PREFIX, key);
+	reply = read_command(st, error, size, "GET", "GET %s%s", REDIS_STATE_PREFIX, key);
 	if (reply == NULL)
 		return -1;
 	int found = reply->type == REDIS_REPLY_STRING;

@@ -7,8 +7,8 @@
  *	- a signature whose l= leaves part of the body unsigned is "policy",
  *	  never "pass": what was added past l= is not trusted;
  *	- a key that DNS could not give in time is "temperror", not "fail".
- * libopendkim keeps resolver state in its library handle, so each milter
- * thread has its own handle.
+ * libopendkim and libspf2 keep resolver state in their handles, so each
+ * milter thread has its own of each, made on first use.
  */
 #include "authcheck.h"
 
@@ -28,19 +28,39 @@
 static unsigned int dkim_timeout = 10;
 static const char *dkim_key_file; /* tests: keys from a file, not DNS */
 static pthread_key_t dkim_lib_key;
-static pthread_once_t dkim_lib_once = PTHREAD_ONCE_INIT;
+static pthread_once_t thread_keys_once = PTHREAD_ONCE_INIT;
 
 #define PUBLIC_SUFFIX_LIST "/usr/share/publicsuffix/public_suffix_list.dat"
 
+static pthread_key_t spf_server_key;
+
 static void close_dkim_lib(void *lib) { dkim_close(lib); }
-static void make_dkim_lib_key(void) { pthread_key_create(&dkim_lib_key, close_dkim_lib); }
+static void free_spf_server(void *server) { SPF_server_free(server); }
+static void make_thread_keys(void)
+{
+	pthread_key_create(&dkim_lib_key, close_dkim_lib);
+	pthread_key_create(&spf_server_key, free_spf_server);
+}
+
+/* thread_spf_server - this thread's libspf2 server (its resolver state
+   is set up once per thread, not once per message) */
+static SPF_server_t *thread_spf_server(void)
+{
+	SPF_server_t *server;
+
+	pthread_once(&thread_keys_once, make_thread_keys);
+	server = pthread_getspecific(spf_server_key);
+	if (server == NULL && (server = SPF_server_new(SPF_DNS_RESOLV, 0)) != NULL)
+		pthread_setspecific(spf_server_key, server);
+	return server;
+}
 
 /* thread_dkim_lib - this thread's libopendkim handle */
 static DKIM_LIB *thread_dkim_lib(void)
 {
 	DKIM_LIB *lib;
 
-	pthread_once(&dkim_lib_once, make_dkim_lib_key);
+	pthread_once(&thread_keys_once, make_thread_keys);
 	lib = pthread_getspecific(dkim_lib_key);
 	if (lib != NULL)
 		return lib;
@@ -263,7 +283,7 @@ static enum auth_result spf_result(SPF_result_t r)
 void authcheck_spf(const char *client_ip, const char *helo, const char *mail_from,
 		   struct auth_outcome *out)
 {
-	SPF_server_t *server = SPF_server_new(SPF_DNS_RESOLV, 0);
+	SPF_server_t *server = thread_spf_server();
 	SPF_request_t *request = server != NULL ? SPF_request_new(server) : NULL;
 	SPF_response_t *response = NULL;
 	const char *at = strrchr(mail_from, '@');
@@ -291,8 +311,6 @@ out:
 		SPF_response_free(response);
 	if (request != NULL)
 		SPF_request_free(request);
-	if (server != NULL)
-		SPF_server_free(server);
 }
 
 bool authcheck_dkim_aligned(const struct auth_outcome *out, const char *domain)

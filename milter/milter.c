@@ -373,24 +373,20 @@ static int from_field(const struct message *m, char address[MB_ADDRESS_MAX + 1],
 	return 1;
 }
 
-/* may_send_as - 1 yes, 0 no, -1 store failure. A failed lookup is tried
-   once more: a store connection that was closed while idle (a restarted
-   Redis) fails its first command and reconnects on the next. */
+/* may_send_as - 1 yes, 0 no, -1 store failure */
 static int may_send_as(const char *login, const char *address)
 {
 	char error[512];
-	int ret = -1;
+	int ret;
 
 	pthread_mutex_lock(&store_lock);
-	for (int attempt = 0; attempt < 2 && ret < 0; attempt++) {
-		struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
-						     store_error, sizeof(store_error));
-		ret = s == NULL ? -1 :
-			mb_login_may_send_as(s, shared->ctx->recipient_delimiter, login, address,
-					     error, sizeof(error));
-		if (ret < 0)
-			mb_error("from check: store: %s", s == NULL ? store_error : error);
-	}
+	struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
+					     store_error, sizeof(store_error));
+	ret = s == NULL ? -1 :
+		mb_login_may_send_as(s, shared->ctx->recipient_delimiter, login, address,
+				     error, sizeof(error));
+	if (ret < 0)
+		mb_error("from check: store: %s", s == NULL ? store_error : error);
 	pthread_mutex_unlock(&store_lock);
 	return ret;
 }
