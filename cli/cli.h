@@ -72,12 +72,31 @@ int cli_domains_load(struct cli *cli, struct cli_domains *domains, char *error, 
 const struct mb_domain *cli_domains_find(const struct cli_domains *domains, const char *name);
 void cli_domains_free(struct cli_domains *domains);
 
+/* mkdir -p: parents 0755, the last one mode; 0 or -1 (errno). */
+#include <sys/types.h>
+int cli_mkdir_p(const char *path, mode_t mode);
+/* Write text to path (a temporary file renamed into place) with mode,
+   unless the file already holds exactly that: then *changed_r is false
+   and nothing is touched. 0, or -1 printed. */
+int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t mode, bool *changed_r);
+
+/* The certificate file's key as a DANE TLSA "3 1 1" value (the SHA-256
+   of its SubjectPublicKeyInfo, hex); 0, or -1 with error. */
+int cli_tls_spki_sha256(const char *cert_file, char hex[65], char *error, size_t error_size);
+
+/* The MTA-STS policy (RFC 8461 3.2) this host serves for every domain:
+   `mailbag web build` writes it, `mailbag dns records` derives the id of
+   the _mta-sts record from it. */
+void cli_mta_sts_policy(const char *host, char *buf, size_t size);
+
 int cmd_user_import(struct cli *cli, int argc, char **argv);
 int cmd_user_app_password(struct cli *cli, int argc, char **argv);
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_dkim(struct cli *cli, int argc, char **argv);
 int cmd_dns(struct cli *cli, int argc, char **argv);
+int cmd_tls(struct cli *cli, int argc, char **argv);
+int cmd_web(struct cli *cli, int argc, char **argv);
 
 /* The DKIM records a domain must have in DNS now (its signing, pending
    and still-retiring keys): cb per key. How many, or -1 (printed). */

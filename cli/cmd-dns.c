@@ -8,8 +8,9 @@
  *	the RFC 6186 / RFC 8314 SRV records for submission, submissions, imap
  *	and imaps, and the autoconfig and autodiscover names. As zone-file
  *	lines (TXT split into strings of 250 characters) or --json.
- *	DANE TLSA for the host's certificate is not printed yet: the context
- *	does not name certificates so far.
+ *	Once for the host: DANE TLSA "3 1 1" for the certificate that
+ *	tls.certificates names for the context's hostname. The SRV ports
+ *	are the context's clients.*_port (0: published as not offered).
  */
 #include "cli.h"
 
@@ -24,7 +25,8 @@ static const char dns_usage[] =
 	"\n"
 	"records  the DNS records DOMAIN (or every domain of the store) needs for\n"
 	"         mail here: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV (RFC 6186),\n"
-	"         autoconfig/autodiscover; zone-file lines, or --json\n";
+	"         autoconfig/autodiscover, and TLSA for this host's certificate;\n"
+	"         zone-file lines, or --json\n";
 
 struct printer {
 	struct cli *cli;
@@ -49,8 +51,7 @@ static void emit(struct printer *p, const char *name, const char *type, const ch
 	}
 }
 
-/* MTA-STS policy text, the one `mailbag web build` is to serve */
-static void mta_sts_policy(const char *host, char *buf, size_t size)
+void cli_mta_sts_policy(const char *host, char *buf, size_t size)
 {
 	snprintf(buf, size, "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 604800\n", host);
 }
@@ -95,7 +96,7 @@ static int domain_records(struct printer *p, const char *domain)
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
 	snprintf(value, sizeof(value), "v=DMARC1; p=reject; rua=mailto:postmaster@%s", domain);
 	emit(p, name, "TXT", value, "DMARC: refuse mail that fails SPF and DKIM alignment");
-	mta_sts_policy(host, policy, sizeof(policy));
+	cli_mta_sts_policy(host, policy, sizeof(policy));
 	mta_sts_id(policy, id);
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
 	snprintf(value, sizeof(value), "v=STSv1; id=%s", id);
@@ -106,22 +107,49 @@ static int domain_records(struct printer *p, const char *domain)
 	snprintf(name, sizeof(name), "_smtp._tls.%s", domain);
 	snprintf(value, sizeof(value), "v=TLSRPTv1; rua=mailto:postmaster@%s", domain);
 	emit(p, name, "TXT", value, "TLS-RPT: where senders report TLS failures");
-	static const struct { const char *service; int port; const char *what; } srv[] = {
-		{ "_submission._tcp", 587, "mail submission, STARTTLS (RFC 6186)" },
-		{ "_submissions._tcp", 465, "mail submission, implicit TLS (RFC 8314)" },
-		{ "_imap._tcp", 143, "IMAP, STARTTLS (RFC 6186)" },
-		{ "_imaps._tcp", 993, "IMAP, implicit TLS (RFC 6186)" },
+	const struct mb_context *ctx = p->cli->ctx;
+	const struct { const char *service; uint64_t port; const char *what; } srv[] = {
+		{ "_submission._tcp", ctx->submission_port, "mail submission, STARTTLS (RFC 6186)" },
+		{ "_submissions._tcp", ctx->submissions_port, "mail submission, implicit TLS (RFC 8314)" },
+		{ "_imap._tcp", ctx->imap_port, "IMAP, STARTTLS (RFC 6186)" },
+		{ "_imaps._tcp", ctx->imaps_port, "IMAP, implicit TLS (RFC 6186)" },
 	};
 	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++) {
 		snprintf(name, sizeof(name), "%s.%s", srv[i].service, domain);
-		snprintf(value, sizeof(value), "0 1 %d %s.", srv[i].port, host);
-		emit(p, name, "SRV", value, srv[i].what);
+		/* RFC 6186 3.1 (RFC 2782): target "." says "not offered here" */
+		if (srv[i].port == 0)
+			snprintf(value, sizeof(value), "0 0 0 .");
+		else
+			snprintf(value, sizeof(value), "0 1 %llu %s.", (unsigned long long)srv[i].port, host);
+		emit(p, name, "SRV", value, srv[i].port == 0 ? "not offered (clients.*_port is 0)" : srv[i].what);
 	}
 	snprintf(value, sizeof(value), "%s.", host);
 	snprintf(name, sizeof(name), "autoconfig.%s", domain);
 	emit(p, name, "CNAME", value, "Thunderbird autoconfig web host");
 	snprintf(name, sizeof(name), "autodiscover.%s", domain);
 	emit(p, name, "CNAME", value, "Outlook autodiscover web host");
+	return 0;
+}
+
+/* host_records - what belongs to this host rather than a domain: DANE
+   TLSA for its SMTP certificate (RFC 7672), when the context names one */
+static int host_records(struct printer *p)
+{
+	const struct mb_context *ctx = p->cli->ctx;
+	const struct mb_tls_certificate *cert = mb_context_certificate(ctx, ctx->hostname);
+	char name[300], value[80], hex[65], error[512];
+
+	if (cert == NULL)
+		return 0;
+	if (cli_tls_spki_sha256(cert->cert_file, hex, error, sizeof(error)) < 0) {
+		cli_fail(p->cli, EX_DATAERR, "%s", error);
+		return -1;
+	}
+	if (p->list == NULL)
+		printf("; %s\n", ctx->hostname);
+	snprintf(name, sizeof(name), "_25._tcp.%s", ctx->hostname);
+	snprintf(value, sizeof(value), "3 1 1 %s", hex);
+	emit(p, name, "TLSA", value, "DANE: the key of this host's certificate (publish only with DNSSEC)");
 	return 0;
 }
 
@@ -161,6 +189,8 @@ int cmd_dns(struct cli *cli, int argc, char **argv)
 		return exit_code;
 	struct printer p = { cli, cli->json ? json_array() : NULL };
 	int ret = EX_OK;
+	if (host_records(&p) < 0)
+		ret = EX_DATAERR;
 	if (argc == 3) {
 		if (domain_records(&p, domain) < 0)
 			ret = EX_DATAERR;

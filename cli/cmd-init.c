@@ -29,27 +29,6 @@ static const char init_usage[] =
 	"Options only apply when the context file is created; edit it after.\n"
 	"Safe to run again: what exists is kept.\n";
 
-/* mkdir_p - create dir and its parents with mode (existing ones kept) */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char saved = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, i == len ? mode : 0755) < 0 && errno != EEXIST)
-			return -1;
-		buf[i] = saved;
-	}
-	return 0;
-}
-
 /* parse_id - a decimal uid or gid; the range is the context schema's */
 static int parse_id(struct cli *cli, const char *option, const char *text, long *id_r)
 {
@@ -82,7 +61,7 @@ static int write_context(struct cli *cli, const char *path, const char *hostname
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir_p(dir, 0755) < 0)
+		if (cli_mkdir_p(dir, 0755) < 0)
 			return cli_fail(cli, EX_CANTCREAT, "cannot create %s: %s", dir, strerror(errno));
 	}
 	if (hostname == NULL) {
@@ -130,7 +109,7 @@ static int make_mail_root(struct cli *cli)
 {
 	const char *root = cli->ctx->mail_root;
 
-	if (mkdir_p(root, 0750) < 0)
+	if (cli_mkdir_p(root, 0750) < 0)
 		return cli_fail(cli, EX_CANTCREAT, "cannot create mail_root %s: %s", root, strerror(errno));
 	if (geteuid() == 0 &&
 	    chown(root, (uid_t)cli->ctx->vmail_uid, (gid_t)cli->ctx->vmail_gid) < 0)
@@ -200,7 +179,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		char *slash = strrchr(store_dir, '/');
 		if (slash != NULL && slash != store_dir) {
 			*slash = '\0';
-			if (mkdir_p(store_dir, 0755) < 0)
+			if (cli_mkdir_p(store_dir, 0755) < 0)
 				return cli_fail(cli, EX_CANTCREAT, "cannot create %s: %s", store_dir, strerror(errno));
 			*slash = '/';
 		}

@@ -192,6 +192,11 @@ static void usage(FILE *f)
 		"  dkim keygen|rotate|activate|show DOMAIN\n"
 		"                          DKIM keys (RSA and Ed25519) and their DNS records\n"
 		"  dns records [DOMAIN]    every DNS record the domains need for mail here\n"
+		"  dns check [DOMAIN]      ask DNS whether those records are there and right\n"
+		"  tls status|apply        the certificates of each host name; SNI for Postfix\n"
+		"                          and Dovecot\n"
+		"  web build DIR           client autoconfig, autodiscover and MTA-STS files\n"
+		"                          and an nginx server for them\n"
 		"\n"
 		"options:\n"
 		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
@@ -255,6 +260,10 @@ int main(int argc, char **argv)
 		ret = cmd_dkim(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "dns") == 0)
 		ret = cmd_dns(&cli, sub_argc, sub_argv);
+	else if (strcmp(name, "tls") == 0)
+		ret = cmd_tls(&cli, sub_argc, sub_argv);
+	else if (strcmp(name, "web") == 0)
+		ret = cmd_web(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "help") == 0) {
 		usage(stdout);
 		ret = EX_OK;

@@ -54,6 +54,8 @@ enum field_type {
 	FIELD_DOMAIN_PATTERNS,
 	FIELD_CHOICE,
 	FIELD_ADDRESS_LIST,
+	FIELD_PORT,
+	FIELD_CERTIFICATES,
 	FIELD_OBJECT,
 };
 
@@ -220,6 +222,28 @@ static const struct field milter_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field clients_fields[] = {
+	{ "submission_port", FIELD_PORT, offsetof(struct mb_context, submission_port),
+	  "587", NULL, "a port number, 0 when not offered" },
+	{ "submissions_port", FIELD_PORT, offsetof(struct mb_context, submissions_port),
+	  "465", NULL, "a port number, 0 when not offered" },
+	{ "imap_port", FIELD_PORT, offsetof(struct mb_context, imap_port),
+	  "143", NULL, "a port number, 0 when not offered" },
+	{ "imaps_port", FIELD_PORT, offsetof(struct mb_context, imaps_port),
+	  "993", NULL, "a port number, 0 when not offered" },
+	END_OF_FIELDS
+};
+
+static const struct field tls_fields[] = {
+	{ "certificates", FIELD_CERTIFICATES, 0, NULL, NULL,
+	  "an object of host names to {\"cert\": \"/path/fullchain.pem\", \"key\": \"/path/privkey.pem\"}" },
+	{ "postfix_sni_map", FIELD_PATH, offsetof(struct mb_context, tls_postfix_sni_map),
+	  "/etc/postfix/mailbag-sni", NULL, "an absolute path (Postfix's tls_server_sni_maps, hash: table)" },
+	{ "dovecot_conf", FIELD_PATH, offsetof(struct mb_context, tls_dovecot_conf),
+	  "/etc/dovecot/conf.d/91-mailbag-tls.conf", NULL, "an absolute path (a Dovecot conf.d file)" },
+	END_OF_FIELDS
+};
+
 static const struct field top_fields[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name" },
@@ -249,6 +273,8 @@ static const struct field top_fields[] = {
 	{ "lmtpd", FIELD_OBJECT, 0, NULL, lmtpd_fields, "an object" },
 	{ "dkim", FIELD_OBJECT, 0, NULL, dkim_fields, "an object" },
 	{ "milter", FIELD_OBJECT, 0, NULL, milter_fields, "an object" },
+	{ "clients", FIELD_OBJECT, 0, NULL, clients_fields, "an object" },
+	{ "tls", FIELD_OBJECT, 0, NULL, tls_fields, "an object" },
 	END_OF_FIELDS
 };
 
@@ -815,6 +841,82 @@ const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const c
 	return NULL;
 }
 
+static int certificate_path(struct parse_state *st, const char *key, const char *hostname,
+			    json_t *entry, const char *name, char *buf, size_t size)
+{
+	json_t *value = json_object_get(entry, name);
+	const char *text = json_is_string(value) ? json_string_value(value) : "";
+
+	if (text[0] != '/' || strlen(text) >= size || strstr(text, "/../") != NULL ||
+	    strlen(text) != json_string_length(value))
+		return fail(st, key, "%s: \"%s\" must be an absolute path of at most %zu characters (got \"%.80s\")",
+			    hostname, name, size - 1, text);
+	memcpy(buf, text, strlen(text) + 1);
+	return 0;
+}
+
+/* check_certificate - one entry of tls.certificates into c */
+static int check_certificate(struct parse_state *st, const char *key, const char *hostname,
+			     json_t *entry, struct mb_tls_certificate *c)
+{
+	const char *error, *name;
+	json_t *item;
+
+	if (mb_domain_parse(hostname, c->hostname, &error) < 0)
+		return fail(st, key, "\"%.80s\" is not a host name: %s", hostname, error);
+	if (!json_is_object(entry))
+		return fail(st, key, "%s: expected {\"cert\": PATH, \"key\": PATH}", c->hostname);
+	json_object_foreach(entry, name, item) {
+		if (strcmp(name, "cert") != 0 && strcmp(name, "key") != 0)
+			return fail(st, key, "%s: unknown key '%.40s'; allowed: cert, key", c->hostname, name);
+	}
+	if (certificate_path(st, key, c->hostname, entry, "cert", c->cert_file, sizeof(c->cert_file)) < 0 ||
+	    certificate_path(st, key, c->hostname, entry, "key", c->key_file, sizeof(c->key_file)) < 0)
+		return -1;
+	return 0;
+}
+
+/* set_certificates - tls.certificates: host name -> {cert, key} */
+static int set_certificates(struct parse_state *st, const char *key, const struct field *f,
+			    json_t *value, struct mb_context *ctx)
+{
+	const char *hostname;
+	json_t *entry;
+	size_t count = 0;
+
+	if (!json_is_object(value) || json_object_size(value) > MB_TLS_CERTIFICATES_MAX)
+		return fail(st, key, "expected %s (at most %d)", f->help, MB_TLS_CERTIFICATES_MAX);
+	struct mb_tls_certificate *certs = calloc(json_object_size(value) + 1, sizeof(*certs));
+	if (certs == NULL)
+		return fail(st, key, "out of memory");
+	json_object_foreach(value, hostname, entry) {
+		int ret = check_certificate(st, key, hostname, entry, &certs[count]);
+		for (size_t i = 0; ret == 0 && i < count; i++) {
+			if (strcmp(certs[i].hostname, certs[count].hostname) == 0)
+				ret = fail(st, key, "%s is named twice", certs[i].hostname);
+		}
+		if (ret < 0) {
+			free(certs);
+			return -1;
+		}
+		count++;
+	}
+	free(ctx->tls_certificates);
+	ctx->tls_certificates = certs;
+	ctx->tls_certificate_count = count;
+	return 0;
+}
+
+const struct mb_tls_certificate *mb_context_certificate(const struct mb_context *ctx,
+							const char *hostname)
+{
+	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
+		if (strcasecmp(ctx->tls_certificates[i].hostname, hostname) == 0)
+			return &ctx->tls_certificates[i];
+	}
+	return NULL;
+}
+
 /* set_field - convert one JSON value and store it in the context */
 static int set_field(struct parse_state *st, const char *key,
 		     const struct field *f, json_t *value, struct mb_context *ctx)
@@ -890,6 +992,14 @@ static int set_field(struct parse_state *st, const char *key,
 		return 0;
 	case FIELD_COUNT:
 		return parse_count(st, key, f, value, (uint64_t *)base);
+	case FIELD_PORT:
+		if (!json_is_integer(value) || json_integer_value(value) < 0 ||
+		    json_integer_value(value) > 65535)
+			return fail(st, key, "expected %s from 0 to 65535", f->help);
+		*(uint64_t *)base = (uint64_t)json_integer_value(value);
+		return 0;
+	case FIELD_CERTIFICATES:
+		return set_certificates(st, key, f, value, ctx);
 	case FIELD_DURATION:
 		return parse_duration(st, key, f, value, (int64_t *)base);
 	case FIELD_RATE_LIMITS:
@@ -987,14 +1097,14 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 		json_t *value;
 		if (f->type == FIELD_BOOL)
 			value = json_boolean(strcmp(f->default_value, "true") == 0);
-		else if (f->type == FIELD_COUNT)
+		else if (f->type == FIELD_COUNT || f->type == FIELD_PORT)
 			value = json_integer(strtoll(f->default_value, NULL, 10));
 		else if (f->type == FIELD_RATE_LIMITS || f->type == FIELD_ALLOWLIST ||
 			 f->type == FIELD_DOMAIN_LIST || f->type == FIELD_NETWORK_LIST ||
 			 f->type == FIELD_DOMAIN_PATTERNS || f->type == FIELD_ADDRESS_LIST)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
-		else if (f->type == FIELD_NODES)
+		else if (f->type == FIELD_NODES || f->type == FIELD_CERTIFICATES)
 			value = json_object();
 		else
 			value = json_string(f->default_value);
@@ -1145,6 +1255,9 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->milter_dkim_required.items);
 	free(ctx->milter_encryption_only.items);
 	free(ctx->milter_passthrough.items);
+	free(ctx->tls_certificates);
+	free(ctx->tls_postfix_sni_map);
+	free(ctx->tls_dovecot_conf);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -82,6 +82,16 @@ struct mb_address_list {
 
 bool mb_address_list_contains(const struct mb_address_list *list, const char *address);
 
+/* One certificate of tls.certificates: the one served to clients that
+   ask for hostname (SNI), or by default when hostname is the context's. */
+struct mb_tls_certificate {
+	char hostname[MB_DOMAIN_MAX + 1];
+	char cert_file[201];       /* PEM, the certificate then its chain */
+	char key_file[201];        /* PEM private key */
+};
+
+#define MB_TLS_CERTIFICATES_MAX 100
+
 /* milter.dmarc_reject_action */
 enum mb_dmarc_action { MB_DMARC_REJECT, MB_DMARC_QUARANTINE, MB_DMARC_NONE };
 
@@ -154,7 +164,20 @@ struct mb_context {
 	int64_t milter_dns_timeout; /* seconds for one DNS answer */
 	struct mb_domain_patterns milter_encryption_only; /* OpenPGP-only domains */
 	struct mb_address_list milter_passthrough; /* exempt from encryption-only */
+	/* the ports clients are told about (SRV, autoconfig); 0: not offered */
+	uint64_t submission_port;  /* STARTTLS, 587 */
+	uint64_t submissions_port; /* implicit TLS, 465 */
+	uint64_t imap_port;        /* STARTTLS, 143 */
+	uint64_t imaps_port;       /* implicit TLS, 993 */
+	struct mb_tls_certificate *tls_certificates; /* by hostname */
+	size_t tls_certificate_count;
+	char *tls_postfix_sni_map; /* written by `mailbag tls apply` */
+	char *tls_dovecot_conf;    /* written by `mailbag tls apply` */
 };
+
+/* The certificate for hostname (case-insensitive), NULL if none. */
+const struct mb_tls_certificate *mb_context_certificate(const struct mb_context *ctx,
+							const char *hostname);
 
 /* The node named name (NULL if the context has none of that name). */
 const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name);

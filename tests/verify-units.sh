@@ -14,7 +14,8 @@ for unit in "$src"/deploy/systemd/*.in; do
   sed -e "s|@SBINDIR@/mailbag-policyd|$build/policyd/mailbag-policyd|" \
       -e "s|@SBINDIR@/mailbag-lmtpd|$build/lmtp-bridge/mailbag-lmtpd|" \
       -e "s|@SBINDIR@/mailbag-milter|$build/milter/mailbag-milter|" \
-      -e "s|@BINDIR@/mailbag|$build/cli/mailbag|" "$unit" >"$dir/$name"
+      -e "s|@BINDIR@/mailbag|$build/cli/mailbag|" \
+      -e "s|@LIBEXECDIR@/mailbag/|$src/deploy/|" "$unit" >"$dir/$name"
   if grep -q '@[A-Z]*@' "$dir/$name"; then
     echo "$name: a placeholder is left unfilled" >&2
     exit 1

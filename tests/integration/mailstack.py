@@ -74,6 +74,25 @@ def render(template_name, values):
     return text
 
 
+def ensure_postfix_main_cf():
+    """Postfix's tools need /etc/postfix/main.cf, which Debian's package
+    leaves out under "No configuration"."""
+    main_cf = os.path.join(POSTFIX_DEFAULT_CONFIG, "main.cf")
+    if not os.path.exists(main_cf):
+        open(main_cf, "a").close()
+
+
+def make_certificate(hostname, cert, key, days=2, names=()):
+    """A self-signed certificate for hostname (and names), key mode 0600."""
+    san = ",".join("DNS:" + n for n in (hostname,) + tuple(names))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-days", str(days), "-subj", "/CN=" + hostname,
+                    "-addext", "subjectAltName=" + san,
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+
+
 class SmtpSink:
     """A tiny SMTP server keeping every message it is given."""
 
@@ -168,9 +187,11 @@ class RedisServer:
         self.proc = None
 
 
-def start_dovecot_instance(dovecot_dir, imap_port, values):
+def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None):
     """Dovecot as root with its own base_dir under dovecot_dir, the
-    mailbag template (values) included, IMAP on imap_port."""
+    mailbag template (values) included, IMAP on imap_port; with include,
+    that file too, last (`mailbag tls apply`'s TLS settings), and IMAP
+    with implicit TLS on imaps_port."""
     conf = os.path.join(dovecot_dir, "dovecot.conf")
     with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
         f.write(render("dovecot-mailbag.conf", values))
@@ -195,11 +216,14 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
   }}
 }}
 !include {d}/mailbag.conf
-""".format(d=dovecot_dir, port=imap_port))
+""".format(d=dovecot_dir, port=imap_port, imaps=imaps_port))
+        if include:
+            f.write("!include %s\n" % include)
     os.makedirs(os.path.join(dovecot_dir, "state"), exist_ok=True)
     # the daemon keeps its stdio: a pipe here would never reach EOF
     with open(os.path.join(dovecot_dir, "start.out"), "w") as out:
@@ -267,7 +291,7 @@ class MailStack:
             "mailbag-milter")
         self.auth_module = auth_module
         self.hostname = hostname
-        self.ports = {name: free_port() for name in ("smtp", "submission", "imap", "sink")}
+        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink")}
         self.ports.update(ports or {})
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
@@ -294,6 +318,10 @@ class MailStack:
         self.milter_proc = None
         self.dkim_dir = os.path.join(self.root, "etc", "dkim")
         self.resolv_conf = os.path.join(self.root, "etc", "resolv.conf")
+        self.cert = os.path.join(self.root, "etc", "cert.pem")
+        self.key = os.path.join(self.root, "etc", "key.pem")
+        self.sni_map = os.path.join(self.root, "etc", "postfix-sni")
+        self.dovecot_tls_conf = os.path.join(self.root, "etc", "dovecot-tls.conf")
         self.sink = None
         self.started = []
 
@@ -350,23 +378,28 @@ class MailStack:
                         "spool_dir": self.spool_dir, "socket_group": "postfix"}
         ctx["milter"] = {"socket": self.milter_socket, "socket_group": "postfix", "dns_timeout": "3s"}
         ctx["dkim"] = {"key_dir": self.dkim_dir}
+        ctx["tls"] = {"certificates": {self.hostname: {"cert": self.cert, "key": self.key}},
+                      "postfix_sni_map": self.sni_map, "dovecot_conf": self.dovecot_tls_conf}
+        # what clients are told (autoconfig, SRV): this instance's ports;
+        # its Dovecot speaks no TLS unless a test starts one that does
+        ctx["clients"] = {"submission_port": self.ports["submission"],
+                          "submissions_port": self.ports["submissions"],
+                          "imap_port": self.ports["imap"], "imaps_port": 0}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
         subprocess.run([self.mailbag_bin, "--context", self.context, "init"],
                        check=True, capture_output=True)
         self._make_certificate()
+        # Postfix's SNI table and Dovecot's local_name blocks (postmap
+        # reads the default main.cf, which Debian's package may not have made)
+        ensure_postfix_main_cf()
+        self.mailbag("tls", "apply", check=True)
         self._install_auth_module()
         self._compile_sieve()
 
     def _make_certificate(self):
-        self.cert = os.path.join(self.root, "etc", "cert.pem")
-        self.key = os.path.join(self.root, "etc", "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-days", "2", "-subj", "/CN=" + self.hostname,
-                        "-keyout", self.key, "-out", self.cert],
-                       check=True, capture_output=True)
-        os.chmod(self.key, 0o600)
+        make_certificate(self.hostname, self.cert, self.key)
 
     def _compile_sieve(self):
         """Dovecot's sieve_before script, compiled where Dovecot reads it."""
@@ -400,6 +433,8 @@ class MailStack:
             "TLS_CERT": self.cert,
             "TLS_KEY": self.key,
             "SUBMISSION_LISTEN": "127.0.0.1:%d" % self.ports["submission"],
+            "SUBMISSIONS_LISTEN": "127.0.0.1:%d" % self.ports["submissions"],
+            "SNI_MAP": self.sni_map,
             "CONTEXT": self.context,
             "STORE_GROUP": "mailbag",
             "HOSTNAME": self.hostname,
@@ -541,17 +576,20 @@ class MailStack:
     def start_dovecot(self):
         self._start_dovecot()
 
-    def spawn_dovecot(self, name):
+    def spawn_dovecot(self, name, tls=False):
         """Another Dovecot on the same store and context (another node):
         its own directory, IMAP port, LMTP and auth sockets. Stop it with
-        its stop()."""
+        its stop(). With tls: the TLS settings `mailbag tls apply` wrote
+        (SNI by local_name) and IMAP with implicit TLS on node.imaps_port."""
         node = DovecotNode(os.path.join(self.root, name), free_port())
+        node.imaps_port = free_port() if tls else 0
         values = self.template_values()
         values.update({"DOVECOT_LMTP": node.lmtp_socket, "DOVECOT_AUTH": node.auth_socket,
                        "DOVECOT_CONF": node.conf})
         os.makedirs(node.dir, exist_ok=True)
         os.chmod(node.dir, 0o755)
-        start_dovecot_instance(node.dir, node.imap_port, values)
+        start_dovecot_instance(node.dir, node.imap_port, values, imaps_port=node.imaps_port,
+                               include=self.dovecot_tls_conf if tls else None)
         return node
 
     def dovecot_log(self):
@@ -562,9 +600,7 @@ class MailStack:
                        capture_output=True, text=True)
 
     def _register_postfix_config(self, add):
-        main_cf = os.path.join(POSTFIX_DEFAULT_CONFIG, "main.cf")
-        if not os.path.exists(main_cf):
-            open(main_cf, "a").close()
+        ensure_postfix_main_cf()
         cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
                               "alternate_config_directories"],
                              capture_output=True, text=True).stdout.split()
@@ -711,11 +747,13 @@ mailbag demo server running under {root}
   SMTP (incoming)   127.0.0.1:{smtp}
   IMAP              127.0.0.1:{imap}   (plain login allowed on loopback)
   submission        127.0.0.1:{sub}    (STARTTLS, self-signed certificate)
+  submissions       127.0.0.1:{subs}   (implicit TLS, self-signed certificate)
   manage it with:   mailbag --context {ctx} user list
   send a test:      swaks --server 127.0.0.1:{smtp} --to {user}@{domain}
   stop it with:     Ctrl-C
 """.format(root=args.root, domain=args.domain, user=args.user, password=password,
            smtp=stack.ports["smtp"], imap=stack.ports["imap"], sub=stack.ports["submission"],
+           subs=stack.ports["submissions"],
            ctx=stack.context), flush=True)
     try:
         while not stop.wait(1):

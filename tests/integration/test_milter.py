@@ -504,8 +504,14 @@ def test_dns_records_publish_what_the_server_needs(stack, users):
     assert by[("_dmarc." + DOMAIN, "TXT")][0].startswith("v=DMARC1; p=reject")
     assert by[("_mta-sts." + DOMAIN, "TXT")][0].startswith("v=STSv1; id=")
     assert by[("_smtp._tls." + DOMAIN, "TXT")][0].startswith("v=TLSRPTv1; rua=mailto:")
-    assert by[("_submissions._tcp." + DOMAIN, "SRV")] == ["0 1 465 %s." % stack.hostname]
-    assert by[("_imaps._tcp." + DOMAIN, "SRV")] == ["0 1 993 %s." % stack.hostname]
+    # the ports of the context's clients.*_port, 0 as "not offered"
+    with open(stack.context) as f:
+        clients = json.load(f)["clients"]
+    assert by[("_submissions._tcp." + DOMAIN, "SRV")] == [
+        "0 1 %d %s." % (clients["submissions_port"], stack.hostname)]
+    assert by[("_imaps._tcp." + DOMAIN, "SRV")] == (
+        ["0 0 0 ."] if clients["imaps_port"] == 0 else
+        ["0 1 %d %s." % (clients["imaps_port"], stack.hostname)])
     assert ("autoconfig." + DOMAIN, "CNAME") in by and ("autodiscover." + DOMAIN, "CNAME") in by
     # the DKIM records are the signing keys', and a message the milter
     # signs verifies against them

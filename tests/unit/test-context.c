@@ -104,6 +104,17 @@ static const struct context_case cases[] = {
 	   break the one-line error */
 	{ "{\"hos\\nname\": \"x\"}", "unknown key 'hos\\x0aname'" },
 	{ "{\"hostname\": \"a\\nb.example\"}", "\\x0a" },
+	/* TLS certificates and client ports (issue 7) */
+	{ "{\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"}}}}", NULL },
+	{ "{\"tls\": {\"certificates\": {\"not a host\": {\"cert\": \"/c\", \"key\": \"/k\"}}}}", "\"not a host\" is not a host name" },
+	{ "{\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"c.pem\", \"key\": \"/k\"}}}}", "mx.example.org: \"cert\" must be an absolute path" },
+	{ "{\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"/c\"}}}}", "mx.example.org: \"key\" must be an absolute path" },
+	{ "{\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"/c\", \"key\": \"/k\", \"chain\": \"/x\"}}}}", "unknown key 'chain'" },
+	{ "{\"tls\": {\"certificates\": {\"MX.example.org\": {\"cert\": \"/c\", \"key\": \"/k\"}, \"mx.example.org\": {\"cert\": \"/c\", \"key\": \"/k\"}}}}", "mx.example.org is named twice" },
+	{ "{\"tls\": {\"certificates\": [\"/c\"]}}", "key 'tls.certificates': expected an object" },
+	{ "{\"clients\": {\"imap_port\": 0, \"submission_port\": 2587}}", NULL },
+	{ "{\"clients\": {\"imaps_port\": 70000}}", "key 'clients.imaps_port': expected a port number" },
+	{ "{\"clients\": {\"imaps_port\": \"993\"}}", "key 'clients.imaps_port'" },
 	/* mailbag-lmtpd */
 	{ "{\"lmtpd\": {\"nodes\": {\"node2\": \"/run/dovecot2/lmtp\", \"b\": \"10.0.0.2:24\", \"c\": \"[2001:db8::2]:24\"}}}", NULL },
 	{ "{\"lmtpd\": {\"nodes\": {\"local\": \"/x\"}}}", "node name \"local\"" },

@@ -1,0 +1,87 @@
+/* files.c - files that `mailbag` writes for other programs
+ *
+ * SUMMARY
+ *	The commands that write configuration for Postfix, Dovecot and a
+ *	web server (tls apply, web build) write each file whole to a
+ *	temporary name and rename it into place, so a reader never sees half
+ *	a file, and leave a file alone when its text would not change, so
+ *	running them again changes nothing (no new mtime, no reload).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cli_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char saved = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, i == len ? mode : 0755) < 0 && errno != EEXIST)
+			return -1;
+		buf[i] = saved;
+	}
+	return 0;
+}
+
+/* same_text - whether path holds exactly text (and has mode) */
+static bool same_text(const char *path, const char *text, size_t len, mode_t mode)
+{
+	struct stat st;
+	bool same = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len &&
+	    (st.st_mode & 07777) == mode) {
+		char *old = malloc(len + 1);
+		same = old != NULL && read(fd, old, len + 1) == (ssize_t)len && memcmp(old, text, len) == 0;
+		free(old);
+	}
+	close(fd);
+	return same;
+}
+
+int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t mode, bool *changed_r)
+{
+	char tmp[4200];
+	size_t len = strlen(text);
+
+	*changed_r = false;
+	if (same_text(path, text, len, mode))
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.mailbag-new", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return cli_fail(cli, -1, "cannot create %s: %s", tmp, strerror(errno));
+	bool ok = fchmod(fd, mode) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	int saved = errno;
+	if (close(fd) < 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok || rename(tmp, path) < 0) {
+		if (ok)
+			saved = errno;
+		unlink(tmp);
+		return cli_fail(cli, -1, "cannot write %s: %s", path, strerror(saved));
+	}
+	*changed_r = true;
+	return 0;
+}
