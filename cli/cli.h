@@ -88,6 +88,32 @@ int cli_tls_spki_sha256(const char *cert_file, char hex[65], char *error, size_t
    `mailbag web build` writes it, `mailbag dns records` derives the id of
    the _mta-sts record from it. */
 void cli_mta_sts_policy(const char *host, char *buf, size_t size);
+/* The id of the _mta-sts TXT record for that policy text. */
+void cli_mta_sts_id(const char *policy, char id[17]);
+/* `mailbag dns check` (dns-check.c) */
+int cli_dns_check(struct cli *cli, int argc, char **argv);
+
+/* DNS lookups (dns-query.c): the system resolver (server NULL) or one
+   server "IPv4[:PORT]". NULL with error when it cannot be set up. */
+struct cli_dns;
+struct cli_dns *cli_dns_open(const char *server, char *error, size_t error_size);
+void cli_dns_close(struct cli_dns *dns);
+struct cli_dns_answers {
+	char **items;   /* zone-file text of each answer (see dns-query.c) */
+	size_t count;
+};
+enum { CLI_DNS_TYPE_TLSA = 52 };
+/* Every answer of type (ns_t_*) for name: how many (0: no such name or
+   no such record), or -1 when DNS did not say (error). Free answers. */
+int cli_dns_lookup(struct cli_dns *dns, const char *name, int type,
+		   struct cli_dns_answers *answers, char *error, size_t error_size);
+void cli_dns_answers_free(struct cli_dns_answers *answers);
+/* The answers of type in a DNS reply packet (what cli_dns_lookup does
+   with what it receives): how many, or -1 when the packet is malformed. */
+int cli_dns_parse_answer(const unsigned char *packet, int len, int type,
+			 struct cli_dns_answers *answers);
+/* Whether two TXT record texts are the same, spaces and tabs aside. */
+bool cli_same_record(const char *a, const char *b);
 
 int cmd_user_import(struct cli *cli, int argc, char **argv);
 int cmd_user_app_password(struct cli *cli, int argc, char **argv);

@@ -378,61 +378,25 @@ static int keygen(struct cli *cli, const char *domain, const char *base)
 	return ret;
 }
 
-/* same_record - TXT values equal but for whitespace */
-static bool same_record(const char *a, const char *b)
-{
-	for (;;) {
-		while (*a == ' ' || *a == '\t')
-			a++;
-		while (*b == ' ' || *b == '\t')
-			b++;
-		if (*a != *b)
-			return false;
-		if (*a == '\0')
-			return true;
-		a++;
-		b++;
-	}
-}
-
 /* dns_has_txt - 1 when name has a TXT record equal to want, 0 when not,
    -1 when DNS could not say (why written) */
-static int dns_has_txt(const char *name, const char *want, char *why, size_t why_size)
+static int dns_has_txt(struct cli_dns *dns, const char *name, const char *want,
+		       char *why, size_t why_size)
 {
-	unsigned char answer[8192];
-	ns_msg msg;
-	ns_rr rr;
-	int len = res_query(name, ns_c_in, ns_t_txt, answer, sizeof(answer));
+	struct cli_dns_answers txt;
+	int found = cli_dns_lookup(dns, name, ns_t_txt, &txt, why, why_size);
 
-	if (len < 0) {
-		snprintf(why, why_size, "%s", h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ?
-			 "no TXT record" : "the DNS lookup failed");
-		return h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ? 0 : -1;
-	}
-	if (ns_initparse(answer, len, &msg) < 0) {
-		snprintf(why, why_size, "an unreadable DNS answer");
-		return -1;
+	if (found <= 0) {
+		if (found == 0)
+			snprintf(why, why_size, "no TXT record");
+		return found;
 	}
 	snprintf(why, why_size, "a different TXT record");
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		char text[4096];
-		size_t n = 0;
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt)
-			continue;
-		const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
-		while (p < end) {
-			size_t piece = *p++;
-			if (piece > (size_t)(end - p) || n + piece >= sizeof(text))
-				break;
-			memcpy(text + n, p, piece);
-			n += piece;
-			p += piece;
-		}
-		text[n] = '\0';
-		if (same_record(text, want))
-			return 1;
-	}
-	return 0;
+	found = 0;
+	for (size_t i = 0; i < txt.count; i++)
+		found = found || cli_same_record(txt.items[i], want);
+	cli_dns_answers_free(&txt);
+	return found;
 }
 
 /* next_base - today's dated base, or the first of BASE-2..BASE-9 not used */
@@ -509,7 +473,7 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 
 static int activate(struct cli *cli, const char *domain, bool force)
 {
-	char dir[4096], path[4400], error[1024], name[MB_DKIM_SELECTOR_MAX + MB_DOMAIN_MAX + 16], why[64];
+	char dir[4096], path[4400], error[1024], name[MB_DKIM_SELECTOR_MAX + MB_DOMAIN_MAX + 16], why[512];
 	struct mb_dkim_rotation rotation;
 	int64_t now = (int64_t)time(NULL);
 	int missing = 0;
@@ -520,6 +484,9 @@ static int activate(struct cli *cli, const char *domain, bool force)
 	if (rotation.pending.count == 0)
 		return cli_fail(cli, EX_DATAERR, "no rotation of %s is pending; start one with 'mailbag dkim rotate %s'",
 				domain, domain);
+	struct cli_dns *dns = cli_dns_open(NULL, error, sizeof(error));
+	if (dns == NULL)
+		return cli_fail(cli, EX_UNAVAILABLE, "%s", error);
 	for (size_t i = 0; i < rotation.pending.count; i++) {
 		const char *selector = rotation.pending.selectors[i];
 		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
@@ -527,11 +494,11 @@ static int activate(struct cli *cli, const char *domain, bool force)
 		char *want = key != NULL ? txt_value(key) : NULL;
 		EVP_PKEY_free(key);
 		if (want == NULL) {
-			free(want);
+			cli_dns_close(dns);
 			return cli_fail(cli, EX_DATAERR, "%s is missing or not a key", path);
 		}
 		snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
-		int found = dns_has_txt(name, want, why, sizeof(why));
+		int found = dns_has_txt(dns, name, want, why, sizeof(why));
 		free(want);
 		if (found != 1) {
 			fprintf(stderr, "mailbag: dkim activate: %s: %s\n", name, why);
@@ -540,6 +507,7 @@ static int activate(struct cli *cli, const char *domain, bool force)
 			printf("%s: published\n", name);
 		}
 	}
+	cli_dns_close(dns);
 	if (missing > 0 && !force)
 		return cli_fail(cli, EX_TEMPFAIL, "%d record%s of the new keys not in DNS yet; the old keys keep signing",
 				missing, missing > 1 ? "s" : "");

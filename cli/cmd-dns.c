@@ -1,4 +1,5 @@
 /* cmd-dns.c - `mailbag dns records [DOMAIN]`: what to publish in DNS
+ *	(and `dns check`, in dns-check.c: whether it is published)
  *
  * SUMMARY
  *	For each domain (the one given, or every domain of the store): MX
@@ -22,11 +23,16 @@
 
 static const char dns_usage[] =
 	"usage: mailbag dns records [DOMAIN]\n"
+	"       mailbag dns check [--server IPv4[:PORT]] [DOMAIN]\n"
 	"\n"
 	"records  the DNS records DOMAIN (or every domain of the store) needs for\n"
 	"         mail here: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV (RFC 6186),\n"
 	"         autoconfig/autodiscover, and TLSA for this host's certificate;\n"
-	"         zone-file lines, or --json\n";
+	"         zone-file lines, or --json\n"
+	"check    ask DNS (the system resolver, or --server) for them, record by\n"
+	"         record: ok, missing, wrong (and why), error (no answer), optional;\n"
+	"         also A/AAAA and PTR of this host, SPF evaluated for its addresses.\n"
+	"         Exit 1 when anything is missing, wrong or unanswered\n";
 
 struct printer {
 	struct cli *cli;
@@ -56,8 +62,8 @@ void cli_mta_sts_policy(const char *host, char *buf, size_t size)
 	snprintf(buf, size, "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 604800\n", host);
 }
 
-/* mta_sts_id - changes whenever the policy text does (RFC 8461 3.1) */
-static void mta_sts_id(const char *policy, char id[17])
+/* cli_mta_sts_id - changes whenever the policy text does (RFC 8461 3.1) */
+void cli_mta_sts_id(const char *policy, char id[17])
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
@@ -97,7 +103,7 @@ static int domain_records(struct printer *p, const char *domain)
 	snprintf(value, sizeof(value), "v=DMARC1; p=reject; rua=mailto:postmaster@%s", domain);
 	emit(p, name, "TXT", value, "DMARC: refuse mail that fails SPF and DKIM alignment");
 	cli_mta_sts_policy(host, policy, sizeof(policy));
-	mta_sts_id(policy, id);
+	cli_mta_sts_id(policy, id);
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
 	snprintf(value, sizeof(value), "v=STSv1; id=%s", id);
 	emit(p, name, "TXT", value, "MTA-STS: a policy is served at mta-sts.DOMAIN");
@@ -178,6 +184,8 @@ int cmd_dns(struct cli *cli, int argc, char **argv)
 		fputs(dns_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
+	if (strcmp(argv[1], "check") == 0)
+		return cli_dns_check(cli, argc - 1, argv + 1);
 	if (strcmp(argv[1], "records") != 0 || argc > 3) {
 		fputs(dns_usage, stderr);
 		return EX_USAGE;
