@@ -123,6 +123,7 @@ int cmd_dkim(struct cli *cli, int argc, char **argv);
 int cmd_dns(struct cli *cli, int argc, char **argv);
 int cmd_tls(struct cli *cli, int argc, char **argv);
 int cmd_web(struct cli *cli, int argc, char **argv);
+int cmd_setup(struct cli *cli, int argc, char **argv);
 
 /* The DKIM records a domain must have in DNS now (its signing, pending
    and still-retiring keys): cb per key. How many, or -1 (printed). */

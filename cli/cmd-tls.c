@@ -279,7 +279,15 @@ static int run_postmap(struct cli *cli, const char *path)
 	int status;
 
 	snprintf(table, sizeof(table), "hash:%s", path);
-	char *argv[] = { "postmap", "-F", table, NULL };
+	/* the table beside a main.cf (Postfix's config directory): that
+	   Postfix's settings, not the default one's */
+	char dir[300], main_cf[320];
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	snprintf(main_cf, sizeof(main_cf), "%s/main.cf", dir);
+	char *with_dir[] = { "postmap", "-c", dir, "-F", table, NULL };
+	char *without[] = { "postmap", "-F", table, NULL };
+	char **argv = access(main_cf, F_OK) == 0 ? with_dir : without;
 	int err = posix_spawnp(&pid, "postmap", NULL, NULL, argv, environ);
 	if (err != 0)
 		return cli_fail(cli, -1, "cannot run postmap: %s (is Postfix installed?)", strerror(err));

@@ -183,6 +183,9 @@ static void usage(FILE *f)
 		"Changes are live for Postfix and Dovecot at once.\n"
 		"\n"
 		"commands:\n"
+		"  setup --hostname HOST --domain DOMAIN [--root DIR] [--dry-run]\n"
+		"                          wire mailbag into this host's Postfix and Dovecot\n"
+		"  unsetup                 put Postfix's and Dovecot's own configuration back\n"
 		"  init                    create the context file and the store\n"
 		"  domain add|del|list     the domains whose mail is kept here\n"
 		"  user add|del|list|passwd|disable|enable|quota\n"
@@ -264,6 +267,8 @@ int main(int argc, char **argv)
 		ret = cmd_tls(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "web") == 0)
 		ret = cmd_web(&cli, sub_argc, sub_argv);
+	else if (strcmp(name, "setup") == 0 || strcmp(name, "unsetup") == 0)
+		ret = cmd_setup(&cli, sub_argc, sub_argv);
 	else if (strcmp(name, "help") == 0) {
 		usage(stdout);
 		ret = EX_OK;
