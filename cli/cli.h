@@ -71,6 +71,9 @@ struct cli_domains {
 int cli_domains_load(struct cli *cli, struct cli_domains *domains, char *error, size_t error_size);
 const struct mb_domain *cli_domains_find(const struct cli_domains *domains, const char *name);
 void cli_domains_free(struct cli_domains *domains);
+/* The domains a command works on: the one named (already checked), or
+   every domain of the store; -1 with *exit_r printed. */
+int cli_target_domains(struct cli *cli, const char *named, struct cli_domains *domains, int *exit_r);
 
 /* mkdir -p: parents 0755, the last one mode; 0 or -1 (errno). */
 #include <sys/types.h>

@@ -128,6 +128,31 @@ const struct mb_domain *cli_domains_find(const struct cli_domains *domains, cons
 	return bsearch(name, domains->items, domains->count, sizeof(*domains->items), compare_domain);
 }
 
+int cli_target_domains(struct cli *cli, const char *named, struct cli_domains *domains, int *exit_r)
+{
+	char error[1024];
+
+	domains->items = NULL;
+	domains->count = 0;
+	if (named != NULL) {
+		domains->items = calloc(1, sizeof(*domains->items));
+		if (domains->items == NULL) {
+			*exit_r = cli_fail(cli, EX_OSERR, "out of memory");
+			return -1;
+		}
+		snprintf(domains->items[0].name, sizeof(domains->items[0].name), "%s", named);
+		domains->count = 1;
+		return 0;
+	}
+	if (cli_store(cli, exit_r) < 0)
+		return -1;
+	if (cli_domains_load(cli, domains, error, sizeof(error)) < 0) {
+		*exit_r = cli_fail(cli, EX_TEMPFAIL, "%s", error);
+		return -1;
+	}
+	return 0;
+}
+
 void cli_domains_free(struct cli_domains *domains)
 {
 	free(domains->items);

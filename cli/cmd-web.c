@@ -195,33 +195,17 @@ static int domain_files(struct cli *cli, const char *dir, const char *domain)
 struct web_build {
 	struct cli *cli;
 	const char *dir;
-	char **domains;
-	size_t count;
+	struct cli_domains domains;
 };
-
-static int collect_domain(const char *domain, void *context)
-{
-	struct web_build *w = context;
-	char **grown = realloc(w->domains, (w->count + 1) * sizeof(*grown));
-
-	if (grown == NULL)
-		return -ENOMEM;
-	w->domains = grown;
-	w->domains[w->count] = strdup(domain);
-	if (w->domains[w->count] == NULL)
-		return -ENOMEM;
-	w->count++;
-	return 0;
-}
 
 static void server_names(struct buffer *b, const struct web_build *w, bool with_mta_sts)
 {
 	static const char *const prefixes[] = { "autoconfig", "autodiscover", "mta-sts" };
 
 	append(b, "    server_name");
-	for (size_t i = 0; i < w->count; i++) {
+	for (size_t i = 0; i < w->domains.count; i++) {
 		for (int p = 0; p < (with_mta_sts ? 3 : 2); p++)
-			append(b, " %s.%s", prefixes[p], w->domains[i]);
+			append(b, " %s.%s", prefixes[p], w->domains.items[i].name);
 	}
 	append(b, ";\n");
 }
@@ -254,9 +238,9 @@ static const struct mb_tls_certificate *web_certificate(const struct web_build *
 {
 	const struct mb_context *ctx = w->cli->ctx;
 
-	for (size_t i = 0; i < w->count; i++) {
+	for (size_t i = 0; i < w->domains.count; i++) {
 		char name[MB_DOMAIN_MAX + 16];
-		snprintf(name, sizeof(name), "mta-sts.%s", w->domains[i]);
+		snprintf(name, sizeof(name), "mta-sts.%s", w->domains.items[i].name);
 		if (mb_context_certificate(ctx, name) != NULL)
 			return mb_context_certificate(ctx, name);
 	}
@@ -311,7 +295,7 @@ int cmd_web(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_http = "80", *listen_https = "443";
-	char domain[MB_DOMAIN_MAX + 1], error[1024], acme[4096];
+	char domain[MB_DOMAIN_MAX + 1], acme[4096];
 	int exit_code, opt;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -345,31 +329,21 @@ int cmd_web(struct cli *cli, int argc, char **argv)
 		return EX_DATAERR;
 	if (cli_context(cli, &exit_code) < 0)
 		return exit_code;
-	struct web_build w = { cli, dir, NULL, 0 };
-	int ret = 0;
-	if (argc - optind == 2) {
-		ret = collect_domain(domain, &w);
-	} else {
-		if (cli_store(cli, &exit_code) < 0)
-			return exit_code;
-		ret = mb_store_domains_foreach(cli->store, collect_domain, &w, error, sizeof(error));
-		if (ret < 0 && ret != -ENOMEM)
-			cli_fail(cli, EX_TEMPFAIL, "%s", error);
-	}
-	exit_code = ret < 0 ? EX_TEMPFAIL : EX_OK;
-	if (ret == 0 && w.count == 0)
+	struct web_build w = { cli, dir, { NULL, 0 } };
+	if (cli_target_domains(cli, argc - optind == 2 ? domain : NULL, &w.domains, &exit_code) < 0)
+		return exit_code;
+	exit_code = EX_OK;
+	if (w.domains.count == 0)
 		exit_code = cli_fail(cli, EX_DATAERR, "the store has no domain yet ('mailbag domain add')");
 	snprintf(acme, sizeof(acme), "%s/acme", dir);
 	if (exit_code == EX_OK && cli_mkdir_p(acme, 0755) < 0)
 		exit_code = cli_fail(cli, EX_CANTCREAT, "cannot create %s: %s", acme, strerror(errno));
-	for (size_t i = 0; exit_code == EX_OK && i < w.count; i++) {
-		if (domain_files(cli, dir, w.domains[i]) < 0)
+	for (size_t i = 0; exit_code == EX_OK && i < w.domains.count; i++) {
+		if (domain_files(cli, dir, w.domains.items[i].name) < 0)
 			exit_code = EX_CANTCREAT;
 	}
 	if (exit_code == EX_OK && nginx_conf(&w, listen_http, listen_https) < 0)
 		exit_code = EX_CANTCREAT;
-	for (size_t i = 0; i < w.count; i++)
-		free(w.domains[i]);
-	free(w.domains);
+	cli_domains_free(&w.domains);
 	return exit_code;
 }

@@ -586,25 +586,6 @@ static void check_domain(struct check *c, const char *domain)
 	check_web_name(c, "autodiscover", domain, "Outlook");
 }
 
-struct domain_list {
-	char **names;
-	size_t count;
-};
-
-static int collect(const char *domain, void *context)
-{
-	struct domain_list *l = context;
-	char **grown = realloc(l->names, (l->count + 1) * sizeof(*grown));
-
-	if (grown == NULL)
-		return -ENOMEM;
-	l->names = grown;
-	if ((l->names[l->count] = strdup(domain)) == NULL)
-		return -ENOMEM;
-	l->count++;
-	return 0;
-}
-
 int cli_dns_check(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -613,7 +594,7 @@ int cli_dns_check(struct cli *cli, int argc, char **argv)
 	};
 	const char *server = NULL;
 	char domain[MB_DOMAIN_MAX + 1], error[1024];
-	struct domain_list domains = { NULL, 0 };
+	struct cli_domains domains;
 	int exit_code, opt;
 
 	cli->command = "dns check";
@@ -629,30 +610,22 @@ int cli_dns_check(struct cli *cli, int argc, char **argv)
 		return EX_DATAERR;
 	if (cli_context(cli, &exit_code) < 0)
 		return exit_code;
-	if (argc - optind == 1) {
-		if (collect(domain, &domains) < 0)
-			return cli_fail(cli, EX_OSERR, "out of memory");
-	} else {
-		if (cli_store(cli, &exit_code) < 0)
-			return exit_code;
-		if (mb_store_domains_foreach(cli->store, collect, &domains, error, sizeof(error)) < 0)
-			return cli_fail(cli, EX_TEMPFAIL, "%s", error);
-	}
+	if (cli_target_domains(cli, argc - optind == 1 ? domain : NULL, &domains, &exit_code) < 0)
+		return exit_code;
 	struct check c = { .cli = cli, .list = cli->json ? json_array() : NULL };
 	c.dns = cli_dns_open(server, error, sizeof(error));
 	if (c.dns == NULL) {
 		json_decref(c.list);
+		cli_domains_free(&domains);
 		return cli_fail(cli, EX_USAGE, "%s", error);
 	}
 	const char *host = cli->ctx->hostname;
 	check_addresses(&c, host);
 	check_ptr(&c, host);
 	check_tlsa(&c, host);
-	for (size_t i = 0; i < domains.count; i++) {
-		check_domain(&c, domains.names[i]);
-		free(domains.names[i]);
-	}
-	free(domains.names);
+	for (size_t i = 0; i < domains.count; i++)
+		check_domain(&c, domains.items[i].name);
+	cli_domains_free(&domains);
 	cli_dns_close(c.dns);
 	if (c.list != NULL) {
 		json_dumpf(c.list, stdout, JSON_INDENT(2));

@@ -64,6 +64,9 @@ struct cli_dns *cli_dns_open(const char *server, char *error, size_t error_size)
 		cli_dns_close(dns);
 		return NULL;
 	}
+	/* one server: no waiting out the system's timeouts for it */
+	dns->state.retrans = 2;
+	dns->state.retry = 2;
 	dns->state.nscount = 1;
 	dns->state.nsaddr_list[0].sin_family = AF_INET;
 	dns->state.nsaddr_list[0].sin_addr = addr;

@@ -1,0 +1,166 @@
+/* setup-dovecot.c - what `mailbag setup` does to Dovecot: conf.d/90-mailbag.conf
+ * from config-templates/dovecot-mailbag.conf (the mailbag passdb and
+ * userdb, quota, the LMTP and auth listeners, the dedupe Sieve script,
+ * compiled here), and the distribution's settings mailbag replaces
+ * commented out, with a backup: the system users' passdb and the snakeoil
+ * certificate.
+ */
+#include "setup.h"
+#include "mailbag-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+/* --- Dovecot ---------------------------------------------------------------- */
+
+static int compile_sieve(struct setup *s, char *sieve_path, size_t size)
+{
+	char dir[PATH_SIZE], binary[PATH_SIZE + 32];
+	struct stat src, bin;
+	const char *no_values[] = { NULL };
+
+	setup_in_root(s, "/etc/mailbag", dir, sizeof(dir));
+	snprintf(sieve_path, size, "%s/mailbag-dedupe.sieve", dir);
+	char *text = setup_render(s, "mailbag-dedupe.sieve", no_values);
+	if (text == NULL)
+		return -1;
+	int ret = setup_write_if_changed(s, sieve_path, text, 0644);
+	free(text);
+	snprintf(binary, sizeof(binary), "%s/mailbag-dedupe.svbin", dir);
+	if (ret < 0 || s->dry_run)
+		return ret;
+	if (stat(sieve_path, &src) == 0 && stat(binary, &bin) == 0 &&
+	    (bin.st_mtim.tv_sec > src.st_mtim.tv_sec ||
+	     (bin.st_mtim.tv_sec == src.st_mtim.tv_sec && bin.st_mtim.tv_nsec >= src.st_mtim.tv_nsec)))
+		return 0;
+	setup_change(s, "compile %s (sievec)", sieve_path);
+	char *argv[] = { "sievec", sieve_path, NULL };
+	return setup_run(s, argv, NULL);
+}
+
+/* comment_out - in a Dovecot conf.d file, each line starting with one
+   of prefixes commented out with a note (backup kept); setup's own file
+   then decides. Lines already commented stay as they are. */
+static int comment_out(struct setup *s, const char *file, const char *const *prefixes, const char *why)
+{
+	char path[PATH_SIZE + 32];
+
+	snprintf(path, sizeof(path), "%s/conf.d/%s", s->dovecot_dir, file);
+	char *text = setup_read_text(path);
+	if (text == NULL)
+		return 0;
+	size_t size = strlen(text) * 2 + 1024, used = 0;
+	char *next = malloc(size);
+	if (next == NULL)
+		abort();
+	for (const char *line = text; *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+		bool match = false;
+		for (const char *const *p = prefixes; *p != NULL; p++)
+			match = match || strncmp(line, *p, strlen(*p)) == 0;
+		if (match)
+			used += (size_t)snprintf(next + used, size - used, "# mailbag setup: %s (unsetup restores it)\n#", why);
+		memcpy(next + used, line, len);
+		used += len;
+		line += len;
+	}
+	next[used] = '\0';
+	int ret = 0;
+	if (strcmp(next, text) != 0) {
+		ret = setup_backup_once(s, path);
+		if (ret == 0)
+			ret = setup_write_if_changed(s, path, next, 0644);
+	}
+	free(text);
+	free(next);
+	return ret;
+}
+
+/* the distribution's Dovecot settings that mailbag replaces: the system
+   users' passdb (PAM: every account of the host could log in), and the
+   snakeoil certificate (which need not exist; 91-mailbag-tls.conf names
+   the real one) */
+static int replace_distribution_settings(struct setup *s)
+{
+	static const char *const auth[] = { "!include auth-system.conf.ext", NULL };
+	static const char *const ssl[] = { "ssl_cert = <", "ssl_key = <", NULL };
+
+	if (comment_out(s, "10-auth.conf", auth, "only mailbag's users log in") < 0)
+		return -1;
+	return comment_out(s, "10-ssl.conf", ssl, "the certificates are tls.certificates' (91-mailbag-tls.conf)");
+}
+
+int setup_dovecot(struct setup *s)
+{
+	char conf[PATH_SIZE + 32], dovecot_conf[PATH_SIZE + 16], sieve[PATH_SIZE + 32];
+	char auth[PATH_SIZE], lmtp[PATH_SIZE], usage[PATH_SIZE], context[PATH_SIZE];
+	char uid[24], gid[24], quota_warning[PATH_SIZE], run_dir[PATH_SIZE];
+	const char *libexec = getenv("MAILBAG_LIBEXEC");
+
+	snprintf(conf, sizeof(conf), "%s/conf.d/90-mailbag.conf", s->dovecot_dir);
+	snprintf(dovecot_conf, sizeof(dovecot_conf), "%s/dovecot.conf", s->dovecot_dir);
+	if (access(dovecot_conf, F_OK) < 0)
+		return cli_fail(s->cli, -1, "%s is missing: install Debian's dovecot-core (or give --root a copy of /etc/dovecot)",
+				dovecot_conf);
+	if (compile_sieve(s, sieve, sizeof(sieve)) < 0)
+		return -1;
+	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
+	setup_in_root(s, "/run/dovecot/mailbag-lmtp", lmtp, sizeof(lmtp));
+	setup_in_root(s, "/run/mailbag/usage", usage, sizeof(usage));
+	setup_in_root(s, "/run/dovecot", run_dir, sizeof(run_dir));
+	snprintf(context, sizeof(context), "%s", s->context);
+	snprintf(uid, sizeof(uid), "%ld", s->vmail_uid);
+	snprintf(gid, sizeof(gid), "%ld", s->vmail_gid);
+	snprintf(quota_warning, sizeof(quota_warning), "%s/mailbag-quota-warning",
+		 libexec != NULL && libexec[0] != '\0' ? libexec : MAILBAG_LIBEXECDIR);
+	const char *values[] = {
+		"CONTEXT", context, "STORE_GROUP", "mailbag", "DOVECOT_AUTH", auth,
+		"DOVECOT_LMTP", lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
+		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
+		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
+		"DELIMITER", "+", NULL,
+	};
+	char *text = setup_render(s, "dovecot-mailbag.conf", values);
+	if (text == NULL)
+		return -1;
+	char ports[512] = "";
+	if (s->imap_port != 143 || s->imaps_port != 993)
+		snprintf(ports, sizeof(ports),
+			 "\n# setup --imap-port / --imaps-port\nservice imap-login {\n"
+			 "  inet_listener imap {\n    port = %ld\n  }\n"
+			 "  inet_listener imaps {\n    port = %ld\n  }\n}\n", s->imap_port, s->imaps_port);
+	char *full = malloc(strlen(text) + strlen(ports) + 128);
+	if (full == NULL)
+		abort();
+	sprintf(full, "# written by `mailbag setup`; `mailbag unsetup` removes it\n%s%s", text, ports);
+	free(text);
+	if (!s->dry_run && s->root[0] != '\0' && cli_mkdir_p(run_dir, 0755) < 0) {
+		free(full);
+		return cli_fail(s->cli, -1, "cannot create %s: %s", run_dir, strerror(errno));
+	}
+	int ret = setup_write_if_changed(s, conf, full, 0644);
+	free(full);
+	if (ret == 0)
+		ret = replace_distribution_settings(s);
+	return ret;
+}
+

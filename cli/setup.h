@@ -1,0 +1,50 @@
+/* setup.h - what the parts of `mailbag setup` share (cmd-setup.c, setup-util.c,
+ * setup-postfix.c, setup-dovecot.c) */
+#ifndef MAILBAG_SETUP_H
+#define MAILBAG_SETUP_H
+
+#include "cli.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define PATH_SIZE 4096
+
+struct setup {
+	struct cli *cli;
+	const char *root;            /* "" for / */
+	const char *hostname;
+	char **domains;
+	size_t domain_count;
+	bool dry_run;
+	long smtp_port, submission_port, submissions_port, imap_port, imaps_port;
+	int changes;
+	long vmail_uid, vmail_gid;
+	char context[PATH_SIZE];
+	char postfix_dir[PATH_SIZE];
+	char dovecot_dir[PATH_SIZE];
+};
+
+/* path below --root (root "" for /) */
+void setup_in_root(const struct setup *s, const char *path, char *out, size_t size);
+/* one change made (or, with --dry-run, one that would be), said on stdout */
+void setup_change(struct setup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* a whole file, NUL-terminated (NULL: unreadable, errno set) */
+char *setup_read_text(const char *path);
+/* a command, waited for, its stdout into *output when not NULL; 0 or -1 printed */
+int setup_run(struct setup *s, char *const argv[], char **output);
+/* a file setup owns, written (or said, with --dry-run) when its text differs */
+int setup_write_if_changed(struct setup *s, const char *path, const char *text, mode_t mode);
+/* PATH.mailbag-backup of the distribution's file, before the first change */
+int setup_backup_once(struct setup *s, const char *path);
+/* a config-templates/ file with @NAME@ filled from name, value pairs (NULL ends) */
+char *setup_render(struct setup *s, const char *template_name, const char *const *values);
+/* another mailbag command with its stdout thrown away */
+int setup_quietly(struct setup *s, int (*command)(struct cli *, int, char **), int argc, char **argv);
+
+int setup_postfix_dirs(struct setup *s);
+int setup_postfix_main(struct setup *s);
+int setup_postfix_master(struct setup *s);
+int setup_dovecot(struct setup *s);
+
+#endif
