@@ -430,7 +430,7 @@ static int parse_port(struct cli *cli, const char *option, const char *text, lon
 	errno = 0;
 	*port = strtol(text, &end, 10);
 	if (errno != 0 || *end != '\0' || end == text || *port < 1 || *port > 65535)
-		return cli_fail(cli, -1, "%s '%s': a port number from 1 to 65535", option, text);
+		return cli_fail(cli, -1, "--%s '%s': a port number from 1 to 65535", option, text);
 	return 0;
 }
 
@@ -603,8 +603,9 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 	while (ret == EX_OK && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'H':
-			if (cli_parse_domain(cli, optarg, hostname) < 0 || strchr(hostname, '.') == NULL)
-				ret = cli_fail(cli, EX_USAGE, "--hostname '%s': give this host's fully qualified name", optarg);
+			/* the parser says what is wrong (a name without a dot too) */
+			if (cli_parse_domain(cli, optarg, hostname) < 0)
+				ret = EX_USAGE;
 			break;
 		case 'd':
 			if (cli_parse_domain(cli, optarg, domains[s.domain_count]) < 0)

@@ -84,12 +84,7 @@ static int comment_out(struct setup *s, const char *file, const char *const *pre
 		line += len;
 	}
 	next[used] = '\0';
-	int ret = 0;
-	if (strcmp(next, text) != 0) {
-		ret = setup_backup_once(s, path);
-		if (ret == 0)
-			ret = setup_write_if_changed(s, path, next, 0644);
-	}
+	int ret = setup_edit_distribution_file(s, path, text, next);
 	free(text);
 	free(next);
 	return ret;

@@ -213,12 +213,7 @@ int setup_postfix_master(struct setup *s)
 		abort();
 	sprintf(next, "%s%s%s%s%s%s", rest, len > 0 && rest[len - 1] != '\n' ? "\n" : "", MASTER_BEGIN,
 		smtp, services, MASTER_END);
-	int ret = 0;
-	if (strcmp(next, text) != 0) {
-		ret = setup_backup_once(s, master_cf);
-		if (ret == 0)
-			ret = setup_write_if_changed(s, master_cf, next, 0644);
-	}
+	int ret = setup_edit_distribution_file(s, master_cf, text, next);
 	free(text);
 	free(rest);
 	free(services);

@@ -146,6 +146,15 @@ int setup_backup_once(struct setup *s, const char *path)
 	return ret;
 }
 
+int setup_edit_distribution_file(struct setup *s, const char *path, const char *old, const char *next)
+{
+	if (strcmp(old, next) == 0)
+		return 0;
+	if (setup_backup_once(s, path) < 0)
+		return -1;
+	return setup_write_if_changed(s, path, next, 0644);
+}
+
 /* render - a template of config-templates/ with every @NAME@ filled
    from values (name, value pairs ending with NULL) */
 char *setup_render(struct setup *s, const char *template_name, const char *const *values)

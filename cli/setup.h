@@ -37,6 +37,9 @@ int setup_run(struct setup *s, char *const argv[], char **output);
 int setup_write_if_changed(struct setup *s, const char *path, const char *text, mode_t mode);
 /* PATH.mailbag-backup of the distribution's file, before the first change */
 int setup_backup_once(struct setup *s, const char *path);
+/* a file of the distribution's (its text old) changed to next: backed up
+   first, written only when next differs */
+int setup_edit_distribution_file(struct setup *s, const char *path, const char *old, const char *next);
 /* a config-templates/ file with @NAME@ filled from name, value pairs (NULL ends) */
 char *setup_render(struct setup *s, const char *template_name, const char *const *values);
 /* another mailbag command with its stdout thrown away */

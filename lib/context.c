@@ -159,7 +159,7 @@ static const struct field lmtpd_fields[] = {
 	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, lmtpd_listen_tcp),
 	  "", NULL, "\"\" (off) or \"IP:PORT\" / \"[IPv6]:PORT\" to take LMTP over TCP too (no authentication: a private address)" },
 	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd_dovecot_lmtp),
-	  "/var/spool/postfix/private/dovecot-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)" },
+	  "/run/dovecot/mailbag-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)" },
 	{ "nodes", FIELD_NODES, 0, NULL, NULL,
 	  "an object of node names (1 to 32 of a-z 0-9 . _ -) to Dovecot LMTP addresses: "
 	  "\"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"" },

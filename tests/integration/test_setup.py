@@ -347,3 +347,24 @@ def test_unsetup_puts_the_distribution_configs_back(installed, stack):
     again = run_setup(stack.mailbag_bin, root, ports)
     assert again.returncode == 0, again.stderr
     assert os.path.exists(os.path.join(root, "etc", "dovecot", "conf.d", "90-mailbag.conf"))
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["setup", "--help"], 0, "usage: mailbag setup --hostname HOST"),
+    (["setup", "--domain", "a.test"], 64, "give --hostname"),
+    (["setup", "--hostname", "nodot"], 64, "'nodot' is not a domain: the domain has no dot"),
+    (["setup", "--hostname", "mx.a.test", "--root", "relative/dir"], 64, "give an absolute directory"),
+    (["setup", "--hostname", "mx.a.test", "--imap-port", "70000"], 64, "--imap-port '70000'"),
+    (["setup", "--hostname", "mx.a.test", "--domain", "no such!"], 64, "'no such!' is not a domain"),
+    (["setup", "--hostname", "mx.a.test", "extra"], 64, "unexpected 'extra'"),
+    (["unsetup", "--bogus"], 64, "usage: mailbag setup"),
+    (["tls"], 64, "usage: mailbag tls status"),
+    (["tls", "renew"], 64, "usage: mailbag tls status"),
+    (["web", "build", "relative"], 64, "give an absolute directory"),
+    (["web", "build", "--listen-http", "80; evil", "/tmp/x"], 64, "a listen address is ADDR:PORT"),
+    (["dns", "check", "a.test", "b.test"], 64, "give one domain"),
+])
+def test_bad_arguments_are_named(stack, args, code, words):
+    proc = stack.mailbag(*args)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert words in proc.stdout + proc.stderr
