@@ -172,8 +172,19 @@ static int setup_context(struct setup *s)
 	char dir[PATH_SIZE], error[1024];
 
 	if (access(s->context, F_OK) == 0) {
-		printf("keeping %s\n", s->context);
-		return 0;
+		/* the files setup writes name the hostname's certificate: one
+		   host name for both, or a mismatch nobody notices until TLS */
+		struct mb_context *kept;
+		if (mb_context_load(s->context, &kept, error, sizeof(error)) < 0)
+			return cli_fail(s->cli, -1, "%s", error);
+		bool same = strcmp(kept->hostname, s->hostname) == 0;
+		if (!same)
+			cli_fail(s->cli, -1, "%s names the hostname %s, not %s: run setup with --hostname %s, or change the context first",
+				 s->context, kept->hostname, s->hostname, kept->hostname);
+		mb_context_free(&kept);
+		if (same)
+			printf("keeping %s\n", s->context);
+		return same ? 0 : -1;
 	}
 	char *text = context_text(s);
 	if (text == NULL)

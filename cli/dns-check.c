@@ -482,13 +482,12 @@ static void check_dkim_record(const char *selector, const char *value, const cha
 		right = right || cli_same_record(a.items[i], value);
 	snprintf(found, sizeof(found), "key %s", state);
 	if (n == 0)
-		report(c, "missing", "DKIM", name, "no TXT record for the %s; publish what 'mailbag dkim show %s' prints",
-		       found, c->domain);
+		report(c, "missing", "DKIM", name, "no TXT record for the %s; publish \"%s\"", found, value);
 	else if (n > 0 && right)
 		report(c, "ok", "DKIM", name, "the %s", found);
 	else if (n > 0)
-		report(c, "wrong", "DKIM", name, "the TXT record is not the %s: signatures will fail; publish what 'mailbag dkim show %s' prints",
-		       found, c->domain);
+		report(c, "wrong", "DKIM", name, "the TXT record is not the %s: signatures will fail; publish \"%s\"",
+		       found, value);
 	cli_dns_answers_free(&a);
 }
 

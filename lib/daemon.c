@@ -13,7 +13,10 @@
 #include "redis-location.h"
 #include "sockaddr.h"
 
+#include "mailbag-config.h"
+
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -83,6 +86,38 @@ int mb_listen_tcp(const char *address, char *error, size_t size)
 		return -1;
 	}
 	return fd;
+}
+
+int mb_daemon_options(int argc, char **argv, const char *name, void (*usage)(FILE *),
+		      const char **context_path_r)
+{
+	static const struct option options[] = {
+		{ "context", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool debug = false;
+	int opt;
+
+	*context_path_r = NULL;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': *context_path_r = optarg; break;
+		case 'd': debug = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s %s\n", name, MAILBAG_VERSION); return 0;
+		default: usage(stderr); return 64; /* EX_USAGE */
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	mb_log_init(name, debug);
+	return MB_DAEMON_RUN;
 }
 
 void mb_make_socket_dir(const char *socket_path)

@@ -33,7 +33,6 @@
 #include "mailbag-config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -138,33 +137,13 @@ static int open_listener(const struct mb_context *ctx, char *error, size_t error
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "context", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *context_path = NULL;
 	struct mb_context *ctx = NULL;
 	char error[1024];
-	bool debug = false;
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c': context_path = optarg; break;
-		case 'd': debug = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("mailbag-milter %s\n", MAILBAG_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	mb_log_init("mailbag-milter", debug);
+	int run = mb_daemon_options(argc, argv, "mailbag-milter", usage, &context_path);
+	if (run != MB_DAEMON_RUN)
+		return run;
 	if (mb_context_load(mb_context_path(context_path), &ctx, error, sizeof(error)) < 0) {
 		mb_error("%s", error);
 		return EX_CONFIG;

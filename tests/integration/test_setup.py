@@ -343,6 +343,12 @@ def test_unsetup_puts_the_distribution_configs_back(installed, stack):
     # the data stays
     assert os.path.exists(os.path.join(root, "etc", "mailbag", "context.json"))
     assert os.path.exists(os.path.join(root, "var", "lib", "mailbag", "store", "data.mdb"))
+    # another host name than the context's is refused, before any change
+    other = subprocess.run([stack.mailbag_bin, "setup", "--root", root, "--hostname", "mx.other.test",
+                            "--domain", DOMAIN], capture_output=True, text=True, env=env)
+    assert other.returncode != 0
+    assert "names the hostname %s, not mx.other.test" % HOST in other.stderr
+    assert not os.path.exists(os.path.join(root, "etc", "dovecot", "conf.d", "90-mailbag.conf"))
     # and setup again brings it all back
     again = run_setup(stack.mailbag_bin, root, ports)
     assert again.returncode == 0, again.stderr
