@@ -86,8 +86,10 @@ def test_one_message_three_outcomes_in_postfix_log(stack, domain):
                                  stack.read_maillog()), what="the disabled user's bounce in the log")
     wait_until(lambda: re.search(r"to=<%s>.*status=deferred.*452 4\.2\.2" % re.escape(full),
                                  stack.read_maillog()), what="the full mailbox's deferral in the log")
-    log = stack.read_maillog()
-    assert re.search(r"to=<%s>.*relay=.*lmtp.*status=sent \(250 2\.0\.0" % re.escape(ok), log), log[-3000:]
+    # Postfix logs "sent" once the whole LMTP transaction has ended, which
+    # may be after Dovecot has saved the message: wait for the line too
+    wait_until(lambda: re.search(r"to=<%s>.*relay=.*lmtp.*status=sent \(250 2\.0\.0" % re.escape(ok),
+                                 stack.read_maillog()), what="the enabled user's delivery in the log")
     assert not messages_with(stack, disabled, msgid)
     assert not messages_with(stack, full, msgid)
     # room again: the deferred recipient gets it on the next retry
