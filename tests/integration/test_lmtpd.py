@@ -232,10 +232,13 @@ def test_two_nodes_in_one_transaction(stack, node2):
     msgid = send(stack, [here, there], "two nodes")
     for user in (here, there):
         wait_until(lambda: messages_with(stack, user, msgid), what="delivery to " + user)
-    # each was delivered by its own node's Dovecot
-    assert re.search(r"lmtp\(%s\).*%s.*(saved|stored) mail" % (re.escape(there), re.escape(msgid)), node2.log())
+    # each was delivered by its own node's Dovecot (whose log process may
+    # write the line a moment after the message is in the Maildir)
+    wait_until(lambda: re.search(r"lmtp\(%s\).*%s.*(saved|stored) mail" % (re.escape(there), re.escape(msgid)),
+                                 node2.log()), what="node2's log of the delivery to " + there)
+    wait_until(lambda: re.search(r"lmtp\(%s\).*(saved|stored) mail" % re.escape(here), stack.dovecot_log()),
+               what="the local Dovecot's log of the delivery to " + here)
     assert not re.search(r"lmtp\(%s\)" % re.escape(there), stack.dovecot_log())
-    assert re.search(r"lmtp\(%s\).*(saved|stored) mail" % re.escape(here), stack.dovecot_log())
     assert "node2" in open(stack.lmtpd_log).read()
 
 

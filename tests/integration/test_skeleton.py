@@ -296,7 +296,7 @@ def test_missing_store_is_a_temporary_auth_failure_not_a_crash(stack, domain):
         stack.start_dovecot()
         with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE|[Tt]emporary"):
             imap_login(stack, user, password)
-        assert "no store at " + stack.store_dir in stack.dovecot_log()
+        wait_until(lambda: "no store at " + stack.store_dir in stack.dovecot_log(), what="the driver's error in Dovecot's log")
     finally:
         os.rename(away, stack.store_dir)
     # the same auth process opens the store on the next lookup
