@@ -82,6 +82,8 @@ int cli_mkdir_p(const char *path, mode_t mode);
    unless the file already holds exactly that: then *changed_r is false
    and nothing is touched. 0, or -1 printed. */
 int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t mode, bool *changed_r);
+/* Whether made exists and is not older than source (which exists). */
+bool cli_is_current(const char *made, const char *source);
 
 /* The certificate file's key as a DANE TLSA "3 1 1" value (the SHA-256
    of its SubjectPublicKeyInfo, hex); 0, or -1 with error. */

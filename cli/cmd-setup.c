@@ -256,10 +256,11 @@ static int setup_dkim(struct setup *s)
 {
 	for (size_t i = 0; i < s->domain_count; i++) {
 		char dir[PATH_SIZE + MB_DOMAIN_MAX + 2], key_dir[PATH_SIZE];
+		/* the context's key_dir; with --dry-run there may be no context
+		   yet, and it would name this one */
 		setup_in_root(s, "/etc/mailbag/dkim", key_dir, sizeof(key_dir));
-		if (!s->dry_run)
-			snprintf(key_dir, sizeof(key_dir), "%s", s->cli->ctx->dkim_key_dir);
-		snprintf(dir, sizeof(dir), "%s/%s", key_dir, s->domains[i]);
+		snprintf(dir, sizeof(dir), "%s/%s", s->cli->ctx != NULL ? s->cli->ctx->dkim_key_dir : key_dir,
+			 s->domains[i]);
 		if (has_key(dir))
 			continue;
 		setup_change(s, "make DKIM keys for %s (mailbag dkim keygen)", s->domains[i]);

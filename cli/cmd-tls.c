@@ -300,24 +300,17 @@ static int run_postmap(struct cli *cli, const char *path)
 	return 0;
 }
 
-static bool newer(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
-}
-
 /* table_is_current - the .db exists, is newer than every PEM file it
    holds a copy of, and only root may read it */
 static bool table_is_current(const struct mb_context *ctx, const char *db)
 {
-	struct stat db_st, st;
+	struct stat db_st;
 
 	if (stat(db, &db_st) < 0 || (db_st.st_mode & 077) != 0)
 		return false;
 	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
 		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
-		if (stat(c->cert_file, &st) < 0 || newer(&st.st_mtim, &db_st.st_mtim))
-			return false;
-		if (stat(c->key_file, &st) < 0 || newer(&st.st_mtim, &db_st.st_mtim))
+		if (!cli_is_current(db, c->cert_file) || !cli_is_current(db, c->key_file))
 			return false;
 	}
 	return true;

@@ -36,34 +36,6 @@ static const char web_usage[] =
 	"  --listen-http   nginx listen address for HTTP (default 80)\n"
 	"  --listen-https  nginx listen address for HTTPS (default 443)\n";
 
-struct buffer {
-	char *text;
-	size_t used, size;
-};
-
-static void append(struct buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void append(struct buffer *b, const char *fmt, ...)
-{
-	va_list args;
-
-	for (;;) {
-		va_start(args, fmt);
-		int n = b->text == NULL ? -1 : vsnprintf(b->text + b->used, b->size - b->used, fmt, args);
-		va_end(args);
-		if (n >= 0 && (size_t)n < b->size - b->used) {
-			b->used += (size_t)n;
-			return;
-		}
-		size_t want = b->size * 2 + (n > 0 ? (size_t)n : 0) + 4096;
-		char *grown = realloc(b->text, want);
-		if (grown == NULL)
-			abort();
-		b->text = grown;
-		b->size = want;
-	}
-}
-
 /* A way in for clients: one of the four client ports. */
 struct service {
 	const char *protocol;   /* "imap", "smtp" */
@@ -80,12 +52,12 @@ static void services(const struct mb_context *ctx, struct service out[4])
 }
 
 /* Thunderbird's format: https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat */
-static void autoconfig_xml(const struct mb_context *ctx, const char *domain, struct buffer *b)
+static void autoconfig_xml(const struct mb_context *ctx, const char *domain, FILE *out)
 {
 	struct service s[4];
 
 	services(ctx, s);
-	append(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		  "<!-- written by `mailbag web build`; do not edit -->\n"
 		  "<clientConfig version=\"1.1\">\n"
 		  "  <emailProvider id=\"%s\">\n"
@@ -96,7 +68,7 @@ static void autoconfig_xml(const struct mb_context *ctx, const char *domain, str
 		if (s[i].port == 0)
 			continue;
 		const char *element = strcmp(s[i].protocol, "imap") == 0 ? "incomingServer" : "outgoingServer";
-		append(b, "    <%s type=\"%s\">\n"
+		fprintf(out, "    <%s type=\"%s\">\n"
 			  "      <hostname>%s</hostname>\n"
 			  "      <port>%llu</port>\n"
 			  "      <socketType>%s</socketType>\n"
@@ -105,7 +77,7 @@ static void autoconfig_xml(const struct mb_context *ctx, const char *domain, str
 			  "    </%s>\n", element, s[i].protocol, ctx->hostname,
 		       (unsigned long long)s[i].port, s[i].implicit_tls ? "SSL" : "STARTTLS", element);
 	}
-	append(b, "  </emailProvider>\n</clientConfig>\n");
+	fprintf(out, "  </emailProvider>\n</clientConfig>\n");
 }
 
 /* the first offered service of protocol (implicit TLS preferred) */
@@ -120,13 +92,13 @@ static const struct service *first_service(const struct service s[4], const char
 
 /* Outlook's "POX" autodiscover answer (MS-OXDSCLI), one per domain: the
    same for every address, so a static file answers the POST */
-static void autodiscover_xml(const struct mb_context *ctx, struct buffer *b)
+static void autodiscover_xml(const struct mb_context *ctx, const char *domain, FILE *out)
 {
 	struct service s[4];
 	const char *protocols[] = { "imap", "smtp" };
 
 	services(ctx, s);
-	append(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 		  "<!-- written by `mailbag web build`; do not edit -->\n"
 		  "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
 		  "  <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
@@ -137,7 +109,7 @@ static void autodiscover_xml(const struct mb_context *ctx, struct buffer *b)
 		const struct service *svc = first_service(s, protocols[i]);
 		if (svc == NULL)
 			continue;
-		append(b, "      <Protocol>\n"
+		fprintf(out, "      <Protocol>\n"
 			  "        <Type>%s</Type>\n"
 			  "        <Server>%s</Server>\n"
 			  "        <Port>%llu</Port>\n"
@@ -150,7 +122,7 @@ static void autodiscover_xml(const struct mb_context *ctx, struct buffer *b)
 		       svc->implicit_tls ? "        <SSL>on</SSL>\n"
 					 : "        <SSL>on</SSL>\n        <Encryption>TLS</Encryption>\n");
 	}
-	append(b, "    </Account>\n  </Response>\n</Autodiscover>\n");
+	fprintf(out, "    </Account>\n  </Response>\n</Autodiscover>\n");
 }
 
 static int write_under(struct cli *cli, const char *dir, const char *host, const char *file,
@@ -170,26 +142,46 @@ static int write_under(struct cli *cli, const char *dir, const char *host, const
 	return 0;
 }
 
+/* as_text - what writer prints for ctx and domain, as a string (NULL
+   when out of memory) */
+static char *as_text(void (*writer)(const struct mb_context *, const char *, FILE *),
+		     const struct mb_context *ctx, const char *domain)
+{
+	char *text = NULL;
+	size_t size;
+	FILE *out = open_memstream(&text, &size);
+
+	if (out == NULL)
+		return NULL;
+	writer(ctx, domain, out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int write_text(struct cli *cli, const char *dir, const char *host, const char *file, char *text)
+{
+	int ret = text != NULL ? write_under(cli, dir, host, file, text) : cli_fail(cli, -1, "out of memory");
+
+	free(text);
+	return ret;
+}
+
 static int domain_files(struct cli *cli, const char *dir, const char *domain)
 {
-	struct buffer b = { 0 };
 	char host[MB_DOMAIN_MAX + 32], policy[512];
-	int ret;
 
-	autoconfig_xml(cli->ctx, domain, &b);
 	snprintf(host, sizeof(host), "autoconfig.%s", domain);
-	ret = write_under(cli, dir, host, "mail/config-v1.1.xml", b.text);
-	b.used = 0;
-	autodiscover_xml(cli->ctx, &b);
+	if (write_text(cli, dir, host, "mail/config-v1.1.xml", as_text(autoconfig_xml, cli->ctx, domain)) < 0)
+		return -1;
 	snprintf(host, sizeof(host), "autodiscover.%s", domain);
-	if (ret == 0)
-		ret = write_under(cli, dir, host, "autodiscover/autodiscover.xml", b.text);
-	free(b.text);
+	if (write_text(cli, dir, host, "autodiscover/autodiscover.xml", as_text(autodiscover_xml, cli->ctx, domain)) < 0)
+		return -1;
 	cli_mta_sts_policy(cli->ctx->hostname, policy, sizeof(policy));
 	snprintf(host, sizeof(host), "mta-sts.%s", domain);
-	if (ret == 0)
-		ret = write_under(cli, dir, host, ".well-known/mta-sts.txt", policy);
-	return ret;
+	return write_under(cli, dir, host, ".well-known/mta-sts.txt", policy);
 }
 
 struct web_build {
@@ -198,21 +190,21 @@ struct web_build {
 	struct cli_domains domains;
 };
 
-static void server_names(struct buffer *b, const struct web_build *w, bool with_mta_sts)
+static void server_names(FILE *out, const struct web_build *w, bool with_mta_sts)
 {
 	static const char *const prefixes[] = { "autoconfig", "autodiscover", "mta-sts" };
 
-	append(b, "    server_name");
+	fprintf(out, "    server_name");
 	for (size_t i = 0; i < w->domains.count; i++) {
 		for (int p = 0; p < (with_mta_sts ? 3 : 2); p++)
-			append(b, " %s.%s", prefixes[p], w->domains.items[i].name);
+			fprintf(out, " %s.%s", prefixes[p], w->domains.items[i].name);
 	}
-	append(b, ";\n");
+	fprintf(out, ";\n");
 }
 
-static void locations(struct buffer *b, const char *dir)
+static void locations(FILE *out, const char *dir)
 {
-	append(b, "    root %s/$host;\n"
+	fprintf(out, "    root %s/$host;\n"
 		  "    location /.well-known/acme-challenge/ {\n"
 		  "        root %s/acme;\n"
 		  "    }\n"
@@ -250,37 +242,45 @@ static const struct mb_tls_certificate *web_certificate(const struct web_build *
 static int nginx_conf(const struct web_build *w, const char *listen_http, const char *listen_https)
 {
 	const struct mb_tls_certificate *cert = web_certificate(w);
-	struct buffer b = { 0 };
 	bool changed;
-	char path[4096];
+	char path[4096], *text = NULL;
+	size_t size;
 
-	append(&b, "# written by `mailbag web build`; do not edit. Include it in nginx's http\n"
+	FILE *out = open_memstream(&text, &size);
+	if (out == NULL)
+		return cli_fail(w->cli, -1, "out of memory");
+
+	fprintf(out, "# written by `mailbag web build`; do not edit. Include it in nginx's http\n"
 		   "# block (a file in /etc/nginx/conf.d/ or a link in sites-enabled/).\n"
 		   "# Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy\n"
 		   "# for every domain of this host; ACME (certbot --webroot -w %s/acme)\n"
 		   "# answers on HTTP.\n"
 		   "server {\n"
 		   "    listen %s;\n", w->dir, listen_http);
-	server_names(&b, w, true);
-	locations(&b, w->dir);
-	append(&b, "}\n");
+	server_names(out, w, true);
+	locations(out, w->dir);
+	fprintf(out, "}\n");
 	if (cert == NULL) {
-		append(&b, "# no HTTPS server: tls.certificates names no certificate for %s\n"
+		fprintf(out, "# no HTTPS server: tls.certificates names no certificate for %s\n"
 			   "# or mta-sts.DOMAIN, and MTA-STS is only fetched over HTTPS\n",
 		       w->cli->ctx->hostname);
 	} else {
-		append(&b, "server {\n"
+		fprintf(out, "server {\n"
 			   "    listen %s ssl;\n"
 			   "    ssl_certificate %s;\n"
 			   "    ssl_certificate_key %s;\n"
 			   "    ssl_protocols TLSv1.2 TLSv1.3;\n", listen_https, cert->cert_file, cert->key_file);
-		server_names(&b, w, true);
-		locations(&b, w->dir);
-		append(&b, "}\n");
+		server_names(out, w, true);
+		locations(out, w->dir);
+		fprintf(out, "}\n");
 	}
 	snprintf(path, sizeof(path), "%s/nginx-mailbag.conf", w->dir);
-	int ret = cli_write_file(w->cli, path, b.text, 0644, &changed);
-	free(b.text);
+	if (fclose(out) != 0) {
+		free(text);
+		return cli_fail(w->cli, -1, "out of memory");
+	}
+	int ret = cli_write_file(w->cli, path, text, 0644, &changed);
+	free(text);
 	if (ret == 0)
 		printf("%s %s\n", changed ? "wrote" : "unchanged", path);
 	return ret;

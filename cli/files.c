@@ -5,7 +5,9 @@
  *	web server (tls apply, web build) write each file whole to a
  *	temporary name and rename it into place, so a reader never sees half
  *	a file, and leave a file alone when its text would not change, so
- *	running them again changes nothing (no new mtime, no reload).
+ *	running them again changes nothing (no new mtime, no reload). A file
+ *	made from others (a postmap table, a compiled Sieve script) is made
+ *	again only when one of them is newer (cli_is_current).
  */
 #include "cli.h"
 
@@ -84,4 +86,16 @@ int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t m
 	}
 	*changed_r = true;
 	return 0;
+}
+
+bool cli_is_current(const char *made, const char *source)
+{
+	struct stat m, src;
+
+	if (stat(made, &m) < 0 || stat(source, &src) < 0)
+		return false;
+	/* the same tick counts as current: the clock behind file times is
+	   coarser than a write followed at once by the derived file */
+	return m.st_mtim.tv_sec > src.st_mtim.tv_sec ||
+	       (m.st_mtim.tv_sec == src.st_mtim.tv_sec && m.st_mtim.tv_nsec >= src.st_mtim.tv_nsec);
 }

@@ -34,7 +34,6 @@
 static int compile_sieve(struct setup *s, char *sieve_path, size_t size)
 {
 	char dir[PATH_SIZE], binary[PATH_SIZE + 32];
-	struct stat src, bin;
 	const char *no_values[] = { NULL };
 
 	setup_in_root(s, "/etc/mailbag", dir, sizeof(dir));
@@ -47,9 +46,7 @@ static int compile_sieve(struct setup *s, char *sieve_path, size_t size)
 	snprintf(binary, sizeof(binary), "%s/mailbag-dedupe.svbin", dir);
 	if (ret < 0 || s->dry_run)
 		return ret;
-	if (stat(sieve_path, &src) == 0 && stat(binary, &bin) == 0 &&
-	    (bin.st_mtim.tv_sec > src.st_mtim.tv_sec ||
-	     (bin.st_mtim.tv_sec == src.st_mtim.tv_sec && bin.st_mtim.tv_nsec >= src.st_mtim.tv_nsec)))
+	if (cli_is_current(binary, sieve_path))
 		return 0;
 	setup_change(s, "compile %s (sievec)", sieve_path);
 	char *argv[] = { "sievec", sieve_path, NULL };

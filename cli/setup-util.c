@@ -75,10 +75,10 @@ int setup_run(struct setup *s, char *const argv[], char **output)
 	int pipefd[2] = { -1, -1 }, status;
 	pid_t pid;
 
+	if (output != NULL && pipe(pipefd) < 0)
+		return cli_fail(s->cli, -1, "pipe: %s", strerror(errno));
 	posix_spawn_file_actions_init(&actions);
 	if (output != NULL) {
-		if (pipe(pipefd) < 0)
-			return cli_fail(s->cli, -1, "pipe: %s", strerror(errno));
 		posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
 		posix_spawn_file_actions_addclose(&actions, pipefd[0]);
 	}

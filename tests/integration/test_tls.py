@@ -118,6 +118,19 @@ def test_sni_gives_each_host_name_its_certificate(stack, tls_node):
 def test_tls_below_1_2_is_refused(stack, tls_node):
     node, _ = tls_node
     old = ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]
+    # this client does speak TLS 1.1, to a server that allows it: a refusal
+    # below is the server's
+    port = free_port()
+    server = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port,
+                               "-cert", stack.cert, "-key", stack.key, "-tls1_1",
+                               "-cipher", "DEFAULT@SECLEVEL=0"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: port_open(port), 10, "openssl s_server")
+        assert served_certificate(port, stack.hostname, extra=old) is not None
+    finally:
+        server.kill()
+        server.wait(10)
     assert served_certificate(stack.ports["submissions"], stack.hostname, extra=old) is None
     assert served_certificate(node.imaps_port, stack.hostname, extra=old) is None
     # while TLS 1.2 itself is served
