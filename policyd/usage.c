@@ -12,15 +12,23 @@
  *	user's logins write once a day (mailbag user list --inactive,
  *	mailbag expire).
  *
- *	The dict protocol (Dovecot 2.3, lib-dict/dict-client.h): lines of
- *	tab-separated fields. "H<major>\t<minor>\t<type>\t<user>\t<dict>"
- *	opens; "B<id>\t<user>" begins a transaction for a user;
- *	"S<id>\t<key>\t<value>" sets (priv/quota/storage, priv/quota/messages,
- *	shared/last-login/USER; other keys are ignored); "U" unsets, "A" increments (ignored: quota_clone
- *	does not use them); "C<id>" commits and is answered "O<id>" (or
- *	"F<id>" when the store failed); "D<id>" commits answered "AO<id>";
- *	"R<id>" rolls back; "L<key>" is answered "N" (nothing is served
- *	back). Anything else closes the connection.
+ *	The dict protocol (Dovecot 2.3: lib-dict/dict-client.h; 2.4:
+ *	lib-dict-extra/dict-client.h): lines of tab-separated fields.
+ *	"H<major>\t<minor>\t<type>\t<user>\t<dict>" opens, and its major
+ *	version says which protocol the connection speaks: 2.3 sends
+ *	"H3\t2\t0\t\t<dict>", 2.4 "H4\t0\t0\t\t<dict>" (2 is taken as 3;
+ *	others are refused). "B<id>\t<user>" begins a transaction for a
+ *	user, in version 4 "B<id>\t<user>\t<expire_secs>" (the expiry is
+ *	ignored); "S<id>\t<key>\t<value>" sets (priv/quota/storage,
+ *	priv/quota/messages, shared/last-login/USER, which both versions'
+ *	plugins write alike; other keys are ignored); "U" unsets, "A"
+ *	increments, "T" sets a timestamp and, in version 4, "V" hides values
+ *	from logs (all ignored: neither plugin needs them); "C<id>" commits
+ *	and is answered "O<id>" (or "F<id>" when the store failed);
+ *	version 3's "D<id>" commits answered "AO<id>" (version 4 has no "D":
+ *	its async commits are "C" too); "R<id>" rolls back; "L<key>[\t<user>]"
+ *	is answered "N" (nothing is served back). Anything else, iteration
+ *	("I") included, closes the connection.
  *
  * SECURITY
  *	The socket is for Dovecot's mail processes (group vmail_gid): a
@@ -106,9 +114,15 @@ static int begin(struct usage_connection *conn, char **fields, size_t count,
 	struct mb_address address;
 	const char *why;
 	unsigned int id;
+	int64_t expire_secs;
+	/* version 4 adds the expiry (0 from both plugins), which is ignored:
+	   figures are kept until written again */
+	bool v4 = conn->major >= 4;
 
-	if (count != 2 || !parse_id(fields[0], &id) || find_transaction(conn, fields[0]) != NULL) {
-		snprintf(error, error_size, "BEGIN needs a new numeric id and a user");
+	if (count != (v4 ? 3U : 2U) || !parse_id(fields[0], &id) || find_transaction(conn, fields[0]) != NULL ||
+	    (v4 && !parse_count(fields[2], &expire_secs))) {
+		snprintf(error, error_size, "%s", v4 ? "BEGIN needs a new numeric id, a user and an expiry in seconds"
+						    : "BEGIN needs a new numeric id and a user");
 		return -1;
 	}
 	for (size_t i = 0; i < USAGE_MAX_TRANSACTIONS && free_slot == NULL; i++) {
@@ -195,6 +209,7 @@ static int one_line(struct usage_connection *conn, struct mb_store *store, const
 	char command = line[0], *fields[6], answer[64], store_error[256];
 	size_t count = split_fields(line + 1, fields, 6);
 	struct usage_transaction *t;
+	unsigned int major;
 
 	if (!conn->hello_seen && command != 'H') {
 		snprintf(error, error_size, "the first line must be HELLO");
@@ -202,25 +217,38 @@ static int one_line(struct usage_connection *conn, struct mb_store *store, const
 	}
 	switch (command) {
 	case 'H':
-		if (count < 5 || fields[0][0] < '2' || fields[0][0] > '9') {
-			snprintf(error, error_size, "HELLO of protocol version %.10s (2 or later understood)", fields[0]);
+		if (conn->hello_seen) {
+			snprintf(error, error_size, "a second HELLO");
+			return -1;
+		}
+		if (count < 5 || !parse_id(fields[0], &major) || major < 2 || major > 4) {
+			snprintf(error, error_size, "HELLO of protocol version %.10s (2, 3 and 4 understood)", fields[0]);
 			return -1;
 		}
 		conn->hello_seen = true;
+		conn->major = major < 3 ? 3 : major;
 		return 0;
 	case 'B':
 		return begin(conn, fields, count, delimiters, error, error_size);
 	case 'S':
 		return set(conn, fields, count, error, error_size);
+	case 'V':
+		if (conn->major < 4)
+			goto unknown;
+		/* fall through */
 	case 'U':
 	case 'A':
+	case 'T':
 		if (count < 2 || find_transaction(conn, fields[0]) == NULL) {
 			snprintf(error, error_size, "%c needs an open transaction", command);
 			return -1;
 		}
 		return 0;
-	case 'C':
 	case 'D':
+		if (conn->major >= 4)
+			goto unknown;
+		/* fall through */
+	case 'C':
 	case 'R':
 		t = count >= 1 ? find_transaction(conn, fields[0]) : NULL;
 		if (t == NULL) {
@@ -241,7 +269,9 @@ static int one_line(struct usage_connection *conn, struct mb_store *store, const
 		append(reply, reply_size, reply_len, "N\n");
 		return 0;
 	default:
-		snprintf(error, error_size, "unknown command '%c'", command >= ' ' && command < 127 ? command : '?');
+	unknown:
+		snprintf(error, error_size, "unknown command '%c' in protocol version %u",
+			 command >= ' ' && command < 127 ? command : '?', conn->major);
 		return -1;
 	}
 }

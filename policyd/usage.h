@@ -24,6 +24,9 @@ struct usage_transaction {
 /* What one dict connection carries between requests. Zeroed at connect. */
 struct usage_connection {
 	bool hello_seen;
+	/* the HELLO's protocol major version: 3 from Dovecot 2.3, 4 from 2.4
+	   (whose BEGIN has a third field and which has no async commit) */
+	unsigned int major;
 	struct usage_transaction transactions[USAGE_MAX_TRANSACTIONS];
 };
 
