@@ -85,6 +85,11 @@ int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t m
 /* Whether made exists and is not older than source (which exists). */
 bool cli_is_current(const char *made, const char *source);
 
+/* the Dovecot whose configuration syntax to write: `dovecot --version`,
+   or MAILBAG_DOVECOT_VERSION (dovecot-version.c) */
+enum cli_dovecot { CLI_DOVECOT_23, CLI_DOVECOT_24 };
+int cli_dovecot_version(enum cli_dovecot *version_r, char *error, size_t error_size);
+
 /* The certificate file's key as a DANE TLSA "3 1 1" value (the SHA-256
    of its SubjectPublicKeyInfo, hex); 0, or -1 with error. */
 int cli_tls_spki_sha256(const char *cert_file, char hex[65], char *error, size_t error_size);

@@ -353,14 +353,31 @@ static int apply_postfix(struct cli *cli)
 	return 0;
 }
 
+/* The TLS lines of each Dovecot: 2.3 reads the files (<), 2.4 names them */
+struct dovecot_tls_syntax {
+	const char *cleartext_off, *cert_line, *key_line;
+};
+
+static const struct dovecot_tls_syntax dovecot23_tls = {
+	"disable_plaintext_auth = yes", "ssl_cert = <", "ssl_key = <",
+};
+static const struct dovecot_tls_syntax dovecot24_tls = {
+	"auth_allow_cleartext = no", "ssl_server_cert_file = ", "ssl_server_key_file = ",
+};
+
 static int apply_dovecot(struct cli *cli)
 {
 	const struct mb_context *ctx = cli->ctx;
 	const struct mb_tls_certificate *main_cert = mb_context_certificate(ctx, ctx->hostname);
-	size_t size = 1024 + ctx->tls_certificate_count * 700;
-	char *text = malloc(size);
+	enum cli_dovecot version;
+	char error[512];
 	bool changed;
 
+	if (cli_dovecot_version(&version, error, sizeof(error)) < 0)
+		return cli_fail(cli, -1, "%s: not written: %s", ctx->tls_dovecot_conf, error);
+	const struct dovecot_tls_syntax *syntax = version == CLI_DOVECOT_24 ? &dovecot24_tls : &dovecot23_tls;
+	size_t size = 1024 + ctx->tls_certificate_count * 700;
+	char *text = malloc(size);
 	if (text == NULL)
 		return cli_fail(cli, -1, "out of memory");
 	if (main_cert == NULL)
@@ -370,14 +387,16 @@ static int apply_dovecot(struct cli *cli)
 		"# TLS 1.2 at least; passwords only over TLS (or from this host).\n"
 		"ssl = required\n"
 		"ssl_min_protocol = TLSv1.2\n"
-		"disable_plaintext_auth = yes\n"
-		"ssl_cert = <%s\n"
-		"ssl_key = <%s\n", main_cert->cert_file, main_cert->key_file);
+		"%s\n"
+		"%s%s\n"
+		"%s%s\n", syntax->cleartext_off, syntax->cert_line, main_cert->cert_file,
+		syntax->key_line, main_cert->key_file);
 	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
 		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
 		used += (size_t)snprintf(text + used, size - used,
-					 "local_name %s {\n  ssl_cert = <%s\n  ssl_key = <%s\n}\n",
-					 c->hostname, c->cert_file, c->key_file);
+					 "local_name %s {\n  %s%s\n  %s%s\n}\n",
+					 c->hostname, syntax->cert_line, c->cert_file,
+					 syntax->key_line, c->key_file);
 	}
 	int ret = cli_write_file(cli, ctx->tls_dovecot_conf, text, 0644, &changed);
 	free(text);

@@ -1,12 +1,15 @@
 /* setup-dovecot.c - what `mailbag setup` does to Dovecot: conf.d/90-mailbag.conf
- * from config-templates/dovecot-mailbag.conf (the mailbag passdb and
- * userdb, quota, the LMTP and auth listeners, the dedupe Sieve script,
- * compiled here), and the distribution's settings mailbag replaces
- * commented out, with a backup: the system users' passdb and the snakeoil
- * certificate.
+ * from config-templates/dovecot-mailbag.conf (Dovecot 2.3) or
+ * dovecot24-mailbag.conf (2.4), as `dovecot --version` says (the mailbag
+ * passdb and userdb, quota, the LMTP and auth listeners, the dedupe Sieve
+ * script, compiled here), and the distribution's settings mailbag replaces
+ * commented out, with a backup: the system users' passdb, the snakeoil
+ * certificate, and on 2.4 Debian's mbox in /var/mail and its LMTP user
+ * name without the domain.
  */
 #include "setup.h"
 #include "mailbag-config.h"
+#include "redis-location.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -90,15 +93,27 @@ static int comment_out(struct setup *s, const char *file, const char *const *pre
 /* the distribution's Dovecot settings that mailbag replaces: the system
    users' passdb (PAM: every account of the host could log in), and the
    snakeoil certificate (which need not exist; 91-mailbag-tls.conf names
-   the real one) */
-static int replace_distribution_settings(struct setup *s)
+   the real one); on Dovecot 2.4 also Debian 13's mbox with its INBOX in
+   /var/mail (10-mail.conf) and LMTP's user name without its domain
+   (20-lmtp.conf), which 90-mailbag.conf sets again */
+static int replace_distribution_settings(struct setup *s, enum cli_dovecot version)
 {
 	static const char *const auth[] = { "!include auth-system.conf.ext", NULL };
-	static const char *const ssl[] = { "ssl_cert = <", "ssl_key = <", NULL };
+	static const char *const ssl23[] = { "ssl_cert = <", "ssl_key = <", NULL };
+	static const char *const ssl24[] = { "ssl_server_cert_file =", "ssl_server_key_file =", NULL };
+	static const char *const mail24[] = { "mail_driver =", "mail_path =", "mail_inbox_path =", NULL };
+	static const char *const lmtp24[] = { "  auth_username_format =", NULL };
 
 	if (comment_out(s, "10-auth.conf", auth, "only mailbag's users log in") < 0)
 		return -1;
-	return comment_out(s, "10-ssl.conf", ssl, "the certificates are tls.certificates' (91-mailbag-tls.conf)");
+	if (comment_out(s, "10-ssl.conf", version == CLI_DOVECOT_24 ? ssl24 : ssl23,
+			"the certificates are tls.certificates' (91-mailbag-tls.conf)") < 0)
+		return -1;
+	if (version != CLI_DOVECOT_24)
+		return 0;
+	if (comment_out(s, "10-mail.conf", mail24, "mail is in each user's ~/Maildir (90-mailbag.conf)") < 0)
+		return -1;
+	return comment_out(s, "20-lmtp.conf", lmtp24, "mailbag's users are whole addresses (90-mailbag.conf)");
 }
 
 int setup_dovecot(struct setup *s)
@@ -107,12 +122,16 @@ int setup_dovecot(struct setup *s)
 	char auth[PATH_SIZE], lmtp[PATH_SIZE], usage[PATH_SIZE], context[PATH_SIZE];
 	char uid[24], gid[24], quota_warning[PATH_SIZE], run_dir[PATH_SIZE];
 	const char *libexec = getenv("MAILBAG_LIBEXEC");
+	enum cli_dovecot version;
+	char version_error[512];
 
 	snprintf(conf, sizeof(conf), "%s/conf.d/90-mailbag.conf", s->dovecot_dir);
 	snprintf(dovecot_conf, sizeof(dovecot_conf), "%s/dovecot.conf", s->dovecot_dir);
 	if (access(dovecot_conf, F_OK) < 0)
 		return cli_fail(s->cli, -1, "%s is missing: install Debian's dovecot-core (or give --root a copy of /etc/dovecot)",
 				dovecot_conf);
+	if (cli_dovecot_version(&version, version_error, sizeof(version_error)) < 0)
+		return cli_fail(s->cli, -1, "%s", version_error);
 	if (compile_sieve(s, sieve, sizeof(sieve)) < 0)
 		return -1;
 	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
@@ -129,9 +148,14 @@ int setup_dovecot(struct setup *s)
 		"DOVECOT_LMTP", lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
 		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
 		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
-		"DELIMITER", "+", NULL,
+		"DELIMITER", "+",
+		/* Redis lookups wait on the network: Dovecot 2.4 runs them in
+		   auth-worker processes (2.3's driver says so itself) */
+		"USE_WORKER", s->cli->ctx != NULL && mb_redis_location_is(s->cli->ctx->store) ? "yes" : "no",
+		NULL,
 	};
-	char *text = setup_render(s, "dovecot-mailbag.conf", values);
+	char *text = setup_render(s, version == CLI_DOVECOT_24 ? "dovecot24-mailbag.conf" : "dovecot-mailbag.conf",
+				  values);
 	if (text == NULL)
 		return -1;
 	char ports[512] = "";
@@ -152,7 +176,7 @@ int setup_dovecot(struct setup *s)
 	int ret = setup_write_if_changed(s, conf, full, 0644);
 	free(full);
 	if (ret == 0)
-		ret = replace_distribution_settings(s);
+		ret = replace_distribution_settings(s, version);
 	return ret;
 }
 

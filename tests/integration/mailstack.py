@@ -27,7 +27,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 TEMPLATES = os.path.join(SOURCE_ROOT, "config-templates")
 POSTFIX_DEFAULT_CONFIG = "/etc/postfix"
-DOVECOT_AUTH_MODULE_DIR = "/usr/lib/dovecot/modules/auth"
+DOVECOT_MODULE_DIR = "/usr/lib/dovecot/modules"
+DOVECOT_AUTH_MODULE_DIR = DOVECOT_MODULE_DIR + "/auth"
+# Dovecot 2.4's config process accepts a plugin's settings only when a
+# settings module under here declares them
+DOVECOT_SETTINGS_MODULE_DIR = DOVECOT_MODULE_DIR + "/settings"
+_dovecot_version = None
+
+
+def dovecot_version():
+    """(major, minor) of the Dovecot installed, from `dovecot --version`."""
+    global _dovecot_version
+    if _dovecot_version is None:
+        out = subprocess.run(["dovecot", "--version"], capture_output=True, text=True, check=True).stdout
+        m = re.match(r"(\d+)\.(\d+)", out)
+        if not m:
+            raise RuntimeError("cannot read Dovecot's version from %r" % out)
+        _dovecot_version = (int(m.group(1)), int(m.group(2)))
+    return _dovecot_version
+
+
+def dovecot24():
+    return dovecot_version() >= (2, 4)
+
+
+def dovecot_template():
+    """The mailbag conf.d template for the Dovecot installed."""
+    return "dovecot24-mailbag.conf" if dovecot24() else "dovecot-mailbag.conf"
 
 
 def free_port():
@@ -91,6 +117,18 @@ def make_certificate(hostname, cert, key, days=2, names=()):
                     "-keyout", key, "-out", cert],
                    check=True, capture_output=True)
     os.chmod(key, 0o600)
+
+
+def install_module(module, directory):
+    """A Dovecot module copied into directory (unless it is there already)."""
+    target = os.path.join(directory, os.path.basename(module))
+    if os.path.realpath(module) == os.path.realpath(target):
+        return
+    os.makedirs(directory, exist_ok=True)
+    tmp = target + ".new"
+    shutil.copyfile(module, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 class SmtpSink:
@@ -186,17 +224,11 @@ class RedisServer:
             self.proc.wait(10)
         self.proc = None
 
-
-def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None):
-    """Dovecot as root with its own base_dir under dovecot_dir, the
-    mailbag template (values) included, IMAP on imap_port; with include,
-    that file too, last (`mailbag tls apply`'s TLS settings), and IMAP
-    with implicit TLS on imaps_port."""
-    conf = os.path.join(dovecot_dir, "dovecot.conf")
-    with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
-        f.write(render("dovecot-mailbag.conf", values))
-    with open(conf, "w") as f:
-        f.write("""# private test instance: see tests/integration/mailstack.py
+# The private test instance's own settings, before the mailbag template:
+# allow every character in user names (auth_username_chars empty), so
+# that the mailbag driver's own refusal of hostile user names is what the
+# tests see (Dovecot's default list would stop them first)
+DOVECOT23_BASE = """# private test instance: see tests/integration/mailstack.py
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
@@ -206,9 +238,6 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_verbose = yes
-# allow every character, so that the mailbag driver's own refusal of
-# hostile user names is what the tests see (Dovecot's default list would
-# stop them first)
 auth_username_chars =
 service imap-login {{
   inet_listener imap {{
@@ -221,7 +250,46 @@ service imap-login {{
   }}
 }}
 !include {d}/mailbag.conf
-""".format(d=dovecot_dir, port=imap_port, imaps=imaps_port))
+"""
+
+DOVECOT24_BASE = """# private test instance: see tests/integration/mailstack.py
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+instance_name = mailbag-{port}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+auth_allow_cleartext = yes
+auth_verbose = yes
+auth_username_chars =
+service imap-login {{
+  inet_listener imap {{
+    listen = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    listen = 127.0.0.1
+    port = {imaps}
+  }}
+}}
+!include {d}/mailbag.conf
+"""
+
+
+def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None):
+    """Dovecot as root with its own base_dir under dovecot_dir, the
+    mailbag template (values) included, IMAP on imap_port; with include,
+    that file too, last (`mailbag tls apply`'s TLS settings), and IMAP
+    with implicit TLS on imaps_port."""
+    conf = os.path.join(dovecot_dir, "dovecot.conf")
+    with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
+        f.write(render(dovecot_template(), values))
+    with open(conf, "w") as f:
+        f.write((DOVECOT24_BASE if dovecot24() else DOVECOT23_BASE).format(
+            d=dovecot_dir, port=imap_port, imaps=imaps_port))
         if include:
             f.write("!include %s\n" % include)
     os.makedirs(os.path.join(dovecot_dir, "state"), exist_ok=True)
@@ -410,14 +478,17 @@ class MailStack:
         os.chmod(os.path.dirname(self.sieve_dedupe), 0o755)
 
     def _install_auth_module(self):
-        # Dovecot loads auth modules from its compiled-in directory only
-        target = os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so")
-        if os.path.realpath(self.auth_module) == os.path.realpath(target):
-            return
-        tmp = target + ".new"
-        shutil.copyfile(self.auth_module, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        # Dovecot loads auth modules from its compiled-in directory only;
+        # on 2.4 the settings module that declares mailbag_context_path
+        # is built beside the auth module
+        install_module(self.auth_module, DOVECOT_AUTH_MODULE_DIR)
+        if dovecot24():
+            built = os.path.dirname(os.path.abspath(self.auth_module))
+            found = [n for n in os.listdir(built) if n.endswith("_settings.so")]
+            if not found:
+                raise RuntimeError("no Dovecot 2.4 settings module beside %s" % self.auth_module)
+            for name in found:
+                install_module(os.path.join(built, name), DOVECOT_SETTINGS_MODULE_DIR)
 
     def template_values(self):
         return {
@@ -444,6 +515,7 @@ class MailStack:
             "DOVECOT_CONF": self.dovecot_conf,
             "SIEVE_DEDUPE": self.sieve_dedupe,
             "VMAIL_GID": self.vmail_user.pw_gid,
+            "USE_WORKER": "yes" if self.store.startswith(("redis:", "unix:")) else "no",
         }
 
     def start_policyd(self):
