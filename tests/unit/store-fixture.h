@@ -128,25 +128,38 @@ static inline void fixture_add_user(struct mb_store *store, const char *address,
 }
 
 /* Write a value no decoder accepts under key, straight into LMDB: the
-   store's failure path, not a fake of it. */
-static inline void fixture_damage_record(const char *dir, const char *table, const char *key)
+   store's failure path, not a fake of it. LMDB wants one environment per
+   file and process (with 0.9.31, closing a second one on the same file
+   makes the first one's next read fail with EINVAL), so the store under
+   test is closed first and reopened after: f->store changes. */
+static inline void fixture_damage_record(struct store_fixture *f, const char *table, const char *key)
 {
-	char path[128];
+	char path[128], error[512];
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k = { strlen(key), (void *)key };
 	MDB_val v = { 5, (void *)"{nope" };
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/store", dir);
-	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
-	    mdb_env_open(env, path, 0, 0660) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
-	    mdb_dbi_open(txn, table, 0, &dbi) != 0 || mdb_put(txn, dbi, &k, &v, 0) != 0 ||
-	    mdb_txn_commit(txn) != 0) {
-		fprintf(stderr, "fixture_damage_record: LMDB refused\n");
+	if (strncmp(f->location, "lmdb:", 5) != 0) {
+		fprintf(stderr, "fixture_damage_record: %s is not an LMDB store\n", f->location);
+		abort();
+	}
+	mb_store_close(&f->store);
+	snprintf(path, sizeof(path), "%s/store", f->dir);
+	if ((ret = mdb_env_create(&env)) != 0 || (ret = mdb_env_set_maxdbs(env, 8)) != 0 ||
+	    (ret = mdb_env_open(env, path, 0, 0660)) != 0 || (ret = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	    (ret = mdb_dbi_open(txn, table, 0, &dbi)) != 0 || (ret = mdb_put(txn, dbi, &k, &v, 0)) != 0 ||
+	    (ret = mdb_txn_commit(txn)) != 0) {
+		fprintf(stderr, "fixture_damage_record: LMDB refused %s: %s\n", path, mdb_strerror(ret));
 		abort();
 	}
 	mdb_env_close(env);
+	if (mb_store_open(f->location, MB_STORE_CREATE, &f->store, error, sizeof(error)) < 0) {
+		fprintf(stderr, "fixture_damage_record: reopening the store: %s\n", error);
+		abort();
+	}
 }
 
 #endif

@@ -169,7 +169,7 @@ static void test_decide_table(void **state)
 	assert_int_equal(mb_store_alias_add(f->store, "nested@example.org", nested, 1, error, sizeof(error)), 0);
 	assert_int_equal(mb_store_alias_add(f->store, "@example.org", catchall, 1, error, sizeof(error)), 0);
 	/* a record the store cannot read: the answer must defer */
-	fixture_damage_record(f->dir, "users", "example.org/broken");
+	fixture_damage_record(f, "users", "example.org/broken");
 
 	for (size_t i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); i++) {
 		const struct decide_case *c = &decide_cases[i];

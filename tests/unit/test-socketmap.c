@@ -72,7 +72,7 @@ static void setup_data(struct store_fixture *f)
 	assert_int_equal(mb_store_alias_add(f->store, "list@example.org", ann, 1, error, sizeof(error)), 0);
 	assert_int_equal(mb_store_alias_add(f->store, "@example.org", bob, 1, error, sizeof(error)), 0);
 	assert_int_equal(mb_store_alias_add(f->store, "@alias.example", domain_target, 1, error, sizeof(error)), 0);
-	fixture_damage_record(f->dir, "users", "example.org/broken");
+	fixture_damage_record(f, "users", "example.org/broken");
 }
 
 static void test_answers(void **state)
