@@ -13,9 +13,11 @@
  *	magic names ($6$ SHA512-CRYPT, $5$, $2y$, $argon2id$ ...). UID, GID, GECOS and SHELL are
  *	ignored (mailbag's mailboxes all belong to the context's vmail
  *	uid/gid); an absolute HOME is kept so that existing mailboxes stay
- *	where they are; in EXTRA (space-separated key=value pairs) a
- *	userdb_quota_rule=*:storage=SIZE or *:bytes=N becomes the user's
- *	quota. Every other extra field is ignored.
+ *	where they are; in EXTRA (space-separated key=value pairs) the
+ *	user's quota is Dovecot 2.3's userdb_quota_rule=*:storage=SIZE
+ *	(KiB without a unit) or *:bytes=N, or Dovecot 2.4's
+ *	userdb_quota_storage_size=SIZE (bytes without a unit; "unlimited"
+ *	is no limit). Every other extra field is ignored.
  *
  *	The parser is pure: it reads one line and fills one entry, so the
  *	command can check a whole file before it changes anything. Error
@@ -50,9 +52,10 @@ static size_t split(char *line, char *fields[PASSWD_FIELDS])
 	return count;
 }
 
-/* parse_storage - Dovecot's storage= value: a number of KiB, or with a
-   unit (B, k, M, G, T, case-insensitive, optional trailing B) */
-static int parse_storage(const char *value, uint64_t *bytes_r)
+/* parse_size - a Dovecot size: a number of unit_bytes (2.3's storage=:
+   KiB; 2.4's sizes: bytes), or with a unit (B, k, M, G, T,
+   case-insensitive, optional i and B after k..T) */
+static int parse_size(const char *value, uint64_t unit_bytes, uint64_t *bytes_r)
 {
 	char *end;
 	unsigned long long n;
@@ -63,7 +66,7 @@ static int parse_storage(const char *value, uint64_t *bytes_r)
 	n = strtoull(value, &end, 10);
 	if (errno != 0)
 		return -1;
-	uint64_t unit = 1024;
+	uint64_t unit = unit_bytes;
 	switch (*end) {
 	case '\0': break;
 	case 'b': case 'B': unit = 1; end++; break;
@@ -73,12 +76,32 @@ static int parse_storage(const char *value, uint64_t *bytes_r)
 	case 't': case 'T': unit = 1024ULL * 1024 * 1024 * 1024; end++; break;
 	default: return -1;
 	}
-	if (unit > 1 && (*end == 'b' || *end == 'B'))
+	if (unit > 1 && end[-1] != 'b' && end[-1] != 'B' && (*end == 'i' || *end == 'I'))
+		end++;
+	if (unit > 1 && end[-1] != 'b' && end[-1] != 'B' && (*end == 'b' || *end == 'B'))
 		end++;
 	if (*end != '\0' || (n != 0 && unit > UINT64_MAX / n) || n * unit == MB_LIMIT_DEFAULT)
 		return -1;
 	*bytes_r = n * unit;
 	return 0;
+}
+
+static int parse_storage(const char *value, uint64_t *bytes_r)
+{
+	return parse_size(value, 1024, bytes_r);
+}
+
+/* parse_storage_size - Dovecot 2.4's quota_storage_size */
+static int parse_storage_size(const char *value, uint64_t *bytes_r, const char **error_r)
+{
+	if (strcmp(value, "unlimited") == 0) {
+		*bytes_r = 0;
+		return 0;
+	}
+	if (parse_size(value, 1, bytes_r) == 0)
+		return 0;
+	*error_r = "userdb_quota_storage_size must be a size (1073741824, 100M, 1G) or unlimited";
+	return -1;
 }
 
 /* parse_quota_rule - "*:storage=1G" or "*:bytes=1000" (other mailbox
@@ -111,6 +134,9 @@ static int parse_extra(char *extra, struct mb_passwd_entry *entry, const char **
 	     pair = strtok_r(NULL, " \t", &save)) {
 		if (strncmp(pair, "userdb_quota_rule=", 18) == 0 &&
 		    parse_quota_rule(pair + 18, &entry->quota_bytes, error_r) < 0)
+			return -1;
+		if (strncmp(pair, "userdb_quota_storage_size=", 26) == 0 &&
+		    parse_storage_size(pair + 26, &entry->quota_bytes, error_r) < 0)
 			return -1;
 	}
 	return 0;
