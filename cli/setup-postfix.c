@@ -1,6 +1,7 @@
 /* setup-postfix.c - what `mailbag setup` does to Postfix: the settings of
  * config-templates/postfix-main.cf into main.cf with postconf -e (only
- * those that differ from what main.cf says), one marked block of services
+ * those that differ from what main.cf says; compatibility_level only when
+ * main.cf's is lower), one marked block of services
  * at the end of master.cf, and, under --root, the queue and data
  * directories. Socket paths are relative to the queue directory, so that
  * chrooted services reach them too.
@@ -78,8 +79,48 @@ static char *current_value(const char *postconf_n, const char *name)
 	return NULL;
 }
 
+/* parse_level - a compatibility_level ("2", "3.6", "3.10", "3.6.1") as
+   major, minor, patch; false when it is none */
+static bool parse_level(const char *text, unsigned long parts[3])
+{
+	parts[0] = parts[1] = parts[2] = 0;
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		if (*text < '0' || *text > '9')
+			return false;
+		errno = 0;
+		parts[i] = strtoul(text, &end, 10);
+		if (errno != 0)
+			return false;
+		if (*end == '\0')
+			return true;
+		if (*end != '.')
+			return false;
+		text = end + 1;
+	}
+	return false;
+}
+
+/* level_at_least - whether compatibility_level now is value or higher
+   (numerically: 3.10 is above 3.9) */
+static bool level_at_least(const char *now, const char *value)
+{
+	unsigned long a[3], b[3];
+
+	if (!parse_level(now, a) || !parse_level(value, b))
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (a[i] != b[i])
+			return a[i] > b[i];
+	}
+	return true;
+}
+
 /* add_setting - one "name = value" line of the template, compared with
-   what main.cf has; changed ones go into edits for postconf -e */
+   what main.cf has; changed ones go into edits for postconf -e. The
+   template's compatibility_level is a floor: a higher level that main.cf
+   has (Debian 13 writes 3.9) is kept, so setup never brings back older
+   defaults the distribution has left behind. */
 static void add_setting(struct setup *s, const char *current, char *line, char ***edits, size_t *count)
 {
 	char *eq = strstr(line, " = ");
@@ -88,7 +129,8 @@ static void add_setting(struct setup *s, const char *current, char *line, char *
 	*eq = '\0';
 	const char *value = eq + 3;
 	char *now = current_value(current, line);
-	bool same = now != NULL && strcmp(now, value) == 0;
+	bool same = now != NULL && (strcmp(now, value) == 0 ||
+				    (strcmp(line, "compatibility_level") == 0 && level_at_least(now, value)));
 	if (!same) {
 		setup_change(s, "set %s = %s in main.cf (was %s%s%s)", line, value, now != NULL ? "\"" : "",
 		       now != NULL ? now : "the default", now != NULL ? "\"" : "");
