@@ -6,7 +6,9 @@
  *	(the address, the hash scheme, duplicates in the file, users that
  *	already exist, domains not served), and every refused line is named
  *	with its number. Only a file that passes whole is written, in
- *	transactions of IMPORT_BATCH users. --dry-run stops after the checks.
+ *	transactions of IMPORT_BATCH users, and then, run as root, each
+ *	user's home is created (cli_make_home in cmd-user.c). --dry-run stops
+ *	after the checks.
  *	Hashes are kept as they are: Dovecot goes on verifying the old
  *	SHA512-CRYPT or BLF-CRYPT passwords, and nothing secret is printed.
  */
@@ -223,6 +225,9 @@ static int check_existing(struct cli *cli, struct import *im)
 	return 0;
 }
 
+/* in cmd-user.c (its prototype belongs in cli.h) */
+int cli_make_home(struct cli *cli, const char *home);
+
 /* write_batch - rows [from, to) in one transaction */
 static int write_batch(struct cli *cli, const struct import *im, size_t from, size_t to,
 		       struct mb_user *users, char (*homes)[4096])
@@ -248,7 +253,7 @@ static int write_all(struct cli *cli, struct import *im)
 {
 	char error[1024];
 	size_t batch = im->count < IMPORT_BATCH ? im->count : IMPORT_BATCH;
-	int ret = EX_OK;
+	int ret = EX_OK, home_failure = EX_OK;
 
 	for (size_t d = 0; d < im->new_domain_count; d++) {
 		int added = mb_store_domain_add(cli->store, im->new_domains[d], error, sizeof(error));
@@ -267,7 +272,17 @@ static int write_all(struct cli *cli, struct import *im)
 	}
 	free(users);
 	free(homes);
-	return ret;
+	/* every user is stored now: then their homes (as root; see
+	   cli_make_home), all tried, the first failure is the exit code */
+	for (size_t i = 0; ret == EX_OK && i < im->count; i++) {
+		struct mb_user u;
+		char home[4096];
+		mb_account_prepare(cli->ctx, im->rows[i].address, &u, home, sizeof(home));
+		int made = cli_make_home(cli, im->rows[i].home != NULL ? im->rows[i].home : home);
+		if (made != EX_OK && home_failure == EX_OK)
+			home_failure = made;
+	}
+	return ret != EX_OK ? ret : home_failure;
 }
 
 static void print_result(const struct cli *cli, const struct import *im, bool dry_run)

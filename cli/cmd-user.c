@@ -6,6 +6,10 @@
  *	mail_root. `add` and `passwd` take the password from stdin with
  *	--password-stdin, an existing hash with --hash, or generate one and
  *	print it once. `del` keeps the mailbox on disk unless --purge.
+ *	Run as root, `add` (and `user import`) also creates the home, 0700
+ *	and owned by the context's vmail_uid:vmail_gid: Pigeonhole's
+ *	duplicate database lives there and cannot be opened before it
+ *	exists, so without it the first delivery is not deduplicated.
  *
  * SECURITY
  *	Plain passwords are wiped from memory after hashing and never
@@ -15,6 +19,7 @@
 #include "password.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -151,6 +156,71 @@ static void print_password_result(struct cli *cli, const char *address, const ch
 		printf("password: %s\n", generated);
 }
 
+/* Shared with cmd-user-import.c; its prototype belongs in cli.h. */
+int cli_make_home(struct cli *cli, const char *home);
+
+/* cli_make_home - create home and its missing parents for Dovecot's
+   vmail user: the home 0700, parents 0755, each directory made here owned
+   by vmail_uid:vmail_gid (existing ones are left as they are). Only as
+   root, and with a vmail user that is not root: otherwise Dovecot makes
+   the home at the first delivery, as before. EX_OK, or printed failure
+   naming the path. */
+int cli_make_home(struct cli *cli, const char *home)
+{
+	uid_t uid = (uid_t)cli->ctx->vmail_uid;
+	gid_t gid = (gid_t)cli->ctx->vmail_gid;
+	char path[4096];
+	size_t len = strlen(home);
+
+	if (geteuid() != 0 || cli->ctx->vmail_uid <= 0 || cli->ctx->vmail_gid <= 0)
+		return EX_OK;
+	if (home[0] != '/' || len >= sizeof(path))
+		return cli_fail(cli, EX_DATAERR, "cannot create home %s: not an absolute path", home);
+	memcpy(path, home, len + 1);
+	int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return cli_fail(cli, EX_OSERR, "cannot create home %s: opening /: %s", home, strerror(errno));
+	for (char *name = path + 1; *name != '\0';) {
+		char *slash = strchr(name, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		bool last = slash == NULL || slash[1] == '\0';
+		mode_t mode = last ? 0700 : 0755;
+		bool made = false;
+		if (name[0] != '\0' && strcmp(name, ".") != 0) {
+			if (strcmp(name, "..") == 0) {
+				close(dir);
+				return cli_fail(cli, EX_DATAERR, "cannot create home %s: it has a .. component", home);
+			}
+			if (mkdirat(dir, name, mode) == 0)
+				made = true;
+			else if (errno != EEXIST)
+				goto failed;
+			/* a directory just made is not followed if something
+			   replaced it with a link; existing ones may be links */
+			int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0));
+			if (next < 0)
+				goto failed;
+			close(dir);
+			dir = next;
+			if (made && (fchown(dir, uid, gid) < 0 || fchmod(dir, mode) < 0))
+				goto failed;
+		}
+		if (slash == NULL)
+			break;
+		*slash = '/';
+		name = slash + 1;
+	}
+	close(dir);
+	return EX_OK;
+failed:;
+	int saved = errno;
+	close(dir);
+	return cli_fail(cli, EX_CANTCREAT, "cannot create home %s for %ld:%ld (Dovecot's duplicate "
+			"database is kept there): %s", home, cli->ctx->vmail_uid, cli->ctx->vmail_gid,
+			strerror(saved));
+}
+
 static int user_add(struct cli *cli, const struct user_options *o, const char *address)
 {
 	char hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1], error[1024];
@@ -176,7 +246,7 @@ static int user_add(struct cli *cli, const struct user_options *o, const char *a
 	}
 	print_password_result(cli, address, "added", generated);
 	sodium_memzero(generated, sizeof(generated));
-	return EX_OK;
+	return cli_make_home(cli, user.home);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
