@@ -61,6 +61,9 @@ void cli_format_day(int64_t when, char *buf, size_t size);
 
 /* Delete a mailbox directory, refusing anything not below mail_root. */
 int cli_purge_home(struct cli *cli, const char *home);
+/* a user's home made for Dovecot (vmail-owned, 0700) when run as root,
+   so the first delivery finds its duplicate database's place (cmd-user.c) */
+int cli_make_home(struct cli *cli, const char *home);
 
 /* Every domain record, sorted by name, read before a listing walks the
    users (a lookup inside a store walk is not allowed). */

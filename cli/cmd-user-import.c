@@ -225,9 +225,6 @@ static int check_existing(struct cli *cli, struct import *im)
 	return 0;
 }
 
-/* in cmd-user.c (its prototype belongs in cli.h) */
-int cli_make_home(struct cli *cli, const char *home);
-
 /* write_batch - rows [from, to) in one transaction */
 static int write_batch(struct cli *cli, const struct import *im, size_t from, size_t to,
 		       struct mb_user *users, char (*homes)[4096])

@@ -156,9 +156,6 @@ static void print_password_result(struct cli *cli, const char *address, const ch
 		printf("password: %s\n", generated);
 }
 
-/* Shared with cmd-user-import.c; its prototype belongs in cli.h. */
-int cli_make_home(struct cli *cli, const char *home);
-
 /* cli_make_home - create home and its missing parents for Dovecot's
    vmail user: the home 0700, parents 0755, each directory made here owned
    by vmail_uid:vmail_gid (existing ones are left as they are). Only as

@@ -207,6 +207,32 @@ def test_a_retry_of_a_delivery_already_made_is_not_delivered_twice(stack, domain
     assert len(messages_with(stack, other, "<twice@remote.test>")) == 1
 
 
+def test_the_first_delivery_to_a_new_user_is_deduplicated_too(stack, domain):
+    """The dedupe Sieve script behind the journal: Dovecot itself is given
+    one message twice with the same X-Mailbag-Delivery-Id, as when the
+    bridge died after Dovecot's 250 and before its journal was written,
+    for a user who has never had mail. Pigeonhole keeps its duplicate
+    database in the home, which must exist before the first delivery."""
+    user = "firstmail@" + domain
+    add_user(stack, user)
+    home = os.path.join(stack.mail_root, domain, "firstmail")
+    assert os.path.isdir(home) and os.stat(home).st_uid == stack.vmail_user.pw_uid
+    assert not os.path.exists(os.path.join(home, "Maildir"))
+    message = (b"X-Mailbag-Delivery-Id: 4QFIRST42abc.first@remote.test\r\n"
+               b"Message-ID: <first@remote.test>\r\nSubject: first\r\n\r\nonce\r\n.\r\n")
+    for _ in range(2):
+        lmtp = Lmtp(stack.dovecot_lmtp)
+        try:
+            envelope(lmtp, "x@remote.test", [user])
+            assert lmtp.cmd("DATA").startswith("354")
+            lmtp.send(message)
+            assert lmtp.reply().startswith("250"), "Dovecot refused the delivery"
+        finally:
+            lmtp.close()
+    # Dovecot answers 250 once the message is saved (or discarded)
+    assert len(messages_with(stack, user, "<first@remote.test>")) == 1
+
+
 @pytest.fixture
 def node2(stack):
     """A second Dovecot (another node) and the bridge told about it."""
