@@ -1,18 +1,30 @@
-/* authdb-mailbag.c - Dovecot 2.3 passdb and userdb driver "mailbag"
+/* authdb-mailbag.c - Dovecot 2.3 and 2.4 passdb and userdb driver "mailbag"
  *
  * SUMMARY
+ *	Dovecot 2.3:
  *	passdb { driver = mailbag  args = /etc/mailbag/context.json }
  *	userdb { driver = mailbag  args = /etc/mailbag/context.json }
  *
+ *	Dovecot 2.4 (mailbag-settings.c declares the setting):
+ *	passdb mailbag { driver = mailbag  mailbag_context_path = PATH }
+ *	userdb mailbag { driver = mailbag  mailbag_context_path = PATH }
+ *
  * DESCRIPTION
  *	Loaded by Dovecot's auth process from modules/auth as
- *	libauthdb_mailbag.so. The passdb hands the stored {SCHEME} hash to
- *	Dovecot, which verifies the password itself; the userdb returns
- *	uid, gid, home, the mail location and the quota rule. With the LMDB
- *	store, lookups read a memory map in the auth process itself; with
- *	Redis (a network round trip that can stall) the driver declares
- *	itself blocking, so Dovecot runs it in its auth-worker processes
- *	and one slow Redis answer never holds up the auth process.
+ *	libauthdb_mailbag.so, built for the Dovecot whose headers it was
+ *	compiled with: Dovecot refuses a module of another ABI version. An
+ *	empty or missing path is the built-in default context file. The
+ *	passdb hands the stored {SCHEME} hash to Dovecot, which verifies
+ *	the password itself; the userdb returns uid, gid, home, the mail
+ *	location (2.3: mail; 2.4: mail_driver and mail_path) and the quota
+ *	(2.3: quota_rule; 2.4: quota_storage_size). With the LMDB store,
+ *	lookups read a memory map in the auth process itself; with Redis
+ *	(a network round trip that can stall) the driver declares itself
+ *	blocking, so Dovecot runs it in its auth-worker processes and one
+ *	slow Redis answer never holds up the auth process. Dovecot 2.4
+ *	sets blocking from use_worker after preinit; the driver sets it
+ *	again in init, so a Redis store runs in workers even without
+ *	use_worker = yes.
  *
  * SECURITY
  *	User names with '%', control characters or over 512 bytes are
@@ -31,6 +43,22 @@
 #include "passdb.h"
 #include "userdb.h"
 #include "password-scheme.h"
+#if DOVECOT_PREREQ(2, 4, 0)
+#  include "settings.h"
+#  include "mailbag-settings.h"
+#endif
+
+/* The symbols only one of 2.3 and 2.4 has are referenced weakly: the
+   Dovecot of the other ABI then dlopen()s this module and refuses it by
+   authdb_mailbag_version ("Module is for different ABI version ...")
+   instead of failing on the first unresolved symbol. */
+#if DOVECOT_PREREQ(2, 4, 0)
+#  pragma weak settings_get
+#  pragma weak auth_request_db_password_verify
+#  pragma weak auth_request_db_log_unknown_user
+#else
+#  pragma weak auth_default_subsystems
+#endif
 
 #include "address.h"
 #include "context.h"
@@ -128,17 +156,23 @@ static bool mailbag_db_blocking(const struct mailbag_db *db)
 	return db->ctx == NULL || mb_redis_location_is(db->ctx->store);
 }
 
-static struct mailbag_db *mailbag_db_get(const char *args)
+/* mailbag_db_get - the shared db for this context file ("": the default) */
+static int mailbag_db_get(const char *path, struct mailbag_db **db_r, const char **error_r)
 {
-	const char *path = args[0] != '\0' ? args : mb_context_path(NULL);
 	const char *error;
 
+	if (path[0] == '\0')
+		path = mb_context_path(NULL);
 	if (mailbag_db != NULL) {
-		if (strcmp(mailbag_db->context_path, path) != 0)
-			i_fatal("mailbag: passdb and userdb must name the same context file (%s, %s)",
+		if (strcmp(mailbag_db->context_path, path) != 0) {
+			*error_r = t_strdup_printf(
+				"mailbag: passdb and userdb must name the same context file (%s, %s)",
 				mailbag_db->context_path, path);
+			return -1;
+		}
 		mailbag_db->refcount++;
-		return mailbag_db;
+		*db_r = mailbag_db;
+		return 0;
 	}
 	mailbag_db = i_new(struct mailbag_db, 1);
 	mailbag_db->refcount = 1;
@@ -148,8 +182,37 @@ static struct mailbag_db *mailbag_db_get(const char *args)
 	   retried on each lookup */
 	if (mailbag_db_ready(mailbag_db, &error) < 0)
 		i_error("mailbag: %s (lookups fail temporarily until this is fixed)", error);
-	return mailbag_db;
+	*db_r = mailbag_db;
+	return 0;
 }
+
+#if DOVECOT_PREREQ(2, 4, 0)
+/* mailbag_db_get_event - the db named by mailbag_context_path, as the
+   passdb or userdb block (or the top level) of event sets it */
+static int mailbag_db_get_event(struct event *event, struct mailbag_db **db_r,
+				const char **error_r)
+{
+	const struct mailbag_settings *set;
+	int ret;
+
+	if (settings_get(event, &mailbag_setting_parser_info, 0, &set, error_r) < 0)
+		return -1;
+	ret = mailbag_db_get(set->mailbag_context_path, db_r, error_r);
+	settings_free(set);
+	return ret;
+}
+#else
+/* mailbag_db_get_args - the db named by the args string, or fatal */
+static struct mailbag_db *mailbag_db_get_args(const char *args)
+{
+	struct mailbag_db *db;
+	const char *error;
+
+	if (mailbag_db_get(args, &db, &error) < 0)
+		i_fatal("%s", error);
+	return db;
+}
+#endif
 
 static void mailbag_db_unref(struct mailbag_db **dbp)
 {
@@ -235,10 +298,27 @@ static enum passdb_result passdb_user(struct auth_request *request, struct mb_us
 	if (ret < 0)
 		return PASSDB_RESULT_INTERNAL_FAILURE;
 	if (ret == 0) {
+#if DOVECOT_PREREQ(2, 4, 0)
+		auth_request_db_log_unknown_user(request);
+#else
 		auth_request_log_unknown_user(request, AUTH_SUBSYS_DB);
+#endif
 		return PASSDB_RESULT_USER_UNKNOWN;
 	}
 	return PASSDB_RESULT_OK;
+}
+
+/* verify_password - 1 when password matches crypted, else 0 or -1
+   (Dovecot has logged the mismatch or the unusable hash) */
+static int verify_password(struct auth_request *request, const char *password,
+			   const char *crypted, const char *scheme)
+{
+#if DOVECOT_PREREQ(2, 4, 0)
+	return auth_request_db_password_verify(request, password, crypted, scheme) ==
+		PASSDB_RESULT_OK ? 1 : 0;
+#else
+	return auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+#endif
 }
 
 /* The address and the account a lock-out counts for. The account is the
@@ -375,7 +455,7 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	/* the main password (unless app passwords only), then each app
 	   password: revocable per-device passwords, hashed by mailbag */
 	int ret = user.app_passwords_only ? 0 :
-		auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
+		verify_password(request, password, crypted, scheme);
 	for (size_t i = 0; ret <= 0 && i < user.app_password_count; i++) {
 		if (mb_password_verify_argon2(password, user.app_passwords[i].hash) == 1) {
 			e_info(authdb_event(request), "mailbag: app password %s", user.app_passwords[i].name);
@@ -422,15 +502,43 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme, callback, request);
 }
 
+#if DOVECOT_PREREQ(2, 4, 0)
+static int mailbag_passdb_preinit(pool_t pool, struct event *event,
+				  struct passdb_module **module_r, const char **error_r)
+{
+	struct mailbag_passdb_module *module = p_new(pool, struct mailbag_passdb_module, 1);
+
+	if (mailbag_db_get_event(event, &module->db, error_r) < 0)
+		return -1;
+	/* Dovecot then sets these from passdb_default_password_scheme
+	   (CRYPT for driver mailbag, see mailbag-settings.c) and
+	   use_worker; init sets blocking again */
+	module->module.default_pass_scheme = "CRYPT";
+	module->module.blocking = mailbag_db_blocking(module->db);
+	*module_r = &module->module;
+	return 0;
+}
+
+/* mailbag_passdb_init - Redis lookups run in auth-worker processes,
+   whatever use_worker says (as Dovecot's sql driver does) */
+static void mailbag_passdb_init(struct passdb_module *_module)
+{
+	struct mailbag_passdb_module *module = (struct mailbag_passdb_module *)_module;
+
+	if (!module->module.blocking)
+		module->module.blocking = mailbag_db_blocking(module->db);
+}
+#else
 static struct passdb_module *mailbag_passdb_preinit(pool_t pool, const char *args)
 {
 	struct mailbag_passdb_module *module = p_new(pool, struct mailbag_passdb_module, 1);
 
-	module->db = mailbag_db_get(args);
+	module->db = mailbag_db_get_args(args);
 	module->module.default_pass_scheme = "CRYPT";
 	module->module.blocking = mailbag_db_blocking(module->db);
 	return &module->module;
 }
+#endif
 
 static void mailbag_passdb_deinit(struct passdb_module *_module)
 {
@@ -462,24 +570,57 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 	auth_request_set_userdb_field(request, "uid", dec2str(ctx->vmail_uid));
 	auth_request_set_userdb_field(request, "gid", dec2str(ctx->vmail_gid));
 	auth_request_set_userdb_field(request, "home", user.home);
+#if DOVECOT_PREREQ(2, 4, 0)
+	/* userdb fields are settings overrides; ~/ is the home above */
+	auth_request_set_userdb_field(request, "mail_driver", "maildir");
+	auth_request_set_userdb_field(request, "mail_path", "~/Maildir");
+	/* the user's own quota, else the domain's, else the server's */
+	if (limits.quota_bytes > 0) {
+		auth_request_set_userdb_field(request, "quota_storage_size",
+			t_strdup_printf("%llu", (unsigned long long)limits.quota_bytes));
+	}
+#else
 	auth_request_set_userdb_field(request, "mail", "maildir:~/Maildir");
 	/* the user's own quota, else the domain's, else the server's */
 	if (limits.quota_bytes > 0) {
 		auth_request_set_userdb_field(request, "quota_rule",
 			t_strdup_printf("*:bytes=%llu", (unsigned long long)limits.quota_bytes));
 	}
+#endif
 	mb_user_clear(&user);
 	callback(USERDB_RESULT_OK, request);
 }
 
+#if DOVECOT_PREREQ(2, 4, 0)
+static int mailbag_userdb_preinit(pool_t pool, struct event *event,
+				  struct userdb_module **module_r, const char **error_r)
+{
+	struct mailbag_userdb_module *module = p_new(pool, struct mailbag_userdb_module, 1);
+
+	if (mailbag_db_get_event(event, &module->db, error_r) < 0)
+		return -1;
+	*module_r = &module->module;
+	return 0;
+}
+
+/* mailbag_userdb_init - as mailbag_passdb_init */
+static void mailbag_userdb_init(struct userdb_module *_module)
+{
+	struct mailbag_userdb_module *module = (struct mailbag_userdb_module *)_module;
+
+	if (!module->module.blocking)
+		module->module.blocking = mailbag_db_blocking(module->db);
+}
+#else
 static struct userdb_module *mailbag_userdb_preinit(pool_t pool, const char *args)
 {
 	struct mailbag_userdb_module *module = p_new(pool, struct mailbag_userdb_module, 1);
 
-	module->db = mailbag_db_get(args);
+	module->db = mailbag_db_get_args(args);
 	module->module.blocking = mailbag_db_blocking(module->db);
 	return &module->module;
 }
+#endif
 
 static void mailbag_userdb_deinit(struct userdb_module *_module)
 {
@@ -491,6 +632,9 @@ static void mailbag_userdb_deinit(struct userdb_module *_module)
 static struct passdb_module_interface passdb_mailbag = {
 	.name = "mailbag",
 	.preinit = mailbag_passdb_preinit,
+#if DOVECOT_PREREQ(2, 4, 0)
+	.init = mailbag_passdb_init,
+#endif
 	.deinit = mailbag_passdb_deinit,
 	.verify_plain = mailbag_verify_plain,
 	.lookup_credentials = mailbag_lookup_credentials,
@@ -499,6 +643,9 @@ static struct passdb_module_interface passdb_mailbag = {
 static struct userdb_module_interface userdb_mailbag = {
 	.name = "mailbag",
 	.preinit = mailbag_userdb_preinit,
+#if DOVECOT_PREREQ(2, 4, 0)
+	.init = mailbag_userdb_init,
+#endif
 	.deinit = mailbag_userdb_deinit,
 	.lookup = mailbag_userdb_lookup,
 };
