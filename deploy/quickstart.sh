@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # deploy/quickstart.sh - install mailbag and run a private demo mail server
 #
-#   sudo bash deploy/quickstart.sh [--domain example.test] [--user demo] [--root DIR]
+#   bash deploy/quickstart.sh [--domain example.test] [--user demo] [--root DIR]
 #
-# On Debian 12: installs Postfix, Dovecot and the build dependencies,
+# As root, on Debian 12 or 13: installs Postfix, Dovecot and the build dependencies,
 # builds and installs mailbag (/usr/local, the Dovecot auth module into
 # Dovecot's modules/auth), then starts a private instance of Postfix,
 # Dovecot and mailbag-policyd on loopback ports with the embedded LMDB
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$(id -u)" -ne 0 ]; then
-  echo "quickstart: run as root (sudo bash deploy/quickstart.sh)" >&2
+  echo "quickstart: run as root (bash deploy/quickstart.sh, as root)" >&2
   exit 77
 fi
 
