@@ -7,8 +7,14 @@
  *	- a signature whose l= leaves part of the body unsigned is "policy",
  *	  never "pass": what was added past l= is not trusted;
  *	- a key that DNS could not give in time is "temperror", not "fail".
- * libopendkim and libspf2 keep resolver state in their handles, so each
- * milter thread has its own of each, made on first use.
+ * libopendkim and libspf2 keep resolver state in their handles, so no
+ * two threads may use one at once. A session's callbacks do not stay on
+ * one thread, though: Debian's libmilter is built with its worker pool
+ * (_FFR_WORKERS_POOL), which runs each callback on whichever worker is
+ * free and ends workers that are idle. So a libspf2 server, used within
+ * one callback, is per thread; but a libopendkim handle, which lives from
+ * MAIL FROM to the end of the message, is lent to that message alone
+ * from a free list and given back when its check is freed.
  */
 #include "authcheck.h"
 
@@ -27,44 +33,45 @@
 
 static unsigned int dkim_timeout = 10;
 static const char *dkim_key_file; /* tests: keys from a file, not DNS */
-static pthread_key_t dkim_lib_key;
-static pthread_once_t thread_keys_once = PTHREAD_ONCE_INIT;
 
 #define PUBLIC_SUFFIX_LIST "/usr/share/publicsuffix/public_suffix_list.dat"
 
 static pthread_key_t spf_server_key;
+static pthread_once_t spf_server_key_once = PTHREAD_ONCE_INIT;
 
-static void close_dkim_lib(void *lib) { dkim_close(lib); }
 static void free_spf_server(void *server) { SPF_server_free(server); }
-static void make_thread_keys(void)
-{
-	pthread_key_create(&dkim_lib_key, close_dkim_lib);
-	pthread_key_create(&spf_server_key, free_spf_server);
-}
+static void make_spf_server_key(void) { pthread_key_create(&spf_server_key, free_spf_server); }
 
 /* thread_spf_server - this thread's libspf2 server (its resolver state
-   is set up once per thread, not once per message) */
+   is set up once per thread, not once per message); authcheck_spf is
+   done with it before it returns, so a worker that ends takes nothing
+   of a session's with it */
 static SPF_server_t *thread_spf_server(void)
 {
 	SPF_server_t *server;
 
-	pthread_once(&thread_keys_once, make_thread_keys);
+	pthread_once(&spf_server_key_once, make_spf_server_key);
 	server = pthread_getspecific(spf_server_key);
 	if (server == NULL && (server = SPF_server_new(SPF_DNS_RESOLV, 0)) != NULL)
 		pthread_setspecific(spf_server_key, server);
 	return server;
 }
 
-/* thread_dkim_lib - this thread's libopendkim handle */
-static DKIM_LIB *thread_dkim_lib(void)
-{
+/* A libopendkim handle and its resolver state, lent to one message at a
+   time: there are as many as messages checked at once, never more. */
+struct dkim_lender {
 	DKIM_LIB *lib;
+	struct dkim_lender *next;
+};
 
-	pthread_once(&thread_keys_once, make_thread_keys);
-	lib = pthread_getspecific(dkim_lib_key);
-	if (lib != NULL)
-		return lib;
-	lib = dkim_init(NULL, NULL);
+static pthread_mutex_t dkim_lenders_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dkim_lender *idle_dkim_lenders;
+
+/* new_dkim_lib - a libopendkim handle with our options */
+static DKIM_LIB *new_dkim_lib(void)
+{
+	DKIM_LIB *lib = dkim_init(NULL, NULL);
+
 	if (lib == NULL)
 		return NULL;
 	unsigned int flags = DKIM_LIBFLAGS_FIXCRLF, min_bits = 1024;
@@ -77,8 +84,37 @@ static DKIM_LIB *thread_dkim_lib(void)
 		dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_QUERYINFO, (void *)dkim_key_file,
 			     strlen(dkim_key_file));
 	}
-	pthread_setspecific(dkim_lib_key, lib);
 	return lib;
+}
+
+/* borrow_dkim_lib - an idle handle, or a new one; NULL when out of memory */
+static struct dkim_lender *borrow_dkim_lib(void)
+{
+	struct dkim_lender *lender;
+
+	pthread_mutex_lock(&dkim_lenders_lock);
+	lender = idle_dkim_lenders;
+	if (lender != NULL)
+		idle_dkim_lenders = lender->next;
+	pthread_mutex_unlock(&dkim_lenders_lock);
+	if (lender != NULL)
+		return lender;
+	if ((lender = calloc(1, sizeof(*lender))) == NULL)
+		return NULL;
+	if ((lender->lib = new_dkim_lib()) == NULL) {
+		free(lender);
+		return NULL;
+	}
+	return lender;
+}
+
+/* return_dkim_lib - a handle no message uses any more, for the next */
+static void return_dkim_lib(struct dkim_lender *lender)
+{
+	pthread_mutex_lock(&dkim_lenders_lock);
+	lender->next = idle_dkim_lenders;
+	idle_dkim_lenders = lender;
+	pthread_mutex_unlock(&dkim_lenders_lock);
 }
 
 int authcheck_init(int dns_timeout_seconds, char *error, size_t error_size)
@@ -103,7 +139,23 @@ int authcheck_init(int dns_timeout_seconds, char *error, size_t error_size)
 
 void authcheck_use_key_file(const char *path) { dkim_key_file = path; }
 
+void authcheck_deinit(void)
+{
+	struct dkim_lender *lender, *next;
+
+	pthread_mutex_lock(&dkim_lenders_lock);
+	lender = idle_dkim_lenders;
+	idle_dkim_lenders = NULL;
+	pthread_mutex_unlock(&dkim_lenders_lock);
+	for (; lender != NULL; lender = next) {
+		next = lender->next;
+		dkim_close(lender->lib);
+		free(lender);
+	}
+}
+
 struct authcheck {
+	struct dkim_lender *lender; /* the handle dkim was made with: this message's alone */
 	DKIM *dkim;
 	bool no_signature;  /* libopendkim found none at the end of the header */
 	bool failed;        /* libopendkim refused the message's shape */
@@ -113,15 +165,15 @@ struct authcheck {
 struct authcheck *authcheck_begin(const char *job_id)
 {
 	struct authcheck *check = calloc(1, sizeof(*check));
-	DKIM_LIB *lib = thread_dkim_lib();
 	DKIM_STAT status;
 
-	if (check == NULL || lib == NULL) {
+	if (check == NULL || (check->lender = borrow_dkim_lib()) == NULL) {
 		free(check);
 		return NULL;
 	}
-	check->dkim = dkim_verify(lib, (const unsigned char *)job_id, NULL, &status);
+	check->dkim = dkim_verify(check->lender->lib, (const unsigned char *)job_id, NULL, &status);
 	if (check->dkim == NULL) {
+		return_dkim_lib(check->lender);
 		free(check);
 		return NULL;
 	}
@@ -263,6 +315,7 @@ void authcheck_free(struct authcheck **checkp)
 	if (check == NULL)
 		return;
 	dkim_free(check->dkim);
+	return_dkim_lib(check->lender);
 	free(check);
 	*checkp = NULL;
 }

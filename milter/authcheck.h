@@ -42,6 +42,8 @@ int authcheck_init(int dns_timeout_seconds, char *error, size_t error_size);
 /* For tests: DKIM keys from a file of "selector._domainkey.domain TXT"
    lines instead of DNS. */
 void authcheck_use_key_file(const char *path);
+/* At exit: closes the libopendkim handles no check holds. */
+void authcheck_deinit(void);
 
 struct authcheck;
 

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 	mb_info("stopping");
 	if (ctx->milter_listen_tcp[0] == '\0')
 		unlink(ctx->milter_socket);
+	authcheck_deinit();
 	keys_free(&shared.keys);
 	mb_context_free(&ctx);
 	return ret == MI_SUCCESS ? 0 : EX_SOFTWARE;

@@ -1,5 +1,6 @@
 /* milter.c - mailbag-milter's work on each message, called by libmilter
- * (one thread per Postfix connection).
+ * (a connection's callbacks one at a time, but not always on the same
+ * thread: Debian's libmilter hands them to a pool of workers).
  *
  * Outbound mail (an authenticated client, or one in
  * milter.trusted_networks):

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,46 @@ static void verify(const char *const (*headers)[2], size_t count, const char *bo
 	memset(out, 0, sizeof(*out));
 	authcheck_dkim(check, out);
 	authcheck_free(&check);
+}
+
+/* begin_in_thread - a check begun on a libmilter worker that then ends */
+static void *begin_in_thread(void *arg)
+{
+	struct authcheck **checkp = arg;
+
+	*checkp = authcheck_begin("worker");
+	return NULL;
+}
+
+/* libmilter's worker pool moves a session between threads and ends idle
+   ones: a check begun on a thread that has gone must still verify */
+static void test_check_outlives_its_thread(void **state)
+{
+	struct authcheck *checks[4];
+	pthread_t threads[4];
+	struct auth_outcome out;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_create(&threads[i], NULL, begin_in_thread, &checks[i]), 0);
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_non_null(checks[i]);
+	}
+	/* the four at once, as four sessions would be */
+	for (int i = 0; i < 4; i++) {
+		for (size_t h = 0; h < 7; h++)
+			authcheck_header(checks[i], rfc8463_headers[h][0], rfc8463_headers[h][1]);
+		authcheck_end_of_header(checks[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		authcheck_body(checks[i], (const unsigned char *)rfc8463_body, strlen(rfc8463_body));
+		memset(&out, 0, sizeof(out));
+		authcheck_dkim(checks[i], &out);
+		authcheck_free(&checks[i]);
+		assert_int_equal(out.dkim_count, 2);
+		assert_int_equal(out.dkim[0].result, AUTH_PASS);
+		assert_int_equal(out.dkim[1].result, AUTH_PASS);
+	}
 }
 
 static void test_rfc8463_example_verifies(void **state)
@@ -387,11 +428,13 @@ int main(void)
 		cmocka_unit_test(test_mailboxes),
 		cmocka_unit_test(test_authres_claims),
 		cmocka_unit_test(test_rfc8463_example_verifies),
+		cmocka_unit_test(test_check_outlives_its_thread),
 		cmocka_unit_test(test_our_signatures_verify),
 		cmocka_unit_test(test_authres_format),
 		cmocka_unit_test(test_pgp_mime),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	authcheck_deinit();
 	unlink(key_file);
 	return failed;
 }
