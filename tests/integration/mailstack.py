@@ -10,6 +10,7 @@ Needs root: Postfix and Dovecot drop privileges to their own users, and the
 store belongs to the `mailbag` system user that this creates if missing.
 """
 
+import fcntl
 import json
 import re
 import os
@@ -106,6 +107,24 @@ def ensure_postfix_main_cf():
     main_cf = os.path.join(POSTFIX_DEFAULT_CONFIG, "main.cf")
     if not os.path.exists(main_cf):
         open(main_cf, "a").close()
+
+
+def register_postfix_config(directory, add):
+    """directory added to (or taken out of) alternate_config_directories
+    of the default main.cf, which `postfix -c` requires. Under a lock:
+    stacks in several processes at once (a second test run, the
+    quickstart) must not undo each other's entries."""
+    ensure_postfix_main_cf()
+    with open(os.path.join(POSTFIX_DEFAULT_CONFIG, ".mailbag-tests.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
+                              "alternate_config_directories"],
+                             capture_output=True, text=True).stdout.split()
+        cur = [d.strip(",") for d in cur if d.strip(",")]
+        want = [d for d in cur if d != directory] + ([directory] if add else [])
+        subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
+                        "alternate_config_directories = " + " ".join(want)],
+                       check=True, capture_output=True)
 
 
 def make_certificate(hostname, cert, key, days=2, names=()):
@@ -672,15 +691,7 @@ class MailStack:
                        capture_output=True, text=True)
 
     def _register_postfix_config(self, add):
-        ensure_postfix_main_cf()
-        cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
-                              "alternate_config_directories"],
-                             capture_output=True, text=True).stdout.split()
-        cur = [d.strip(",") for d in cur if d.strip(",")]
-        want = [d for d in cur if d != self.postfix_etc] + ([self.postfix_etc] if add else [])
-        subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
-                        "alternate_config_directories = " + " ".join(want)],
-                       check=True, capture_output=True)
+        register_postfix_config(self.postfix_etc, add)
 
     def _start_postfix(self):
         queue = os.path.join(self.postfix_dir, "queue")

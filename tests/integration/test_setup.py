@@ -10,7 +10,6 @@ delivers it to IMAP over TLS; `mailbag unsetup` puts the distribution's
 files back."""
 
 import email
-import filecmp
 import imaplib
 import json
 import os
@@ -26,7 +25,7 @@ import dkim
 import pytest
 
 from conftest import BUILD, wait_until
-from mailstack import (POSTFIX_DEFAULT_CONFIG, SOURCE_ROOT, SmtpSink, free_port, port_open,
+from mailstack import (SOURCE_ROOT, SmtpSink, free_port, port_open, register_postfix_config,
                        wait_for)
 
 HOST = "mx.setup.test"
@@ -160,12 +159,7 @@ class Instance:
         log.close()
 
     def _register(self, add):
-        cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
-                              "alternate_config_directories"], capture_output=True, text=True).stdout.split()
-        cur = [d.strip(",") for d in cur if d.strip(",") and d.strip(",") != self.postfix]
-        subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
-                        "alternate_config_directories = " + " ".join(cur + ([self.postfix] if add else []))],
-                       check=True, capture_output=True)
+        register_postfix_config(self.postfix, add)
 
     def maillog(self):
         path = os.path.join(self.root, "maillog")
