@@ -501,13 +501,17 @@ class MailStack:
         # on 2.4 the settings module that declares mailbag_context_path
         # is built beside the auth module
         install_module(self.auth_module, DOVECOT_AUTH_MODULE_DIR)
-        if dovecot24():
-            built = os.path.dirname(os.path.abspath(self.auth_module))
-            found = [n for n in os.listdir(built) if n.endswith("_settings.so")]
-            if not found:
-                raise RuntimeError("no Dovecot 2.4 settings module beside %s" % self.auth_module)
-            for name in found:
-                install_module(os.path.join(built, name), DOVECOT_SETTINGS_MODULE_DIR)
+        if not dovecot24():
+            return
+        built = os.path.dirname(os.path.abspath(self.auth_module))
+        if os.path.realpath(built) == os.path.realpath(DOVECOT_AUTH_MODULE_DIR):
+            # installed by meson: the settings module is in its place
+            built = DOVECOT_SETTINGS_MODULE_DIR
+        settings_module = os.path.join(built, "libmailbag_settings.so")
+        if not os.path.exists(settings_module):
+            raise RuntimeError("no Dovecot 2.4 settings module %s (built beside %s)"
+                               % (settings_module, self.auth_module))
+        install_module(settings_module, DOVECOT_SETTINGS_MODULE_DIR)
 
     def template_values(self):
         return {
