@@ -132,6 +132,71 @@ int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
 			     mb_alias_cb *cb, void *context,
 			     char *error, size_t error_size);
 
+/* Where mail to an address goes here: the one rule behind policyd's
+   virtual_alias_maps answer (so Postfix's routing), the policy checks that
+   follow it, alias add's check and alias list's marks. Tried in order: an
+   alias of the address, an enabled user of it, the same two without its
+   "+detail" (after one of delimiters); for a domain that is only a domain
+   alias, the same local part at the target domain if an alias or enabled
+   user there receives it; last the domain's catch-all. An alias (or
+   catch-all) counts only with its live targets: a target on a domain
+   served here (a mailbox domain or a domain alias) that nothing would
+   receive, or a disabled user, is left out, and an alias left with none
+   is as if it did not exist. Aliases are followed at most
+   MB_ROUTE_MAX_DEPTH deep (deeper, or in a loop, a target is dead) and
+   with at most MB_ROUTE_MAX_LOOKUPS store lookups per call. */
+#define MB_ROUTE_MAX_DEPTH 10
+#define MB_ROUTE_MAX_LOOKUPS 20000
+
+enum mb_route {
+	MB_ROUTE_NONE,         /* nothing here receives it */
+	MB_ROUTE_USER,         /* an enabled user: the address or its base */
+	MB_ROUTE_ALIAS,        /* an alias: alias holds its live targets */
+	MB_ROUTE_DOMAIN_ALIAS, /* rewritten: the address at the target domain */
+	MB_ROUTE_CATCH_ALL,    /* the catch-all: alias holds its live targets */
+};
+
+struct mb_route_result {
+	enum mb_route route;
+	struct mb_alias alias;   /* ALIAS, CATCH_ALL; clear with mb_route_clear */
+	char rewritten[MB_ADDRESS_MAX + 1]; /* DOMAIN_ALIAS */
+	bool disabled;           /* a disabled user of the address (or its base) was passed over */
+};
+
+/* 0 (r to clear), -1 the store failed, -2 the aliases need more than
+   MB_ROUTE_MAX_LOOKUPS lookups; error says which. */
+int mb_store_route(struct mb_store *store, const char *delimiters, const char *address,
+		   struct mb_route_result *r, char *error, size_t error_size);
+void mb_route_clear(struct mb_route_result *r);
+
+/* What a target of an alias is, by that rule. */
+enum mb_target_state {
+	MB_TARGET_OUTSIDE,   /* not on a domain served here: sent on as it is */
+	MB_TARGET_LIVE,      /* an enabled user, an alias with a live target, a domain alias's */
+	MB_TARGET_CATCH_ALL, /* no user or alias: only the domain's catch-all receives it */
+	MB_TARGET_DISABLED,  /* a disabled user: left out */
+	MB_TARGET_MISSING,   /* nothing receives it: left out */
+};
+
+/* The state of target (an address, or "@domain": a domain alias's
+   target, MISSING unless a mailbox domain). The state (>= 0), or -1/-2
+   as mb_store_route. */
+int mb_store_target_state(struct mb_store *store, const char *delimiters, const char *target,
+			  char *error, size_t error_size);
+const char *mb_target_state_name(enum mb_target_state state);
+
+/* Each alias one of whose targets is address, or address with a
+   "+detail" (after one of delimiters), handed to cb; 0 or -1. */
+int mb_store_aliases_naming(struct mb_store *store, const char *address, const char *delimiters,
+			    mb_alias_cb *cb, void *context, char *error, size_t error_size);
+/* Delete a user and take it (and its +detail spellings) out of every
+   alias naming it, in one transaction; an alias left with no target is
+   deleted. changed (may be NULL) is given each alias as it is left
+   (target_count 0: deleted); its return value is ignored. 0, -ENOENT,
+   -EIO, -ENOMEM. */
+int mb_store_user_del_unalias(struct mb_store *store, const char *address, const char *delimiters,
+			      mb_alias_cb *changed, void *context, char *error, size_t error_size);
+
 #define MB_STATE_KEY_MAX 400
 #define MB_STATE_VALUE_MAX 256
 

@@ -18,7 +18,17 @@
  *	                          local part at the target domain only if
  *	                          something receives it there (unknown users
  *	                          are refused at RCPT instead of bouncing);
- *	                          last, the domain's catch-all
+ *	                          last, the domain's catch-all. The rule is
+ *	                          mb_store_route (store.h): an alias or
+ *	                          catch-all answers only its live targets,
+ *	                          leaving out those on a domain served here
+ *	                          that nothing receives (deleted, never made,
+ *	                          an alias of only such) and disabled users;
+ *	                          an alias left with none is as if it did not
+ *	                          exist, so the address is refused at RCPT
+ *	                          (or caught by the catch-all) instead of
+ *	                          being accepted and bounced: backscatter.
+ *	                          Targets elsewhere are answered as they are.
  *	smtpd_sender_login_maps   address -> the logins that may send as it:
  *	                          the user itself, or an alias's local users
  *
@@ -29,7 +39,8 @@
  *
  * DIAGNOSTICS
  *	A lookup the store cannot answer is TEMP, never NOTFOUND: a store
- *	outage must give 4xx, not "user unknown".
+ *	outage must give 4xx, not "user unknown". Aliases that need more
+ *	than MB_ROUTE_MAX_LOOKUPS lookups to resolve are PERM.
  */
 #include "socketmap.h"
 #include "sender.h"
@@ -144,6 +155,8 @@ static int domain_alias_target(struct mb_store *store, const char *domain,
 	struct mb_alias alias;
 	int ret;
 
+	if (strlen(domain) > MB_DOMAIN_MAX)
+		return 0;
 	ret = mb_store_domain_exists(store, domain, error, size);
 	if (ret != 0)
 		return ret < 0 ? -1 : 0; /* a mailbox domain is not an alias domain */
@@ -152,8 +165,9 @@ static int domain_alias_target(struct mb_store *store, const char *domain,
 	if (ret <= 0)
 		return ret;
 	ret = 0;
-	if (alias.target_count == 1 && alias.targets[0][0] == '@') {
-		snprintf(target_r, MB_DOMAIN_MAX + 1, "%s", alias.targets[0] + 1);
+	if (alias.target_count == 1 && alias.targets[0][0] == '@' &&
+	    strlen(alias.targets[0] + 1) <= MB_DOMAIN_MAX) {
+		memcpy(target_r, alias.targets[0] + 1, strlen(alias.targets[0] + 1) + 1);
 		ret = 1;
 	}
 	mb_alias_clear(&alias);
@@ -173,80 +187,36 @@ static size_t answer_targets(struct reply *r, const struct mb_alias *alias)
 	return r->len;
 }
 
-
-/* alias_or_user - what one spelling of an address resolves to:
-   2 an alias (alias_r filled), 1 an enabled user, 0 neither, -1 */
-static int alias_or_user(struct mb_store *store, const char *address,
-			 struct mb_alias *alias_r, char *error, size_t size)
-{
-	int ret = mb_store_alias_get(store, address, alias_r, error, size);
-
-	if (ret != 0)
-		return ret < 0 ? -1 : 2;
-	return mb_user_enabled(store, address, error, size);
-}
-
+/* answer_alias_maps - the route of store.h, as Postfix wants it: an
+   alias's live targets; a user maps to the key itself, which ends
+   Postfix's expansion and keeps "+detail" for Dovecot; a domain alias to
+   the key at the target domain */
 static size_t answer_alias_maps(struct mb_store *store, const char *key,
 				const char *delimiters, struct reply *r)
 {
-	char error[512], target_domain[MB_DOMAIN_MAX + 1];
-	char base[MB_ADDRESS_MAX + 1], rewritten[MB_ADDRESS_MAX + 1];
-	const char *at = strrchr(key, '@');
-	struct mb_alias alias;
+	struct mb_route_result route;
+	char error[512];
 	size_t len;
-	int ret;
+	int ret = mb_store_route(store, delimiters, key, &route, error, sizeof(error));
 
-	if (at == NULL || key[0] == '@')
-		return reply_status(r, "NOTFOUND ", "");
-
-	/* 1. the address as given, then 2. without its subaddress: an alias
-	   gives its targets, a user maps to the key itself, which ends
-	   Postfix's expansion and keeps "+detail" for Dovecot */
-	bool has_base = mb_address_base(key, delimiters, base);
-	for (int pass = 0; pass < (has_base ? 2 : 1); pass++) {
-		ret = alias_or_user(store, pass == 0 ? key : base, &alias, error, sizeof(error));
-		if (ret < 0)
-			return store_failed(r, error);
-		if (ret == 2) {
-			len = answer_targets(r, &alias);
-			mb_alias_clear(&alias);
-			return len;
-		}
-		if (ret == 1)
-			return reply_status(r, "OK ", key);
-	}
-
-	/* 3. a domain alias: the same local part at the target domain, only
-	   if something there receives it */
-	ret = domain_alias_target(store, at + 1, target_domain, error, sizeof(error));
+	if (ret == -2)
+		return reply_status(r, "PERM ", error);
 	if (ret < 0)
 		return store_failed(r, error);
-	if (ret > 0) {
-		/* exists: the plain local part at the target domain */
-		const char *plain = has_base ? base : key;
-		snprintf(rewritten, sizeof(rewritten), "%.*s@%s",
-			 (int)(strrchr(plain, '@') - plain), plain, target_domain);
-		ret = alias_or_user(store, rewritten, &alias, error, sizeof(error));
-		if (ret == 2)
-			mb_alias_clear(&alias);
-		if (ret < 0)
-			return store_failed(r, error);
-		if (ret == 0)
-			return reply_status(r, "NOTFOUND ", "");
-		snprintf(rewritten, sizeof(rewritten), "%.*s@%s", (int)(at - key), key, target_domain);
-		return reply_status(r, "OK ", rewritten);
-	}
-
-	/* 4. the catch-all of a mailbox domain */
-	snprintf(rewritten, sizeof(rewritten), "%s", at);
-	ret = mb_store_alias_get(store, rewritten, &alias, error, sizeof(error));
-	if (ret < 0)
-		return store_failed(r, error);
-	if (ret == 0)
+	switch (route.route) {
+	case MB_ROUTE_USER:
+		return reply_status(r, "OK ", key);
+	case MB_ROUTE_DOMAIN_ALIAS:
+		return reply_status(r, "OK ", route.rewritten);
+	case MB_ROUTE_ALIAS:
+	case MB_ROUTE_CATCH_ALL:
+		len = answer_targets(r, &route.alias);
+		mb_route_clear(&route);
+		return len;
+	case MB_ROUTE_NONE:
+	default:
 		return reply_status(r, "NOTFOUND ", "");
-	len = answer_targets(r, &alias);
-	mb_alias_clear(&alias);
-	return len;
+	}
 }
 
 /* add_login - one login of answer_sender_logins's list */

@@ -82,6 +82,82 @@ static void test_aliases(void **state)
 	mb_alias_clear(&alias);
 }
 
+struct changed_aliases {
+	char seen[8][MB_ADDRESS_MAX + 1];
+	size_t left[8];
+	size_t count;
+};
+
+static int note_changed(const struct mb_alias *alias, void *context)
+{
+	struct changed_aliases *c = context;
+
+	if (c->count < 8) {
+		snprintf(c->seen[c->count], sizeof(c->seen[0]), "%s", alias->source);
+		c->left[c->count++] = alias->target_count;
+	}
+	return 0;
+}
+
+/* user del takes the user out of the aliases naming it (issue 16) */
+static void test_user_del_unalias(void **state)
+{
+	struct store_fixture *f = *state;
+	const char *team[] = { "ann@example.org", "bob@example.org", "bob+lists@example.org",
+			       "bob@elsewhere.test" };
+	const char *solo[] = { "bob@example.org" };
+	const char *other[] = { "ann@example.org" };
+	struct changed_aliases changed = { .count = 0 };
+	struct mb_alias alias;
+	char error[512];
+
+	assert_int_equal(mb_store_domain_add(f->store, "example.org", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_domain_add(f->store, "other.test", error, sizeof(error)), 0);
+	fixture_add_user(f->store, "ann@example.org", true);
+	fixture_add_user(f->store, "bob@example.org", true);
+	assert_int_equal(mb_store_alias_add(f->store, "team@example.org", team, 4, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "bob@other.test", solo, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_add(f->store, "ann@other.test", other, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_target_state(f->store, "+", "bob+lists@example.org", error, sizeof(error)),
+			 MB_TARGET_LIVE);
+
+	assert_int_equal(mb_store_user_del_unalias(f->store, "bob@example.org", "+", note_changed, &changed,
+						   error, sizeof(error)), 0);
+	assert_int_equal(changed.count, 2);
+	/* in key order: example.org/team, then other.test/bob */
+	assert_string_equal(changed.seen[0], "team@example.org");
+	assert_int_equal(changed.left[0], 2);
+	assert_string_equal(changed.seen[1], "bob@other.test");
+	assert_int_equal(changed.left[1], 0); /* its only target: deleted */
+	assert_int_equal(mb_store_alias_get(f->store, "bob@other.test", &alias, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_alias_get(f->store, "team@example.org", &alias, error, sizeof(error)), 1);
+	assert_int_equal(alias.target_count, 2);
+	assert_string_equal(alias.targets[0], "ann@example.org");
+	assert_string_equal(alias.targets[1], "bob@elsewhere.test"); /* not ours: stays */
+	mb_alias_clear(&alias);
+	assert_int_equal(mb_store_alias_get(f->store, "ann@other.test", &alias, error, sizeof(error)), 1);
+	mb_alias_clear(&alias);
+	assert_int_equal(mb_store_user_del_unalias(f->store, "bob@example.org", "+", NULL, NULL,
+						   error, sizeof(error)), -ENOENT);
+
+	/* a kept dangling target is marked */
+	assert_int_equal(mb_store_alias_add(f->store, "old@example.org", solo, 1, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_target_state(f->store, "+", "bob@example.org", error, sizeof(error)),
+			 MB_TARGET_MISSING);
+	assert_int_equal(mb_store_target_state(f->store, "+", "x@elsewhere.test", error, sizeof(error)),
+			 MB_TARGET_OUTSIDE);
+	assert_int_equal(mb_store_target_state(f->store, "+", "old@example.org", error, sizeof(error)),
+			 MB_TARGET_MISSING);
+	assert_int_equal(mb_store_target_state(f->store, "+", "@example.org", error, sizeof(error)),
+			 MB_TARGET_LIVE);
+	assert_int_equal(mb_store_target_state(f->store, "+", "@gone.test", error, sizeof(error)),
+			 MB_TARGET_MISSING);
+	fixture_add_user(f->store, "off@example.org", false);
+	assert_int_equal(mb_store_target_state(f->store, "+", "off+x@example.org", error, sizeof(error)),
+			 MB_TARGET_DISABLED);
+	assert_string_equal(mb_target_state_name(MB_TARGET_DISABLED), "disabled");
+}
+
 static int count_user(const struct mb_user *user, void *context)
 {
 	(void)user;
@@ -293,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_domains, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_users, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_aliases, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_user_del_unalias, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_domain_del_keeps_or_forces, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_second_handle_sees_changes_at_once, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
