@@ -8,8 +8,13 @@
  *	                 a domain alias: every user of b.example also
  *	                 receives at a.example (a.example must not be a
  *	                 mailbox domain itself)
- *	A target on a domain served here must exist, so an alias never
- *	accepts mail that would then bounce.
+ *	A target on a domain served here (a mailbox domain or a domain
+ *	alias) must exist when added: a user (disabled is allowed, with a
+ *	note), an alias, or an address a domain alias maps to one; a +detail
+ *	of one counts, a catch-all does not. --allow-missing adds it anyway.
+ *	Whatever is stored, policyd leaves out of an alias's answer the
+ *	local targets nothing receives (mb_store_route), so an alias never
+ *	accepts mail that would then bounce; list marks them.
  */
 #include "cli.h"
 
@@ -20,7 +25,7 @@
 #include <sysexits.h>
 
 static const char alias_usage[] =
-	"usage: mailbag alias add SOURCE TARGET [TARGET...]\n"
+	"usage: mailbag alias add [--allow-missing] SOURCE TARGET [TARGET...]\n"
 	"       mailbag alias del SOURCE [TARGET...]\n"
 	"       mailbag alias list [DOMAIN]\n"
 	"\n"
@@ -28,35 +33,46 @@ static const char alias_usage[] =
 	"TARGET is an address here or elsewhere; @other.domain as the only\n"
 	"target of @domain makes a domain alias.\n"
 	"add adds targets (creating the alias), del removes the given targets\n"
-	"or, with none, the whole alias.\n";
+	"or, with none, the whole alias.\n"
+	"A target on a domain served here must be a user or an alias (or its\n"
+	"+detail, or reach one through a domain alias); --allow-missing adds one\n"
+	"that is not. Mail to the alias skips targets here that are missing or\n"
+	"disabled users; an alias left with none is refused at RCPT like an\n"
+	"unknown address. list marks them: (missing), (disabled), or (catch-all)\n"
+	"for one only the domain's catch-all receives; --json lists them under\n"
+	"\"dangling\" with their \"state\".\n";
 
-/* local_target_exists - a target on a served domain must be a user or
-   an alias: 1 yes or not local, 0 missing, -1 store failure */
-static int local_target_exists(struct cli *cli, const char *target)
+/* check_target - a target of alias add on a domain served here must
+   exist (a user, an alias, via +detail or a domain alias); a disabled
+   user is allowed with a note */
+static int check_target(struct cli *cli, const char *source, const char *target, bool allow_missing)
 {
 	char error[512];
-	struct mb_user user;
-	struct mb_alias alias;
-	const char *at = strrchr(target, '@');
-	int ret = mb_store_domain_exists(cli->store, at + 1, error, sizeof(error));
+	int state = mb_store_target_state(cli->store, cli->ctx->recipient_delimiter, target,
+					  error, sizeof(error));
 
-	if (ret <= 0)
-		return ret < 0 ? -1 : 1;
-	ret = mb_store_user_get(cli->store, target, &user, error, sizeof(error));
-	if (ret > 0) {
-		mb_user_clear(&user);
-		return 1;
+	if (state < 0)
+		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
+	if (state == MB_TARGET_DISABLED) {
+		fprintf(stderr, "mailbag: alias add: note: %s is a disabled user; mail to %s skips it until it is enabled\n",
+			target, source);
+		return EX_OK;
 	}
-	if (ret < 0)
-		return -1;
-	ret = mb_store_alias_get(cli->store, target, &alias, error, sizeof(error));
-	if (ret > 0)
-		mb_alias_clear(&alias);
-	return ret;
+	if (state != MB_TARGET_MISSING && state != MB_TARGET_CATCH_ALL)
+		return EX_OK;
+	if (allow_missing) {
+		fprintf(stderr, "mailbag: alias add: note: %s is neither a user nor an alias here; %s\n", target,
+			state == MB_TARGET_CATCH_ALL ? "mail to it goes to the domain's catch-all" :
+			"mail to the alias skips it until it exists");
+		return EX_OK;
+	}
+	return cli_fail(cli, EX_NOUSER, "target %s is on a domain served here but is neither a user nor an alias%s "
+			"(add it first, or use --allow-missing)", target,
+			state == MB_TARGET_CATCH_ALL ? " (only the catch-all would receive it)" : "");
 }
 
 static int check_add(struct cli *cli, const char *source, char targets[][MB_ADDRESS_MAX + 1],
-		     size_t count)
+		     size_t count, bool allow_missing)
 {
 	char error[512];
 	struct mb_user user;
@@ -90,30 +106,86 @@ static int check_add(struct cli *cli, const char *source, char targets[][MB_ADDR
 			return cli_fail(cli, EX_DATAERR, "target %s: a domain target is only allowed alone, for a domain alias @a.example -> @b.example", targets[i]);
 		if (strcmp(targets[i], source) == 0)
 			return cli_fail(cli, EX_DATAERR, "target %s is the alias itself", targets[i]);
-		int ret = local_target_exists(cli, targets[i]);
-		if (ret <= 0)
-			return cli_fail(cli, ret < 0 ? EX_TEMPFAIL : EX_NOUSER,
-					"target %s is on a domain served here but is neither a user nor an alias", targets[i]);
+		int ret = check_target(cli, source, targets[i], allow_missing);
+		if (ret != EX_OK)
+			return ret;
 	}
 	return EX_OK;
 }
 
-static int print_alias(const struct mb_alias *alias, void *context)
-{
-	json_t *list = context;
+struct list_context {
+	struct mb_store *store;
+	const char *delimiters;
+	json_t *list;        /* NULL: print lines */
+	char error[512];     /* why the listing stopped, or "" */
+	struct mb_alias *aliases; /* read first: no lookup under the store's cursor */
+	size_t count;
+};
 
-	if (list != NULL) {
-		json_t *targets = json_array();
-		for (size_t i = 0; i < alias->target_count; i++)
-			json_array_append_new(targets, json_string(alias->targets[i]));
-		json_array_append_new(list, json_pack("{s:s, s:o}", "source", alias->source,
-						      "targets", targets));
+/* keep_alias - copy one alias into the list context */
+static int keep_alias(const struct mb_alias *alias, void *context)
+{
+	struct list_context *lc = context;
+	struct mb_alias *grown = realloc(lc->aliases, (lc->count + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		goto oom;
+	lc->aliases = grown;
+	struct mb_alias *copy = &grown[lc->count];
+	memset(copy, 0, sizeof(*copy));
+	memcpy(copy->source, alias->source, sizeof(copy->source));
+	copy->targets = calloc(alias->target_count + 1, sizeof(char *));
+	lc->count++;
+	if (copy->targets == NULL)
+		goto oom;
+	for (size_t i = 0; i < alias->target_count; i++) {
+		if ((copy->targets[i] = strdup(alias->targets[i])) == NULL)
+			goto oom;
+		copy->target_count++;
+	}
+	return 0;
+oom:
+	snprintf(lc->error, sizeof(lc->error), "out of memory");
+	return 1;
+}
+
+static int print_alias(const struct mb_alias *alias, struct list_context *lc)
+{
+	json_t *targets = lc->list != NULL ? json_array() : NULL;
+	json_t *dangling = lc->list != NULL ? json_array() : NULL;
+
+	if (lc->list == NULL)
+		printf("%s ->", alias->source);
+	for (size_t i = 0; i < alias->target_count; i++) {
+		const char *t = alias->targets[i];
+		/* a domain alias's "@domain" target: dangling when not served */
+		int state = mb_store_target_state(lc->store, lc->delimiters, t, lc->error, sizeof(lc->error));
+		if (state < 0) {
+			json_decref(targets);
+			json_decref(dangling);
+			if (lc->list == NULL)
+				putchar('\n');
+			return 1;
+		}
+		bool marked = state == MB_TARGET_MISSING || state == MB_TARGET_DISABLED ||
+			state == MB_TARGET_CATCH_ALL;
+		if (lc->list == NULL) {
+			printf("%s %s", i > 0 ? "," : "", t);
+			if (marked)
+				printf(" (%s)", mb_target_state_name((enum mb_target_state)state));
+			continue;
+		}
+		json_array_append_new(targets, json_string(t));
+		if (marked)
+			json_array_append_new(dangling, json_pack("{s:s, s:s}", "target", t, "state",
+				mb_target_state_name((enum mb_target_state)state)));
+	}
+	if (lc->list == NULL) {
+		putchar('\n');
 		return 0;
 	}
-	printf("%s ->", alias->source);
-	for (size_t i = 0; i < alias->target_count; i++)
-		printf("%s %s", i > 0 ? "," : "", alias->targets[i]);
-	putchar('\n');
+	json_array_append_new(lc->list, json_pack("{s:s, s:o, s:o}", "source", alias->source,
+						  "targets", targets, "dangling", dangling));
 	return 0;
 }
 
@@ -131,10 +203,20 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 		return EX_DATAERR;
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
-	json_t *list = cli->json ? json_array() : NULL;
+	struct list_context lc = { cli->store, cli->ctx->recipient_delimiter,
+				   cli->json ? json_array() : NULL, "", NULL, 0 };
 	int ret = mb_store_aliases_foreach(cli->store, argc == 3 ? domain : NULL,
-					   print_alias, list, error, sizeof(error));
-	return cli_list_done(cli, list, ret, error);
+					   keep_alias, &lc, error, sizeof(error));
+	for (size_t i = 0; ret == 0 && lc.error[0] == '\0' && i < lc.count; i++)
+		print_alias(&lc.aliases[i], &lc);
+	for (size_t i = 0; i < lc.count; i++)
+		mb_alias_clear(&lc.aliases[i]);
+	free(lc.aliases);
+	if (ret == 0 && lc.error[0] != '\0') {
+		snprintf(error, sizeof(error), "%s", lc.error);
+		ret = -1;
+	}
+	return cli_list_done(cli, lc.list, ret, error);
 }
 
 int cmd_alias(struct cli *cli, int argc, char **argv)
@@ -148,7 +230,16 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "list") == 0)
 		return alias_list(cli, argc, argv);
-	bool adding = strcmp(argv[1], "add") == 0;
+	bool adding = strcmp(argv[1], "add") == 0, allow_missing = false;
+	/* add's one option, before SOURCE or among the targets */
+	for (int i = 2; adding && i < argc; i++) {
+		if (strcmp(argv[i], "--allow-missing") != 0)
+			continue;
+		allow_missing = true;
+		memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(char *));
+		argc--;
+		i--;
+	}
 	if ((!adding && strcmp(argv[1], "del") != 0) || argc < 3 || (adding && argc < 4) ||
 	    argc - 3 > MB_ALIAS_MAX_TARGETS) {
 		fputs(alias_usage, stderr);
@@ -175,7 +266,7 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 	if (ret == EX_OK && cli_store(cli, &exit_code) < 0)
 		ret = exit_code;
 	if (ret == EX_OK && adding)
-		ret = check_add(cli, source, targets, count);
+		ret = check_add(cli, source, targets, count, allow_missing);
 	if (ret == EX_OK) {
 		int sret = adding ?
 			mb_store_alias_add(cli->store, source, target_ptrs, count, error, sizeof(error)) :

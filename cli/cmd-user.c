@@ -5,7 +5,9 @@
  *	a message-size limit, enabled or disabled, and a home under
  *	mail_root. `add` and `passwd` take the password from stdin with
  *	--password-stdin, an existing hash with --hash, or generate one and
- *	print it once. `del` keeps the mailbox on disk unless --purge.
+ *	print it once. `del` keeps the mailbox on disk unless --purge, and
+ *	takes the user out of the aliases naming it (--keep-aliases: not),
+ *	so an alias never accepts mail for a mailbox that is gone.
  *	Run as root, `add` (and `user import`) also creates the home, 0700
  *	and owned by the context's vmail_uid:vmail_gid: Pigeonhole's
  *	duplicate database lives there and cannot be opened before it
@@ -38,7 +40,7 @@ static const char user_usage[] =
 	"usage: mailbag user add [--password-stdin | --hash HASH] [--quota SIZE]\n"
 	"                        [--max-message-size SIZE] [--disabled] ADDRESS\n"
 	"       mailbag user add --random DOMAIN   (a random address and password)\n"
-	"       mailbag user del [--purge] ADDRESS\n"
+	"       mailbag user del [--purge] [--keep-aliases] ADDRESS\n"
 	"       mailbag user list [--inactive DURATION] [DOMAIN]\n"
 	"       mailbag user passwd [--password-stdin | --hash HASH] ADDRESS\n"
 	"       mailbag user disable|enable ADDRESS\n"
@@ -52,12 +54,16 @@ static const char user_usage[] =
 	"--hash takes an existing {ARGON2ID}, {SHA512-CRYPT}, {SHA256-CRYPT} or\n"
 	"{BLF-CRYPT} hash. SIZE is bytes or a number with K, M, G or T; 0 means\n"
 	"no limit; 'default' (or no --quota / --max-message-size) means the\n"
-	"domain's default ('mailbag domain limits'), else the context's. del keeps the mailbox on disk unless --purge. list --inactive 90d\n"
+	"domain's default ('mailbag domain limits'), else the context's.\n"
+	"del keeps the mailbox on disk unless --purge, and takes the user out of\n"
+	"every alias naming it (deleting an alias left with no target), naming\n"
+	"each; --keep-aliases leaves them (the socketmap then skips the user).\n"
+	"list --inactive 90d\n"
 	"shows only users whose last login (or creation, if they never logged in)\n"
 	"is older than that; DURATION is seconds or a number with s, m, h or d.\n";
 
 struct user_options {
-	bool password_stdin, disabled, purge, random;
+	bool password_stdin, disabled, purge, random, keep_aliases;
 	const char *hash, *quota, *max_message, *inactive;
 };
 
@@ -73,6 +79,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		{ "purge", no_argument, NULL, 'P' },
 		{ "inactive", required_argument, NULL, 'i' },
 		{ "random", no_argument, NULL, 'r' },
+		{ "keep-aliases", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -89,6 +96,7 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 		case 'P': o->purge = true; break;
 		case 'i': o->inactive = optarg; break;
 		case 'r': o->random = true; break;
+		case 'K': o->keep_aliases = true; break;
 		default: fputs(user_usage, stderr); return -1;
 		}
 	}
@@ -293,8 +301,66 @@ static int random_address(struct cli *cli, const char *domain_arg, char address[
 	return cli_fail(cli, EX_SOFTWARE, "no free random address found in %s", domain);
 }
 
+/* alias_note - one alias user del changed, or left naming the user */
+struct alias_note {
+	char source[MB_ADDRESS_MAX + 1];
+	const char *action; /* "removed", "deleted" (no target left), "kept" */
+};
+
+struct alias_notes {
+	struct alias_note *notes;
+	size_t count;
+	bool kept, failed;
+};
+
+static int note_alias(const struct mb_alias *alias, void *context)
+{
+	struct alias_notes *n = context;
+	struct alias_note *grown = realloc(n->notes, (n->count + 1) * sizeof(*grown));
+
+	if (grown == NULL) {
+		n->failed = true;
+		return 1;
+	}
+	n->notes = grown;
+	snprintf(grown[n->count].source, sizeof(grown[0].source), "%s", alias->source);
+	grown[n->count].action = n->kept ? "kept" : alias->target_count == 0 ? "deleted" : "removed";
+	n->count++;
+	return 0;
+}
+
+static void print_deleted(struct cli *cli, const struct user_options *o, const char *address,
+			  const struct alias_notes *n)
+{
+	if (cli->json) {
+		json_t *aliases = json_array();
+		for (size_t i = 0; i < n->count; i++)
+			json_array_append_new(aliases, json_pack("{s:s, s:s}", "source", n->notes[i].source,
+								 "action", n->notes[i].action));
+		json_t *out = json_pack("{s:s, s:b, s:b, s:o}", "address", address, "deleted", 1,
+					"purged", o->purge, "aliases", aliases);
+		json_dumpf(out, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(out);
+		return;
+	}
+	printf("deleted %s%s\n", address, o->purge ? " and its mailbox" : " (mailbox kept)");
+	for (size_t i = 0; i < n->count; i++) {
+		const struct alias_note *a = &n->notes[i];
+		if (strcmp(a->action, "kept") == 0)
+			printf("alias %s still names %s (--keep-aliases; mail to it skips %s)\n",
+			       a->source, address, address);
+		else if (strcmp(a->action, "deleted") == 0)
+			printf("deleted alias %s (%s was its only target)\n", a->source, address);
+		else
+			printf("removed %s from alias %s\n", address, a->source);
+	}
+}
+
 static int user_del(struct cli *cli, const struct user_options *o, const char *address)
 {
+	const char *delimiters = cli->ctx->recipient_delimiter;
+	struct alias_notes notes = { NULL, 0, o->keep_aliases, false };
 	char error[1024];
 	struct mb_user user;
 	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
@@ -304,18 +370,27 @@ static int user_del(struct cli *cli, const struct user_options *o, const char *a
 	if (ret < 0 && o->purge)
 		return cli_fail(cli, EX_DATAERR, "%s; without its record the mailbox to purge is unknown: delete without --purge, then remove the mailbox by hand", error);
 	/* a damaged record can still be deleted: that is how it is repaired */
-	ret = mb_store_user_del(cli->store, address, error, sizeof(error));
+	if (o->keep_aliases) {
+		ret = mb_store_user_del(cli->store, address, error, sizeof(error));
+		if (ret == 0 && mb_store_aliases_naming(cli->store, address, delimiters, note_alias, &notes,
+							error, sizeof(error)) < 0)
+			fprintf(stderr, "mailbag: user del: user deleted, but the aliases naming it cannot be listed: %s\n", error);
+	} else {
+		ret = mb_store_user_del_unalias(cli->store, address, delimiters, note_alias, &notes,
+						error, sizeof(error));
+	}
 	if (ret < 0) {
 		mb_user_clear(&user);
+		free(notes.notes);
 		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
 	}
 	int exit_code = o->purge ? cli_purge_home(cli, user.home) : EX_OK;
-	if (exit_code == EX_OK && !cli->json)
-		printf("deleted %s%s\n", address, o->purge ? " and its mailbox" : " (mailbox kept)");
-	else if (exit_code == EX_OK)
-		printf("{\"address\": \"%s\", \"deleted\": true, \"purged\": %s}\n", address,
-		       o->purge ? "true" : "false");
+	if (exit_code == EX_OK)
+		print_deleted(cli, o, address, &notes);
+	if (notes.failed)
+		fprintf(stderr, "mailbag: user del: out of memory listing the aliases changed\n");
 	mb_user_clear(&user);
+	free(notes.notes);
 	return exit_code;
 }
 
