@@ -216,7 +216,11 @@ static const struct field milter_fields[] = {
 	{ "encryption_only_domains", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_encryption_only),
 	  "[]", NULL, "a list of domains (\"chat.example.org\", \"*.example.org\") whose mail, both ways, must be OpenPGP-encrypted" },
 	{ "encryption_passthrough", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough),
-	  "[]", NULL, "a list of addresses whose mail, to or from them, need not be encrypted" },
+	  "[]", NULL, "a list of addresses (\"echo@example.org\") and domains (\"@example.org\") whose mail, to or from them, need not be encrypted" },
+	{ "encryption_passthrough_senders", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough_senders),
+	  "[]", NULL, "a list of addresses (\"news@example.org\") and domains (\"@example.org\") whose mail need not be encrypted" },
+	{ "encryption_passthrough_recipients", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough_recipients),
+	  "[]", NULL, "a list of addresses (\"echo@example.org\") and domains (\"@example.org\") mail to which need not be encrypted" },
 	{ "dns_timeout", FIELD_DURATION, offsetof(struct mb_context, milter_dns_timeout),
 	  "10s", NULL, "a duration: seconds as a number, or \"10s\"" },
 	END_OF_FIELDS
@@ -723,6 +727,16 @@ static int set_address_list(struct parse_state *st, const char *key, const struc
 	for (size_t i = 0; i < count; i++) {
 		json_t *item = json_array_get(value, i);
 		const char *text = json_is_string(item) ? json_string_value(item) : "";
+		if (text[0] == '@') {
+			/* "@example.org": every address of that domain */
+			char domain[MB_DOMAIN_MAX + 1];
+			if (mb_domain_parse(text + 1, domain, &error) < 0) {
+				free(addresses);
+				return fail(st, key, "entry %zu (\"%.60s\"): %s", i, text, error);
+			}
+			snprintf(addresses[i], sizeof(addresses[i]), "@%s", domain);
+			continue;
+		}
 		if (mb_address_parse(text, "", &parsed, &error) < 0) {
 			free(addresses);
 			return fail(st, key, "entry %zu (\"%.60s\"): %s", i, text, error);
@@ -737,8 +751,11 @@ static int set_address_list(struct parse_state *st, const char *key, const struc
 
 bool mb_address_list_contains(const struct mb_address_list *list, const char *address)
 {
+	const char *at = strrchr(address, '@');
+
 	for (size_t i = 0; i < list->count; i++) {
-		if (strcasecmp(list->items[i], address) == 0)
+		if (list->items[i][0] == '@' ? at != NULL && strcasecmp(list->items[i], at) == 0 :
+		    strcasecmp(list->items[i], address) == 0)
 			return true;
 	}
 	return false;
@@ -1255,6 +1272,8 @@ void mb_context_free(struct mb_context **ctxp)
 	free(ctx->milter_dkim_required.items);
 	free(ctx->milter_encryption_only.items);
 	free(ctx->milter_passthrough.items);
+	free(ctx->milter_passthrough_senders.items);
+	free(ctx->milter_passthrough_recipients.items);
 	free(ctx->tls_certificates);
 	free(ctx->tls_postfix_sni_map);
 	free(ctx->tls_dovecot_conf);

@@ -75,6 +75,7 @@ struct mb_domain_patterns {
 
 bool mb_domain_patterns_match(const struct mb_domain_patterns *list, const char *domain);
 
+/* whole addresses, and "@example.org" for every address of a domain */
 struct mb_address_list {
 	char (*items)[MB_ADDRESS_MAX + 1];   /* lower case */
 	size_t count;
@@ -163,7 +164,9 @@ struct mb_context {
 	struct mb_domain_patterns milter_dkim_required; /* From domains that must be signed */
 	int64_t milter_dns_timeout; /* seconds for one DNS answer */
 	struct mb_domain_patterns milter_encryption_only; /* OpenPGP-only domains */
-	struct mb_address_list milter_passthrough; /* exempt from encryption-only */
+	struct mb_address_list milter_passthrough; /* exempt from encryption-only, to or from */
+	struct mb_address_list milter_passthrough_senders; /* ... from them */
+	struct mb_address_list milter_passthrough_recipients; /* ... to them */
 	/* the ports clients are told about (SRV, autoconfig); 0: not offered */
 	uint64_t submission_port;  /* STARTTLS, 587 */
 	uint64_t submissions_port; /* implicit TLS, 465 */

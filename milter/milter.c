@@ -19,9 +19,14 @@
  * Authentication-Results field claiming to be ours is removed.
  * Encryption-only mode (milter.encryption_only_domains, the chatmail seed's
  * filtermail): mail sent from such a domain, and mail to one, must be one
- * PGP/MIME encrypted message (pgpmime.c), except bounces, Autocrypt Setup
- * Messages, Secure-Join requests, and mail to or from the addresses of
- * milter.encryption_passthrough; otherwise 550 5.7.1 says why.
+ * PGP/MIME encrypted message whose OpenPGP packets are encrypted data
+ * (pgpmime.c, openpgp.c); otherwise 550 5.7.1 says why. In the clear pass
+ * only: an Autocrypt Setup Message from an address to itself, with the
+ * setup message's structure; a Secure-Join request whose body is just its
+ * Secure-Join line; an inbound bounce (null reverse path,
+ * multipart/report); mail from milter.encryption_passthrough_senders or to
+ * milter.encryption_passthrough_recipients only (milter.encryption_passthrough:
+ * both).
  */
 #include "milter.h"
 #include "authcheck.h"
@@ -69,9 +74,12 @@ struct message {
 	/* encryption-only mode */
 	char encrypted_domain[MB_DOMAIN_MAX + 1]; /* a recipient's OpenPGP-only domain */
 	bool all_rcpts_passthrough;
+	bool all_rcpts_sender;    /* every recipient is the envelope sender */
 	size_t rcpt_count;
 	bool checking_encryption;
 	struct pgpmime pgp;
+	bool checking_cleartext;  /* an Autocrypt Setup Message or Secure-Join request too */
+	struct pgpmime cleartext;
 };
 
 struct connection {
@@ -211,6 +219,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	if (!m->outbound && shared->ctx->milter_verify)
 		m->check = authcheck_begin(m->queue_id[0] ? m->queue_id : "NOQUEUE");
 	m->all_rcpts_passthrough = true;
+	m->all_rcpts_sender = true;
 	return SMFIS_CONTINUE;
 }
 
@@ -227,8 +236,11 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 	else
 		snprintf(rcpt, sizeof(rcpt), "%s", arg);
 	m->rcpt_count++;
-	if (!mb_address_list_contains(&shared->ctx->milter_passthrough, rcpt))
+	if (!mb_address_list_contains(&shared->ctx->milter_passthrough, rcpt) &&
+	    !mb_address_list_contains(&shared->ctx->milter_passthrough_recipients, rcpt))
 		m->all_rcpts_passthrough = false;
+	if (strcasecmp(rcpt, m->mail_from) != 0)
+		m->all_rcpts_sender = false;
 	if (m->encrypted_domain[0] == '\0' &&
 	    mb_domain_patterns_match(&shared->ctx->milter_encryption_only, headers_address_domain(rcpt)))
 		snprintf(m->encrypted_domain, sizeof(m->encrypted_domain), "%s", headers_address_domain(rcpt));
@@ -255,42 +267,89 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 	return no_reply(ctx, SMFIP_NR_HDR);
 }
 
-/* exempt_from_encryption - what encryption-only mode lets through
-   unencrypted whatever the direction */
+/* exempt_from_encryption - the passthrough lists: mail from these
+   senders, or to only these recipients, need not be encrypted */
 static bool exempt_from_encryption(const struct message *m)
 {
-	const struct header *setup = headers_nth(&m->headers, "Autocrypt-Setup-Message", 1);
-	const struct header *join = headers_nth(&m->headers, "Secure-Join", 1);
-	char value[32] = "";
+	if (m->mail_from[0] != '\0' &&
+	    (mb_address_list_contains(&shared->ctx->milter_passthrough, m->mail_from) ||
+	     mb_address_list_contains(&shared->ctx->milter_passthrough_senders, m->mail_from)))
+		return true;
+	return m->rcpt_count > 0 && m->all_rcpts_passthrough;
+}
 
-	if (m->mail_from[0] == '\0')
-		return true; /* a bounce */
-	if (mb_address_list_contains(&shared->ctx->milter_passthrough, m->mail_from))
-		return true;
-	if (m->rcpt_count > 0 && m->all_rcpts_passthrough)
-		return true;
-	if (setup != NULL) {
-		sscanf(setup->value, " %31s", value);
-		if (strcasecmp(value, "v1") == 0)
-			return true;
-	}
-	if (join != NULL) {
-		sscanf(join->value, " %31s", value);
-		if (strcasecmp(value, "vc-request") == 0 || strcasecmp(value, "vg-request") == 0)
-			return true;
-	}
-	return false;
+/* is_bounce - a delivery status notification (RFC 3464) from outside: a
+   null reverse path and a multipart/report; report-type=delivery-status
+   body. Never from an authenticated or trusted client. */
+static bool is_bounce(const struct message *m, const char *type)
+{
+	char report[32];
+
+	while (*type == ' ' || *type == '\t' || *type == '\r' || *type == '\n')
+		type++;
+	return !m->outbound && m->mail_from[0] == '\0' &&
+		strncasecmp(type, "multipart/report", 16) == 0 &&
+		(type[16] == ';' || type[16] == ' ' || type[16] == '\t' || type[16] == '\r' || type[16] == '\n') &&
+		pgpmime_parameter(type, "report-type", report, sizeof(report)) &&
+		strcasecmp(report, "delivery-status") == 0;
+}
+
+/* sender_domain - the envelope sender's domain; for a null reverse path
+   from a submitter, the login's */
+static const char *sender_domain(const struct message *m)
+{
+	if (m->mail_from[0] == '\0' && m->login[0] != '\0')
+		return headers_address_domain(m->login);
+	return headers_address_domain(m->mail_from);
+}
+
+static bool sender_encryption_only(const struct message *m)
+{
+	return m->outbound && mb_domain_patterns_match(&shared->ctx->milter_encryption_only, sender_domain(m));
 }
 
 /* encryption_applies - the message must be encrypted: it leaves from an
-   encryption-only domain, or arrives for one */
+   encryption-only domain, or is for one */
 static bool encryption_applies(const struct message *m)
 {
 	if (shared->ctx->milter_encryption_only.count == 0 || exempt_from_encryption(m))
 		return false;
-	if (m->outbound)
-		return mb_domain_patterns_match(&shared->ctx->milter_encryption_only, headers_address_domain(m->mail_from));
-	return m->encrypted_domain[0] != '\0';
+	return sender_encryption_only(m) || m->encrypted_domain[0] != '\0';
+}
+
+/* field_word - the first word of a field's value, "" when absent */
+static void field_word(const struct message *m, const char *name, char *out, size_t size)
+{
+	const struct header *h = headers_nth(&m->headers, name, 1);
+	size_t n = 0;
+	const char *v = h != NULL ? h->value : "";
+
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	for (; *v != '\0' && *v != ' ' && *v != '\t' && *v != '\r' && *v != '\n' && *v != ';' && n + 1 < size; v++)
+		out[n++] = *v;
+	out[n] = '\0';
+}
+
+static void begin_encryption_check(struct message *m)
+{
+	const struct header *type = headers_nth(&m->headers, "Content-Type", 1);
+	const char *value = type != NULL ? type->value : "text/plain";
+	char setup[16], join[16];
+
+	if (is_bounce(m, value))
+		return;
+	m->checking_encryption = true;
+	pgpmime_begin(&m->pgp, value);
+	field_word(m, "Autocrypt-Setup-Message", setup, sizeof(setup));
+	field_word(m, "Secure-Join", join, sizeof(join));
+	if (strcasecmp(setup, "v1") == 0) {
+		m->checking_cleartext = true;
+		pgpmime_begin_kind(&m->cleartext, PGPMIME_SETUP, value, NULL);
+	} else if (strcasecmp(join, "vc-request") == 0 || strcasecmp(join, "vg-request") == 0) {
+		m->checking_cleartext = true;
+		pgpmime_begin_kind(&m->cleartext, PGPMIME_SECUREJOIN, value, join);
+	}
 }
 
 static sfsistat on_eoh(SMFICTX *ctx)
@@ -301,11 +360,8 @@ static sfsistat on_eoh(SMFICTX *ctx)
 		authcheck_end_of_header(m->check);
 	if (m->outbound && shared->ctx->milter_sign && !m->too_large)
 		m->hashing = canon_body_init(&m->body) == 0;
-	if (encryption_applies(m)) {
-		const struct header *type = headers_nth(&m->headers, "Content-Type", 1);
-		m->checking_encryption = true;
-		pgpmime_begin(&m->pgp, type != NULL ? type->value : "text/plain");
-	}
+	if (encryption_applies(m))
+		begin_encryption_check(m);
 	return no_reply(ctx, SMFIP_NR_EOH);
 }
 
@@ -319,6 +375,8 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		authcheck_body(m->check, chunk, len);
 	if (m->checking_encryption)
 		pgpmime_body(&m->pgp, chunk, len);
+	if (m->checking_cleartext)
+		pgpmime_body(&m->cleartext, chunk, len);
 	return no_reply(ctx, SMFIP_NR_BODY);
 }
 
@@ -466,15 +524,6 @@ static bool required_signature(const char *from_domain)
 		(from_domain[0] != '\0' && mb_domain_patterns_match(&shared->ctx->milter_dkim_required, from_domain));
 }
 
-static bool any_temperror(const struct auth_outcome *out)
-{
-	for (size_t i = 0; i < out->dkim_count; i++) {
-		if (out->dkim[i].result == AUTH_TEMPERROR)
-			return true;
-	}
-	return false;
-}
-
 static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *m,
 			    const char *from_domain)
 {
@@ -494,7 +543,9 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 
 	if (required_signature(from_domain) &&
 	    !authcheck_dkim_aligned(&out, from_domain[0] ? from_domain : "")) {
-		if (any_temperror(&out))
+		/* only a key of the From domain that DNS did not give could
+		   change this; any other failure is final */
+		if (authcheck_dkim_pending(&out, from_domain))
 			return refuse(ctx, "451", "4.7.5", "The DKIM key could not be looked up in DNS now; try again later");
 		snprintf(text, sizeof(text), "Mail from %.254s must carry a valid DKIM signature of its domain",
 			 from_domain[0] ? from_domain : "a message without a From: domain");
@@ -503,7 +554,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 	if (out.dmarc == AUTH_FAIL && out.dmarc_policy == 'r') {
 		switch (shared->ctx->milter_dmarc_reject_action) {
 		case MB_DMARC_REJECT:
-			if (any_temperror(&out))
+			if (out.dmarc_dkim_pending)
 				return refuse(ctx, "451", "4.7.5", "DMARC could not be decided now (a DKIM key lookup failed); try again later");
 			snprintf(text, sizeof(text), "The DMARC policy of %.254s says to reject this message "
 				 "(SPF %s, no aligned DKIM signature)", from_domain, auth_result_name(out.spf));
@@ -516,6 +567,28 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 		}
 	}
 	return SMFIS_ACCEPT;
+}
+
+/* encryption_ok - the body is encrypted, or is the Autocrypt Setup
+   Message or Secure-Join request it says it is */
+static bool encryption_ok(struct message *m, int has_from, const char *from, const char **why_r)
+{
+	const char *why_cleartext;
+
+	if (pgpmime_end(&m->pgp, why_r))
+		return true;
+	if (!m->checking_cleartext)
+		return false;
+	bool ok = pgpmime_end(&m->cleartext, &why_cleartext);
+	/* Autocrypt Level 1 4.4: from the account to itself */
+	if (ok && m->cleartext.kind == PGPMIME_SETUP &&
+	    !(m->mail_from[0] != '\0' && m->rcpt_count > 0 && m->all_rcpts_sender &&
+	      has_from == 1 && strcasecmp(from, m->mail_from) == 0)) {
+		ok = false;
+		why_cleartext = "an Autocrypt Setup Message passes unencrypted only from an address to itself";
+	}
+	*why_r = why_cleartext;
+	return ok;
 }
 
 static sfsistat on_eom(SMFICTX *ctx)
@@ -539,11 +612,11 @@ static sfsistat on_eom(SMFICTX *ctx)
 		goto done;
 	}
 	const char *why_plain = NULL;
-	if (m->checking_encryption && !pgpmime_end(&m->pgp, &why_plain)) {
+	if (m->checking_encryption && !encryption_ok(m, has_from, from, &why_plain)) {
 		char text[400];
-		if (m->outbound)
+		if (sender_encryption_only(m))
 			snprintf(text, sizeof(text), "Encryption needed: %.200s sends only OpenPGP-encrypted mail, "
-				 "and this message is not: %s", headers_address_domain(m->mail_from), why_plain);
+				 "and this message is not: %s", sender_domain(m), why_plain);
 		else
 			snprintf(text, sizeof(text), "Encryption needed: %.200s takes only OpenPGP-encrypted mail, "
 				 "and this message is not: %s", m->encrypted_domain, why_plain);

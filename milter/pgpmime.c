@@ -1,11 +1,24 @@
-/* pgpmime.c - the check behind mailbag-milter's encryption-only mode (the
- * chatmail seed's filtermail): a message passes when it is exactly one
- * RFC 3156 encrypted message: top-level multipart/encrypted with
- * protocol="application/pgp-encrypted", a first part of type
- * application/pgp-encrypted saying "Version: 1", a second part holding
- * one ASCII-armoured PGP MESSAGE, and nothing after the closing
- * delimiter. The body is read as it streams, a line at a time, in
- * constant memory; nothing is decrypted or parsed beyond that.
+/* pgpmime.c - the body checks of mailbag-milter's encryption-only mode
+ * (the chatmail seed's filtermail). A message of kind
+ *
+ * PGPMIME_ENCRYPTED passes when it is exactly one RFC 3156 encrypted
+ *	message: top-level multipart/encrypted with
+ *	protocol="application/pgp-encrypted"; a first part of type
+ *	application/pgp-encrypted saying "Version: 1"; a second part of type
+ *	application/octet-stream (RFC 3156 4) holding one ASCII-armoured PGP
+ *	MESSAGE and nothing else, whose packets are one encrypted message
+ *	(openpgp.c); nothing after the closing delimiter.
+ * PGPMIME_SETUP (an Autocrypt Setup Message, Autocrypt Level 1 4.4):
+ *	multipart/mixed, a text/plain first part, an
+ *	application/autocrypt-setup second part holding one armoured PGP
+ *	MESSAGE encrypted with a passphrase (session keys of tag 3 only);
+ *	text around the armour (the setup file's HTML) is allowed.
+ * PGPMIME_SECUREJOIN (a Secure-Join vc-request or vg-request): a
+ *	text/plain body, or multipart/mixed with one text/plain part, that
+ *	holds just the line "Secure-Join: vc-request" (or vg-request).
+ *
+ * The body is read as it streams, a line at a time, in constant memory;
+ * nothing is decrypted. Lines over PGPMIME_LINE_MAX are never delimiters.
  */
 #include "pgpmime.h"
 
@@ -65,23 +78,60 @@ bool pgpmime_parameter(const char *value, const char *name, char *out, size_t si
 	return false;
 }
 
-void pgpmime_begin(struct pgpmime *p, const char *content_type)
+static void fail(struct pgpmime *p, const char *why)
+{
+	if (p->why == NULL)
+		p->why = why;
+}
+
+/* is_type - the Content-Type value starts with this type/subtype */
+static bool is_type(const char *value, const char *type)
+{
+	size_t n = strlen(type);
+
+	while (is_space(*value))
+		value++;
+	return strncasecmp(value, type, n) == 0 && (value[n] == '\0' || value[n] == ';' || is_space(value[n]));
+}
+
+void pgpmime_begin_kind(struct pgpmime *p, enum pgpmime_kind kind, const char *content_type,
+			const char *securejoin)
 {
 	char boundary[PGPMIME_BOUNDARY_MAX + 2], protocol[64];
 	const char *type = content_type;
 
 	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	openpgp_armor_begin(&p->armor, kind == PGPMIME_SETUP);
 	while (is_space(*type))
 		type++;
-	if (strncasecmp(type, "multipart/encrypted", 19) != 0 ||
-	    (type[19] != ';' && !is_space(type[19]))) {
-		p->why = "it is not multipart/encrypted";
-		return;
-	}
-	if (!pgpmime_parameter(type, "protocol", protocol, sizeof(protocol)) ||
-	    strcasecmp(protocol, "application/pgp-encrypted") != 0) {
-		p->why = "its protocol is not application/pgp-encrypted";
-		return;
+	if (kind == PGPMIME_SECUREJOIN) {
+		snprintf(p->securejoin, sizeof(p->securejoin), "Secure-Join: %s", securejoin != NULL ? securejoin : "");
+		if (is_type(type, "text/plain")) {
+			p->multipart_encrypted = true;
+			p->single = true;
+			p->part = 1;
+			return;
+		}
+		if (!is_type(type, "multipart/mixed")) {
+			p->why = "a Secure-Join request passes unencrypted only as one text/plain part";
+			return;
+		}
+	} else if (kind == PGPMIME_SETUP) {
+		if (!is_type(type, "multipart/mixed")) {
+			p->why = "an Autocrypt Setup Message is multipart/mixed, and this one is not";
+			return;
+		}
+	} else {
+		if (!is_type(type, "multipart/encrypted")) {
+			p->why = "it is not multipart/encrypted";
+			return;
+		}
+		if (!pgpmime_parameter(type, "protocol", protocol, sizeof(protocol)) ||
+		    strcasecmp(protocol, "application/pgp-encrypted") != 0) {
+			p->why = "its protocol is not application/pgp-encrypted";
+			return;
+		}
 	}
 	if (!pgpmime_parameter(type, "boundary", boundary, sizeof(boundary)) ||
 	    strlen(boundary) > PGPMIME_BOUNDARY_MAX) {
@@ -92,10 +142,9 @@ void pgpmime_begin(struct pgpmime *p, const char *content_type)
 	p->delimiter_len = (size_t)snprintf(p->delimiter, sizeof(p->delimiter), "--%s", boundary);
 }
 
-static void fail(struct pgpmime *p, const char *why)
+void pgpmime_begin(struct pgpmime *p, const char *content_type)
 {
-	if (p->why == NULL)
-		p->why = why;
+	pgpmime_begin_kind(p, PGPMIME_ENCRYPTED, content_type, NULL);
 }
 
 /* delimiter_kind - 0 not a delimiter, 1 a part's start, 2 the close */
@@ -112,68 +161,160 @@ static int delimiter_kind(const struct pgpmime *p, const char *line, size_t len)
 	return 0;
 }
 
-static void part_header_line(struct pgpmime *p, const char *line)
+static int parts_wanted(const struct pgpmime *p)
 {
-	if (strncasecmp(line, "Content-Type:", 13) != 0)
-		return;
-	const char *v = line + 13;
+	return p->kind == PGPMIME_SECUREJOIN ? 1 : 2;
+}
+
+/* type_value - the part's type/subtype from (the start of) a value */
+static void type_value(struct pgpmime *p, const char *v)
+{
+	size_t n = 0;
+
 	while (is_space(*v))
 		v++;
-	if (p->part == 1)
-		p->control_type_ok = strncasecmp(v, "application/pgp-encrypted", 25) == 0;
+	for (; *v != '\0' && *v != ';' && !is_space(*v) && n + 1 < sizeof(p->part_type); v++)
+		p->part_type[n++] = (char)((*v >= 'A' && *v <= 'Z') ? *v - 'A' + 'a' : *v);
+	p->part_type[n] = '\0';
+}
+
+static void part_header_line(struct pgpmime *p, const char *line)
+{
+	if (line[0] == ' ' || line[0] == '\t') {
+		/* "Content-Type:" folded before its value */
+		if (p->type_header && p->part_type[0] == '\0')
+			type_value(p, line);
+		return;
+	}
+	p->type_header = strncasecmp(line, "Content-Type:", 13) == 0;
+	if (p->type_header)
+		type_value(p, line + 13);
+}
+
+/* part_type_check - at a part's blank line: is its type the one wanted? */
+static void part_type_check(struct pgpmime *p)
+{
+	/* RFC 2046 5.1: a part without Content-Type is text/plain */
+	const char *type = p->part_type[0] != '\0' ? p->part_type : "text/plain";
+
+	switch (p->kind) {
+	case PGPMIME_ENCRYPTED:
+		if (p->part == 1 && strcmp(type, "application/pgp-encrypted") != 0)
+			fail(p, "its first part is not application/pgp-encrypted");
+		else if (p->part == 2 && strcmp(type, "application/octet-stream") != 0)
+			fail(p, "its second part is not application/octet-stream (RFC 3156 4)");
+		break;
+	case PGPMIME_SETUP:
+		if (p->part == 1 && strcmp(type, "text/plain") != 0)
+			fail(p, "its first part is not text/plain, as an Autocrypt Setup Message's is");
+		else if (p->part == 2 && strcmp(type, "application/autocrypt-setup") != 0)
+			fail(p, "its second part is not application/autocrypt-setup, as an Autocrypt Setup Message's is");
+		break;
+	case PGPMIME_SECUREJOIN:
+		if (strcmp(type, "text/plain") != 0)
+			fail(p, "a Secure-Join request passes unencrypted only as one text/plain part");
+		break;
+	}
+}
+
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!is_space(line[i]))
+			return false;
+	}
+	return true;
+}
+
+/* armour_body_line - a line of the part that holds the PGP message */
+static void armour_body_line(struct pgpmime *p, const char *line, size_t len)
+{
+	if (p->line_overflow) {
+		fail(p, "the part of its PGP message has a line over 1000 characters");
+		return;
+	}
+	if (openpgp_armor_line(&p->armor, line, len) == 1)
+		return;
+	if (p->armor.state == ARMOR_DONE && strncmp(line, "-----BEGIN PGP MESSAGE-----", 27) == 0)
+		fail(p, "it holds more than one PGP message");
+	else if (p->kind == PGPMIME_ENCRYPTED && !blank(line, len))
+		fail(p, "its second part holds text outside its PGP armour");
+}
+
+static void securejoin_line(struct pgpmime *p, const char *line, size_t len)
+{
+	while (len > 0 && is_space(line[len - 1]))
+		len--;
+	while (len > 0 && is_space(*line)) {
+		line++;
+		len--;
+	}
+	if (len == 0)
+		return;
+	p->securejoin_lines++;
+	p->securejoin_ok = p->securejoin_lines == 1 && !p->line_overflow && len == strlen(p->securejoin) &&
+		strncasecmp(line, p->securejoin, len) == 0;
 }
 
 static void one_line(struct pgpmime *p, const char *line, size_t len)
 {
-	int kind = p->line_overflow ? 0 : delimiter_kind(p, line, len);
+	int kind = p->line_overflow || p->single ? 0 : delimiter_kind(p, line, len);
 
 	if (kind == 1) {
-		if (p->part >= 2) {
-			p->extra = true;
-			fail(p, "it has more than two MIME parts");
+		if (p->part >= parts_wanted(p)) {
+			fail(p, parts_wanted(p) == 1 ? "it has more than one MIME part" : "it has more than two MIME parts");
+			p->part = 3;
 			return;
 		}
 		p->part++;
 		p->in_part_header = true;
+		p->type_header = false;
+		p->part_type[0] = '\0';
 		return;
 	}
 	if (kind == 2) {
-		if (p->part != 2)
-			fail(p, "it does not have the two parts of PGP/MIME");
+		if (p->part != parts_wanted(p))
+			fail(p, p->kind == PGPMIME_ENCRYPTED ? "it does not have the two parts of PGP/MIME" :
+			     p->kind == PGPMIME_SETUP ? "it does not have the two parts of an Autocrypt Setup Message" :
+			     "a Secure-Join request passes unencrypted only as one text/plain part");
 		p->part = 3;
 		return;
 	}
 	if (p->part == 3) {
 		/* an epilogue of blank lines is fine; content is not */
-		for (size_t i = 0; i < len; i++) {
-			if (!is_space(line[i])) {
-				p->extra = true;
-				fail(p, "it has content after its closing MIME delimiter");
-				return;
-			}
-		}
+		if (!blank(line, len))
+			fail(p, "it has content after its closing MIME delimiter");
 		return;
 	}
 	if (p->in_part_header) {
-		if (len == 0)
+		if (len == 0) {
 			p->in_part_header = false;
-		else
+			part_type_check(p);
+		} else {
 			part_header_line(p, line);
+		}
 		return;
 	}
-	if (p->part == 1 && len >= 10 && strncasecmp(line, "Version:", 8) == 0) {
-		const char *v = line + 8;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		p->control_version_ok = v[0] == '1' && (v[1] == '\0' || is_space(v[1]));
-	} else if (p->part == 2) {
-		if (strcmp(line, "-----BEGIN PGP MESSAGE-----") == 0) {
-			if (p->data_armor_begin)
-				fail(p, "it holds more than one PGP message");
-			p->data_armor_begin = true;
-		} else if (strcmp(line, "-----END PGP MESSAGE-----") == 0) {
-			p->data_armor_end = true;
+	if (p->part == 0)
+		return; /* the preamble */
+	switch (p->kind) {
+	case PGPMIME_ENCRYPTED:
+		if (p->part == 1 && len >= 10 && strncasecmp(line, "Version:", 8) == 0) {
+			const char *v = line + 8;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			p->control_version_ok = v[0] == '1' && (v[1] == '\0' || is_space(v[1]));
+		} else if (p->part == 2) {
+			armour_body_line(p, line, len);
 		}
+		break;
+	case PGPMIME_SETUP:
+		if (p->part == 2)
+			armour_body_line(p, line, len);
+		break;
+	case PGPMIME_SECUREJOIN:
+		securejoin_line(p, line, len);
+		break;
 	}
 }
 
@@ -201,20 +342,22 @@ void pgpmime_body(struct pgpmime *p, const unsigned char *data, size_t len)
 
 bool pgpmime_end(struct pgpmime *p, const char **why_r)
 {
+	const char *why = NULL;
+
 	if (p->multipart_encrypted && p->line_len > 0) {
 		p->line[p->line_len] = '\0';
 		one_line(p, p->line, p->line_len);
 		p->line_len = 0;
 	}
 	if (p->why == NULL && p->multipart_encrypted) {
-		if (p->part != 3)
+		if (!p->single && p->part != 3)
 			p->why = "it does not end with its closing MIME delimiter";
-		else if (!p->control_type_ok)
-			p->why = "its first part is not application/pgp-encrypted";
-		else if (!p->control_version_ok)
+		else if (p->kind == PGPMIME_ENCRYPTED && !p->control_version_ok)
 			p->why = "its first part does not say Version: 1";
-		else if (!p->data_armor_begin || !p->data_armor_end)
-			p->why = "its second part holds no ASCII-armoured PGP message";
+		else if (p->kind == PGPMIME_SECUREJOIN && (!p->securejoin_ok || p->securejoin_lines != 1))
+			p->why = "a Secure-Join request passes unencrypted only when its body is just its Secure-Join line";
+		else if (p->kind != PGPMIME_SECUREJOIN && !openpgp_armor_end(&p->armor, &why))
+			p->why = why;
 	}
 	*why_r = p->why;
 	return p->why == NULL;

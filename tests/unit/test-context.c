@@ -131,6 +131,15 @@ static const struct context_case cases[] = {
 	{ "{\"lmtpd\": {\"dedupe_window\": \"forever\"}}", "key 'lmtpd.dedupe_window'" },
 	{ "{\"dkim\": {\"key_dir\": \"keys\"}}", "key 'dkim.key_dir'" },
 	{ "{\"dkim\": {\"key_dir\": \"/etc/mailbag/dkim\"}}", NULL },
+	/* encryption-only passthrough (issue 16): addresses and @domain */
+	{ "{\"milter\": {\"encryption_passthrough_senders\": [\"news@example.org\", \"@Lists.Example.org\"], "
+	  "\"encryption_passthrough_recipients\": [\"@example.net\"], \"encryption_passthrough\": [\"@x.example\"]}}", NULL },
+	{ "{\"milter\": {\"encryption_passthrough_senders\": [\"@\"]}}", "key 'milter.encryption_passthrough_senders': entry 0 (\"@\")" },
+	{ "{\"milter\": {\"encryption_passthrough_senders\": [\"@no domain\"]}}", "entry 0 (\"@no domain\")" },
+	{ "{\"milter\": {\"encryption_passthrough_recipients\": [\"a@b@example.org\"]}}", "key 'milter.encryption_passthrough_recipients': entry 0" },
+	{ "{\"milter\": {\"encryption_passthrough_recipients\": [\"x@example.org\", 7]}}", "entry 1" },
+	{ "{\"milter\": {\"encryption_passthrough_recipients\": \"x@example.org\"}}", "key 'milter.encryption_passthrough_recipients': expected a list" },
+	{ "{\"milter\": {\"encryption_passthrough\": [\"@@example.org\"]}}", "key 'milter.encryption_passthrough': entry 0" },
 };
 
 static void test_context_table(void **state)
@@ -153,6 +162,26 @@ static void test_context_table(void **state)
 			fail_msg("case %zu: error is more than one line", i);
 		mb_context_free(&ctx);
 	}
+}
+
+static void test_passthrough_lists(void **state)
+{
+	const char *json = "{\"milter\": {\"encryption_passthrough_senders\": [\"News@Example.org\", \"@Lists.Example.org\"], "
+		"\"encryption_passthrough_recipients\": [\"@example.net\"]}}";
+	struct mb_context *ctx = NULL;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_parse("context.json", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_true(mb_address_list_contains(&ctx->milter_passthrough_senders, "news@example.org"));
+	assert_true(mb_address_list_contains(&ctx->milter_passthrough_senders, "any@lists.example.ORG"));
+	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "other@example.org"));
+	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "x@sub.lists.example.org"));
+	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "lists.example.org"));
+	assert_true(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.net"));
+	assert_false(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.org"));
+	assert_int_equal(ctx->milter_passthrough.count, 0);
+	mb_context_free(&ctx);
 }
 
 static void test_defaults_and_values(void **state)
@@ -310,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_context_table),
 		cmocka_unit_test(test_defaults_and_values),
+		cmocka_unit_test(test_passthrough_lists),
 		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
 		cmocka_unit_test(test_store_password_is_kept_secret),

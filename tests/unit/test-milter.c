@@ -345,13 +345,79 @@ static void test_authres_format(void **state)
 
 static const char encrypted_type[] =
 	" multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n\tboundary=\"XyZ\"";
-static const char encrypted_body[] =
+/* made by gpg 2.2 for the tests (issue 16): encrypted to a Curve25519 key
+   (PKESK, SEIPD), "gpg --store -z 0" (a literal data packet), "gpg
+   --store" (compressed), "gpg -s -z 0" (signed), an encrypted message
+   with a signed one after it, "gpg -c" (SKESK, SEIPD) */
+static const char armour_enc[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"hF4D41IqVOrzjG4SAQdAlZEL2m/FD5yQ3EiKUJbVo9LVIbnVJH41EAfTlMIEAVYw\r\n"
+	"M2/I10WqAcvdvqvwhkkNmRzgP139yo88q8SQbh2MkZRj5D373U/YC/4WRakBEJMi\r\n"
+	"0j0B2l5uVPVVdqAOVMj07KvvqUcg6HLQw9wFSVcGttBUG/U3fVXuwLR46c5AyC9y\r\n"
+	"26/Sk1XeFqEn8Dym49sC\r\n"
+	"=diKV\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+static const char armour_literal[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"ywhiAGsOnPpoaQ==\r\n"
+	"=cRIr\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+static const char armour_store[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"owE7zZHEkM03RyAjEwA=\r\n"
+	"=eSTL\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+static const char armour_signed[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"kA0DAAgWEIcvlwWpvesBywhiAGsOnPpoaYh1BAAWCAAdFiEE7cxU4bjXzYKZO1k4\r\n"
+	"EIcvlwWpvesFAmsOnPoACgkQEIcvlwWpvevZXAD9G9RL5+vek6fgAEnHHNn+1pY3\r\n"
+	"XrsyCCK4y8szy73CL2UA/3oJpVh889fDK8ajEw1aZAou9C7yMxeK115adH+gHnwP\r\n"
+	"=FtBZ\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+static const char armour_trailing[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"hF4D41IqVOrzjG4SAQdAlZEL2m/FD5yQ3EiKUJbVo9LVIbnVJH41EAfTlMIEAVYw\r\n"
+	"M2/I10WqAcvdvqvwhkkNmRzgP139yo88q8SQbh2MkZRj5D373U/YC/4WRakBEJMi\r\n"
+	"0j0B2l5uVPVVdqAOVMj07KvvqUcg6HLQw9wFSVcGttBUG/U3fVXuwLR46c5AyC9y\r\n"
+	"26/Sk1XeFqEn8Dym49sCowGbwMvMwCEm0K4/nXXl3teMpzmSGLL55ghmZHaUsjCI\r\n"
+	"cTDIiimyvD0T8nDH9bNNM60jLWAqWZlAyhi4OAVgImaxjAyLXqn0T9rPv7RDkzH3\r\n"
+	"kOnEpp6Dcrej+S8LFWWI5fl4r57L8L9URG/v5Nsvb/W77gg+NpPLta+crUa6alVr\r\n"
+	"kMWDjTkdN3gB\r\n"
+	"=6Zrd\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+static const char armour_sym[] =
+	"-----BEGIN PGP MESSAGE-----\r\n"
+	"\r\n"
+	"jA0ECQMCkCOUfWdCSgT/0jcB9hzYnOcQ3wsNw6zgthHXJiQ+bxA086F2JyF+1bSg\r\n"
+	"cHMcm347mTN0clSXR9iu7OgEuRu+ovkr\r\n"
+	"=jXhd\r\n"
+	"-----END PGP MESSAGE-----\r\n"
+;
+
+static const char encrypted_head[] =
 	"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
 	"--XyZ\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\n"
 	"Version: 1\r\n\r\n"
-	"--XyZ\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n"
-	"-----BEGIN PGP MESSAGE-----\r\n\r\nhF4DAAAAAAAAAAASAQdAxyz\r\n=abcd\r\n-----END PGP MESSAGE-----\r\n\r\n"
-	"--XyZ--\r\n";
+	"--XyZ\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n";
+static const char encrypted_tail[] = "\r\n--XyZ--\r\n";
+static char encrypted_body[4096];
+
+/* pgp_mime_of - a PGP/MIME body around armour, into encrypted_body */
+static const char *pgp_mime_of(const char *armour)
+{
+	snprintf(encrypted_body, sizeof(encrypted_body), "%s%s%s", encrypted_head, armour, encrypted_tail);
+	return encrypted_body;
+}
 
 /* pgp_verdict - the check over body, fed in pieces of piece bytes */
 static bool pgp_verdict(const char *type, const char *body, size_t piece, const char **why)
@@ -371,6 +437,7 @@ static void test_pgp_mime(void **state)
 	char *body;
 
 	(void)state;
+	pgp_mime_of(armour_enc);
 	for (size_t piece = 1; piece < 40; piece += 7)
 		assert_true(pgp_verdict(encrypted_type, encrypted_body, piece, &why));
 	assert_false(pgp_verdict(" text/plain", "hello\r\n", 10, &why));
@@ -391,7 +458,7 @@ static void test_pgp_mime(void **state)
 	snprintf(smuggled, sizeof(smuggled), "--XyZ\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
 		 "--XyZ\r\nContent-Type: application/octet-stream\r\n\r\nhello in clear\r\n--XyZ--\r\n");
 	assert_false(pgp_verdict(encrypted_type, smuggled, 5, &why));
-	assert_string_equal(why, "its second part holds no ASCII-armoured PGP message");
+	assert_string_equal(why, "its second part holds text outside its PGP armour");
 	/* unterminated */
 	snprintf(smuggled, sizeof(smuggled), "%s", body);
 	assert_false(pgp_verdict(encrypted_type, smuggled, 5, &why));
@@ -403,12 +470,132 @@ static void test_pgp_mime(void **state)
 		used += (size_t)sprintf(deep + used, "--XyZ\r\nContent-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n", i);
 	deep[used] = '\0';
 	assert_false(pgp_verdict(encrypted_type, deep, 997, &why));
-	assert_string_equal(why, "it has more than two MIME parts");
+	assert_string_equal(why, "its first part is not application/pgp-encrypted");
 	free(deep);
+	pgp_mime_of(armour_enc);
 	char value[80];
 	assert_true(pgpmime_parameter(" multipart/encrypted; x=\"a;b\"; boundary = \"q\\\"r\"", "boundary", value, sizeof(value)));
 	assert_string_equal(value, "q\"r");
 	assert_false(pgpmime_parameter(" text/plain; charset=utf-8", "boundary", value, sizeof(value)));
+}
+
+/* OpenPGP packets (issue 16): what the armour holds decides */
+static void test_pgp_packets(void **state)
+{
+	static const struct {
+		const char *armour;
+		const char *want_why;   /* NULL: passes */
+	} cases[] = {
+		{ armour_enc, NULL },
+		{ armour_sym, NULL },
+		{ armour_literal, "its PGP message is a literal data packet: the text is in the clear" },
+		{ armour_store, "its PGP message is compressed data, not encrypted" },
+		{ armour_signed, "its PGP message is signed, not encrypted" },
+		{ armour_trailing, "its PGP message has data after its encrypted data packet" },
+		/* the old fake: a PKESK header and nothing after it */
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\nhF4DAAAAAAAAAAASAQdAxyz\r\n=abcd\r\n-----END PGP MESSAGE-----\r\n",
+		  "its PGP armour is not valid base64 (a partial final quantum)" },
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\nhF4D41Iq*OrzjG4S\r\n-----END PGP MESSAGE-----\r\n",
+		  "its PGP armour is not valid base64 (a character outside the alphabet)" },
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\n-----END PGP MESSAGE-----\r\n", "its PGP message is empty" },
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\nqANQR1A=\r\n-----END PGP MESSAGE-----\r\n",
+		  "its PGP message holds a marker packet" },
+		/* tag 9, the old Symmetrically Encrypted Data (old format, 2 octets) */
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\npAIBAg==\r\n-----END PGP MESSAGE-----\r\n",
+		  "its PGP message uses the Symmetrically Encrypted Data packet" },
+		/* a SEIPD whose partial first chunk is 2 octets */
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\n0uEBAQE=\r\n-----END PGP MESSAGE-----\r\n",
+		  "first partial body length under 512" },
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\n0gUBAgM=\r\n-----END PGP MESSAGE-----\r\n",
+		  "its PGP message ends inside a packet" },
+		{ "-----BEGIN PGP MESSAGE-----\r\n\r\n0gMBAgM=\r\n", "its PGP armour has no END line" },
+		{ "hello\r\n", "its second part holds text outside its PGP armour" },
+		{ "", "it holds no ASCII-armoured PGP message" },
+	};
+	const char *why;
+	char body[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pgp_mime_of(cases[i].armour);
+		for (size_t piece = 1; piece < 300; piece += 149) {
+			bool ok = pgp_verdict(encrypted_type, encrypted_body, piece, &why);
+			if (cases[i].want_why == NULL && !ok)
+				fail_msg("case %zu: want a pass, got '%s'", i, why);
+			if (cases[i].want_why != NULL && (ok || strstr(why, cases[i].want_why) == NULL))
+				fail_msg("case %zu: want '%s', got %s", i, cases[i].want_why, ok ? "a pass" : why);
+		}
+	}
+	/* a wrong CRC-24 */
+	char *bad = strdup(armour_enc);
+	char *crc = strstr(bad, "\r\n=") + 3;
+	crc[1] = crc[1] == 'A' ? 'B' : 'A';
+	pgp_mime_of(bad);
+	assert_false(pgp_verdict(encrypted_type, encrypted_body, 64, &why));
+	assert_string_equal(why, "its PGP armour's CRC-24 does not match its data");
+	free(bad);
+	/* part 2 must be application/octet-stream (RFC 3156 4) */
+	snprintf(body, sizeof(body), "--XyZ\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+		 "--XyZ\r\nContent-Type: text/plain\r\n\r\n%s--XyZ--\r\n", armour_enc);
+	assert_false(pgp_verdict(encrypted_type, body, 50, &why));
+	assert_string_equal(why, "its second part is not application/octet-stream (RFC 3156 4)");
+	/* two messages in part 2 */
+	snprintf(body, sizeof(body), "%s%s", armour_enc, armour_enc);
+	pgp_mime_of(body);
+	assert_false(pgp_verdict(encrypted_type, encrypted_body, 50, &why));
+	assert_string_equal(why, "it holds more than one PGP message");
+}
+
+static bool kind_verdict(enum pgpmime_kind kind, const char *type, const char *join, const char *body,
+			 const char **why)
+{
+	struct pgpmime p;
+
+	pgpmime_begin_kind(&p, kind, type, join);
+	pgpmime_body(&p, (const unsigned char *)body, strlen(body));
+	return pgpmime_end(&p, why);
+}
+
+/* the two cleartext kinds: the Autocrypt Setup Message and Secure-Join */
+static void test_cleartext_kinds(void **state)
+{
+	const char *why;
+	char body[4096];
+	const char *mixed = " multipart/mixed; boundary=\"S\"";
+
+	(void)state;
+	snprintf(body, sizeof(body), "--S\r\nContent-Type: text/plain\r\n\r\nThis is the Autocrypt Setup Message.\r\n"
+		 "--S\r\nContent-Type: application/autocrypt-setup\r\n\r\n<html><body><pre>\r\n%s</pre></body></html>\r\n"
+		 "--S--\r\n", armour_sym);
+	assert_true(kind_verdict(PGPMIME_SETUP, mixed, NULL, body, &why));
+	assert_false(kind_verdict(PGPMIME_SETUP, " text/plain", NULL, body, &why));
+	assert_string_equal(why, "an Autocrypt Setup Message is multipart/mixed, and this one is not");
+	/* the setup data must be passphrase-encrypted, not to a public key */
+	snprintf(body, sizeof(body), "--S\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+		 "--S\r\nContent-Type: application/autocrypt-setup\r\n\r\n%s--S--\r\n", armour_enc);
+	assert_false(kind_verdict(PGPMIME_SETUP, mixed, NULL, body, &why));
+	assert_string_equal(why, "its setup data is encrypted to a public key, not with a passphrase");
+	snprintf(body, sizeof(body), "--S\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+		 "--S\r\nContent-Type: text/plain\r\n\r\n%s--S--\r\n", armour_sym);
+	assert_false(kind_verdict(PGPMIME_SETUP, mixed, NULL, body, &why));
+	snprintf(body, sizeof(body), "--S\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+		 "--S\r\nContent-Type: application/autocrypt-setup\r\n\r\n%s--S--\r\n", armour_literal);
+	assert_false(kind_verdict(PGPMIME_SETUP, mixed, NULL, body, &why));
+	assert_string_equal(why, "its PGP message is a literal data packet: the text is in the clear");
+
+	assert_true(kind_verdict(PGPMIME_SECUREJOIN, " text/plain; charset=utf-8", "vc-request",
+				 "\r\nSecure-Join: vc-request\r\n\r\n", &why));
+	assert_true(kind_verdict(PGPMIME_SECUREJOIN, mixed, "vg-request",
+				 "--S\r\nContent-Type: text/plain\r\n\r\nsecure-join: VG-request\r\n--S--\r\n", &why));
+	assert_false(kind_verdict(PGPMIME_SECUREJOIN, " text/plain", "vc-request",
+				  "Secure-Join: vc-request\r\nand some news in the clear\r\n", &why));
+	assert_string_equal(why, "a Secure-Join request passes unencrypted only when its body is just its Secure-Join line");
+	assert_false(kind_verdict(PGPMIME_SECUREJOIN, " text/plain", "vc-request", "in clear text\r\n", &why));
+	assert_false(kind_verdict(PGPMIME_SECUREJOIN, " text/plain", "vc-request", "Secure-Join: vg-request\r\n", &why));
+	assert_false(kind_verdict(PGPMIME_SECUREJOIN, " text/html", "vc-request", "Secure-Join: vc-request\r\n", &why));
+	assert_false(kind_verdict(PGPMIME_SECUREJOIN, mixed, "vc-request",
+				  "--S\r\n\r\nSecure-Join: vc-request\r\n--S\r\nContent-Type: text/plain\r\n\r\nmore\r\n--S--\r\n", &why));
+	assert_string_equal(why, "it has more than one MIME part");
 }
 
 int main(void)
@@ -432,6 +619,8 @@ int main(void)
 		cmocka_unit_test(test_our_signatures_verify),
 		cmocka_unit_test(test_authres_format),
 		cmocka_unit_test(test_pgp_mime),
+		cmocka_unit_test(test_pgp_packets),
+		cmocka_unit_test(test_cleartext_kinds),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	authcheck_deinit();
