@@ -33,6 +33,7 @@ struct auth_outcome {
 	size_t dkim_count;
 	enum auth_result dmarc;
 	char dmarc_policy;          /* 'r', 'q', 'n' or 0: the p= (sp=) in force */
+	bool dmarc_dkim_pending;    /* a failure a DKIM key DNS did not give could turn */
 	char from_domain[254];
 };
 
@@ -66,6 +67,9 @@ void authcheck_dmarc(const char *client_ip, const char *from_domain, struct auth
 /* Whether a DKIM signature passed whose d= is domain or a parent of it
    (relaxed alignment). */
 bool authcheck_dkim_aligned(const struct auth_outcome *out, const char *domain);
+/* Whether a signature whose key DNS did not give (temperror) has such a
+   d=: its answer could still make the first true. */
+bool authcheck_dkim_pending(const struct auth_outcome *out, const char *domain);
 
 const char *auth_result_name(enum auth_result result);
 

@@ -6,7 +6,8 @@ mailbag-milter runs in its own mount namespace whose /etc/resolv.conf
 names this server, so SPF (libspf2), DKIM (libopendkim) and DMARC
 (libopendmarc) ask it through their ordinary resolvers, as on a real
 host. Records are set per test (set/remove); every other name is
-NXDOMAIN at once; a name in `silent` gets no answer at all (a timeout).
+NXDOMAIN at once; a name in `silent` gets no answer at all (a timeout);
+a name in `servfail` is answered SERVFAIL (a server that failed).
 """
 import errno
 import os
@@ -27,6 +28,7 @@ class TestDns:
         self.port = port
         self.records = {}      # (name, type) -> [text]
         self.silent = set()    # names never answered
+        self.servfail = set()  # names answered SERVFAIL
         self.lock = threading.Lock()
         self.queries = []
 
@@ -42,6 +44,7 @@ class TestDns:
         with self.lock:
             self.records.clear()
             self.silent.clear()
+            self.servfail.clear()
 
     def answer(self, wire):
         query = dns.message.from_wire(wire)
@@ -57,6 +60,9 @@ class TestDns:
             self.queries.append((name, rtype))
             if name in self.silent:
                 return None
+            if name in self.servfail:
+                response.set_rcode(dns.rcode.SERVFAIL)
+                return response.to_wire()
             values = self.records.get((name, rtype))
             exists = any(n == name for (n, _t) in self.records)
         if values:

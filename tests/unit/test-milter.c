@@ -598,6 +598,99 @@ static void test_cleartext_kinds(void **state)
 	assert_string_equal(why, "it has more than one MIME part");
 }
 
+/* with_field - the RFC 8463 message with one field put at index at
+   (SIZE_MAX: none), and the field named skip left out */
+static size_t with_field(const char *(*out)[2], const char *name, const char *value, size_t at,
+			 const char *skip)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i <= 7; i++) {
+		if (i == at) {
+			out[n][0] = name;
+			out[n++][1] = value;
+		}
+		if (i < 7 && (skip == NULL || strcmp(rfc8463_headers[i][0], skip) != 0)) {
+			out[n][0] = rfc8463_headers[i][0];
+			out[n++][1] = rfc8463_headers[i][1];
+		}
+	}
+	return n;
+}
+
+/* RFC 6376 6.1: each signature on its own; one that does not parse is
+   "neutral" beside the others, wherever it stands */
+static void test_each_signature_judged_alone(void **state)
+{
+	const char *headers[8][2];
+	struct auth_outcome out;
+	char md5[1024];
+
+	(void)state;
+	for (size_t at = 0; at <= 2; at++) {
+		size_t n = with_field(headers, "DKIM-Signature",
+				      " v=1; a=rsa-sha256; d=football.example.com; s=test; bh", at, NULL);
+		verify((const char *const (*)[2])headers, n, rfc8463_body, &out);
+		assert_int_equal(out.dkim_count, 3);
+		for (size_t i = 0; i < 3; i++) {
+			if (i == at) {
+				assert_int_equal(out.dkim[i].result, AUTH_NEUTRAL);
+				assert_non_null(strstr(out.dkim[i].reason, "syntax"));
+				assert_string_equal(out.dkim[i].selector, "test");
+			} else {
+				assert_int_equal(out.dkim[i].result, AUTH_PASS);
+			}
+		}
+		assert_true(authcheck_dkim_aligned(&out, "football.example.com"));
+	}
+	/* an unknown algorithm is named as what it is, not rsa-sha1 */
+	snprintf(md5, sizeof(md5), "%s", rfc8463_headers[1][1]);
+	memcpy(strstr(md5, "a=rsa-sha256"), "a=rsa-md5;   ", 12);
+	size_t n = with_field(headers, "DKIM-Signature", md5, 0, NULL);
+	verify((const char *const (*)[2])headers, n, rfc8463_body, &out);
+	assert_int_equal(out.dkim_count, 3);
+	assert_int_equal(out.dkim[0].result, AUTH_NEUTRAL);
+	assert_string_equal(out.dkim[0].algorithm, "rsa-md5");
+	assert_null(strstr(out.dkim[0].reason, "rsa-sha1"));
+	assert_int_equal(out.dkim[1].result, AUTH_PASS);
+	assert_int_equal(out.dkim[2].result, AUTH_PASS);
+	/* a key that does not exist is permanent */
+	n = with_field(headers, "DKIM-Signature",
+		       " v=1; a=ed25519-sha256; d=football.example.com; s=gone; h=from;"
+		       " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=AAAA", 0, NULL);
+	verify((const char *const (*)[2])headers, n, rfc8463_body, &out);
+	assert_int_equal(out.dkim_count, 3);
+	assert_int_equal(out.dkim[0].result, AUTH_PERMERROR);
+	assert_int_equal(out.dkim[1].result, AUTH_PASS);
+	/* signatures on a message without From: each a permerror, not none */
+	n = with_field(headers, NULL, NULL, SIZE_MAX, "From");
+	verify((const char *const (*)[2])headers, n, rfc8463_body, &out);
+	assert_int_equal(out.dkim_count, 2);
+	assert_int_equal(out.dkim[0].result, AUTH_PERMERROR);
+	assert_string_equal(out.dkim[0].selector, "brisbane");
+	assert_non_null(strstr(out.dkim[0].reason, "From"));
+	assert_int_equal(out.dkim[1].result, AUTH_PERMERROR);
+}
+
+/* a key DNS did not give holds a decision only when it is aligned */
+static void test_dkim_pending_only_when_aligned(void **state)
+{
+	struct auth_outcome out;
+
+	(void)state;
+	memset(&out, 0, sizeof(out));
+	out.dkim_count = 2;
+	out.dkim[0].result = AUTH_PASS;
+	snprintf(out.dkim[0].domain, sizeof(out.dkim[0].domain), "other.example");
+	out.dkim[1].result = AUTH_TEMPERROR;
+	snprintf(out.dkim[1].domain, sizeof(out.dkim[1].domain), "other.example");
+	assert_false(authcheck_dkim_aligned(&out, "mail.example.org"));
+	assert_false(authcheck_dkim_pending(&out, "mail.example.org"));
+	snprintf(out.dkim[1].domain, sizeof(out.dkim[1].domain), "example.org");
+	assert_true(authcheck_dkim_pending(&out, "mail.example.org"));
+	assert_false(authcheck_dkim_pending(&out, "example.com"));
+}
+
 int main(void)
 {
 	char error[256];
@@ -619,6 +712,8 @@ int main(void)
 		cmocka_unit_test(test_our_signatures_verify),
 		cmocka_unit_test(test_authres_format),
 		cmocka_unit_test(test_pgp_mime),
+		cmocka_unit_test(test_each_signature_judged_alone),
+		cmocka_unit_test(test_dkim_pending_only_when_aligned),
 		cmocka_unit_test(test_pgp_packets),
 		cmocka_unit_test(test_cleartext_kinds),
 	};
