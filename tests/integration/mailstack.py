@@ -151,12 +151,17 @@ def install_module(module, directory):
 
 
 class SmtpSink:
-    """A tiny SMTP server keeping every message it is given."""
+    """A tiny SMTP server keeping every message it is given (and, with
+    maildir, writing each into that Maildir's new/ as it arrives)."""
 
-    def __init__(self, port):
+    def __init__(self, port, maildir=None):
         self.port = port
         self.messages = []  # (mail_from, [rcpt], data bytes)
         self.lock = threading.Lock()
+        self.maildir = maildir
+        if maildir:
+            for sub in ("tmp", "new", "cur"):
+                os.makedirs(os.path.join(maildir, sub), exist_ok=True)
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -186,6 +191,7 @@ class SmtpSink:
                             data += chunk
                         with sink.lock:
                             sink.messages.append((mail_from, rcpts, data))
+                            sink.keep(mail_from, rcpts, data)
                         self.wfile.write(b"250 queued\r\n")
                     elif cmd == b"QUIT":
                         self.wfile.write(b"221 bye\r\n")
@@ -199,6 +205,20 @@ class SmtpSink:
 
         self.server = Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def keep(self, mail_from, rcpts, data):
+        """One message into the Maildir, with the envelope on top as
+        Return-Path and X-Envelope-To (Maildir's tmp/ then new/)."""
+        if not self.maildir:
+            return
+        name = "%d.%d_%d.outbox" % (time.time(), os.getpid(), len(self.messages))
+        envelope = ("Return-Path: %s\r\nX-Envelope-To: %s\r\n"
+                    % (mail_from, ", ".join(rcpts))).encode()
+        unstuffed = re.sub(rb"(?m)^\.\.", b".", data)
+        tmp = os.path.join(self.maildir, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(envelope + unstuffed)
+        os.rename(tmp, os.path.join(self.maildir, "new", name))
 
     def start(self):
         self.thread.start()
@@ -361,7 +381,8 @@ class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
     def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
-                 ports=None, store=None, lmtpd=None):
+                 ports=None, store=None, lmtpd=None, tls_imap=False, outbox=None,
+                 test_dns=True):
         self.root = os.path.abspath(root_dir)
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
@@ -379,7 +400,18 @@ class MailStack:
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink")}
+        # with tls_imap, the main Dovecot offers STARTTLS and IMAPS with
+        # the TLS file `mailbag tls apply` writes (the tests' stack speaks
+        # plain IMAP only, unless a test starts a node that does TLS)
+        self.tls_imap = tls_imap
+        if tls_imap:
+            self.ports["imaps"] = free_port()
         self.ports.update(ports or {})
+        # with outbox, mail for the rest of the internet is kept there
+        self.outbox = outbox
+        # the milter asks the test DNS server (dnsserver.py), or with
+        # test_dns False the host's resolver (the demo)
+        self.test_dns = test_dns
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
         self.store = store or "lmdb:" + self.store_dir
@@ -424,7 +456,7 @@ class MailStack:
     def start(self):
         try:
             self._prepare()
-            self.sink = SmtpSink(self.ports["sink"])
+            self.sink = SmtpSink(self.ports["sink"], maildir=self.outbox)
             self.sink.start()
             self.started.append("sink")
             self.start_policyd()
@@ -471,7 +503,8 @@ class MailStack:
         # its Dovecot speaks no TLS unless a test starts one that does
         ctx["clients"] = {"submission_port": self.ports["submission"],
                           "submissions_port": self.ports["submissions"],
-                          "imap_port": self.ports["imap"], "imaps_port": 0}
+                          "imap_port": self.ports["imap"],
+                          "imaps_port": self.ports["imaps"] if self.tls_imap else 0}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
@@ -605,20 +638,22 @@ class MailStack:
 
     def start_milter(self, context=None):
         """mailbag-milter on the context, running once its socket exists.
-        It runs in its own mount namespace whose /etc/resolv.conf names the
-        test DNS server (dnsserver.py), so nothing asks the real DNS."""
-        import dnsserver
-        self.dns = dnsserver.shared()
-        with open(self.resolv_conf, "w") as f:
-            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
+        With test_dns (the tests) it runs in its own mount namespace whose
+        /etc/resolv.conf names the test DNS server (dnsserver.py), so
+        nothing asks the real DNS; the demo uses the host's resolver."""
+        milter = [self.milter_bin, "-c", context or self.context] + (
+            ["-d"] if os.environ.get("MAILBAG_DEBUG") else [])
+        if self.test_dns:
+            import dnsserver
+            self.dns = dnsserver.shared()
+            with open(self.resolv_conf, "w") as f:
+                f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
+            milter = ["unshare", "--mount", "--", "sh", "-c",
+                      'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf] + milter
         if os.path.exists(self.milter_socket):
             os.unlink(self.milter_socket)
         log = open(self.milter_log, "a")
-        self.milter_proc = subprocess.Popen(
-            ["unshare", "--mount", "--", "sh", "-c",
-             'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf,
-             self.milter_bin, "-c", context or self.context] +
-            (["-d"] if os.environ.get("MAILBAG_DEBUG") else []), stdout=log, stderr=log)
+        self.milter_proc = subprocess.Popen(milter, stdout=log, stderr=log)
         log.close()
         wait_for(lambda: os.path.exists(self.milter_socket) or self.milter_proc.poll() is not None,
                  10, "mailbag-milter's socket")
@@ -661,7 +696,11 @@ class MailStack:
         self.policyd_proc = None
 
     def _start_dovecot(self):
-        start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
+        if self.tls_imap:
+            start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values(),
+                                   imaps_port=self.ports["imaps"], include=self.dovecot_tls_conf)
+        else:
+            start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
         self.started.append("dovecot")
 
     def stop_dovecot(self):
@@ -802,10 +841,48 @@ class MailStack:
         subprocess.run(["postqueue", "-c", self.postfix_etc, "-f"], capture_output=True)
 
 
+def demo_prepare_root(root, fresh):
+    """True when root holds a demo from an earlier run (kept unless
+    fresh); a directory that is not a demo's is never removed."""
+    context = os.path.join(root, "etc", "context.json")
+    if os.path.exists(context):
+        if not fresh:
+            return True
+        shutil.rmtree(root)
+    elif os.path.isdir(root) and os.listdir(root):
+        raise SystemExit("quickstart: %s is not empty and holds no demo server (etc/context.json); "
+                         "give another --root" % root)
+    return False
+
+
+def demo_account(stack, domain, user, again):
+    """The demo domain (with DKIM keys) and user; its password kept 0600
+    in the root so that a second run can say it again."""
+    address = "%s@%s" % (user, domain)
+    kept = os.path.join(stack.root, "etc", "demo-password")
+    if not again or domain not in stack.mailbag("domain", "list").stdout:
+        stack.mailbag("domain", "add", domain, check=True)
+    if stack.mailbag("dkim", "show", domain).returncode != 0:
+        stack.mailbag("dkim", "keygen", domain, check=True)
+    if again and os.path.exists(kept):
+        with open(kept) as f:
+            return f.read().strip()
+    out = stack.mailbag("user", "add", address, check=True).stdout
+    password = out.split("password:")[1].strip()
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password
+
+
 def _main():
     import argparse
-    parser = argparse.ArgumentParser(description="run a private mailbag mail server on loopback")
+    parser = argparse.ArgumentParser(
+        description="run a private mailbag mail server on loopback; run again with the same "
+                    "--root, it comes back with its users and mail (--fresh: start over)")
     parser.add_argument("--root", required=True)
+    parser.add_argument("--fresh", action="store_true",
+                        help="remove the demo kept under --root and start a new one")
     parser.add_argument("--mailbag", default=shutil.which("mailbag") or "mailbag")
     parser.add_argument("--policyd", default=shutil.which("mailbag-policyd") or "mailbag-policyd")
     parser.add_argument("--lmtpd", default=shutil.which("mailbag-lmtpd") or None)
@@ -814,40 +891,61 @@ def _main():
     parser.add_argument("--user", default="demo")
     parser.add_argument("--smtp-port", type=int, default=2525)
     parser.add_argument("--submission-port", type=int, default=2587)
+    parser.add_argument("--submissions-port", type=int, default=2465)
     parser.add_argument("--imap-port", type=int, default=2143)
+    parser.add_argument("--imaps-port", type=int, default=2993)
+    parser.add_argument("--sink-port", type=int, default=2526,
+                        help="where mail for other domains goes (the outbox)")
     args = parser.parse_args()
+    root = os.path.abspath(args.root)
+    again = demo_prepare_root(root, args.fresh)
     # handlers, not a blocked mask: children must not inherit a mask, and
     # a shell that started us in the background set SIGINT to ignored
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stack = MailStack(args.root, args.mailbag, args.policyd, args.auth_module,
+    outbox = os.path.join(root, "outbox")
+    stack = MailStack(root, args.mailbag, args.policyd, args.auth_module,
                       ports={"smtp": args.smtp_port, "submission": args.submission_port,
-                             "imap": args.imap_port}, lmtpd=args.lmtpd)
+                             "submissions": args.submissions_port, "imap": args.imap_port,
+                             "imaps": args.imaps_port, "sink": args.sink_port},
+                      lmtpd=args.lmtpd, tls_imap=True, outbox=outbox, test_dns=False)
     stack.start()
-    stack.mailbag("domain", "add", args.domain, check=True)
-    out = stack.mailbag("user", "add", "%s@%s" % (args.user, args.domain), check=True).stdout
-    password = out.split("password:")[1].strip()
+    try:
+        password = demo_account(stack, args.domain, args.user, again)
+        web = os.path.join(root, "web")
+        stack.mailbag("web", "build", web, check=True)
+    except Exception:
+        stack.stop()
+        raise
     print("""
-mailbag demo server running under {root}
+mailbag demo server {state} under {root}
   domain {domain}, user {user}@{domain}, password {password}
   SMTP (incoming)   127.0.0.1:{smtp}
-  IMAP              127.0.0.1:{imap}   (plain login allowed on loopback)
-  submission        127.0.0.1:{sub}    (STARTTLS, self-signed certificate)
-  submissions       127.0.0.1:{subs}   (implicit TLS, self-signed certificate)
-  manage it with:   mailbag --context {ctx} user list
-  send a test:      swaks --server 127.0.0.1:{smtp} --to {user}@{domain}
-  stop it with:     Ctrl-C
-""".format(root=args.root, domain=args.domain, user=args.user, password=password,
-           smtp=stack.ports["smtp"], imap=stack.ports["imap"], sub=stack.ports["submission"],
-           subs=stack.ports["submissions"],
-           ctx=stack.context), flush=True)
+  IMAP              127.0.0.1:{imap}    (STARTTLS; plain login allowed on loopback)
+  IMAPS             127.0.0.1:{imaps}    (implicit TLS)
+  submission        127.0.0.1:{sub}    (STARTTLS)
+  submissions       127.0.0.1:{subs}    (implicit TLS)
+  TLS certificate   {cert} (self-signed, for {hostname})
+  DKIM              mailbag dkim show {domain}
+  sent mail         {outbox}/new/ (mail to other domains, as it left, signed)
+  client settings   {web}/autoconfig.{domain}/mail/config-v1.1.xml
+  manage it with:   export MAILBAG_CONTEXT={ctx}
+                    mailbag user list
+  send a test:      swaks --server 127.0.0.1:{sub} --tls --auth-user {user}@{domain} \\
+                      --auth-password '{password}' --from {user}@{domain} --to friend@elsewhere.test
+  stop it with:     Ctrl-C (run the same command again to come back; --fresh starts over)
+""".format(state="running again" if again else "running", root=root, domain=args.domain,
+           user=args.user, password=password, smtp=stack.ports["smtp"], imap=stack.ports["imap"],
+           imaps=stack.ports["imaps"], sub=stack.ports["submission"],
+           subs=stack.ports["submissions"], cert=stack.cert, hostname=stack.hostname,
+           outbox=outbox, web=web, ctx=stack.context), flush=True)
     try:
         while not stop.wait(1):
             pass
     finally:
         stack.stop()
-        print("stopped")
+        print("stopped; the demo's users and mail are kept under %s" % root)
 
 
 if __name__ == "__main__":
