@@ -10,12 +10,15 @@
 # own postfix service is disabled), and mailbag (meson install: commands
 # under /usr/local, the Dovecot auth module into /usr/lib/dovecot/modules/
 # auth and, on Dovecot 2.4, its settings module into .../modules/settings);
-# it adds the system users mailbag and vmail when missing. Then it starts a
-# private Postfix, Dovecot, mailbag-policyd, mailbag-lmtpd and
-# mailbag-milter on 127.0.0.1 with the embedded LMDB store under DIR
-# (default /var/lib/mailbag-demo): the demo domain and user with DKIM keys,
-# a self-signed certificate, and an outbox Maildir that mail for other
-# domains goes to, signed as it would leave. While it runs, DIR/postfix/etc
+# it adds the system users mailbag and vmail when missing. Then
+# deploy/demo.py installs a mail server under DIR (default
+# /var/lib/mailbag-demo) the way a host is installed (Debian's default
+# Postfix and Dovecot configuration copied there, then `mailbag setup
+# --root DIR`), and starts Postfix, Dovecot, mailbag-policyd, mailbag-lmtpd
+# and mailbag-milter from those files on 127.0.0.1, with the embedded LMDB
+# store: the demo domain and user with DKIM keys, a self-signed
+# certificate, and an outbox Maildir that mail for other domains goes to,
+# signed as it would leave. While it runs, DIR/postfix/etc
 # is listed in alternate_config_directories of /etc/postfix/main.cf (taken
 # out again when it stops); the host's own Postfix and Dovecot
 # configuration is not touched otherwise. Ctrl-C stops everything it
@@ -75,6 +78,5 @@ quietly meson install -C build-release
 
 echo "== starting the demo server under $root"
 rm -f "$log"
-exec /usr/bin/python3 tests/integration/mailstack.py --root "$root" \
-  --mailbag /usr/local/bin/mailbag --policyd /usr/local/sbin/mailbag-policyd \
-  --domain "$domain" --user "$user" ${extra[@]+"${extra[@]}"}
+exec /usr/bin/python3 deploy/demo.py --root "$root" --domain "$domain" --user "$user" \
+  ${extra[@]+"${extra[@]}"}

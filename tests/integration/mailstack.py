@@ -3,14 +3,14 @@
 Starts the real Debian Postfix and Dovecot under one directory, wired to a
 mailbag build (mailbag, mailbag-policyd, the Dovecot auth module) through
 the files in config-templates/, plus an SMTP sink standing in for the rest
-of the internet (Postfix's relayhost). Used by the integration tests and by
-deploy/quickstart.sh, and always torn down by stop().
+of the internet (Postfix's relayhost). The integration tests' fixture,
+always torn down by stop(); the demo server a user runs is deploy/demo.py,
+which takes the path of a host install (`mailbag setup`).
 
 Needs root: Postfix and Dovecot drop privileges to their own users, and the
 store belongs to the `mailbag` system user that this creates if missing.
 """
 
-import fcntl
 import json
 import re
 import os
@@ -19,15 +19,17 @@ import grp
 import shutil
 import signal
 import socket
-import socketserver
 import subprocess
-import threading
-import time
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+# the product's demo (deploy/demo.py) holds what a private instance needs
+# whichever way it is configured: these tests reuse it
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "deploy"))
+from demo import (SmtpSink, ensure_postfix_main_cf, port_open, register_postfix_config,  # noqa: E402
+                  wait_for)
 TEMPLATES = os.path.join(SOURCE_ROOT, "config-templates")
-POSTFIX_DEFAULT_CONFIG = "/etc/postfix"
 DOVECOT_MODULE_DIR = "/usr/lib/dovecot/modules"
 DOVECOT_AUTH_MODULE_DIR = DOVECOT_MODULE_DIR + "/auth"
 # Dovecot 2.4's config process accepts a plugin's settings only when a
@@ -63,23 +65,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("timed out after %ss waiting for %s" % (timeout, what))
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def ensure_system_user(name, home="/nonexistent"):
     try:
         return pwd.getpwnam(name)
@@ -99,32 +84,6 @@ def render(template_name, values):
     if left:
         raise ValueError("%s: no value for %s" % (template_name, ", ".join(sorted(set(left)))))
     return text
-
-
-def ensure_postfix_main_cf():
-    """Postfix's tools need /etc/postfix/main.cf, which Debian's package
-    leaves out under "No configuration"."""
-    main_cf = os.path.join(POSTFIX_DEFAULT_CONFIG, "main.cf")
-    if not os.path.exists(main_cf):
-        open(main_cf, "a").close()
-
-
-def register_postfix_config(directory, add):
-    """directory added to (or taken out of) alternate_config_directories
-    of the default main.cf, which `postfix -c` requires. Under a lock:
-    stacks in several processes at once (a second test run, the
-    quickstart) must not undo each other's entries."""
-    ensure_postfix_main_cf()
-    with open(os.path.join(POSTFIX_DEFAULT_CONFIG, ".mailbag-tests.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cur = subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-h",
-                              "alternate_config_directories"],
-                             capture_output=True, text=True).stdout.split()
-        cur = [d.strip(",") for d in cur if d.strip(",")]
-        want = [d for d in cur if d != directory] + ([directory] if add else [])
-        subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
-                        "alternate_config_directories = " + " ".join(want)],
-                       check=True, capture_output=True)
 
 
 def make_certificate(hostname, cert, key, days=2, names=()):
@@ -148,84 +107,6 @@ def install_module(module, directory):
     shutil.copyfile(module, tmp)
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
-
-
-class SmtpSink:
-    """A tiny SMTP server keeping every message it is given (and, with
-    maildir, writing each into that Maildir's new/ as it arrives)."""
-
-    def __init__(self, port, maildir=None):
-        self.port = port
-        self.messages = []  # (mail_from, [rcpt], data bytes)
-        self.lock = threading.Lock()
-        self.maildir = maildir
-        if maildir:
-            for sub in ("tmp", "new", "cur"):
-                os.makedirs(os.path.join(maildir, sub), exist_ok=True)
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                self.wfile.write(b"220 sink.mailbag.test ESMTP\r\n")
-                mail_from, rcpts = None, []
-                while True:
-                    line = self.rfile.readline(4096)
-                    if not line:
-                        return
-                    cmd = line.strip().upper()
-                    if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
-                        self.wfile.write(b"250-sink.mailbag.test\r\n250 8BITMIME\r\n")
-                    elif cmd.startswith(b"MAIL FROM:"):
-                        mail_from, rcpts = line.strip()[10:].decode(), []
-                        self.wfile.write(b"250 ok\r\n")
-                    elif cmd.startswith(b"RCPT TO:"):
-                        rcpts.append(line.strip()[8:].decode().strip("<>"))
-                        self.wfile.write(b"250 ok\r\n")
-                    elif cmd == b"DATA":
-                        self.wfile.write(b"354 go\r\n")
-                        data = b""
-                        while True:
-                            chunk = self.rfile.readline(65536)
-                            if not chunk or chunk == b".\r\n":
-                                break
-                            data += chunk
-                        with sink.lock:
-                            sink.messages.append((mail_from, rcpts, data))
-                            sink.keep(mail_from, rcpts, data)
-                        self.wfile.write(b"250 queued\r\n")
-                    elif cmd == b"QUIT":
-                        self.wfile.write(b"221 bye\r\n")
-                        return
-                    else:
-                        self.wfile.write(b"250 ok\r\n")
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def keep(self, mail_from, rcpts, data):
-        """One message into the Maildir, with the envelope on top as
-        Return-Path and X-Envelope-To (Maildir's tmp/ then new/)."""
-        if not self.maildir:
-            return
-        name = "%d.%d_%d.outbox" % (time.time(), os.getpid(), len(self.messages))
-        envelope = ("Return-Path: %s\r\nX-Envelope-To: %s\r\n"
-                    % (mail_from, ", ".join(rcpts))).encode()
-        unstuffed = re.sub(rb"(?m)^\.\.", b".", data)
-        tmp = os.path.join(self.maildir, "tmp", name)
-        with open(tmp, "wb") as f:
-            f.write(envelope + unstuffed)
-        os.rename(tmp, os.path.join(self.maildir, "new", name))
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class RedisServer:
@@ -381,8 +262,7 @@ class MailStack:
     """A private mail server under root_dir. Call start(), then stop()."""
 
     def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
-                 ports=None, store=None, lmtpd=None, tls_imap=False, outbox=None,
-                 test_dns=True):
+                 ports=None, store=None, lmtpd=None):
         self.root = os.path.abspath(root_dir)
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
@@ -400,18 +280,7 @@ class MailStack:
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink")}
-        # with tls_imap, the main Dovecot offers STARTTLS and IMAPS with
-        # the TLS file `mailbag tls apply` writes (the tests' stack speaks
-        # plain IMAP only, unless a test starts a node that does TLS)
-        self.tls_imap = tls_imap
-        if tls_imap:
-            self.ports["imaps"] = free_port()
         self.ports.update(ports or {})
-        # with outbox, mail for the rest of the internet is kept there
-        self.outbox = outbox
-        # the milter asks the test DNS server (dnsserver.py), or with
-        # test_dns False the host's resolver (the demo)
-        self.test_dns = test_dns
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
         self.store = store or "lmdb:" + self.store_dir
@@ -456,7 +325,7 @@ class MailStack:
     def start(self):
         try:
             self._prepare()
-            self.sink = SmtpSink(self.ports["sink"], maildir=self.outbox)
+            self.sink = SmtpSink(self.ports["sink"])
             self.sink.start()
             self.started.append("sink")
             self.start_policyd()
@@ -503,8 +372,7 @@ class MailStack:
         # its Dovecot speaks no TLS unless a test starts one that does
         ctx["clients"] = {"submission_port": self.ports["submission"],
                           "submissions_port": self.ports["submissions"],
-                          "imap_port": self.ports["imap"],
-                          "imaps_port": self.ports["imaps"] if self.tls_imap else 0}
+                          "imap_port": self.ports["imap"], "imaps_port": 0}
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
@@ -638,18 +506,16 @@ class MailStack:
 
     def start_milter(self, context=None):
         """mailbag-milter on the context, running once its socket exists.
-        With test_dns (the tests) it runs in its own mount namespace whose
-        /etc/resolv.conf names the test DNS server (dnsserver.py), so
-        nothing asks the real DNS; the demo uses the host's resolver."""
-        milter = [self.milter_bin, "-c", context or self.context] + (
+        It runs in its own mount namespace whose /etc/resolv.conf names the
+        test DNS server (dnsserver.py), so nothing asks the real DNS."""
+        import dnsserver
+        self.dns = dnsserver.shared()
+        with open(self.resolv_conf, "w") as f:
+            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
+        milter = ["unshare", "--mount", "--", "sh", "-c",
+                  'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf,
+                  self.milter_bin, "-c", context or self.context] + (
             ["-d"] if os.environ.get("MAILBAG_DEBUG") else [])
-        if self.test_dns:
-            import dnsserver
-            self.dns = dnsserver.shared()
-            with open(self.resolv_conf, "w") as f:
-                f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
-            milter = ["unshare", "--mount", "--", "sh", "-c",
-                      'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf] + milter
         if os.path.exists(self.milter_socket):
             os.unlink(self.milter_socket)
         log = open(self.milter_log, "a")
@@ -696,11 +562,7 @@ class MailStack:
         self.policyd_proc = None
 
     def _start_dovecot(self):
-        if self.tls_imap:
-            start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values(),
-                                   imaps_port=self.ports["imaps"], include=self.dovecot_tls_conf)
-        else:
-            start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
+        start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
         self.started.append("dovecot")
 
     def stop_dovecot(self):
@@ -841,112 +703,6 @@ class MailStack:
         subprocess.run(["postqueue", "-c", self.postfix_etc, "-f"], capture_output=True)
 
 
-def demo_prepare_root(root, fresh):
-    """True when root holds a demo from an earlier run (kept unless
-    fresh); a directory that is not a demo's is never removed."""
-    context = os.path.join(root, "etc", "context.json")
-    if os.path.exists(context):
-        if not fresh:
-            return True
-        shutil.rmtree(root)
-    elif os.path.isdir(root) and os.listdir(root):
-        raise SystemExit("quickstart: %s is not empty and holds no demo server (etc/context.json); "
-                         "give another --root" % root)
-    return False
-
-
-def demo_account(stack, domain, user, again):
-    """The demo domain (with DKIM keys) and user; its password kept 0600
-    in the root so that a second run can say it again."""
-    address = "%s@%s" % (user, domain)
-    kept = os.path.join(stack.root, "etc", "demo-password")
-    if not again or domain not in stack.mailbag("domain", "list").stdout:
-        stack.mailbag("domain", "add", domain, check=True)
-    if stack.mailbag("dkim", "show", domain).returncode != 0:
-        stack.mailbag("dkim", "keygen", domain, check=True)
-    if again and os.path.exists(kept):
-        with open(kept) as f:
-            return f.read().strip()
-    out = stack.mailbag("user", "add", address, check=True).stdout
-    password = out.split("password:")[1].strip()
-    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    return password
-
-
-def _main():
-    import argparse
-    parser = argparse.ArgumentParser(
-        description="run a private mailbag mail server on loopback; run again with the same "
-                    "--root, it comes back with its users and mail (--fresh: start over)")
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--fresh", action="store_true",
-                        help="remove the demo kept under --root and start a new one")
-    parser.add_argument("--mailbag", default=shutil.which("mailbag") or "mailbag")
-    parser.add_argument("--policyd", default=shutil.which("mailbag-policyd") or "mailbag-policyd")
-    parser.add_argument("--lmtpd", default=shutil.which("mailbag-lmtpd") or None)
-    parser.add_argument("--auth-module", default=os.path.join(DOVECOT_AUTH_MODULE_DIR, "libauthdb_mailbag.so"))
-    parser.add_argument("--domain", default="example.test")
-    parser.add_argument("--user", default="demo")
-    parser.add_argument("--smtp-port", type=int, default=2525)
-    parser.add_argument("--submission-port", type=int, default=2587)
-    parser.add_argument("--submissions-port", type=int, default=2465)
-    parser.add_argument("--imap-port", type=int, default=2143)
-    parser.add_argument("--imaps-port", type=int, default=2993)
-    parser.add_argument("--sink-port", type=int, default=2526,
-                        help="where mail for other domains goes (the outbox)")
-    args = parser.parse_args()
-    root = os.path.abspath(args.root)
-    again = demo_prepare_root(root, args.fresh)
-    # handlers, not a blocked mask: children must not inherit a mask, and
-    # a shell that started us in the background set SIGINT to ignored
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    outbox = os.path.join(root, "outbox")
-    stack = MailStack(root, args.mailbag, args.policyd, args.auth_module,
-                      ports={"smtp": args.smtp_port, "submission": args.submission_port,
-                             "submissions": args.submissions_port, "imap": args.imap_port,
-                             "imaps": args.imaps_port, "sink": args.sink_port},
-                      lmtpd=args.lmtpd, tls_imap=True, outbox=outbox, test_dns=False)
-    stack.start()
-    try:
-        password = demo_account(stack, args.domain, args.user, again)
-        web = os.path.join(root, "web")
-        stack.mailbag("web", "build", web, check=True)
-    except Exception:
-        stack.stop()
-        raise
-    print("""
-mailbag demo server {state} under {root}
-  domain {domain}, user {user}@{domain}, password {password}
-  SMTP (incoming)   127.0.0.1:{smtp}
-  IMAP              127.0.0.1:{imap}    (STARTTLS; plain login allowed on loopback)
-  IMAPS             127.0.0.1:{imaps}    (implicit TLS)
-  submission        127.0.0.1:{sub}    (STARTTLS)
-  submissions       127.0.0.1:{subs}    (implicit TLS)
-  TLS certificate   {cert} (self-signed, for {hostname})
-  DKIM              mailbag dkim show {domain}
-  sent mail         {outbox}/new/ (mail to other domains, as it left, signed)
-  client settings   {web}/autoconfig.{domain}/mail/config-v1.1.xml
-  manage it with:   export MAILBAG_CONTEXT={ctx}
-                    mailbag user list
-  send a test:      swaks --server 127.0.0.1:{sub} --tls --auth-user {user}@{domain} \\
-                      --auth-password '{password}' --from {user}@{domain} --to friend@elsewhere.test
-  stop it with:     Ctrl-C (run the same command again to come back; --fresh starts over)
-""".format(state="running again" if again else "running", root=root, domain=args.domain,
-           user=args.user, password=password, smtp=stack.ports["smtp"], imap=stack.ports["imap"],
-           imaps=stack.ports["imaps"], sub=stack.ports["submission"],
-           subs=stack.ports["submissions"], cert=stack.cert, hostname=stack.hostname,
-           outbox=outbox, web=web, ctx=stack.context), flush=True)
-    try:
-        while not stop.wait(1):
-            pass
-    finally:
-        stack.stop()
-        print("stopped; the demo's users and mail are kept under %s" % root)
-
-
 if __name__ == "__main__":
-    _main()
+    raise SystemExit("mailstack.py is the tests' fixture; the demo server is deploy/demo.py "
+                     "(deploy/quickstart.sh runs it)")

@@ -1,5 +1,6 @@
 """The README's first command, minus apt and meson install: the demo server
-entry point deploy/quickstart.sh execs, run as a newcomer would, then used
+deploy/quickstart.sh execs (deploy/demo.py: `mailbag setup --root`, then
+the servers started from what it wrote), run as a newcomer would, then used
 as mail clients use it (IMAP with STARTTLS and IMAPS, submission with
 STARTTLS and submissions, the servers its autoconfig names), its outbox
 read and its DKIM signatures verified, stopped with Ctrl-C (SIGINT) and
@@ -22,8 +23,18 @@ import pytest
 
 import mailstack
 from conftest import BUILD, wait_until
+from test_setup import setup_env
 
 DEMO = "demo@example.test"
+
+
+def programs():
+    return {
+        "mailbag": os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
+        "mailbag-policyd": os.environ.get("MAILBAG_POLICYD_BIN", os.path.join(BUILD, "policyd", "mailbag-policyd")),
+        "mailbag-lmtpd": os.environ.get("MAILBAG_LMTPD_BIN", os.path.join(BUILD, "lmtp-bridge", "mailbag-lmtpd")),
+        "mailbag-milter": os.environ.get("MAILBAG_MILTER_BIN", os.path.join(BUILD, "milter", "mailbag-milter")),
+    }
 
 
 def tls():
@@ -32,7 +43,8 @@ def tls():
 
 
 class Demo:
-    """One run of mailstack.py's demo under root, on the given ports."""
+    """One run of deploy/demo.py under root, on the given ports, with the
+    build's programs and setup's files from the source tree."""
 
     def __init__(self, root, ports, out_path):
         self.root, self.ports, self.out_path = root, ports, out_path
@@ -41,13 +53,11 @@ class Demo:
     def start(self, *extra):
         with open(self.out_path, "w") as out:
             self.proc = subprocess.Popen(
-                ["/usr/bin/python3", os.path.join(mailstack.HERE, "mailstack.py"), "--root", self.root,
-                 "--mailbag", os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
-                 "--policyd", os.environ.get("MAILBAG_POLICYD_BIN",
-                                             os.path.join(BUILD, "policyd", "mailbag-policyd")),
-                 "--auth-module", os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so")] +
+                ["/usr/bin/python3", os.path.join(mailstack.SOURCE_ROOT, "deploy", "demo.py"),
+                 "--root", self.root] +
+                ["--%s=%s" % (name, path) for name, path in programs().items()] +
                 ["--%s-port=%d" % (name, port) for name, port in self.ports.items()] + list(extra),
-                stdout=out, stderr=subprocess.STDOUT)
+                stdout=out, stderr=subprocess.STDOUT, env=setup_env())
         wait_until(lambda: "stop it with" in self.text() or self.proc.poll() is not None,
                    timeout=90, what="the demo server to start")
         assert self.proc.poll() is None, self.text()
@@ -66,8 +76,7 @@ class Demo:
             assert not mailstack.port_open(port), port
 
     def mailbag(self, *args):
-        return subprocess.run([os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
-                               *args], capture_output=True, text=True,
+        return subprocess.run([programs()["mailbag"], *args], capture_output=True, text=True,
                               env=dict(os.environ, MAILBAG_CONTEXT=self.context()))
 
     def context(self):
@@ -140,16 +149,20 @@ def verify_each_signature(message, records):
 
 
 @pytest.fixture
-def demo(tmp_path):
+def demo(tmp_path, stack):
+    """The demo on free ports (the session's stack has installed the
+    build's Dovecot module, as meson install does for the quickstart)."""
     names = ("smtp", "submission", "submissions", "imap", "imaps", "sink")
     ports = {name: mailstack.free_port() for name in names}
-    root = tempfile.mkdtemp(prefix="mailbag-demo-")
+    base = tempfile.mkdtemp(prefix="mailbag-demo-")
+    os.chmod(base, 0o755)
+    root = os.path.join(base, "root")
     d = Demo(root, ports, tmp_path / "demo.out")
     yield d
     if d.proc is not None and d.proc.poll() is None:
         d.proc.send_signal(signal.SIGINT)
         d.proc.wait(60)
-    subprocess.run(["rm", "-rf", root])
+    subprocess.run(["rm", "-rf", base])
 
 
 def test_demo_server_as_clients_use_it_and_again_after_ctrl_c(demo):

@@ -14,7 +14,6 @@ import imaplib
 import json
 import os
 import shutil
-import signal
 import smtplib
 import ssl
 import subprocess
@@ -25,8 +24,8 @@ import dkim
 import pytest
 
 from conftest import BUILD, wait_until
-from mailstack import (SOURCE_ROOT, SmtpSink, free_port, port_open, register_postfix_config,
-                       wait_for)
+from mailstack import SOURCE_ROOT, free_port  # noqa: F401 (mailstack puts deploy/ on sys.path)
+from demo import HostInstance, copy_distribution_configs, setup_command
 
 HOST = "mx.setup.test"
 DOMAIN = "setup.test"
@@ -39,30 +38,9 @@ def setup_env():
                 MAILBAG_LIBEXEC=os.path.join(SOURCE_ROOT, "deploy"))
 
 
-def copy_distribution_configs(root):
-    """DIR/etc/postfix as Debian's postfix package writes it for an
-    Internet site, DIR/etc/dovecot as dovecot-core installs it."""
-    etc = os.path.join(root, "etc")
-    os.makedirs(os.path.join(etc, "postfix"))
-    shutil.copyfile("/usr/share/postfix/main.cf.debian", os.path.join(etc, "postfix", "main.cf"))
-    shutil.copyfile("/usr/share/postfix/master.cf.dist", os.path.join(etc, "postfix", "master.cf"))
-    shutil.copytree("/etc/dovecot", os.path.join(etc, "dovecot"), symlinks=True)
-    for stale in ("90-mailbag.conf", "91-mailbag-tls.conf"):
-        path = os.path.join(etc, "dovecot", "conf.d", stale)
-        if os.path.exists(path):
-            os.unlink(path)
-    pristine = os.path.join(root + "-pristine")
-    shutil.copytree(etc, pristine, symlinks=True)
-    return pristine
-
-
 def run_setup(mailbag, root, ports, *extra):
-    return subprocess.run([mailbag, "setup", "--root", root, "--hostname", HOST, "--domain", DOMAIN,
-                           "--smtp-port", str(ports["smtp"]),
-                           "--submission-port", str(ports["submission"]),
-                           "--submissions-port", str(ports["submissions"]),
-                           "--imap-port", str(ports["imap"]), "--imaps-port", str(ports["imaps"]),
-                           *extra], capture_output=True, text=True, env=setup_env(), timeout=120)
+    return subprocess.run(setup_command(mailbag, root, HOST, DOMAIN, ports, *extra),
+                          capture_output=True, text=True, env=setup_env(), timeout=120)
 
 
 def tree(root, ignore=("lock.mdb",)):
@@ -84,106 +62,21 @@ def tree(root, ignore=("lock.mdb",)):
     return found
 
 
-class Instance:
+def Instance(root, ports):
     """Postfix, Dovecot and the mailbag daemons started from what setup
-    wrote under root. The only settings added are those a private test
-    instance needs (loopback, a log file, the sink as relayhost)."""
-
-    def __init__(self, root, ports):
-        self.root = root
-        self.ports = ports
-        self.postfix = os.path.join(root, "etc", "postfix")
-        self.dovecot_conf = os.path.join(root, "etc", "dovecot", "dovecot.conf")
-        self.context = os.path.join(root, "etc", "mailbag", "context.json")
-        self.procs = []
-        self.started = []
-
-    def postconf(self, *args):
-        subprocess.run(["postconf", "-c", self.postfix, *args], check=True, capture_output=True)
-
-    def start(self):
-        self.sink = SmtpSink(self.ports["sink"])
-        self.sink.start()
-        self.postconf("-e", "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4",
-                      "maillog_file = %s/maillog" % self.root,
-                      "maillog_file_prefixes = /var, %s" % self.root,
-                      "myorigin = $myhostname", "mynetworks = 127.0.0.0/8",
-                      "alias_maps =", "alias_database =",
-                      "relayhost = [127.0.0.1]:%d" % self.ports["sink"],
-                      "smtp_dns_support_level = disabled", "smtp_tls_security_level = none",
-                      "queue_run_delay = 1s", "minimal_backoff_time = 1s",
-                      "maximal_backoff_time = 2s")
-        # port 25 stays the host's: this instance takes SMTP on its own port
-        self.postconf("-MX", "smtp/inet")
-        # smtpd, cleanup and trivial-rewrite stay chrooted as Debian has
-        # them: the relative socket paths setup wrote must work there
-        self._register(True)
-        self.started.append("postfix")
-        out = subprocess.run(["script", "-qec", "postfix -c %s start" % self.postfix, "/dev/null"],
-                             capture_output=True, text=True)
-        assert out.returncode == 0, out.stdout + self.maillog()
-        with open(os.path.join(self.root, "etc", "dovecot", "local.conf"), "w") as f:
-            f.write("# the private test instance\nbase_dir = %s/run/dovecot\nstate_dir = %s/var/lib/dovecot\n"
-                    "log_path = %s/dovecot.log\nlisten = 127.0.0.1\ninstance_name = mailbag-setup-test\n"
-                    % (self.root, self.root, self.root))
-        os.makedirs(os.path.join(self.root, "var", "lib", "dovecot"), exist_ok=True)
-        # the daemon keeps its stdio: a pipe would never reach EOF
-        start_out = os.path.join(self.root, "dovecot-start.out")
-        with open(start_out, "w") as f:
-            ret = subprocess.run(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
-                                 stdout=f, stderr=f).returncode
-        assert ret == 0, open(start_out).read()
-        self.started.append("dovecot")
-        wait_for(lambda: port_open(self.ports["imap"]), 15, "Dovecot's IMAP port")
-        # systemd's RuntimeDirectory=mailbag on a real host
-        os.makedirs(os.path.join(self.root, "run", "mailbag"), exist_ok=True)
-        for name, binary in (("policyd", os.path.join(BUILD, "policyd", "mailbag-policyd")),
-                             ("lmtpd", os.path.join(BUILD, "lmtp-bridge", "mailbag-lmtpd"))):
-            self._spawn(name, [os.environ.get("MAILBAG_%s_BIN" % name.upper(), binary), "-c", self.context])
-        import dnsserver
-        resolv = os.path.join(self.root, "resolv.conf")
-        with open(resolv, "w") as f:
-            f.write("nameserver %s\noptions timeout:2 attempts:1\n" % dnsserver.shared().address)
-        milter = os.environ.get("MAILBAG_MILTER_BIN", os.path.join(BUILD, "milter", "mailbag-milter"))
-        self._spawn("milter", ["unshare", "--mount", "--", "sh", "-c",
-                               'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv,
-                               milter, "-c", self.context])
-        private = os.path.join(self.root, "var", "spool", "postfix", "private")
-        for sock in ("mailbag-socketmap", "mailbag-policy", "mailbag-lmtp", "mailbag-milter"):
-            wait_for(lambda: os.path.exists(os.path.join(private, sock)), 10, sock)
-        wait_for(lambda: port_open(self.ports["smtp"]), 15, "Postfix's SMTP port")
-
-    def _spawn(self, name, argv):
-        log = open(os.path.join(self.root, name + ".log"), "a")
-        self.procs.append(subprocess.Popen(argv, stdout=log, stderr=log))
-        log.close()
-
-    def _register(self, add):
-        register_postfix_config(self.postfix, add)
-
-    def maillog(self):
-        path = os.path.join(self.root, "maillog")
-        return open(path).read() if os.path.exists(path) else ""
-
-    def mailbag(self, *args, **kw):
-        return subprocess.run([os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
-                               "--context", self.context, *args], capture_output=True, text=True, **kw)
-
-    def stop(self):
-        if "postfix" in self.started:
-            subprocess.run(["script", "-qec", "postfix -c %s stop" % self.postfix, "/dev/null"],
-                           capture_output=True)
-            self._register(False)
-        if "dovecot" in self.started:
-            subprocess.run(["dovecot", "-c", self.dovecot_conf, "stop"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(10)
-        if hasattr(self, "sink"):
-            self.sink.stop()
-        self.started = []
+    wrote under root, as the demo starts them (deploy/demo.py), with the
+    build's programs and the milter on the tests' DNS server."""
+    import dnsserver
+    resolv = os.path.join(root, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver %s\noptions timeout:2 attempts:1\n" % dnsserver.shared().address)
+    binaries = {
+        "mailbag": os.environ.get("MAILBAG_MAILBAG_BIN", os.path.join(BUILD, "cli", "mailbag")),
+        "mailbag-policyd": os.environ.get("MAILBAG_POLICYD_BIN", os.path.join(BUILD, "policyd", "mailbag-policyd")),
+        "mailbag-lmtpd": os.environ.get("MAILBAG_LMTPD_BIN", os.path.join(BUILD, "lmtp-bridge", "mailbag-lmtpd")),
+        "mailbag-milter": os.environ.get("MAILBAG_MILTER_BIN", os.path.join(BUILD, "milter", "mailbag-milter")),
+    }
+    return HostInstance(root, ports, binaries, resolv_conf=resolv, instance_name="mailbag-setup-test")
 
 
 @pytest.fixture(scope="module")
