@@ -1208,7 +1208,7 @@ int mb_context_load(const char *path, struct mb_context **ctx_r,
 	*ctx_r = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(&st, NULL, "cannot open: %s (create it with 'mailbag init', or give --context)", strerror(errno));
+		return fail(&st, NULL, "cannot open: %s (name the server's context file with --context FILE or MAILBAG_CONTEXT; a new server gets one from 'mailbag setup' or 'mailbag init')", strerror(errno));
 	if (fstat(fd, &file_stat) < 0) {
 		close(fd);
 		return fail(&st, NULL, "cannot stat: %s", strerror(errno));

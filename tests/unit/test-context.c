@@ -313,7 +313,10 @@ static void test_missing_file_says_what_to_do(void **state)
 	(void)state;
 	assert_int_equal(mb_context_load("/nonexistent/context.json", &ctx, error, sizeof(error)), -1);
 	assert_non_null(strstr(error, "/nonexistent/context.json"));
-	assert_non_null(strstr(error, "mailbag init"));
+	/* both ways to an existing server's file, then how to make one */
+	assert_non_null(strstr(error, "--context"));
+	assert_non_null(strstr(error, "MAILBAG_CONTEXT"));
+	assert_non_null(strstr(error, "mailbag setup"));
 }
 
 static void test_parse_size(void **state)
