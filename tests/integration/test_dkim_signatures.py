@@ -153,7 +153,7 @@ def refused(stack, raw):
 # (second signature, its result, a word its reason must have)
 BESIDE_A_VALID_ONE = [
     ("malformed", malformed_tag, "neutral", "syntax"),
-    ("no-version", no_version, "neutral", "version"),
+    ("no-version", no_version, "neutral", "syntax"),
     ("nxdomain", signed_by(ALIGNED, "nx"), "permerror", "no key"),
     ("empty-txt", signed_by(ALIGNED, "empty"), "permerror", "key"),
     ("no-txt", signed_by(ALIGNED, "nodata"), "permerror", "no key"),
@@ -188,7 +188,7 @@ def test_unknown_algorithm_is_named(stack, world, key, algorithm):
     marker = "sig-alg-%s-%f" % (algorithm, time.time())
     msg = message(marker)
     raw, ar = deliver(stack, with_fields(msg, unknown_algorithm(algorithm)(msg, key),
-                                         signature(msg, key, OTHER, "s1")))
+                                         signature(msg, key, ALIGNED, "s1")))
     results = dkim_results(ar)
     assert results[0][0] == "neutral" and results[0][3] == algorithm, ar
     assert "rsa-sha1" not in ar, ar
