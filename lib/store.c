@@ -159,6 +159,15 @@ static int decode_app_passwords(json_t *apps, struct mb_user *user)
 	return 0;
 }
 
+int mb_alias_domain_target(const struct mb_alias *alias, char target_r[MB_DOMAIN_MAX + 1])
+{
+	if (alias->target_count != 1 || alias->targets[0][0] != '@' ||
+	    strlen(alias->targets[0] + 1) > MB_DOMAIN_MAX)
+		return 0;
+	memcpy(target_r, alias->targets[0] + 1, strlen(alias->targets[0] + 1) + 1);
+	return 1;
+}
+
 void mb_alias_clear(struct mb_alias *alias)
 {
 	for (size_t i = 0; i < alias->target_count; i++)
@@ -874,12 +883,7 @@ static int walk_domain(struct route_walk *w, const char *domain, char target_r[M
 	ret = walk_alias(w, source, &alias);
 	if (ret <= 0)
 		return ret;
-	ret = 0;
-	if (alias.target_count == 1 && alias.targets[0][0] == '@' &&
-	    strlen(alias.targets[0] + 1) <= MB_DOMAIN_MAX) {
-		memcpy(target_r, alias.targets[0] + 1, strlen(alias.targets[0] + 1) + 1);
-		ret = 2;
-	}
+	ret = mb_alias_domain_target(&alias, target_r) ? 2 : 0;
 	mb_alias_clear(&alias);
 	return ret;
 }

@@ -83,6 +83,9 @@ int mb_store_alias_get(struct mb_store *store, const char *source,
 		       struct mb_alias *alias_r, char *error, size_t error_size);
 void mb_user_clear(struct mb_user *user);
 void mb_alias_clear(struct mb_alias *alias);
+/* the domain a domain alias's record ("@a" -> "@b") points at: 1 with
+   target_r filled, 0 when the record is not a domain alias */
+int mb_alias_domain_target(const struct mb_alias *alias, char target_r[MB_DOMAIN_MAX + 1]);
 
 /* Changes. Each is one atomic transaction. 0 on success, or a negative
    errno: -EEXIST, -ENOENT, -ENOTEMPTY for the caller's logic, -EIO for a

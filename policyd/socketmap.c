@@ -164,12 +164,7 @@ static int domain_alias_target(struct mb_store *store, const char *domain,
 	ret = mb_store_alias_get(store, source, &alias, error, size);
 	if (ret <= 0)
 		return ret;
-	ret = 0;
-	if (alias.target_count == 1 && alias.targets[0][0] == '@' &&
-	    strlen(alias.targets[0] + 1) <= MB_DOMAIN_MAX) {
-		memcpy(target_r, alias.targets[0] + 1, strlen(alias.targets[0] + 1) + 1);
-		ret = 1;
-	}
+	ret = mb_alias_domain_target(&alias, target_r);
 	mb_alias_clear(&alias);
 	return ret;
 }
