@@ -148,55 +148,34 @@ class RedisServer:
 # allow every character in user names (auth_username_chars empty), so
 # that the mailbag driver's own refusal of hostile user names is what the
 # tests see (Dovecot's default list would stop them first)
-DOVECOT23_BASE = """# private test instance: see tests/integration/mailstack.py
-base_dir = {d}/run
+DOVECOT_BASE = """# private test instance: see tests/integration/mailstack.py
+{versions}base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 instance_name = mailbag-{port}
 protocols = imap lmtp
 listen = 127.0.0.1
 ssl = no
-disable_plaintext_auth = no
+{cleartext}
 auth_verbose = yes
 auth_username_chars =
 service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
+    {listen} = 127.0.0.1
     port = {port}
   }}
   inet_listener imaps {{
-    address = 127.0.0.1
+    {listen} = 127.0.0.1
     port = {imaps}
   }}
 }}
 !include {d}/mailbag.conf
 """
 
-DOVECOT24_BASE = """# private test instance: see tests/integration/mailstack.py
-dovecot_config_version = 2.4.0
-dovecot_storage_version = 2.4.0
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-instance_name = mailbag-{port}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = no
-auth_allow_cleartext = yes
-auth_verbose = yes
-auth_username_chars =
-service imap-login {{
-  inet_listener imap {{
-    listen = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    listen = 127.0.0.1
-    port = {imaps}
-  }}
-}}
-!include {d}/mailbag.conf
-"""
+# what 2.3 and 2.4 call the same things
+DOVECOT23_BASE_NAMES = {"versions": "", "cleartext": "disable_plaintext_auth = no", "listen": "address"}
+DOVECOT24_BASE_NAMES = {"versions": "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n",
+                        "cleartext": "auth_allow_cleartext = yes", "listen": "listen"}
 
 
 def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None):
@@ -208,8 +187,8 @@ def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include
     with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
         f.write(render(dovecot_template(), values))
     with open(conf, "w") as f:
-        f.write((DOVECOT24_BASE if dovecot24() else DOVECOT23_BASE).format(
-            d=dovecot_dir, port=imap_port, imaps=imaps_port))
+        f.write(DOVECOT_BASE.format(d=dovecot_dir, port=imap_port, imaps=imaps_port,
+                                    **(DOVECOT24_BASE_NAMES if dovecot24() else DOVECOT23_BASE_NAMES)))
         if include:
             f.write("!include %s\n" % include)
     os.makedirs(os.path.join(dovecot_dir, "state"), exist_ok=True)

@@ -3,10 +3,13 @@
 #define MAILBAG_TEST_STORE_FIXTURE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +42,29 @@ static inline int store_fixture_setup(void **state)
 	return 0;
 }
 
+/* fixture_redis_answers - the server at path answers PING: its socket
+   exists from bind() on, before it listens (and Redis 8 may still be
+   loading), so the socket alone is no sign that it is ready */
+static inline bool fixture_redis_answers(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char reply[16] = "";
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ready = false;
+
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    write(fd, "PING\r\n", 6) == 6 && read(fd, reply, sizeof(reply) - 1) > 0)
+		ready = strncmp(reply, "+PONG", 5) == 0;
+	close(fd);
+	return ready;
+}
+
 /* fixture_start_redis - the real Debian redis-server, private: a unix
    socket in f->dir, no TCP, no persistence. 0 or -1. */
 static inline int fixture_start_redis(struct store_fixture *f)
@@ -58,7 +84,7 @@ static inline int fixture_start_redis(struct store_fixture *f)
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
-		if (stat(socket_path, &st) == 0)
+		if (stat(socket_path, &st) == 0 && fixture_redis_answers(socket_path))
 			return 0;
 		if (waitpid(f->redis_pid, NULL, WNOHANG) == f->redis_pid) {
 			fprintf(stderr, "redis-server did not start (is the redis-server package installed?)\n");
