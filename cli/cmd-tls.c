@@ -376,12 +376,17 @@ static int apply_dovecot(struct cli *cli)
 	if (cli_dovecot_version(&version, error, sizeof(error)) < 0)
 		return cli_fail(cli, -1, "%s: not written: %s", ctx->tls_dovecot_conf, error);
 	const struct dovecot_tls_syntax *syntax = version == CLI_DOVECOT_24 ? &dovecot24_tls : &dovecot23_tls;
-	size_t size = 1024 + ctx->tls_certificate_count * 700;
+	if (main_cert == NULL)
+		main_cert = &ctx->tls_certificates[0];
+	/* the fixed lines, then per certificate its names and both lines */
+	size_t size = 1024 + strlen(main_cert->cert_file) + strlen(main_cert->key_file);
+	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
+		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
+		size += 128 + strlen(c->hostname) + strlen(c->cert_file) + strlen(c->key_file);
+	}
 	char *text = malloc(size);
 	if (text == NULL)
 		return cli_fail(cli, -1, "out of memory");
-	if (main_cert == NULL)
-		main_cert = &ctx->tls_certificates[0];
 	size_t used = (size_t)snprintf(text, size,
 		"# written by `mailbag tls apply` from tls.certificates; do not edit.\n"
 		"# TLS 1.2 at least; passwords only over TLS (or from this host).\n"

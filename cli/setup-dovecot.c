@@ -9,7 +9,6 @@
  */
 #include "setup.h"
 #include "mailbag-config.h"
-#include "redis-location.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -148,11 +147,7 @@ int setup_dovecot(struct setup *s)
 		"DOVECOT_LMTP", lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
 		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
 		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
-		"DELIMITER", "+",
-		/* Redis lookups wait on the network: Dovecot 2.4 runs them in
-		   auth-worker processes (2.3's driver says so itself) */
-		"USE_WORKER", s->cli->ctx != NULL && mb_redis_location_is(s->cli->ctx->store) ? "yes" : "no",
-		NULL,
+		"DELIMITER", "+", NULL,
 	};
 	char *text = setup_render(s, version == CLI_DOVECOT_24 ? "dovecot24-mailbag.conf" : "dovecot-mailbag.conf",
 				  values);

@@ -510,11 +510,10 @@ static int mailbag_passdb_preinit(pool_t pool, struct event *event,
 
 	if (mailbag_db_get_event(event, &module->db, error_r) < 0)
 		return -1;
-	/* Dovecot then sets these from passdb_default_password_scheme
-	   (CRYPT for driver mailbag, see mailbag-settings.c) and
-	   use_worker; init sets blocking again */
-	module->module.default_pass_scheme = "CRYPT";
-	module->module.blocking = mailbag_db_blocking(module->db);
+	/* Dovecot then sets default_pass_scheme from
+	   passdb_default_password_scheme (CRYPT for driver mailbag, see
+	   mailbag-settings.c) and blocking from use_worker; init makes
+	   Redis lookups blocking */
 	*module_r = &module->module;
 	return 0;
 }

@@ -665,6 +665,20 @@ int mb_store_user_update(struct mb_store *store, const struct mb_user *user,
 	return finish(store, put_user(store, user, true, error, size), error, size);
 }
 
+/* del_user - the user's record removed in the open transaction: 0,
+   -ENOENT (said in error) or -EIO */
+static int del_user(struct mb_store *store, const char *key, const char *address,
+		    char *error, size_t size)
+{
+	int ret = store->backend->del(store->state, MB_TABLE_USERS, key, error, size);
+
+	if (ret == 0) {
+		snprintf(error, size, "user %s does not exist", address);
+		return -ENOENT;
+	}
+	return ret < 0 ? -EIO : 0;
+}
+
 int mb_store_user_del(struct mb_store *store, const char *address,
 		      char *error, size_t size)
 {
@@ -675,14 +689,7 @@ int mb_store_user_del(struct mb_store *store, const char *address,
 		return -EINVAL;
 	if ((ret = begin(store, error, size)) < 0)
 		return ret;
-	ret = store->backend->del(store->state, MB_TABLE_USERS, key, error, size);
-	if (ret == 0) {
-		snprintf(error, size, "user %s does not exist", address);
-		ret = -ENOENT;
-	} else {
-		ret = ret < 0 ? -EIO : 0;
-	}
-	return finish(store, ret, error, size);
+	return finish(store, del_user(store, key, address, error, size), error, size);
 }
 
 static bool alias_has_target(const struct mb_alias *alias, const char *target)
@@ -966,8 +973,12 @@ static int walk_route(struct route_walk *w, const char *address, int depth,
 		const char *plain = has_base ? base : address;
 		struct mb_route_result found;
 
-		snprintf(there, sizeof(there), "%.*s@%s", (int)(strrchr(plain, '@') - plain), plain,
-			 target_domain);
+		/* an address too long for the target domain reaches nothing
+		   there (never a cut-short rewrite) */
+		if ((size_t)snprintf(there, sizeof(there), "%.*s@%s", (int)(strrchr(plain, '@') - plain), plain,
+				     target_domain) >= sizeof(there) ||
+		    (at - address) + 1 + strlen(target_domain) >= sizeof(r->rewritten))
+			return 0;
 		memset(&found, 0, sizeof(found));
 		ret = walk_exact(w, there, depth, &found);
 		r->disabled = found.disabled;
@@ -1116,22 +1127,24 @@ int mb_store_user_del_unalias(struct mb_store *store, const char *address, const
 		return -EINVAL;
 	if ((ret = begin(store, error, size)) < 0)
 		return ret;
-	ret = store->backend->del(store->state, MB_TABLE_USERS, key, error, size);
-	if (ret == 0) {
-		snprintf(error, size, "user %s does not exist", address);
-		return finish(store, -ENOENT, error, size);
-	}
-	if (ret < 0)
-		return finish(store, -EIO, error, size);
+	if ((ret = del_user(store, key, address, error, size)) < 0)
+		return finish(store, ret, error, size);
 	/* first the sources, then the changes: no write under a cursor */
+	error[0] = '\0';
 	ret = mb_store_aliases_naming(store, address, delimiters, collect_source, &sources,
 				      error, size) < 0 ? -EIO : 0;
+	if (ret < 0 && error[0] == '\0')
+		snprintf(error, size, "out of memory listing the aliases that name %s", address);
 	for (size_t i = 0; ret == 0 && i < sources.count; i++) {
 		struct mb_alias alias;
 		size_t kept = 0;
 
-		if (mb_store_alias_get(store, sources.keys[i], &alias, error, size) <= 0 ||
-		    address_key(sources.keys[i], alias_key, sizeof(alias_key), error, size) < 0) {
+		int got = mb_store_alias_get(store, sources.keys[i], &alias, error, size);
+		if (got == 0)
+			snprintf(error, size, "alias %s vanished while %s was deleted", sources.keys[i], address);
+		if (got <= 0 || address_key(sources.keys[i], alias_key, sizeof(alias_key), error, size) < 0) {
+			if (got > 0)
+				mb_alias_clear(&alias);
 			ret = -EIO;
 			break;
 		}

@@ -110,6 +110,10 @@ static int key_resolver_init(void **service)
 		free(statp);
 		return -1;
 	}
+	/* milter.dns_timeout for the whole lookup, not the resolver's
+	   default 5 s times its tries times each server */
+	statp->retrans = (int)dkim_timeout;
+	statp->retry = 1;
 	*service = statp;
 	return 0;
 }
@@ -136,7 +140,9 @@ static int key_query_start(void *service, int type, unsigned char *name, unsigne
 	if (n < 0)
 		return DKIM_DNS_ERROR;
 	len = res_nsend(statp, packet, n, buf, (int)size);
-	if (len < (int)sizeof(header))
+	/* a reply longer than buf (truncated over TCP) is reported with its
+	   whole length: never hand libopendkim more than buf holds */
+	if (len < (int)sizeof(header) || len > (int)size)
 		return DKIM_DNS_ERROR;
 	/* only an answer or a name that does not exist says anything */
 	memcpy(&header, buf, sizeof(header));

@@ -260,6 +260,13 @@ static void one_line(struct pgpmime *p, const char *line, size_t len)
 {
 	int kind = p->line_overflow || p->single ? 0 : delimiter_kind(p, line, len);
 
+	if (kind != 0 && p->in_part_header && p->part > 0 && p->part < 3) {
+		/* a part whose header runs into the next delimiter was never
+		   judged by its type: refused, not passed */
+		fail(p, "a MIME part has no blank line after its header");
+		p->part = 3;
+		return;
+	}
 	if (kind == 1) {
 		if (p->part >= parts_wanted(p)) {
 			fail(p, parts_wanted(p) == 1 ? "it has more than one MIME part" : "it has more than two MIME parts");

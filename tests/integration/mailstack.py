@@ -418,7 +418,6 @@ class MailStack:
             "DOVECOT_CONF": self.dovecot_conf,
             "SIEVE_DEDUPE": self.sieve_dedupe,
             "VMAIL_GID": self.vmail_user.pw_gid,
-            "USE_WORKER": "yes" if self.store.startswith(("redis:", "unix:")) else "no",
         }
 
     def start_policyd(self):
