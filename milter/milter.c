@@ -285,11 +285,7 @@ static bool is_bounce(const struct message *m, const char *type)
 {
 	char report[32];
 
-	while (*type == ' ' || *type == '\t' || *type == '\r' || *type == '\n')
-		type++;
-	return !m->outbound && m->mail_from[0] == '\0' &&
-		strncasecmp(type, "multipart/report", 16) == 0 &&
-		(type[16] == ';' || type[16] == ' ' || type[16] == '\t' || type[16] == '\r' || type[16] == '\n') &&
+	return !m->outbound && m->mail_from[0] == '\0' && pgpmime_is_type(type, "multipart/report") &&
 		pgpmime_parameter(type, "report-type", report, sizeof(report)) &&
 		strcasecmp(report, "delivery-status") == 0;
 }

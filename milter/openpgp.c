@@ -59,7 +59,6 @@ static bool packet_allowed(struct openpgp_packets *w)
 		return true;
 	case 18:
 	case 20:
-		w->encrypted_data = true;
 		return true;
 	case 11:
 		packets_fail(w, "its PGP message is a literal data packet: the text is in the clear");

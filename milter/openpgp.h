@@ -21,10 +21,8 @@ struct openpgp_packets {
 	size_t length_have, length_need;
 	uint64_t remaining;         /* of the current body chunk */
 	bool partial;               /* the chunk is a partial body length */
-	bool to_end;                /* old format, indeterminate length */
 	bool first_body_octet;      /* the next octet is the version */
 	size_t session_keys;
-	bool encrypted_data;        /* the encrypted data packet has begun */
 	const char *why;
 };
 

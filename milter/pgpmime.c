@@ -84,8 +84,7 @@ static void fail(struct pgpmime *p, const char *why)
 		p->why = why;
 }
 
-/* is_type - the Content-Type value starts with this type/subtype */
-static bool is_type(const char *value, const char *type)
+bool pgpmime_is_type(const char *value, const char *type)
 {
 	size_t n = strlen(type);
 
@@ -107,23 +106,23 @@ void pgpmime_begin_kind(struct pgpmime *p, enum pgpmime_kind kind, const char *c
 		type++;
 	if (kind == PGPMIME_SECUREJOIN) {
 		snprintf(p->securejoin, sizeof(p->securejoin), "Secure-Join: %s", securejoin != NULL ? securejoin : "");
-		if (is_type(type, "text/plain")) {
+		if (pgpmime_is_type(type, "text/plain")) {
 			p->multipart_encrypted = true;
 			p->single = true;
 			p->part = 1;
 			return;
 		}
-		if (!is_type(type, "multipart/mixed")) {
+		if (!pgpmime_is_type(type, "multipart/mixed")) {
 			p->why = "a Secure-Join request passes unencrypted only as one text/plain part";
 			return;
 		}
 	} else if (kind == PGPMIME_SETUP) {
-		if (!is_type(type, "multipart/mixed")) {
+		if (!pgpmime_is_type(type, "multipart/mixed")) {
 			p->why = "an Autocrypt Setup Message is multipart/mixed, and this one is not";
 			return;
 		}
 	} else {
-		if (!is_type(type, "multipart/encrypted")) {
+		if (!pgpmime_is_type(type, "multipart/encrypted")) {
 			p->why = "it is not multipart/encrypted";
 			return;
 		}

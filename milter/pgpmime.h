@@ -53,6 +53,8 @@ bool pgpmime_end(struct pgpmime *p, const char **why_r);
 
 /* The value of parameter name in a Content-Type value (case-insensitive,
    quoted or not), into out; false when absent or too long. */
+/* the Content-Type value starts with this type/subtype (then ;, space or its end) */
+bool pgpmime_is_type(const char *value, const char *type);
 bool pgpmime_parameter(const char *value, const char *name, char *out, size_t size);
 
 #endif
