@@ -417,20 +417,49 @@ static int setup_units(struct setup *s)
 	return 0;
 }
 
-static void start_units(struct setup *s)
+/* mailbag-lmtpd's spool directory (lmtpd.spool_dir): its unit names it in
+   ReadWritePaths, and systemd refuses to start a unit whose ReadWritePaths
+   is missing (status 226/NAMESPACE). mailbag-lmtpd gives it to its user. */
+static int setup_spool(struct setup *s)
 {
-	if (s->dry_run || s->root[0] != '\0' || s->changes == 0)
-		return;
+	const char *dir = s->cli->ctx->lmtpd_spool_dir;
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		return 0;
+	setup_change(s, "create %s (mailbag-lmtpd's spool)", dir);
+	if (!s->dry_run && cli_mkdir_p(dir, 0700) < 0)
+		return cli_fail(s->cli, -1, "cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* start_units - when this host runs systemd: the units (re)started and
+   Postfix and Dovecot reloaded after a change; without a change, the units
+   started if they are not running (a setup whose start failed, run
+   again). Postfix and Dovecot are reloaded even when a unit failed: their
+   files are written, and mail waits (4xx) until the unit runs. Returns -1
+   when systemctl failed. */
+static int start_units(struct setup *s)
+{
+	if (s->dry_run || s->root[0] != '\0')
+		return 0;
 	if (access("/run/systemd/system", F_OK) < 0) {
 		printf("systemd is not running here: start mailbag-policyd, mailbag-lmtpd and mailbag-milter yourself\n");
-		return;
+		return 0;
 	}
 	char *reload[] = { "systemctl", "daemon-reload", NULL };
-	char *start[] = { "systemctl", "restart", "mailbag-policyd.service", "mailbag-lmtpd.service",
-			  "mailbag-milter.service", "mailbag-expire.timer", "mailbag-tls-renew.timer", NULL };
+	char *start[] = { "systemctl", s->changes > 0 ? "restart" : "start", "mailbag-policyd.service",
+			  "mailbag-lmtpd.service", "mailbag-milter.service", "mailbag-expire.timer",
+			  "mailbag-tls-renew.timer", NULL };
 	char *reload_mail[] = { "systemctl", "reload-or-restart", "postfix.service", "dovecot.service", NULL };
-	if (setup_run(s, reload, NULL) == 0 && setup_run(s, start, NULL) == 0)
-		setup_run(s, reload_mail, NULL);
+	if (setup_run(s, reload, NULL) < 0)
+		return -1;
+	int started = setup_run(s, start, NULL);
+	if (s->changes > 0 && setup_run(s, reload_mail, NULL) < 0)
+		return -1;
+	if (started < 0)
+		return cli_fail(s->cli, -1, "a mailbag unit did not start: see 'systemctl status \'mailbag-*\'', fix it, then run setup again");
+	return 0;
 }
 
 /* --- the commands -------------------------------------------------------------- */
@@ -480,11 +509,12 @@ static int do_setup(struct setup *s)
 		return EX_CANTCREAT;
 	if (!s->dry_run && cli_context(s->cli, &exit_code) < 0)
 		return exit_code;
-	if (setup_dkim(s) < 0 || setup_certificate(s) < 0 || setup_postfix_dirs(s) < 0 ||
+	if ((!s->dry_run && setup_spool(s) < 0) || setup_dkim(s) < 0 || setup_certificate(s) < 0 || setup_postfix_dirs(s) < 0 ||
 	    setup_postfix_main(s) < 0 || setup_tls(s) < 0 || setup_postfix_master(s) < 0 ||
 	    setup_dovecot(s) < 0 || setup_units(s) < 0)
 		return EX_CANTCREAT;
-	start_units(s);
+	if (start_units(s) < 0)
+		return EX_UNAVAILABLE;
 	if (s->dry_run) {
 		printf("%d change%s to make\n", s->changes, s->changes == 1 ? "" : "s");
 		return EX_OK;
