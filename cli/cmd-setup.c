@@ -436,7 +436,7 @@ static int setup_spool(struct setup *s)
 /* start_units - when this host runs systemd: the units (re)started and
    Postfix and Dovecot reloaded after a change; without a change, the units
    started if they are not running (a setup whose start failed, run
-   again). Postfix and Dovecot are reloaded even when a unit failed: their
+   again). Postfix is reloaded and Dovecot restarted even when a unit failed: their
    files are written, and mail waits (4xx) until the unit runs. Returns -1
    when systemctl failed. */
 static int start_units(struct setup *s)
@@ -451,11 +451,15 @@ static int start_units(struct setup *s)
 	char *start[] = { "systemctl", s->changes > 0 ? "restart" : "start", "mailbag-policyd.service",
 			  "mailbag-lmtpd.service", "mailbag-milter.service", "mailbag-expire.timer",
 			  "mailbag-tls-renew.timer", NULL };
-	char *reload_mail[] = { "systemctl", "reload-or-restart", "postfix.service", "dovecot.service", NULL };
+	char *reload_postfix[] = { "systemctl", "reload-or-restart", "postfix.service", NULL };
+	/* restarted, not reloaded: Dovecot 2.4's master loads the settings
+	   modules (mailbag_context_path) only when it starts, and refuses a
+	   reload of a file that names a setting of a module it has not loaded */
+	char *restart_dovecot[] = { "systemctl", "restart", "dovecot.service", NULL };
 	if (setup_run(s, reload, NULL) < 0)
 		return -1;
 	int started = setup_run(s, start, NULL);
-	if (s->changes > 0 && setup_run(s, reload_mail, NULL) < 0)
+	if (s->changes > 0 && (setup_run(s, reload_postfix, NULL) < 0 || setup_run(s, restart_dovecot, NULL) < 0))
 		return -1;
 	if (started < 0)
 		return cli_fail(s->cli, -1, "a mailbag unit did not start: see 'systemctl status \'mailbag-*\'', fix it, then run setup again");
@@ -577,6 +581,11 @@ static int do_unsetup(struct setup *s)
 	snprintf(path, sizeof(path), "%s/conf.d/10-auth.conf", s->dovecot_dir);
 	ret = ret < 0 ? ret : restore(s, path);
 	snprintf(path, sizeof(path), "%s/conf.d/10-ssl.conf", s->dovecot_dir);
+	ret = ret < 0 ? ret : restore(s, path);
+	/* Dovecot 2.4 only: the settings 90-mailbag.conf replaces there */
+	snprintf(path, sizeof(path), "%s/conf.d/10-mail.conf", s->dovecot_dir);
+	ret = ret < 0 ? ret : restore(s, path);
+	snprintf(path, sizeof(path), "%s/conf.d/20-lmtp.conf", s->dovecot_dir);
 	ret = ret < 0 ? ret : restore(s, path);
 	static const char *const added[] = {
 		"/etc/postfix/mailbag-sni", "/etc/postfix/mailbag-sni.db",

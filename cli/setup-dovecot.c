@@ -33,13 +33,20 @@
 
 /* --- Dovecot ---------------------------------------------------------------- */
 
-static int compile_sieve(struct setup *s, char *sieve_path, size_t size)
+/* compile_sieve - the dedupe script written and compiled. After
+   90-mailbag.conf and the distribution's settings it replaces, and from that file (-c): sievec takes Dovecot's
+   settings, and a :seconds past sieve_duplicate_max_period (Pigeonhole's
+   default: 2 days) is cut down to it in the compiled script. Without -c,
+   Dovecot 2.4's sievec asks the running Dovecot, which has not read
+   90-mailbag.conf yet. conf_changed: compile again even when the binary
+   is newer than the script. Under --root, sievec reads the host's
+   settings (the copy may name modules the host does not have). */
+static int compile_sieve(struct setup *s, const char *sieve_path, const char *dovecot_conf, bool conf_changed)
 {
 	char dir[PATH_SIZE], binary[PATH_SIZE + 32];
 	const char *no_values[] = { NULL };
 
 	setup_in_root(s, "/etc/mailbag", dir, sizeof(dir));
-	snprintf(sieve_path, size, "%s/mailbag-dedupe.sieve", dir);
 	char *text = setup_render(s, "mailbag-dedupe.sieve", no_values);
 	if (text == NULL)
 		return -1;
@@ -48,11 +55,12 @@ static int compile_sieve(struct setup *s, char *sieve_path, size_t size)
 	snprintf(binary, sizeof(binary), "%s/mailbag-dedupe.svbin", dir);
 	if (ret < 0 || s->dry_run)
 		return ret;
-	if (cli_is_current(binary, sieve_path))
+	if (!conf_changed && ret == 0 && cli_is_current(binary, sieve_path))
 		return 0;
 	setup_change(s, "compile %s (sievec)", sieve_path);
-	char *argv[] = { "sievec", sieve_path, NULL };
-	return setup_run(s, argv, NULL);
+	char *with_conf[] = { "sievec", "-c", (char *)dovecot_conf, (char *)sieve_path, NULL };
+	char *host_conf[] = { "sievec", (char *)sieve_path, NULL };
+	return setup_run(s, s->root[0] == '\0' ? with_conf : host_conf, NULL);
 }
 
 /* comment_out - in a Dovecot conf.d file, each line starting with one
@@ -131,8 +139,9 @@ int setup_dovecot(struct setup *s)
 				dovecot_conf);
 	if (cli_dovecot_version(&version, version_error, sizeof(version_error)) < 0)
 		return cli_fail(s->cli, -1, "%s", version_error);
-	if (compile_sieve(s, sieve, sizeof(sieve)) < 0)
-		return -1;
+	char mailbag_dir[PATH_SIZE];
+	setup_in_root(s, "/etc/mailbag", mailbag_dir, sizeof(mailbag_dir));
+	snprintf(sieve, sizeof(sieve), "%s/mailbag-dedupe.sieve", mailbag_dir);
 	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
 	setup_in_root(s, "/run/dovecot/mailbag-lmtp", lmtp, sizeof(lmtp));
 	setup_in_root(s, "/run/mailbag/usage", usage, sizeof(usage));
@@ -144,7 +153,8 @@ int setup_dovecot(struct setup *s)
 		 libexec != NULL && libexec[0] != '\0' ? libexec : MAILBAG_LIBEXECDIR);
 	const char *values[] = {
 		"CONTEXT", context, "STORE_GROUP", "mailbag", "DOVECOT_AUTH", auth,
-		"DOVECOT_LMTP", lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
+		/* 2.4 warns about a listener path that repeats base_dir (run_dir) */
+		"DOVECOT_LMTP", version == CLI_DOVECOT_24 ? "mailbag-lmtp" : lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
 		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
 		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
 		"DELIMITER", "+", NULL,
@@ -168,10 +178,13 @@ int setup_dovecot(struct setup *s)
 		free(full);
 		return cli_fail(s->cli, -1, "cannot create %s: %s", run_dir, strerror(errno));
 	}
+	int changes = s->changes;
 	int ret = setup_write_if_changed(s, conf, full, 0644);
 	free(full);
 	if (ret == 0)
 		ret = replace_distribution_settings(s, version);
+	if (ret == 0)
+		ret = compile_sieve(s, sieve, dovecot_conf, s->changes != changes);
 	return ret;
 }
 

@@ -20,9 +20,12 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -134,7 +137,31 @@ void mb_make_socket_dir(const char *socket_path)
 		mb_warning("cannot create %s: %s", dir, strerror(errno));
 }
 
-/* mb_drop_privileges - become daemon_user (and its groups) for good */
+/* clear_capabilities - no capability left in any set, the inheritable and
+   ambient ones too: setuid() empties only the effective and permitted sets,
+   and systemd 257 (Debian 13) starts a unit with its bounding set
+   inheritable. glibc has no wrapper for capset(2); libcap is not worth a
+   dependency for one call. */
+static int clear_capabilities(char *error, size_t size)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+
+	memset(none, 0, sizeof(none));
+	if (syscall(SYS_capset, &header, none) < 0) {
+		snprintf(error, size, "cannot clear the capabilities: capset: %s", strerror(errno));
+		return -1;
+	}
+	/* EINVAL: a kernel before 4.3 has no ambient set */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		snprintf(error, size, "cannot clear the ambient capabilities: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* mb_drop_privileges - become daemon_user (and its groups) for good, with
+   no capability left */
 int mb_drop_privileges(const char *user, char *error, size_t size)
 {
 	struct passwd *pw;
@@ -159,7 +186,7 @@ int mb_drop_privileges(const char *user, char *error, size_t size)
 		snprintf(error, size, "could regain root after dropping to %s", user);
 		return -1;
 	}
-	return 0;
+	return clear_capabilities(error, size);
 }
 
 static volatile sig_atomic_t stop_requested;

@@ -22,6 +22,9 @@ with the reason when a check fails.
                                   reload (checks.max_recipients_per_message)
   check.py timers                 both timers scheduled; their services
                                   run by hand succeed under their sandbox
+  check.py dedupe                 the compiled dedupe script keeps its 5 days
+                                  (Pigeonhole cuts a :seconds past
+                                  sieve_duplicate_max_period when compiling)
   check.py security               systemd-analyze security of each unit
   check.py order                  after a boot: each daemon was running
                                   before Postfix started, mailbag-lmtpd
@@ -373,6 +376,15 @@ def cmd_timers():
     print("timers: mailbag-expire.timer and mailbag-tls-renew.timer scheduled; both services ran under their units")
 
 
+def cmd_dedupe():
+    wanted = re.search(r":seconds (\d+)", open("/etc/mailbag/mailbag-dedupe.sieve").read()).group(1)
+    dump = run("sieve-dump", "/etc/mailbag/mailbag-dedupe.svbin").stdout
+    found = re.search(r"seconds: NUM (\d+)", dump)
+    check(found and found.group(1) == wanted, "the compiled dedupe script waits %s s, not the %s s of its source:\n%s"
+          % (found.group(1) if found else "?", wanted, dump))
+    print("dedupe: the compiled script keeps deliveries for %s s" % wanted)
+
+
 def cmd_security():
     for unit in ("mailbag-policyd", "mailbag-lmtpd", "mailbag-milter", "mailbag-expire", "mailbag-tls-renew"):
         out = run("systemd-analyze", "security", "--no-pager", unit + ".service", ok=False).stdout
@@ -432,7 +444,7 @@ def main(argv):
     commands = {
         "snapshot": lambda path: open(path, "w").write(snapshot()),
         "same": cmd_same, "mail": cmd_mail, "units": cmd_units, "kill": cmd_kill,
-        "reload": cmd_reload, "timers": cmd_timers, "security": cmd_security, "order": cmd_order,
+        "reload": cmd_reload, "timers": cmd_timers, "security": cmd_security, "order": cmd_order, "dedupe": cmd_dedupe,
     }
     if len(argv) < 2 or argv[1] not in commands:
         print(__doc__)
@@ -441,6 +453,9 @@ def main(argv):
         commands[argv[1]](*argv[2:])
     except CheckFailed as e:
         print("check %s FAILED: %s" % (argv[1], e), file=sys.stderr)
+        return 1
+    except (OSError, smtplib.SMTPException, imaplib.IMAP4.error) as e:
+        print("check %s FAILED: %s: %s" % (argv[1], type(e).__name__, e), file=sys.stderr)
         return 1
     return 0
 

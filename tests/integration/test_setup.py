@@ -117,8 +117,9 @@ def test_setup_writes_configs_postfix_and_dovecot_accept(installed):
     assert main[:3] == ["unix:private/mailbag-milter", "lmtp:unix:private/mailbag-lmtp",
                         "hash:%s/etc/postfix/mailbag-sni" % root]
     # backups of what was changed, byte for byte the distribution's
+    # 10-mail.conf and 20-lmtp.conf: changed by setup on Dovecot 2.4 only
     for name in ("postfix/main.cf", "postfix/master.cf", "dovecot/conf.d/10-auth.conf",
-                 "dovecot/conf.d/10-ssl.conf"):
+                 "dovecot/conf.d/10-ssl.conf", "dovecot/conf.d/10-mail.conf", "dovecot/conf.d/20-lmtp.conf"):
         with open(os.path.join(root, "etc", name + ".mailbag-backup"), "rb") as f:
             assert f.read() == open(os.path.join(pristine, name), "rb").read()
     # what systemctl enable would have made
@@ -219,8 +220,9 @@ def test_unsetup_puts_the_distribution_configs_back(installed, stack):
     out = subprocess.run([stack.mailbag_bin, "unsetup", "--root", root], capture_output=True,
                          text=True, env=env)
     assert out.returncode == 0, out.stderr
+    # 10-mail.conf and 20-lmtp.conf: changed by setup on Dovecot 2.4 only
     for name in ("postfix/main.cf", "postfix/master.cf", "dovecot/conf.d/10-auth.conf",
-                 "dovecot/conf.d/10-ssl.conf"):
+                 "dovecot/conf.d/10-ssl.conf", "dovecot/conf.d/10-mail.conf", "dovecot/conf.d/20-lmtp.conf"):
         assert open(os.path.join(root, "etc", name), "rb").read() == \
             open(os.path.join(pristine, name), "rb").read(), name
     for gone in ("postfix/mailbag-sni", "postfix/mailbag-sni.db", "dovecot/conf.d/90-mailbag.conf",
