@@ -117,9 +117,8 @@ def test_setup_writes_configs_postfix_and_dovecot_accept(installed):
     assert main[:3] == ["unix:private/mailbag-milter", "lmtp:unix:private/mailbag-lmtp",
                         "hash:%s/etc/postfix/mailbag-sni" % root]
     # backups of what was changed, byte for byte the distribution's
-    # 10-mail.conf and 20-lmtp.conf: changed by setup on Dovecot 2.4 only
     for name in ("postfix/main.cf", "postfix/master.cf", "dovecot/conf.d/10-auth.conf",
-                 "dovecot/conf.d/10-ssl.conf", "dovecot/conf.d/10-mail.conf", "dovecot/conf.d/20-lmtp.conf"):
+                 "dovecot/conf.d/10-ssl.conf"):
         with open(os.path.join(root, "etc", name + ".mailbag-backup"), "rb") as f:
             assert f.read() == open(os.path.join(pristine, name), "rb").read()
     # what systemctl enable would have made
