@@ -126,7 +126,7 @@ static int replace_distribution_settings(struct setup *s, enum cli_dovecot versi
 int setup_dovecot(struct setup *s)
 {
 	char conf[PATH_SIZE + 32], dovecot_conf[PATH_SIZE + 16], sieve[PATH_SIZE + 32];
-	char auth[PATH_SIZE], lmtp[PATH_SIZE], usage[PATH_SIZE], context[PATH_SIZE];
+	char auth[PATH_SIZE], usage[PATH_SIZE], context[PATH_SIZE];
 	char uid[24], gid[24], quota_warning[PATH_SIZE], run_dir[PATH_SIZE];
 	const char *libexec = getenv("MAILBAG_LIBEXEC");
 	enum cli_dovecot version;
@@ -143,7 +143,6 @@ int setup_dovecot(struct setup *s)
 	setup_in_root(s, "/etc/mailbag", mailbag_dir, sizeof(mailbag_dir));
 	snprintf(sieve, sizeof(sieve), "%s/mailbag-dedupe.sieve", mailbag_dir);
 	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
-	setup_in_root(s, "/run/dovecot/mailbag-lmtp", lmtp, sizeof(lmtp));
 	setup_in_root(s, "/run/mailbag/usage", usage, sizeof(usage));
 	setup_in_root(s, "/run/dovecot", run_dir, sizeof(run_dir));
 	snprintf(context, sizeof(context), "%s", s->context);
@@ -153,8 +152,9 @@ int setup_dovecot(struct setup *s)
 		 libexec != NULL && libexec[0] != '\0' ? libexec : MAILBAG_LIBEXECDIR);
 	const char *values[] = {
 		"CONTEXT", context, "STORE_GROUP", "mailbag", "DOVECOT_AUTH", auth,
-		/* 2.4 warns about a listener path that repeats base_dir (run_dir) */
-		"DOVECOT_LMTP", version == CLI_DOVECOT_24 ? "mailbag-lmtp" : lmtp, "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
+		/* in base_dir (run_dir): Dovecot warns about a listener path
+		   that repeats it */
+		"DOVECOT_LMTP", "mailbag-lmtp", "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
 		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
 		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
 		"DELIMITER", "+", NULL,

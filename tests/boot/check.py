@@ -22,6 +22,9 @@ with the reason when a check fails.
                                   reload (checks.max_recipients_per_message)
   check.py timers                 both timers scheduled; their services
                                   run by hand succeed under their sandbox
+  check.py renew-hook             certbot's deploy hook (tls apply, Postfix
+                                  and Dovecot reloaded) run inside
+                                  mailbag-tls-renew.service's sandbox
   check.py dedupe                 the compiled dedupe script keeps its 5 days
                                   (Pigeonhole cuts a :seconds past
                                   sieve_duplicate_max_period when compiling)
@@ -376,6 +379,36 @@ def cmd_timers():
     print("timers: mailbag-expire.timer and mailbag-tls-renew.timer scheduled; both services ran under their units")
 
 
+def cmd_renew_hook():
+    """What the renewal unit runs when certbot renewed a certificate: the
+    deploy hook, under the unit's own sandbox (a drop-in replaces only its
+    ExecStart). certbot itself is not installed here: without a hook run,
+    the timer test covers only `mailbag tls status`."""
+    unit = "mailbag-tls-renew.service"
+    exec_start = re.search(r"^ExecStart=(\S+)", open("/etc/systemd/system/" + unit).read(), re.M).group(1)
+    hook = os.path.join(os.path.dirname(exec_start), "mailbag-certbot-deploy-hook")
+    check(os.access(hook, os.X_OK), "no deploy hook at %s" % hook)
+    dropin = "/run/systemd/system/%s.d" % unit
+    os.makedirs(dropin, exist_ok=True)
+    with open(dropin + "/boot-test.conf", "w") as f:
+        f.write("[Service]\nExecStart=\nExecStart=%s\n" % hook)
+    since = time.strftime("%Y-%m-%d %H:%M:%S")
+    time.sleep(1)
+    try:
+        run("systemctl", "daemon-reload")
+        proc = run("systemctl", "start", unit, ok=False)
+        result = unit_property(unit, "Result")
+        check(proc.returncode == 0 and result == "success", "the deploy hook under %s: exit %d, result %s:\n%s"
+              % (unit, proc.returncode, result, journal(unit)))
+    finally:
+        os.unlink(dropin + "/boot-test.conf")
+        run("systemctl", "daemon-reload")
+    log = run("journalctl", "--no-pager", "-o", "cat", "--since", since).stdout
+    check(re.search(r"^reload -- version", log, re.M), "Postfix was not reloaded by the hook:\n%s" % log[-3000:])
+    check("reloading configuration" in log, "Dovecot was not reloaded by the hook:\n%s" % log[-3000:])
+    print("renew-hook: %s ran under %s's sandbox: tls apply, Postfix and Dovecot reloaded" % (os.path.basename(hook), unit))
+
+
 def cmd_dedupe():
     wanted = re.search(r":seconds (\d+)", open("/etc/mailbag/mailbag-dedupe.sieve").read()).group(1)
     dump = run("sieve-dump", "/etc/mailbag/mailbag-dedupe.svbin").stdout
@@ -444,7 +477,7 @@ def main(argv):
     commands = {
         "snapshot": lambda path: open(path, "w").write(snapshot()),
         "same": cmd_same, "mail": cmd_mail, "units": cmd_units, "kill": cmd_kill,
-        "reload": cmd_reload, "timers": cmd_timers, "security": cmd_security, "order": cmd_order, "dedupe": cmd_dedupe,
+        "reload": cmd_reload, "timers": cmd_timers, "security": cmd_security, "order": cmd_order, "dedupe": cmd_dedupe, "renew-hook": cmd_renew_hook,
     }
     if len(argv) < 2 or argv[1] not in commands:
         print(__doc__)
