@@ -6,7 +6,8 @@
  *	run changes nothing):
  *	  users     vmail and mailbag (system users of the host)
  *	  context   /etc/mailbag/context.json (kept when it exists), the store
- *	            and the mail root (`mailbag init`), the --domain domains
+ *	            and the mail root (`mailbag init`), the --domain domains,
+ *	            mailbag-lmtpd's spool directory
  *	  keys      a DKIM pair per domain without one; a self-signed
  *	            certificate for the hostname until a real one is named
  *	  tls       `mailbag tls apply` (Postfix's SNI table, Dovecot's TLS file)
@@ -14,12 +15,14 @@
  *	            (postconf -e, only those that differ), and one marked
  *	            block of master.cf services; the first change keeps
  *	            main.cf.mailbag-backup and master.cf.mailbag-backup
- *	  dovecot   conf.d/90-mailbag.conf from dovecot-mailbag.conf, the
- *	            dedupe Sieve script compiled; the system users' passdb
+ *	  dovecot   conf.d/90-mailbag.conf from dovecot-mailbag.conf, then
+ *	            the dedupe Sieve script compiled from it; the system users' passdb
  *	            (10-auth.conf) and the snakeoil certificate (10-ssl.conf)
  *	            commented out (backups kept): only mailbag's users log
  *	            in, with the certificates of tls.certificates
- *	  systemd   the units installed and enabled (started when systemd runs)
+ *	  systemd   the units installed and enabled; when systemd runs, they
+ *	            are (re)started, Postfix reloaded and Dovecot restarted,
+ *	            and a unit that does not start fails setup (EX_UNAVAILABLE)
  *	and then prints the DNS records to publish. --dry-run says what it
  *	would change and changes nothing. --root DIR does everything under
  *	DIR (DIR/etc/postfix, DIR/etc/dovecot, DIR/var/...), for tests and
