@@ -1,10 +1,12 @@
-/* account.c - a new account's record from the context's defaults
+/* account.c - the rules about one account
  *
  * SUMMARY
  *	One place that decides what a new user gets when nothing else is
  *	said: limits left to the defaults, a home at mail_root/DOMAIN/LOCAL,
  *	enabled, created now. `mailbag user add` and the Dovecot driver's
- *	auto-create both use it.
+ *	auto-create both use it, and the driver asks here first whether a
+ *	first login may create its account at all (auto_create.domains,
+ *	the local part, the password's length).
  *
  *	And one place that says which quota and message-size limit are in
  *	force for a user: the user's own if set, else the domain's default
@@ -12,9 +14,11 @@
  *	each lookup, so changing a default applies to every user that has
  *	none of its own at once.
  */
+#include "account.h"
 #include "context.h"
 #include "store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +39,27 @@ void mb_account_prepare(const struct mb_context *ctx, const char *address, struc
 	user->home = home;
 	user->enabled = true;
 	user->created = (int64_t)time(NULL);
+}
+
+/* mb_auto_create_refusal - may a first login create this account */
+const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *address,
+				   const char *password)
+{
+	const char *at = strrchr(address, '@');
+	size_t local_len = at != NULL ? (size_t)(at - address) : 0;
+	size_t password_len = strlen(password);
+	bool served = false;
+
+	for (size_t i = 0; at != NULL && i < ctx->auto_create_domain_count; i++)
+		served = served || strcmp(at + 1, ctx->auto_create_domains[i]) == 0;
+	if (!served)
+		return "its domain does not create accounts on first login";
+	if (local_len < 3 || local_len > 32 ||
+	    strspn(address, "abcdefghijklmnopqrstuvwxyz0123456789") != local_len)
+		return "the local part is not 3 to 32 of a-z and 0-9";
+	if (password_len < ctx->auto_create_min_password || password_len > 200)
+		return "the password is too short (or over 200 characters)";
+	return NULL;
 }
 
 /* pick - the first set limit of user, domain, server */

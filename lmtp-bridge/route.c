@@ -14,6 +14,7 @@
  *	Postfix keeps the mail.
  */
 #include "route.h"
+#include "account.h"
 
 #include <stdarg.h>
 #include <stdio.h>

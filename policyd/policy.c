@@ -40,6 +40,7 @@
  *	caller logs them.
  */
 #include "policy.h"
+#include "account.h"
 #include "sender.h"
 #include "context.h"
 #include "log.h"
