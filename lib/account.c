@@ -13,6 +13,18 @@
  *	(`mailbag domain quota`), else the context's defaults. Resolved at
  *	each lookup, so changing a default applies to every user that has
  *	none of its own at once.
+ *
+ *	And the one rule for "does this message fit this mailbox", which
+ *	policyd asks at RCPT (for every user a recipient reaches) and
+ *	mailbag-lmtpd at its own RCPT: the declared size against the
+ *	message-size limit in force, then the usage Dovecot last reported
+ *	(quota_clone, policyd's usage socket) against the quota in force.
+ *	Each daemon words the answer in its own protocol.
+ *
+ * DIAGNOSTICS
+ *	mb_mailbox_admit answers MB_ADMIT_STORE_FAILED, with the store's
+ *	error, when a domain record or the usage could not be read; the
+ *	daemons answer 4xx so the sender retries.
  */
 #include "account.h"
 #include "context.h"
@@ -116,4 +128,52 @@ const char *mb_limit_source_name(enum mb_limit_source source)
 	case MB_LIMIT_FROM_SERVER: return "server";
 	}
 	return "?";
+}
+
+/* admit_quota - the usage Dovecot last reported against quota: full, or
+   too full for size */
+static enum mb_admission admit_quota(struct mb_store *store, const struct mb_user *user,
+				     uint64_t quota, uint64_t size, int64_t now,
+				     struct mb_admission_detail *detail, char *error, size_t error_size)
+{
+	uint64_t used, messages;
+	int found;
+
+	if (quota == 0)
+		return MB_ADMIT_FITS;
+	found = mb_usage_get(store, user->address, now, &used, &messages, error, error_size);
+	if (found < 0)
+		return MB_ADMIT_STORE_FAILED;
+	if (found == 0)
+		return MB_ADMIT_FITS; /* nothing reported yet: Dovecot still enforces */
+	/* quota - used, not used + size: that could wrap */
+	if (used < quota && size <= quota - used)
+		return MB_ADMIT_FITS;
+	detail->limit_bytes = quota;
+	detail->used_bytes = used;
+	return used >= quota ? MB_ADMIT_FULL : MB_ADMIT_NO_ROOM;
+}
+
+enum mb_admission mb_mailbox_admit(const struct mb_context *ctx, struct mb_store *store,
+				   const struct mb_user *user, uint64_t size, int64_t now,
+				   struct mb_admission_detail *detail_r, char *error, size_t error_size)
+{
+	struct mb_admission_detail detail;
+	enum mb_admission verdict = MB_ADMIT_FITS;
+
+	memset(&detail, 0, sizeof(detail));
+	/* the user's own limits, else the domain's, else the server's */
+	if (mb_user_limits(ctx, store, user, &detail.limits, error, error_size) < 0) {
+		verdict = MB_ADMIT_STORE_FAILED;
+	} else if (ctx->check_message_size && size > 0 && detail.limits.max_message_bytes > 0 &&
+		   size > detail.limits.max_message_bytes) {
+		detail.limit_bytes = detail.limits.max_message_bytes;
+		verdict = MB_ADMIT_TOO_BIG;
+	} else if (ctx->check_quota) {
+		verdict = admit_quota(store, user, detail.limits.quota_bytes, size, now, &detail,
+				      error, error_size);
+	}
+	if (detail_r != NULL)
+		*detail_r = detail;
+	return verdict;
 }

@@ -1,6 +1,6 @@
 /* account.h - the rules about one account: whether a first login may
-   create it, what a new one gets and which limits are in force (see
-   account.c). */
+   create it, what a new one gets, which limits are in force and whether
+   a message fits its mailbox (see account.c). */
 #ifndef MAILBAG_ACCOUNT_H
 #define MAILBAG_ACCOUNT_H
 
@@ -45,5 +45,33 @@ int mb_user_limits(const struct mb_context *ctx, struct mb_store *store, const s
 		   struct mb_limits *limits_r, char *error, size_t error_size);
 /* "user", "domain", "server" */
 const char *mb_limit_source_name(enum mb_limit_source source);
+
+/* Whether a message fits a mailbox (mb_mailbox_admit). */
+enum mb_admission {
+	MB_ADMIT_FITS,         /* within the limits, or nothing to judge by */
+	MB_ADMIT_TOO_BIG,      /* over the message-size limit */
+	MB_ADMIT_FULL,         /* usage at or over the quota */
+	MB_ADMIT_NO_ROOM,      /* not full, but the message does not fit what is left */
+	MB_ADMIT_STORE_FAILED, /* the domain or the usage could not be read */
+};
+
+/* What the answer was judged by, for the reply's wording. */
+struct mb_admission_detail {
+	struct mb_limits limits; /* in force (zero when the domain could not be read) */
+	uint64_t limit_bytes;    /* TOO_BIG: the message-size limit; FULL, NO_ROOM: the quota */
+	uint64_t used_bytes;     /* FULL, NO_ROOM: the usage Dovecot last reported */
+};
+
+/* Whether a message of size bytes (0: not declared) fits user's mailbox
+   at now, as far as the context's checks say: checks.message_size, the
+   limit in force; checks.quota, the usage Dovecot last reported against
+   the quota in force (nothing reported yet: fits, Dovecot still
+   enforces). MB_ADMIT_STORE_FAILED with error written when the store
+   could not answer; the limits are resolved first whatever the checks,
+   so an unreadable domain record fails even with both off. detail_r
+   may be NULL. */
+enum mb_admission mb_mailbox_admit(const struct mb_context *ctx, struct mb_store *store,
+				   const struct mb_user *user, uint64_t size, int64_t now,
+				   struct mb_admission_detail *detail_r, char *error, size_t error_size);
 
 #endif
