@@ -13,6 +13,7 @@
  *	SHA512-CRYPT or BLF-CRYPT passwords, and nothing secret is printed.
  */
 #include "cli.h"
+#include "account.h"
 #include "import-passwd.h"
 
 #include <errno.h>

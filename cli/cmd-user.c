@@ -18,6 +18,7 @@
  *	logged; a generated one is printed only to stdout.
  */
 #include "cli.h"
+#include "account.h"
 #include "password.h"
 
 #include <errno.h>

@@ -60,6 +60,7 @@
 #  pragma weak auth_default_subsystems
 #endif
 
+#include "account.h"
 #include "address.h"
 #include "context.h"
 #include "lockout.h"

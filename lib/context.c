@@ -1350,23 +1350,3 @@ int mb_context_write_new(const char *path, const char *hostname,
 	unlink(tmp);
 	return 0;
 }
-
-const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *address,
-				   const char *password)
-{
-	const char *at = strrchr(address, '@');
-	size_t local_len = at != NULL ? (size_t)(at - address) : 0;
-	size_t password_len = strlen(password);
-	bool served = false;
-
-	for (size_t i = 0; at != NULL && i < ctx->auto_create_domain_count; i++)
-		served = served || strcmp(at + 1, ctx->auto_create_domains[i]) == 0;
-	if (!served)
-		return "its domain does not create accounts on first login";
-	if (local_len < 3 || local_len > 32 ||
-	    strspn(address, "abcdefghijklmnopqrstuvwxyz0123456789") != local_len)
-		return "the local part is not 3 to 32 of a-z and 0-9";
-	if (password_len < ctx->auto_create_min_password || password_len > 200)
-		return "the password is too short (or over 200 characters)";
-	return NULL;
-}

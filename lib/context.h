@@ -187,43 +187,6 @@ const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const c
 /* Whether name is a possible node name: 1 to 32 of a-z 0-9 . _ - */
 bool mb_node_name_valid(const char *name);
 
-/* Whether a first login with an unknown address may create it: its
-   domain is in auto_create.domains, its local part is 3 to 32 of a-z and
-   0-9, and the password is auto_create.min_password_length to 200
-   characters. NULL when allowed, else why not. */
-const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *address,
-				   const char *password);
-
-/* Fill user for a new account at address: quota and message size left
-   to its domain and the context (MB_LIMIT_DEFAULT), home under
-   mail_root, enabled, created now; home is the caller's buffer for the
-   home path. The hash is the caller's. */
-struct mb_user;
-void mb_account_prepare(const struct mb_context *ctx, const char *address, struct mb_user *user,
-			char *home, size_t home_size);
-
-/* Where a limit in force came from. */
-enum mb_limit_source { MB_LIMIT_FROM_USER, MB_LIMIT_FROM_DOMAIN, MB_LIMIT_FROM_SERVER };
-
-/* The limits in force for a user (0 = none): the user's own, else its
-   domain's, else the context's defaults. */
-struct mb_limits {
-	uint64_t quota_bytes;
-	uint64_t max_message_bytes;
-	enum mb_limit_source quota_source;
-	enum mb_limit_source max_message_source;
-};
-struct mb_store;
-struct mb_domain;
-/* The same from a domain record the caller has read (NULL: none). */
-void mb_limits_resolve(const struct mb_context *ctx, const struct mb_domain *domain,
-		       const struct mb_user *user, struct mb_limits *limits_r);
-/* 0, or -1 when the domain record could not be read (error says why). */
-int mb_user_limits(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
-		   struct mb_limits *limits_r, char *error, size_t error_size);
-/* "user", "domain", "server" */
-const char *mb_limit_source_name(enum mb_limit_source source);
-
 /* Read and check path. On error returns -1 and writes a one-line message
    naming the file, the key and what is allowed into error. A file whose
    store location holds a password is refused if others may read it. */

@@ -7,13 +7,15 @@
  *	policyd and the Dovecot driver do: the exact address first, then
  *	without the detail; the user must exist and be enabled; the size
  *	the client declared must fit the user's message-size limit and the
- *	room left in the quota (usage as Dovecot last reported it). Each
+ *	room left in the quota (usage as Dovecot last reported it), the
+ *	rule policyd applies too (mb_mailbox_admit, lib/account.c). Each
  *	refusal is that recipient's alone. A user whose record names a node
  *	goes to that node's Dovecot (context lmtpd.nodes); no node means the
  *	local one. When the store cannot answer, the answer is 4xx, so
  *	Postfix keeps the mail.
  */
 #include "route.h"
+#include "account.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,37 +33,28 @@ static void verdict(struct route *route, int code, const char *fmt, ...)
 	va_end(args);
 }
 
-/* judge_room - message size and quota; 0 fits, 1 refused */
+/* judge_room - whether the message fits the user's mailbox
+   (mb_mailbox_admit, account.c), worded for LMTP; 0 fits, 1 refused */
 static int judge_room(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
 		      const char *recipient, uint64_t declared_size, int64_t now, struct route *route)
 {
-	struct mb_limits limits;
 	char error[512];
-	uint64_t used, messages;
 
-	if (mb_user_limits(ctx, store, user, &limits, error, sizeof(error)) < 0) {
-		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
-		return 1;
-	}
-	if (ctx->check_message_size && declared_size > 0 && limits.max_message_bytes > 0 &&
-	    declared_size > limits.max_message_bytes) {
+	switch (mb_mailbox_admit(ctx, store, user, declared_size, now, NULL, error, sizeof(error))) {
+	case MB_ADMIT_FITS:
+		return 0;
+	case MB_ADMIT_TOO_BIG:
 		verdict(route, 552, "552 5.3.4 <%s>: message too big for this mailbox", recipient);
 		return 1;
-	}
-	if (!ctx->check_quota || limits.quota_bytes == 0)
-		return 0;
-	int found = mb_usage_get(store, user->address, now, &used, &messages, error, sizeof(error));
-	if (found < 0) {
-		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
-		return 1;
-	}
-	if (found == 0)
-		return 0; /* never reported: Dovecot still enforces */
-	if (used >= limits.quota_bytes || (declared_size > 0 && used + declared_size > limits.quota_bytes)) {
+	case MB_ADMIT_FULL:
+	case MB_ADMIT_NO_ROOM:
 		verdict(route, 452, "452 4.2.2 <%s>: mailbox full; try again later", recipient);
 		return 1;
+	case MB_ADMIT_STORE_FAILED:
+		break;
 	}
-	return 0;
+	verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
+	return 1;
 }
 
 void route_recipient(const struct mb_context *ctx, struct mb_store *store, const char *recipient,

@@ -26,8 +26,10 @@
  *	  greylisting (greylist.c): unauthenticated clients' first attempts.
  *	  rate_limits (ratelimit.c): per login, sender domain, client,
  *	  network or recipient, counting messages or recipients.
- *	The size and quota judgements share one walk of the recipient's
- *	aliases. A check is one function (policy-call.h) and one row in
+ *	The size and quota judgements are one rule, mb_mailbox_admit
+ *	(lib/account.c, shared with mailbag-lmtpd), asked for each user in
+ *	one walk of the recipient's aliases; policy.c only words the
+ *	answer. A check is one function (policy-call.h) and one row in
  *	policy_checks[] below, with its switch in the context.
  *	Everything else is DUNNO, for Postfix's other restrictions to judge.
  *
@@ -40,6 +42,7 @@
  *	caller logs them.
  */
 #include "policy.h"
+#include "account.h"
 #include "sender.h"
 #include "context.h"
 #include "log.h"
@@ -239,44 +242,6 @@ static int judge_reached_users(const struct policy_call *call, const char *recip
 	return 0;
 }
 
-static int judge_size(const struct mb_limits *limits, const char *recipient,
-		      unsigned long long size, char *reason, size_t reason_size)
-{
-	if (size == 0 || limits->max_message_bytes == 0 || size <= limits->max_message_bytes)
-		return 0;
-	snprintf(reason, reason_size,
-		 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
-		 recipient, size, (unsigned long long)limits->max_message_bytes);
-	return 1;
-}
-
-/* judge_quota - the usage Dovecot last reported (usage.c) against the
-   user's quota: full, or too full for the declared size */
-static int judge_quota(const struct policy_call *call, const struct mb_user *user,
-		       const struct mb_limits *limits, const char *recipient,
-		       unsigned long long size, char *reason, size_t reason_size)
-{
-	uint64_t bytes, messages, quota = limits->quota_bytes;
-	int found;
-
-	if (quota == 0)
-		return 0;
-	found = mb_usage_get(call->store, user->address, call->now, &bytes, &messages, reason, reason_size);
-	if (found <= 0)
-		return found; /* nothing reported yet: Dovecot still enforces */
-	if (bytes >= quota) {
-		snprintf(reason, reason_size, "452 4.2.2 Mailbox of <%s> is full; try again later", recipient);
-		return 1;
-	}
-	if (size > 0 && bytes + size > quota) {
-		snprintf(reason, reason_size,
-			 "452 4.2.2 Mailbox of <%s> has no room for %llu bytes; try again later",
-			 recipient, size);
-		return 1;
-	}
-	return 0;
-}
-
 /* sender_not_owned - 1 (reason written) when login may not use sender,
    0 when it may, -1 on store failure (reason written) */
 static int sender_not_owned(struct mb_store *store, const char *delimiters,
@@ -328,24 +293,35 @@ static unsigned long long declared_size(const struct policy_call *call)
 	return errno != 0 || *end != '\0' ? 0 : size;
 }
 
-/* judge_mailbox - the message-size and quota judgements that are on,
-   so that one walk of the recipient's aliases serves both */
+/* judge_mailbox - whether the message fits the user's mailbox
+   (mb_mailbox_admit, account.c: the checks that are on), worded for
+   Postfix; one walk of the recipient's aliases serves both judgements */
 static int judge_mailbox(const struct policy_call *call, const struct mb_user *user,
 			 const char *recipient, unsigned long long size, char *reason, size_t reason_size)
 {
-	struct mb_limits limits;
-	int ret = 0;
+	struct mb_admission_detail detail;
 
-	if (!call->ctx->check_message_size && !call->ctx->check_quota)
+	switch (mb_mailbox_admit(call->ctx, call->store, user, size, call->now, &detail,
+				 reason, reason_size)) {
+	case MB_ADMIT_FITS:
 		return 0;
-	/* the user's own limits, else the domain's, else the server's */
-	if (mb_user_limits(call->ctx, call->store, user, &limits, reason, reason_size) < 0)
-		return -1;
-	if (call->ctx->check_message_size)
-		ret = judge_size(&limits, recipient, size, reason, reason_size);
-	if (ret == 0 && call->ctx->check_quota)
-		ret = judge_quota(call, user, &limits, recipient, size, reason, reason_size);
-	return ret;
+	case MB_ADMIT_TOO_BIG:
+		snprintf(reason, reason_size,
+			 "552 5.3.4 Message too big for <%s>: %llu bytes declared, the limit is %llu",
+			 recipient, size, (unsigned long long)detail.limit_bytes);
+		return 1;
+	case MB_ADMIT_FULL:
+		snprintf(reason, reason_size, "452 4.2.2 Mailbox of <%s> is full; try again later", recipient);
+		return 1;
+	case MB_ADMIT_NO_ROOM:
+		snprintf(reason, reason_size,
+			 "452 4.2.2 Mailbox of <%s> has no room for %llu bytes; try again later",
+			 recipient, size);
+		return 1;
+	case MB_ADMIT_STORE_FAILED:
+		break;
+	}
+	return -1; /* reason is the store's error */
 }
 
 /* check_mailboxes - message size (552 5.3.4) and quota (452 4.2.2) of

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "account.h"
 #include "context.h"
 #include "policy.h"
 #include "store-fixture.h"
