@@ -7,8 +7,8 @@
  * size), one reply per recipient in RCPT order and each Dovecot's own,
  * pipelined commands held behind a message until its replies are out, a
  * retry answered from the journal without a second delivery, no Dovecot
- * means 4xx and never 250, and a client that vanishes mid-DATA leaves
- * nothing delivered.
+ * means 4xx and never 250, a client that vanishes mid-DATA leaves
+ * nothing delivered, and one delivery at a time per mailbox.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -670,6 +670,64 @@ static void test_a_client_gone_mid_data_leaves_nothing_delivered(void **state)
 	conn_close(c);
 }
 
+/* open_transaction - a session that has sent a message to rcpt */
+static struct conn *open_transaction(struct world *w, const char *rcpt, const char *message)
+{
+	struct conn *c = client_connect(w);
+	char line[600];
+
+	expect_line(c, "220 ");
+	cmd(c, "LHLO postfix.example", "250 XMAILBAG");
+	cmd(c, "MAIL FROM:<a@remote.example>", "250 2.1.0");
+	snprintf(line, sizeof(line), "RCPT TO:<%s>", rcpt);
+	cmd(c, line, "250 2.1.5");
+	cmd(c, "DATA", "354 ");
+	put(c, message, strlen(message));
+	return c;
+}
+
+static void test_one_delivery_at_a_time_per_mailbox(void **state)
+{
+	struct world *w = *state;
+	const char *const ann[] = { "ann@example.org", NULL }, *const bob[] = { "bob@example.org", NULL };
+
+	struct conn *first = open_transaction(w, "ann@example.org", MESSAGE("4BusyQ1"));
+	struct conn *d1 = dovecot_accept(w, WAIT_MS);
+	assert_non_null(d1);
+	dovecot_greet(d1);
+	free(dovecot_transaction(d1, "a@remote.example", ann));
+	/* a second message to the same mailbox waits: no Dovecot session */
+	struct conn *second = open_transaction(w, "ann@example.org", MESSAGE("4BusyQ2"));
+	assert_null(dovecot_accept(w, 300));
+	/* one to another mailbox does not */
+	struct conn *other = open_transaction(w, "bob@example.org", MESSAGE("4BusyQ3"));
+	struct conn *d3 = dovecot_accept(w, WAIT_MS);
+	assert_non_null(d3);
+	dovecot_greet(d3);
+	free(dovecot_transaction(d3, "a@remote.example", bob));
+	say(d3, "250 2.0.0 <bob@example.org> Saved");
+	expect_line(other, "250 2.0.0 <bob@example.org> Saved");
+	assert_null(dovecot_accept(w, 100)); /* ann is still busy */
+	nothing_within(second, 0);
+	/* the first delivery ends: the waiting one starts */
+	say(d1, "250 2.0.0 <ann@example.org> Saved");
+	expect_line(first, "250 2.0.0 <ann@example.org> Saved");
+	struct conn *d2 = dovecot_accept(w, WAIT_MS);
+	assert_non_null(d2);
+	dovecot_greet(d2);
+	char *body = dovecot_transaction(d2, "a@remote.example", ann);
+	assert_non_null(strstr(body, "Message-ID: <4BusyQ2@client.example>"));
+	free(body);
+	say(d2, "250 2.0.0 <ann@example.org> Saved");
+	expect_line(second, "250 2.0.0 <ann@example.org> Saved");
+	conn_close(first);
+	conn_close(second);
+	conn_close(other);
+	conn_close(d1);
+	conn_close(d2);
+	conn_close(d3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_dovecot_is_4xx_for_every_recipient, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_a_message_over_the_limit_is_552_for_each_recipient, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_a_client_gone_mid_data_leaves_nothing_delivered, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_one_delivery_at_a_time_per_mailbox, world_setup, world_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
