@@ -310,7 +310,9 @@ def test_a_full_spool_gives_4xx_per_recipient(stack, domain, small_fs):
         finally:
             lmtp.close()
         assert not messages_with(stack, user, "<spool-full@remote.test>")
-        assert os.listdir(small_fs) == []  # the unnamed spool file is gone
+        # the unnamed spool file is gone, from a spool that is still there
+        assert os.path.isdir(small_fs) and os.path.ismount(small_fs), small_fs
+        assert os.listdir(small_fs) == []
     finally:
         stack.update_context({"lmtpd": original})
         stack.stop_lmtpd()
@@ -339,10 +341,12 @@ def test_a_full_mail_disk_gives_4xx_and_nothing_half_written(stack, domain, smal
     assert re.search(r"lmtp\(%s\).*(No space left|Not enough disk space)" % re.escape(user),
                      stack.dovecot_log()), stack.dovecot_log()[-2000:]
     assert not messages_with(stack, user, "<disk-full@remote.test>")
-    # no half-written file left in the Maildir
+    # no half-written file left in the Maildir, which Dovecot made and
+    # began to write in (a missing directory proves nothing)
     for sub in ("new", "cur", "tmp"):
         d = os.path.join(home, "Maildir", sub)
-        assert not os.path.isdir(d) or os.listdir(d) == [], (sub, os.listdir(d))
+        assert os.path.isdir(d), d
+        assert os.listdir(d) == [], (sub, os.listdir(d))
 
 
 def maildir_message_ids(stack, address):

@@ -57,10 +57,18 @@ def test_greylisting_defers_the_first_attempt_and_passes_the_retry(any_stack, an
 def test_greylisting_skips_allowlisted_clients(any_stack, any_domain, policy_settings):
     user = "allowed@" + any_domain
     add_user(any_stack, user)
+    sender = "new-sender@remote.test"
     # the default allowlist holds loopback
     policy_settings({"greylisting": {"enabled": True, "delay": 3600}})
-    msgid = send(any_stack, [user], "allowlisted", sender="new-sender@remote.test")
+    msgid = send(any_stack, [user], "allowlisted", sender=sender)
     wait_until(lambda: messages_with(any_stack, user, msgid), what="the allowlisted message")
+    # the negative control: the same client (127.0.0.1), sender and
+    # recipient, with an allowlist that holds other networks and not
+    # loopback, is greylisted; so it was the allowlist that let it through
+    policy_settings({"greylisting": {"enabled": True, "delay": 3600,
+                                     "allowlist": ["192.0.2.0/24", "::1"]}})
+    [(code, text)] = rcpt_replies(any_stack, [user], sender)
+    assert code == 450 and b"4.7.1" in text and b"Greylisted" in text, (code, text)
 
 
 def test_greylisting_survives_a_policyd_restart(any_stack, any_domain, policy_settings):

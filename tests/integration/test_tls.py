@@ -138,23 +138,39 @@ def test_tls_below_1_2_is_refused(stack, tls_node):
                               extra=["-tls1_2"]) is not None
 
 
+def ehlo_extensions(smtp):
+    """The lines of smtp's last EHLO reply after the first (the host
+    name): one extension each, as the server wrote it."""
+    return smtp.ehlo_resp.decode().split("\n")[1:]
+
+
 def test_auth_only_over_tls(stack, tls_node, domain):
     node, _ = tls_node
     address = "tlsuser@" + domain
     password = add_user(stack, address)
     with smtplib.SMTP("127.0.0.1", stack.ports["submission"], timeout=30) as s:
         s.ehlo("client.remote.test")
+        assert "STARTTLS" in ehlo_extensions(s), s.ehlo_resp
         assert not s.has_extn("auth")
         s.starttls(context=ssl._create_unverified_context())
         s.ehlo("client.remote.test")
+        assert "STARTTLS" not in ehlo_extensions(s), s.ehlo_resp
         assert s.has_extn("auth")
         s.login(address, password)
     # Dovecot with the TLS settings: no plaintext login before STARTTLS
     # from another address (this host's own connections count as secure)
     with socket.create_connection(("127.0.0.1", node.imap_port), timeout=10,
                                   source_address=("127.0.0.3", 0)) as sock:
-        greeting = sock.recv(1024)
-        assert b"LOGINDISABLED" in greeting or b"STARTTLS" in greeting
+        greeting = b""
+        while not greeting.endswith(b"\r\n"):
+            chunk = sock.recv(1024)
+            assert chunk, greeting
+            greeting += chunk
+        # the greeting's CAPABILITY list, word by word
+        m = re.match(rb"\* OK \[CAPABILITY ([^\]]*)\]", greeting)
+        assert m, greeting
+        capabilities = m.group(1).split()
+        assert b"STARTTLS" in capabilities and b"LOGINDISABLED" in capabilities, greeting
         sock.sendall(b"a LOGIN %s %s\r\n" % (address.encode(), password.encode()))
         answer = b""
         while b"\r\na " not in b"\r\n" + answer:

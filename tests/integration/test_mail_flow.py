@@ -1,4 +1,7 @@
-"""The walking skeleton, end to end: mailbag, Postfix, policyd, Dovecot.
+"""Mail flow end to end through mailbag, Postfix, policyd, lmtpd and
+Dovecot: mail received and read over IMAP, logins refused, unknown users
+and relaying refused, aliases fanned out, submission authenticated, and
+what happens when a daemon, the store or a record is missing or damaged.
 
 Every test talks to the real servers as a user or a remote MTA would:
 smtplib for SMTP, imaplib for IMAP, raw sockets where the client must
@@ -188,6 +191,35 @@ def test_policyd_killed_while_mail_is_queued_delivers_later(stack, domain):
     wait_until(lambda: messages_with(stack, user, msgid), timeout=60, what="queued delivery")
 
 
+SMTPD_LINE = re.compile(r"/smtpd\[(\d+)\]: (.*)$", re.M)
+
+
+def ended_smtpd_session(stack, offset):
+    """The log lines (text after "smtpd[PID]: ") of the first smtpd session
+    that connected after offset in Postfix's log, once it has logged its
+    disconnect."""
+    def session():
+        pid, lines = None, []
+        for m in SMTPD_LINE.finditer(stack.read_maillog()[offset:]):
+            if pid is None and m.group(2).startswith("connect from "):
+                pid = m.group(1)
+            if m.group(1) == pid:
+                lines.append(m.group(2))
+                if m.group(2).startswith("disconnect from "):
+                    return lines
+        return None
+    return wait_until(session, what="smtpd's disconnect in Postfix's log")
+
+
+def queue_file_end(stack, offset, queue_id):
+    """How Postfix's log says queue_id ended, after offset: "removed" (qmgr
+    is done with it: delivered or bounced), "reject" or "discard"; None
+    while it has not."""
+    m = re.search(r": %s: (removed$|milter-reject: |reject: |discard: )" % queue_id,
+                  stack.read_maillog()[offset:], re.M)
+    return m and m.group(1).rstrip(": ").replace("milter-", "")
+
+
 @pytest.mark.parametrize("separator", [b"\n.\n", b"\n.\r\n", b"\r\n.\n"])
 def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
     victim = "leo@" + domain
@@ -197,6 +229,7 @@ def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
             separator +
             b"MAIL FROM:<forged@" + domain.encode() + b">\r\nRCPT TO:<" + victim.encode() +
             b">\r\nDATA\r\nSubject: " + tag.encode() + b" smuggled\r\n\r\nsmuggled\r\n.\r\n")
+    log_offset = len(stack.read_maillog())
     said = raw_smtp(stack.ports["smtp"], [
         b"MAIL FROM:<a@remote.test>\r\n",
         b"RCPT TO:<" + victim.encode() + b">\r\n",
@@ -210,11 +243,21 @@ def test_smtp_smuggling_never_makes_two_messages(stack, domain, separator):
     queued = said.count(b"queued as")
     refused = re.search(rb"(^|\n)5\d\d ", said) is not None
     assert queued == 1 or (queued == 0 and refused), said
-    tagged = lambda: [m for m in stack.maildir_messages(victim) if tag.encode() in m]
+    # Postfix's log: this connection's smtpd session has ended, and every
+    # message it queued (a smuggled one would be a second queue ID of the
+    # same session) has reached its end, so nothing more can arrive
+    session = ended_smtpd_session(stack, log_offset)
+    queue_ids = [m.group(1) for m in map(re.compile(r"([0-9A-Za-z]+): client=").match, session) if m]
+    ends = [wait_until(lambda: queue_file_end(stack, log_offset, qid), what="the end of queue file " + qid)
+            for qid in queue_ids]
+    delivered = [qid for qid, end in zip(queue_ids, ends) if end == "removed"]
+    assert len(delivered) == queued, (session, ends, said)
     if queued:
-        wait_until(tagged, what="the one accepted message")
-    time.sleep(2)  # a second, smuggled message would have arrived by now
-    got = tagged()
+        accepted = re.search(rb"queued as ([0-9A-Za-z]+)", said).group(1).decode()
+        assert delivered == [accepted], (delivered, said)
+        assert re.search(r": %s: to=<%s>,.* status=sent " % (accepted, re.escape(victim)),
+                         stack.read_maillog()[log_offset:]), "no delivery of " + accepted
+    got = [m for m in stack.maildir_messages(victim) if tag.encode() in m]
     assert len(got) == queued, said
     assert all(b"first part" in m for m in got), got
 
