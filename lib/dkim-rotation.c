@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ static int read_set(json_t *array, struct mb_dkim_set *set)
 int mb_dkim_rotation_read(const char *domain_dir, struct mb_dkim_rotation *rotation,
 			  char *error, size_t error_size)
 {
-	char path[1024];
+	char path[PATH_MAX];
 	json_error_t jerr;
 
 	memset(rotation, 0, sizeof(*rotation));
@@ -106,7 +107,7 @@ static json_t *set_json(const struct mb_dkim_set *set)
 int mb_dkim_rotation_write(const char *domain_dir, const struct mb_dkim_rotation *rotation,
 			   long gid, char *error, size_t error_size)
 {
-	char path[1024];
+	char path[PATH_MAX];
 	json_t *root = json_object(), *retired = json_object();
 
 	json_object_set_new(root, "signing", set_json(&rotation->signing));
