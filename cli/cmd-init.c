@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ static int own_store(struct cli *cli, const char *dir)
 {
 	static const char *const files[] = { "", "/data.mdb", "/lock.mdb", "/state.mdb", "/state.mdb-lock" };
 	struct passwd *pw = getpwnam(cli->ctx->daemon_user);
-	char path[4200];
+	char path[PATH_MAX + sizeof("/state.mdb-lock")]; /* dir and the longest of files */
 
 	if (geteuid() != 0)
 		return EX_OK;

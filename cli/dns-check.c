@@ -17,6 +17,7 @@
  *	missing, wrong or unanswered, else 1.
  */
 #include "cli.h"
+#include "network.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -188,29 +189,19 @@ static void check_tlsa(struct check *c, const char *host)
 
 /* --- SPF ----------------------------------------------------------------- */
 
-/* same_prefix - whether two addresses share their first bits (len4 for
-   IPv4, len6 for IPv6) */
+/* same_prefix - whether address b lies in the network of a's first bits
+   (len4 when a is IPv4, len6 when IPv6; out of range: all of a) */
 static bool same_prefix(const char *a, const char *b, int len4, int len6)
 {
-	unsigned char x[16], y[16];
-	int family = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
-	int max = family == AF_INET ? 32 : 128;
-	int bits = family == AF_INET ? len4 : len6;
+	struct mb_network net;
+	const char *error;
 
-	if (bits < 0 || bits > max)
-		bits = max;
-
-	if ((strchr(b, ':') != NULL) != (family == AF_INET6) ||
-	    inet_pton(family, a, x) != 1 || inet_pton(family, b, y) != 1)
+	if (mb_network_parse(a, &net, &error) < 0)
 		return false;
-	for (int i = 0; i < bits / 8; i++) {
-		if (x[i] != y[i])
-			return false;
-	}
-	if (bits % 8 == 0)
-		return true;
-	unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
-	return (x[bits / 8] & mask) == (y[bits / 8] & mask);
+	int bits = net.family == AF_INET ? len4 : len6;
+	if (bits >= 0)
+		mb_network_widen(&net, (unsigned int)bits);
+	return mb_network_contains(&net, b);
 }
 
 /* split_cidr - "domain/24//64" into domain and its prefix lengths */

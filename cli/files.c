@@ -10,10 +10,11 @@
  *	again only when one of them is newer (cli_is_current).
  */
 #include "cli.h"
+#include "atomic-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,28 +63,16 @@ static bool same_text(const char *path, const char *text, size_t len, mode_t mod
 
 int cli_write_file(struct cli *cli, const char *path, const char *text, mode_t mode, bool *changed_r)
 {
-	char tmp[4200];
+	char error[PATH_MAX + 256];
 	size_t len = strlen(text);
 
 	*changed_r = false;
 	if (same_text(path, text, len, mode))
 		return 0;
-	snprintf(tmp, sizeof(tmp), "%s.mailbag-new", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return cli_fail(cli, -1, "cannot create %s: %s", tmp, strerror(errno));
-	bool ok = fchmod(fd, mode) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	int saved = errno;
-	if (close(fd) < 0 && ok) {
-		ok = false;
-		saved = errno;
-	}
-	if (!ok || rename(tmp, path) < 0) {
-		if (ok)
-			saved = errno;
-		unlink(tmp);
-		return cli_fail(cli, -1, "cannot write %s: %s", path, strerror(saved));
-	}
+	/* the mode exactly: same_text compares it, whatever the umask */
+	if (mb_atomic_file_write(path, ".mailbag-new", text, len, mode, (gid_t)-1, MB_ATOMIC_FILE_EXACT_MODE,
+				 error, sizeof(error)) < 0)
+		return cli_fail(cli, -1, "%s", error);
 	*changed_r = true;
 	return 0;
 }

@@ -8,25 +8,11 @@
  */
 #include "setup.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
-#include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <pwd.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #define MASTER_BEGIN "# BEGIN mailbag: services of `mailbag setup` (`mailbag unsetup` removes them)\n"

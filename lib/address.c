@@ -16,6 +16,7 @@
  *	Errors are static strings naming the rule that failed.
  */
 #include "address.h"
+#include "stringify.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -40,7 +41,7 @@ int mb_domain_parse(const char *text, char domain_r[MB_DOMAIN_MAX + 1],
 		return -1;
 	}
 	if (len > MB_DOMAIN_MAX) {
-		*error_r = "the domain is longer than 253 characters";
+		*error_r = "the domain is longer than " MB_STRINGIFY(MB_DOMAIN_MAX) " characters";
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -61,8 +62,8 @@ int mb_domain_parse(const char *text, char domain_r[MB_DOMAIN_MAX + 1],
 				*error_r = "a domain label starts with '-'";
 				return -1;
 			}
-			if (++label_len > 63) {
-				*error_r = "a domain label is longer than 63 characters";
+			if (++label_len > MB_LABEL_MAX) {
+				*error_r = "a domain label is longer than " MB_STRINGIFY(MB_LABEL_MAX) " characters";
 				return -1;
 			}
 		} else {
@@ -95,7 +96,7 @@ static int check_local(const char *local, size_t len, const char **error_r)
 		return -1;
 	}
 	if (len > MB_LOCAL_MAX) {
-		*error_r = "the part before '@' is longer than 64 characters";
+		*error_r = "the part before '@' is longer than " MB_STRINGIFY(MB_LOCAL_MAX) " characters";
 		return -1;
 	}
 	if (local[0] == '.' || local[len - 1] == '.') {

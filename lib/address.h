@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* plain numbers: messages spell them with MB_STRINGIFY */
 #define MB_LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1 */
 #define MB_DOMAIN_MAX 253 /* RFC 1035, without the trailing dot */
+#define MB_LABEL_MAX 63   /* RFC 1035 2.3.4: one label of a domain */
 #define MB_ADDRESS_MAX (MB_LOCAL_MAX + 1 + MB_DOMAIN_MAX)
 
 struct mb_address {

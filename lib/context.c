@@ -13,6 +13,7 @@
  */
 #include "context.h"
 #include "address.h"
+#include "atomic-file.h"
 #include "log.h"
 #include "redis-location.h"
 #include "sockaddr.h"
@@ -1298,9 +1299,8 @@ int mb_context_write_new(const char *path, const char *hostname,
 			 char *error, size_t error_size)
 {
 	struct parse_state st = { path, error, error_size, false };
-	char tmp[4096];
 	json_t *root;
-	int fd, ret;
+	int ret;
 
 	root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
 			 "hostname", hostname, "store", store,
@@ -1321,32 +1321,17 @@ int mb_context_write_new(const char *path, const char *hostname,
 	mb_context_free(&check);
 	/* a store password makes the file readable by its group only */
 	mode_t mode = st.has_secret ? 0640 : 0644;
-	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
-		free(text);
-		return fail_io(&st, NULL, "path too long");
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		free(text);
-		return fail_io(&st, NULL, "cannot create %s: %s", tmp, strerror(errno));
-	}
 	size_t len = strlen(text);
-	ret = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 ? 0 : -1;
-	free(text);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -1;
-	if (close(fd) < 0)
-		ret = -1;
-	if (ret < 0) {
-		unlink(tmp);
-		return fail_io(&st, NULL, "writing %s failed: %s", tmp, strerror(errno));
+	char *whole = realloc(text, len + 2);
+	if (whole == NULL) {
+		free(text);
+		return fail_io(&st, NULL, "out of memory");
 	}
-	/* link(2) refuses to replace an existing file, unlike rename(2) */
-	if (link(tmp, path) < 0) {
-		int saved = errno;
-		unlink(tmp);
-		return fail_io(&st, NULL, "cannot create: %s", strerror(saved));
-	}
-	unlink(tmp);
-	return 0;
+	memcpy(whole + len, "\n", 2);
+	/* exclusive: init never replaces a context that exists */
+	char why[384];
+	ret = mb_atomic_file_write(path, ".new", whole, len + 1, mode, (gid_t)-1,
+				   MB_ATOMIC_FILE_EXCLUSIVE, why, sizeof(why));
+	free(whole);
+	return ret < 0 ? fail_io(&st, NULL, "%s", why) : 0;
 }

@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "network.h"
+#include "store.h"  /* MB_NODE_NAME_MAX */
 
 #define MB_CONTEXT_MAX_BYTES (1024 * 1024)
 
@@ -47,7 +48,6 @@ struct mb_allow_entry {
 };
 
 #define MB_NODES_MAX 64
-#define MB_NODE_NAME_MAX 32
 #define MB_NODE_ADDRESS_MAX 200
 
 /* A Dovecot LMTP service mailbag-lmtpd delivers to: "/unix/socket" or

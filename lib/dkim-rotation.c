@@ -13,14 +13,15 @@
  * each algorithm signs.
  */
 #include "dkim-rotation.h"
+#include "atomic-file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static bool selector_ok(const char *s)
@@ -52,7 +53,7 @@ static int read_set(json_t *array, struct mb_dkim_set *set)
 int mb_dkim_rotation_read(const char *domain_dir, struct mb_dkim_rotation *rotation,
 			  char *error, size_t error_size)
 {
-	char path[1024];
+	char path[PATH_MAX];
 	json_error_t jerr;
 
 	memset(rotation, 0, sizeof(*rotation));
@@ -106,7 +107,7 @@ static json_t *set_json(const struct mb_dkim_set *set)
 int mb_dkim_rotation_write(const char *domain_dir, const struct mb_dkim_rotation *rotation,
 			   long gid, char *error, size_t error_size)
 {
-	char path[1024], tmp[1100];
+	char path[PATH_MAX];
 	json_t *root = json_object(), *retired = json_object();
 
 	json_object_set_new(root, "signing", set_json(&rotation->signing));
@@ -119,24 +120,21 @@ int mb_dkim_rotation_write(const char *domain_dir, const struct mb_dkim_rotation
 				    json_integer((json_int_t)rotation->retired[i].until));
 	json_object_set_new(root, "retired", retired);
 	snprintf(path, sizeof(path), "%s/%s", domain_dir, MB_DKIM_ROTATION_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	int ret = fd < 0 ? -1 : 0;
-	if (fd >= 0) {
-		if ((gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)gid) < 0) ||
-		    json_dumpfd(root, fd, JSON_INDENT(2)) < 0 || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-			ret = -1;
-		if (close(fd) < 0)
-			ret = -1;
-	}
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -1;
-	if (ret < 0) {
-		snprintf(error, error_size, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
+	char *text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
-	return ret;
+	size_t len = text != NULL ? strlen(text) : 0;
+	char *whole = text != NULL ? realloc(text, len + 2) : NULL;
+	if (whole == NULL) {
+		free(text);
+		snprintf(error, error_size, "cannot write %s: out of memory", path);
+		return -1;
+	}
+	memcpy(whole + len, "\n", 2);
+	/* the milter reads it through the keys' group */
+	int ret = mb_atomic_file_write(path, ".new", whole, len + 1, 0640, gid >= 0 ? (gid_t)gid : (gid_t)-1,
+				       0, error, error_size);
+	free(whole);
+	return ret < 0 ? -1 : 0;
 }
 
 const struct mb_dkim_set *mb_dkim_rotation_active(const struct mb_dkim_rotation *rotation, int64_t now)

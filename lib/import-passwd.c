@@ -25,6 +25,7 @@
  */
 #include "import-passwd.h"
 #include "store.h"
+#include "stringify.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -244,7 +245,7 @@ int mb_passwd_line_parse(const char *line, size_t len, const char *default_domai
 	if (start == len || line[start] == '#')
 		return 0;
 	if (len > MB_PASSWD_LINE_MAX) {
-		*error_r = "the line is longer than 4096 bytes";
+		*error_r = "the line is longer than " MB_STRINGIFY(MB_PASSWD_LINE_MAX) " bytes";
 		return -1;
 	}
 	if (memchr(line, '\0', len) != NULL) {

@@ -8,7 +8,7 @@
 #include "address.h"
 #include "password.h"
 
-#define MB_PASSWD_LINE_MAX 4096
+#define MB_PASSWD_LINE_MAX 4096  /* a plain number: messages spell it with MB_STRINGIFY */
 #define MB_HOME_MAX 1024
 
 struct mb_passwd_entry {

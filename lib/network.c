@@ -96,6 +96,14 @@ bool mb_network_contains(const struct mb_network *net, const char *address)
 	return memcmp(bytes, net->address, sizeof(bytes)) == 0;
 }
 
+void mb_network_widen(struct mb_network *net, unsigned int prefix)
+{
+	if (prefix >= net->prefix)
+		return;
+	clear_host_bits(net->address, prefix, net->prefix);
+	net->prefix = prefix;
+}
+
 int mb_client_network(const char *address, char *out, size_t out_size)
 {
 	uint8_t bytes[16];

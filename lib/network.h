@@ -21,6 +21,11 @@ int mb_network_parse(const char *text, struct mb_network *net, const char **erro
    lies in net. An unparsable address is in no network. */
 bool mb_network_contains(const struct mb_network *net, const char *address);
 
+/* net widened to its first prefix bits, host bits cleared: SPF's
+   "ip4:192.0.2.7/24" is 192.0.2.7 widened to 192.0.2.0/24. A prefix
+   at or past net's own leaves net as it is. */
+void mb_network_widen(struct mb_network *net, unsigned int prefix);
+
 /* The network a client counts in: its /24 for IPv4, its /64 for IPv6
    (an IPv4-mapped IPv6 address counts as IPv4), written "192.0.2.0/24".
    0, or -1 for an unparsable address. */

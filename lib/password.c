@@ -14,6 +14,7 @@
  *	with sodium_memzero().
  */
 #include "password.h"
+#include "stringify.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -47,11 +48,11 @@ int mb_password_check_plain(const char *password, const char **error_r)
 	size_t len = strlen(password);
 
 	if (len < MB_PASSWORD_MIN) {
-		*error_r = "the password is shorter than 8 characters";
+		*error_r = "the password is shorter than " MB_STRINGIFY(MB_PASSWORD_MIN) " characters";
 		return -1;
 	}
 	if (len > MB_PASSWORD_MAX) {
-		*error_r = "the password is longer than 1024 characters";
+		*error_r = "the password is longer than " MB_STRINGIFY(MB_PASSWORD_MAX) " characters";
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* plain numbers: messages spell them with MB_STRINGIFY */
 #define MB_PASSWORD_MIN 8
 #define MB_PASSWORD_MAX 1024
 #define MB_HASH_MAX 256

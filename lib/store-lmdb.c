@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@
 #define LMDB_MAP_SIZE ((size_t)1 << 30) /* 1 GiB of address space */
 #define LMDB_STATE_MAP_SIZE ((size_t)1 << 29) /* 512 MiB: millions of entries */
 #define STATE_SWEEP_SLICE 2000         /* entries examined per maintain */
+/* the store's directory and the longest name joined to it here */
+#define LMDB_FILE_SIZE (PATH_MAX + sizeof("/state.mdb"))
 
 static const char *const table_names[MB_TABLE_COUNT] = {
 	"domains", "users", "aliases"
@@ -51,7 +54,7 @@ struct lmdb_state {
 	MDB_dbi dbi[MB_TABLE_COUNT];
 	MDB_txn *read_txn;  /* kept reset between lookups, renewed per lookup */
 	MDB_txn *write_txn; /* between begin and commit/abort */
-	char path[4096];
+	char path[PATH_MAX];
 	/* the state environment, opened on first use */
 	MDB_env *state_env;
 	MDB_dbi state_dbi;
@@ -72,7 +75,7 @@ static int lmdb_fail(char *error, size_t size, const char *what,
 /* check_modes - refuse a store that people other than its group can read */
 static int check_modes(const char *path, char *error, size_t size)
 {
-	char file[4200];
+	char file[LMDB_FILE_SIZE];
 	struct stat st;
 
 	snprintf(file, sizeof(file), "%s/data.mdb", path);
@@ -348,7 +351,7 @@ static int lmdb_foreach(void *state, enum mb_table table, const char *prefix,
 /* state_open - the state environment, opened (or created) on first use */
 static int state_open(struct lmdb_state *st, char *error, size_t size)
 {
-	char file[4200];
+	char file[LMDB_FILE_SIZE];
 	MDB_txn *txn;
 	int rc;
 
@@ -384,7 +387,7 @@ failed:
 
 static bool state_exists(const struct lmdb_state *st)
 {
-	char file[4200];
+	char file[LMDB_FILE_SIZE];
 
 	snprintf(file, sizeof(file), "%s/state.mdb", st->path);
 	return access(file, F_OK) == 0;

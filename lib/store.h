@@ -12,6 +12,7 @@ struct mb_store;
 
 #define MB_APP_PASSWORDS_MAX 20
 #define MB_APP_PASSWORD_NAME_MAX 32
+#define MB_NODE_NAME_MAX 32  /* a Dovecot node (context lmtpd.nodes, a user's node) */
 
 /* A revocable per-device password: only its hash is kept. */
 struct mb_app_password {
@@ -42,8 +43,8 @@ struct mb_user {
 	struct mb_app_password *app_passwords; /* malloc'ed, or NULL */
 	size_t app_password_count;
 	bool app_passwords_only;   /* the main password does not log in */
-	char node[33];             /* the Dovecot node holding the mailbox
-				      (context lmtpd.nodes); "" the local one */
+	/* the Dovecot node holding the mailbox (context lmtpd.nodes); "" the local one */
+	char node[MB_NODE_NAME_MAX + 1];
 };
 
 #define MB_ALIAS_MAX_TARGETS 1000

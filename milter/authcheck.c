@@ -276,7 +276,7 @@ void authcheck_deinit(void)
 struct sig_field {
 	bool refused;       /* dkim_header() found it does not parse */
 	char reason[96];
-	char domain[254];
+	char domain[MB_DOMAIN_MAX + 1];
 	char selector[64];
 	char algorithm[16];
 	char b[9];

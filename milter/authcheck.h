@@ -18,7 +18,7 @@ enum auth_result {
 
 struct dkim_outcome {
 	enum auth_result result;
-	char domain[254];
+	char domain[MB_DOMAIN_MAX + 1];
 	char selector[64];
 	char algorithm[16];
 	char b[9];          /* the signature's first 8 characters (header.b) */
@@ -27,14 +27,14 @@ struct dkim_outcome {
 
 struct auth_outcome {
 	enum auth_result spf;
-	char spf_domain[254];       /* the MAIL FROM domain, or HELO's */
+	char spf_domain[MB_DOMAIN_MAX + 1]; /* the MAIL FROM domain, or HELO's */
 	bool spf_from_helo;
 	struct dkim_outcome dkim[AUTHCHECK_MAX_SIGNATURES];
 	size_t dkim_count;
 	enum auth_result dmarc;
 	char dmarc_policy;          /* 'r', 'q', 'n' or 0: the p= (sp=) in force */
 	bool dmarc_dkim_pending;    /* a failure a DKIM key DNS did not give could turn */
-	char from_domain[254];
+	char from_domain[MB_DOMAIN_MAX + 1];
 };
 
 /* Process-wide set-up: the DKIM DNS timeout, the public suffix list

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 struct domain_keys {
-	char domain[254];
+	char domain[MB_DOMAIN_MAX + 1];
 	time_t checked_at;          /* when the directory was last looked at */
 	struct timespec dir_mtime;  /* as it was when the keys were read */
 	bool dir_exists;

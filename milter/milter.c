@@ -452,7 +452,7 @@ static void sign(SMFICTX *ctx, struct message *m, const char *from_domain)
 {
 	struct dkim_signing_key keys[KEYS_PER_DOMAIN];
 	unsigned char body_hash[32];
-	char error[512], value[4096];
+	char error[512], value[SIGNER_VALUE_SIZE];
 	int count = 0;
 	time_t now = time(NULL);
 
@@ -477,7 +477,7 @@ static void sign(SMFICTX *ctx, struct message *m, const char *from_domain)
 			mb_error("%s: not signed with %s: %s", m->queue_id, keys[i].selector, error);
 			continue;
 		}
-		char field[4200];
+		char field[1 + SIGNER_VALUE_SIZE]; /* " " and the value */
 		snprintf(field, sizeof(field), " %s", value);
 		if (smfi_insheader(ctx, 0, "DKIM-Signature", field) != MI_SUCCESS)
 			mb_error("%s: the MTA refused the DKIM-Signature field", m->queue_id);

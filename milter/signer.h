@@ -9,10 +9,14 @@
 #include <stddef.h>
 #include <time.h>
 
+/* room for a DKIM-Signature value, folded (an RSA-4096 signature alone
+   is 683 characters of base64) */
+#define SIGNER_VALUE_SIZE 4096
+
 enum dkim_algorithm { DKIM_RSA_SHA256, DKIM_ED25519_SHA256 };
 
 struct dkim_signing_key {
-	char domain[254];
+	char domain[MB_DOMAIN_MAX + 1];
 	char selector[64];
 	enum dkim_algorithm algorithm;
 	EVP_PKEY *pkey;

@@ -30,6 +30,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* the hash of sender and recipient in a greylisting key (BLAKE2b):
+   changing it forgets every triplet seen */
+#define GREYLIST_HASH_BYTES 16
+
 /* allowlisted - the client is in an allowlisted network, or its verified
    host name is an allowlisted domain or below one */
 static bool allowlisted(const struct policy_call *call, const char *client_address)
@@ -58,8 +62,8 @@ static bool allowlisted(const struct policy_call *call, const char *client_addre
 static void triplet_key(const char *network, const char *sender, const char *recipient,
 			char *key, size_t size)
 {
-	char lower[2 * (MB_ADDRESS_MAX + 1) + 2], hex[33];
-	unsigned char hash[16];
+	char lower[2 * (MB_ADDRESS_MAX + 1) + 2], hex[2 * GREYLIST_HASH_BYTES + 1];
+	unsigned char hash[GREYLIST_HASH_BYTES];
 
 	mb_lower_copy(sender, lower, MB_ADDRESS_MAX + 1);
 	size_t used = strlen(lower);

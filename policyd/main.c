@@ -94,9 +94,11 @@ static size_t socketmap_process(void *context, void *connection_state, const cha
 		if (r == MB_NETSTRING_NEED_MORE)
 			break;
 		if (r != MB_NETSTRING_OK) {
-			const char *why = r == MB_NETSTRING_TOO_LONG ?
-				"PERM request longer than 1024 bytes" :
-				"PERM malformed netstring";
+			char why[64];
+			if (r == MB_NETSTRING_TOO_LONG)
+				snprintf(why, sizeof(why), "PERM request longer than %d bytes", SOCKETMAP_MAX_REQUEST);
+			else
+				snprintf(why, sizeof(why), "PERM malformed netstring");
 			mb_warning("socketmap: %s, closing connection", why + 5);
 			reply_netstring(out, why, strlen(why));
 			*close_r = true;

@@ -24,8 +24,14 @@ struct policy_call {
    the store failed (reason holds why). Only RCPT requests reach them. */
 typedef int policy_check_fn(const struct policy_call *call, char *reason, size_t reason_size);
 
-/* A request attribute, "" when absent. */
-const char *policy_attribute(const struct policy_call *call, const char *name);
+/* A request attribute, "" when absent. Inline, so that greylist.c and
+   ratelimit.c need policy.h's request type but nothing of policy.c. */
+static inline const char *policy_attribute(const struct policy_call *call, const char *name)
+{
+	const char *value = policy_get(call->req, name);
+
+	return value != NULL ? value : "";
+}
 
 /* greylist.c */
 policy_check_fn policy_check_greylisting;

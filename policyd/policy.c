@@ -128,22 +128,6 @@ policy_request_parse(const char *buf, size_t len, struct policy_request *req,
 	return POLICY_PARSE_OK;
 }
 
-const char *policy_get(const struct policy_request *req, const char *name)
-{
-	for (size_t i = 0; i < req->count; i++) {
-		if (strcmp(req->attributes[i].name, name) == 0)
-			return req->attributes[i].value;
-	}
-	return NULL;
-}
-
-const char *policy_attribute(const struct policy_call *call, const char *name)
-{
-	const char *value = policy_get(call->req, name);
-
-	return value != NULL ? value : "";
-}
-
 static size_t action(char *reply, size_t size, const char *text)
 {
 	int n = snprintf(reply, size, "action=%s\n\n", text);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct mb_context;
 struct mb_store;
@@ -37,8 +38,16 @@ enum policy_parse_result
 policy_request_parse(const char *buf, size_t len, struct policy_request *req,
 		     size_t *consumed_r);
 
-/* The value of an attribute, or NULL. */
-const char *policy_get(const struct policy_request *req, const char *name);
+/* The value of an attribute, or NULL. Inline: the check modules ask
+   for attributes without calling into policy.c. */
+static inline const char *policy_get(const struct policy_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->count; i++) {
+		if (strcmp(req->attributes[i].name, name) == 0)
+			return req->attributes[i].value;
+	}
+	return NULL;
+}
 
 /* Working memory for decisions (about 350 KB), made once per process so
    that no request allocates. NULL when out of memory. */

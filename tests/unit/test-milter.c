@@ -255,7 +255,7 @@ static EVP_PKEY *ed25519_from_seed(const char *b64)
 static void sign_and_verify(struct dkim_signing_key *key, const char *body_for_verify, enum auth_result want)
 {
 	struct header_list headers = { 0 };
-	char value[4096], error[256], b64[64];
+	char value[SIGNER_VALUE_SIZE], error[256], b64[64];
 	unsigned char digest[32];
 	struct canon_body canon;
 	struct auth_outcome out;
@@ -272,7 +272,7 @@ static void sign_and_verify(struct dkim_signing_key *key, const char *body_for_v
 	EVP_EncodeBlock((unsigned char *)b64, digest, 32);
 	assert_non_null(strstr(value, b64));
 	const char *signed_headers[6][2] = { { "DKIM-Signature", NULL } };
-	char field[4200];
+	char field[1 + SIGNER_VALUE_SIZE]; /* " " and the value */
 	snprintf(field, sizeof(field), " %s", value);
 	signed_headers[0][1] = field;
 	for (size_t i = 1; i < 6; i++) {

@@ -66,6 +66,33 @@ static void test_contains(void **state)
 	assert_false(mb_network_contains(&net, "198.51.100.8"));
 }
 
+static void test_widen(void **state)
+{
+	static const struct {
+		const char *address;
+		unsigned int prefix;
+		const char *inside, *outside;
+	} cases[] = {
+		{ "192.0.2.7", 24, "192.0.2.200", "192.0.3.7" },
+		{ "192.0.2.7", 0, "203.0.113.9", "2001:db8::1" },
+		{ "192.0.2.7", 40, "192.0.2.7", "192.0.2.8" },    /* past /32: as it is */
+		{ "192.0.2.0/24", 30, "192.0.2.200", "192.0.3.1" }, /* never narrowed */
+		{ "2001:db8:aa:bb::1", 64, "2001:db8:aa:bb:ffff::9", "2001:db8:aa:bc::1" },
+		{ "2001:db8:aa:bb::1", 33, "2001:db8:7fff::1", "2001:db8:8000::1" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mb_network net;
+		const char *error;
+		assert_int_equal(mb_network_parse(cases[i].address, &net, &error), 0);
+		mb_network_widen(&net, cases[i].prefix);
+		if (!mb_network_contains(&net, cases[i].inside) || mb_network_contains(&net, cases[i].outside))
+			fail_msg("%s widened to /%u: got %s in %d, %s in %d; want 1, 0", cases[i].address,
+				 cases[i].prefix, cases[i].inside, mb_network_contains(&net, cases[i].inside),
+				 cases[i].outside, mb_network_contains(&net, cases[i].outside));
+	}
+}
+
 static void test_client_network(void **state)
 {
 	char out[64];
@@ -86,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_accepts_and_refuses),
 		cmocka_unit_test(test_contains),
+		cmocka_unit_test(test_widen),
 		cmocka_unit_test(test_client_network),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
