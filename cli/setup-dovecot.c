@@ -40,7 +40,7 @@ static int compile_sieve(struct setup *s, const char *sieve_path, const char *do
 	snprintf(binary, sizeof(binary), "%s/mailbag-dedupe.svbin", dir);
 	if (ret < 0 || s->dry_run)
 		return ret;
-	if (!conf_changed && ret == 0 && cli_is_current(binary, sieve_path))
+	if (!conf_changed && cli_is_current(binary, sieve_path))
 		return 0;
 	setup_change(s, "compile %s (sievec)", sieve_path);
 	char *with_conf[] = { "sievec", "-c", (char *)dovecot_conf, (char *)sieve_path, NULL };
