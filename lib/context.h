@@ -2,6 +2,8 @@
 #ifndef MAILBAG_CONTEXT_H
 #define MAILBAG_CONTEXT_H
 
+#include "error-text.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,6 +198,14 @@ int mb_context_load(const char *path, struct mb_context **ctx_r,
 int mb_context_parse(const char *name, const char *text, size_t len,
 		     struct mb_context **ctx_r, char *error, size_t error_size);
 void mb_context_free(struct mb_context **ctx);
+
+/* On SIGHUP: read path again and put it in place of *ctx. The keys the
+   schema marks as fixed at start (the store, daemon_user, the daemons'
+   listening sockets, lmtpd.spool_dir) keep their running values, each
+   changed one named in a warning. A file that does not load leaves *ctx
+   as it was: -1 with the reason in error_r. Anything that points into
+   the old context must be done with it before the call. */
+int mb_context_reload(struct mb_context **ctx, const char *path, struct mb_error_text *error_r);
 
 /* The context file to use: explicit path, else $MAILBAG_CONTEXT, else
    the built-in default. */

@@ -43,30 +43,17 @@ struct mb_store *bridge_store(struct bridge *b)
 }
 
 /* reload_context - on SIGHUP; a file that does not load keeps the
-   running settings, and what was set up at start stays */
+   running settings, and what was set up at start stays
+   (mb_context_reload). Sessions copy what they need of the context, so
+   the old one can go. */
 static void reload_context(struct bridge *b)
 {
-	struct mb_context *fresh;
-	char error[1024];
+	struct mb_error_text error;
 
-	if (mb_context_load(b->context_path, &fresh, error, sizeof(error)) < 0) {
-		mb_error("reload refused, keeping the running settings: %s", error);
+	if (mb_context_reload(&b->ctx, b->context_path, &error) < 0) {
+		mb_error("reload refused, keeping the running settings: %s", error.text);
 		return;
 	}
-	char **fixed_fresh[] = { &fresh->store, &fresh->lmtpd_socket, &fresh->lmtpd_spool_dir,
-				 &fresh->daemon_user, &fresh->lmtpd_listen_tcp };
-	char **fixed_running[] = { &b->ctx->store, &b->ctx->lmtpd_socket, &b->ctx->lmtpd_spool_dir,
-				   &b->ctx->daemon_user, &b->ctx->lmtpd_listen_tcp };
-	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
-		if (strcmp(*fixed_fresh[i], *fixed_running[i]) != 0)
-			mb_warning("reload: the store, lmtpd.socket, lmtpd.listen_tcp, lmtpd.spool_dir and daemon_user change only with a restart");
-		char *swap = *fixed_fresh[i];
-		*fixed_fresh[i] = *fixed_running[i];
-		*fixed_running[i] = swap;
-	}
-	/* sessions copy what they need of it: the old one can go */
-	mb_context_free(&b->ctx);
-	b->ctx = fresh;
 	mb_info("context %s reloaded", b->context_path);
 }
 

@@ -180,35 +180,16 @@ static size_t policy_process(void *context, void *connection_state, const char *
 }
 
 /* reload_context - on SIGHUP: read the context file again. A file that
-   does not load keeps the running settings. Sockets, the store and the
-   daemon user are fixed at start; a change to them needs a restart. */
+   does not load keeps the running settings; what is fixed at start (the
+   store, the sockets, the daemon user) stays (mb_context_reload). */
 static void reload_context(struct policyd *pd)
 {
-	struct mb_context *fresh;
-	char error[1024];
+	struct mb_error_text error;
 
-	if (mb_context_load(pd->context_path, &fresh, error, sizeof(error)) < 0) {
-		mb_error("reload refused, keeping the running settings: %s", error);
+	if (mb_context_reload(&pd->ctx, pd->context_path, &error) < 0) {
+		mb_error("reload refused, keeping the running settings: %s", error.text);
 		return;
 	}
-	if (strcmp(fresh->store, pd->ctx->store) != 0 ||
-	    strcmp(fresh->socketmap_socket, pd->ctx->socketmap_socket) != 0 ||
-	    strcmp(fresh->policy_socket, pd->ctx->policy_socket) != 0 ||
-	    strcmp(fresh->usage_socket, pd->ctx->usage_socket) != 0 ||
-	    strcmp(fresh->daemon_user, pd->ctx->daemon_user) != 0)
-		mb_warning("reload: store, sockets and daemon_user change only with a restart");
-	/* the fixed settings stay: swap them back into the new context */
-	char **fixed_fresh[] = { &fresh->store, &fresh->socketmap_socket, &fresh->policy_socket,
-				 &fresh->usage_socket, &fresh->daemon_user };
-	char **fixed_running[] = { &pd->ctx->store, &pd->ctx->socketmap_socket,
-				   &pd->ctx->policy_socket, &pd->ctx->usage_socket, &pd->ctx->daemon_user };
-	for (size_t i = 0; i < sizeof(fixed_fresh) / sizeof(fixed_fresh[0]); i++) {
-		char *swap = *fixed_fresh[i];
-		*fixed_fresh[i] = *fixed_running[i];
-		*fixed_running[i] = swap;
-	}
-	mb_context_free(&pd->ctx);
-	pd->ctx = fresh;
 	mb_info("context %s reloaded", pd->context_path);
 }
 

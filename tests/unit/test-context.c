@@ -286,6 +286,47 @@ static void test_store_password_is_kept_secret(void **state)
 	unlink(path);
 }
 
+static void write_context(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A reload takes the new values except those fixed at start, and a bad
+   file changes nothing. */
+static void test_reload_keeps_fixed_keys(void **state)
+{
+	char path[] = "/tmp/mailbag-context-XXXXXX", error[1024];
+	struct mb_error_text reload_error;
+	struct mb_context *ctx;
+
+	(void)state;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_context(path, "{\"store\": \"lmdb:/var/lib/a\", \"greylisting\": {\"delay\": 60},"
+		      " \"lmtpd\": {\"spool_dir\": \"/var/spool/a\"}}");
+	assert_int_equal(mb_context_load(path, &ctx, error, sizeof(error)), 0);
+	write_context(path, "{\"store\": \"lmdb:/var/lib/b\", \"greylisting\": {\"delay\": 120},"
+		      " \"lmtpd\": {\"spool_dir\": \"/var/spool/b\", \"timeout\": 7},"
+		      " \"policyd\": {\"policy_socket\": \"/run/b\"}}");
+	assert_int_equal(mb_context_reload(&ctx, path, &reload_error), 0);
+	assert_int_equal(ctx->greylist_delay, 120);
+	assert_int_equal(ctx->lmtpd_timeout, 7);
+	assert_string_equal(ctx->store, "lmdb:/var/lib/a");
+	assert_string_equal(ctx->lmtpd_spool_dir, "/var/spool/a");
+	assert_string_equal(ctx->policy_socket, "/var/spool/postfix/private/mailbag-policy");
+	write_context(path, "{\"greylisting\": {\"delay\": \"soon\"}}");
+	assert_int_equal(mb_context_reload(&ctx, path, &reload_error), -1);
+	assert_non_null(strstr(reload_error.text, "greylisting.delay"));
+	assert_int_equal(ctx->greylist_delay, 120);
+	mb_context_free(&ctx);
+	unlink(path);
+}
+
 static void test_redact_store_location(void **state)
 {
 	static const char *const redact_cases[][2] = {
@@ -346,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
 		cmocka_unit_test(test_store_password_is_kept_secret),
+		cmocka_unit_test(test_reload_keeps_fixed_keys),
 		cmocka_unit_test(test_redact_store_location),
 		cmocka_unit_test(test_parse_size),
 	};
