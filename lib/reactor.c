@@ -214,6 +214,19 @@ void mb_reactor_unwatch(struct mb_reactor *r, int fd, int mask)
 	}
 }
 
+int mb_reactor_watch_only(struct mb_reactor *r, int fd, int mask, mb_io_handler *on_readable,
+			  mb_io_handler *on_writable, void *data, struct mb_error_text *error_r)
+{
+	/* watch first: going from reading to writing never passes through
+	   "not watched", which would drop this round's other events */
+	if ((mask & MB_READABLE) != 0 && mb_reactor_watch(r, fd, MB_READABLE, on_readable, data, error_r) < 0)
+		return -1;
+	if ((mask & MB_WRITABLE) != 0 && mb_reactor_watch(r, fd, MB_WRITABLE, on_writable, data, error_r) < 0)
+		return -1;
+	mb_reactor_unwatch(r, fd, ~mask & (MB_READABLE | MB_WRITABLE));
+	return 0;
+}
+
 int mb_reactor_watched(const struct mb_reactor *r, int fd)
 {
 	if (fd < 0 || (size_t)fd >= r->fd_capacity)

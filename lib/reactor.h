@@ -93,6 +93,13 @@ int mb_reactor_watch(struct mb_reactor *reactor, int fd, int mask, mb_io_handler
 /* Stop watching fd in the directions of mask (those not watched are
    ignored). Unwatch both before closing fd. */
 void mb_reactor_unwatch(struct mb_reactor *reactor, int fd, int mask);
+/* Watch fd in exactly the directions of mask, reading with on_readable
+   and writing with on_writable, both with data; the other direction
+   (or both, for mask 0) is unwatched. What a connection calls after
+   each step: reading while it wants input, writing while output is
+   pending. 0, or -1 with error_r. */
+int mb_reactor_watch_only(struct mb_reactor *reactor, int fd, int mask, mb_io_handler *on_readable,
+			  mb_io_handler *on_writable, void *data, struct mb_error_text *error_r);
 /* The directions fd is watched in now (0 for none). */
 int mb_reactor_watched(const struct mb_reactor *reactor, int fd);
 

@@ -1,39 +1,42 @@
-/* server.c - the single-threaded epoll reactor of mailbag-policyd
+/* server.c - mailbag-policyd's connections, on lib/reactor.c
  *
  * SUMMARY
  *	Accepts connections on unix sockets, reads whatever arrives, hands
  *	complete requests to the socket's protocol and writes the replies
- *	back. It only moves bytes: every decision is in the protocol.
+ *	back. It only moves bytes: every decision is in the protocol. The
+ *	event loop is lib/reactor.c; the replies queue in a lib/buffer.c
+ *	buffer per connection.
+ *
+ *	A connection is watched for reading while it has no output
+ *	pending, and for writing (only) while it has: a client that does
+ *	not read its replies is not read from either.
  *
  *	Bounds: SERVER_MAX_CONNECTIONS connections (one more is accepted and
  *	closed at once), an unfinished request may not exceed the protocol's
  *	max_input, output per connection SERVER_MAX_OUTPUT, and a connection
  *	idle for SERVER_IDLE_TIMEOUT_SECONDS is closed (Postfix reconnects).
- *	Any of these closes that connection only.
+ *	Any of these closes that connection only. The idle check and the
+ *	caller's tick run from one reactor timer, once a second.
  */
 #include "server.h"
 
+#include "buffer.h"
 #include "daemon.h"
 #include "log.h"
+#include "reactor.h"
 
 #include <errno.h>
-#include <stdint.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#define SERVER_TICK_MS 1000
+
 struct server_output {
-	char *data;
-	size_t len, sent, alloc;
-	bool overflow;
+	struct mb_buffer buffer; /* bounded by SERVER_MAX_OUTPUT */
+	bool overflow;           /* an append failed: drop the connection */
 };
 
 struct connection {
@@ -44,13 +47,21 @@ struct connection {
 	struct server_output out;
 	void *state; /* the protocol's per-connection memory, or NULL */
 	bool close_after_flush;
-	uint32_t events; /* what epoll watches now */
 	time_t last_active;
 	struct connection *prev, *next;
 };
 
-/* epoll data for a listener: the index with this bit set */
-#define LISTENER_TAG ((uint64_t)1 << 63)
+struct listener {
+	const struct server_protocol *protocol;
+};
+
+struct tick_call {
+	server_tick_fn *fn;
+	void *context;
+};
+
+static struct connection *connections;
+static size_t connection_count;
 
 bool server_take_reload_request(void)
 {
@@ -59,33 +70,18 @@ bool server_take_reload_request(void)
 
 int server_output(struct server_output *out, const char *data, size_t len)
 {
-	if (out->len + len > SERVER_MAX_OUTPUT) {
+	struct mb_error_text error;
+
+	if (mb_buffer_append(&out->buffer, data, len, &error) < 0) {
 		out->overflow = true;
 		return -1;
 	}
-	if (out->len + len > out->alloc) {
-		size_t alloc = out->alloc == 0 ? 4096 : out->alloc;
-		while (alloc < out->len + len)
-			alloc *= 2;
-		char *grown = realloc(out->data, alloc);
-		if (grown == NULL) {
-			out->overflow = true;
-			return -1;
-		}
-		out->data = grown;
-		out->alloc = alloc;
-	}
-	memcpy(out->data + out->len, data, len);
-	out->len += len;
 	return 0;
 }
 
-static struct connection *connections;
-static size_t connection_count;
-
-static void connection_close(int epfd, struct connection *c)
+static void connection_close(struct mb_reactor *r, struct connection *c)
 {
-	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	mb_reactor_unwatch(r, c->fd, MB_READABLE | MB_WRITABLE);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -94,15 +90,49 @@ static void connection_close(int epfd, struct connection *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	free(c->in);
-	free(c->out.data);
+	mb_buffer_free(&c->out.buffer);
 	free(c->state);
 	free(c);
 	connection_count--;
 }
 
-static void accept_connections(int epfd, int listen_fd,
-			       const struct server_protocol *protocol)
+static void on_connection_readable(struct mb_reactor *r, int fd, int mask, void *data);
+static void on_connection_writable(struct mb_reactor *r, int fd, int mask, void *data);
+
+static int watch_connection(struct mb_reactor *r, struct connection *c, int mask,
+			    struct mb_error_text *error_r)
 {
+	return mb_reactor_watch_only(r, c->fd, mask, on_connection_readable, on_connection_writable, c,
+				     error_r);
+}
+
+static struct connection *connection_new(int fd, const struct server_protocol *protocol)
+{
+	struct connection *c = calloc(1, sizeof(*c));
+	char *in = malloc(protocol->max_input);
+	void *state = protocol->state_size > 0 ? calloc(1, protocol->state_size) : NULL;
+
+	if (c == NULL || in == NULL || (protocol->state_size > 0 && state == NULL)) {
+		free(c);
+		free(in);
+		free(state);
+		return NULL;
+	}
+	c->fd = fd;
+	c->protocol = protocol;
+	c->in = in;
+	c->state = state;
+	c->last_active = time(NULL);
+	mb_buffer_init(&c->out.buffer, SERVER_MAX_OUTPUT);
+	return c;
+}
+
+static void on_listener(struct mb_reactor *r, int listen_fd, int mask, void *data)
+{
+	const struct server_protocol *protocol = ((struct listener *)data)->protocol;
+	struct mb_error_text error;
+
+	(void)mask;
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -115,26 +145,14 @@ static void accept_connections(int epfd, int listen_fd,
 			close(fd);
 			continue;
 		}
-		struct connection *c = calloc(1, sizeof(*c));
-		char *in = malloc(protocol->max_input);
-		void *state = protocol->state_size > 0 ? calloc(1, protocol->state_size) : NULL;
-		if (c == NULL || in == NULL || (protocol->state_size > 0 && state == NULL)) {
-			free(c);
-			free(in);
-			free(state);
+		struct connection *c = connection_new(fd, protocol);
+		if (c == NULL) {
 			close(fd);
 			mb_error("out of memory accepting a connection");
 			continue;
 		}
-		c->fd = fd;
-		c->protocol = protocol;
-		c->in = in;
-		c->state = state;
-		c->last_active = time(NULL);
-		c->events = EPOLLIN;
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			mb_error("epoll_ctl: %s", strerror(errno));
+		if (watch_connection(r, c, MB_READABLE, &error) < 0) {
+			mb_error("%s", error.text);
 			free(c->in);
 			free(c->state);
 			free(c);
@@ -149,37 +167,36 @@ static void accept_connections(int epfd, int listen_fd,
 	}
 }
 
-/* flush - write pending output; false when the connection must go */
-static bool flush(int epfd, struct connection *c)
+/* flush - write pending output, then watch for what comes next; false
+   when the connection must go */
+static bool flush(struct mb_reactor *r, struct connection *c)
 {
-	while (c->out.sent < c->out.len) {
-		ssize_t n = write(c->fd, c->out.data + c->out.sent, c->out.len - c->out.sent);
+	struct mb_buffer *out = &c->out.buffer;
+	struct mb_error_text error;
+
+	while (mb_buffer_length(out) > 0) {
+		ssize_t n = write(c->fd, mb_buffer_pending(out), mb_buffer_length(out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0)
 			return false;
-		c->out.sent += (size_t)n;
+		mb_buffer_consume(out, (size_t)n);
 	}
-	bool pending = c->out.sent < c->out.len;
-	if (!pending) {
-		c->out.len = c->out.sent = 0;
-		if (c->close_after_flush)
-			return false;
-	}
-	uint32_t want = pending ? EPOLLOUT : (c->close_after_flush ? 0 : EPOLLIN);
-	if (want != c->events) {
-		/* only when it changes: one syscall less per request */
-		struct epoll_event ev = { .events = want, .data.ptr = c };
-		epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->events = want;
+	bool pending = mb_buffer_length(out) > 0;
+	if (!pending && c->close_after_flush)
+		return false;
+	/* no syscall when the direction stays: one less per request */
+	if (watch_connection(r, c, pending ? MB_WRITABLE : MB_READABLE, &error) < 0) {
+		mb_warning("%s: %s, closing connection", c->protocol->name, error.text);
+		return false;
 	}
 	return true;
 }
 
-/* on_readable - read, process complete requests; false to close */
-static bool on_readable(struct connection *c)
+/* read_requests - read, process complete requests; false to close */
+static bool read_requests(struct connection *c)
 {
 	const struct server_protocol *p = c->protocol;
 
@@ -209,73 +226,96 @@ static bool on_readable(struct connection *c)
 			c->close_after_flush = true;
 			return true;
 		}
-		if (c->out.len > 0)
+		if (mb_buffer_length(&c->out.buffer) > 0)
 			return true; /* write before reading more */
 	}
 }
 
-static void close_idle(int epfd, time_t now)
+static void on_connection_readable(struct mb_reactor *r, int fd, int mask, void *data)
 {
-	struct connection *c = connections, *next;
+	struct connection *c = data;
 
-	for (; c != NULL; c = next) {
-		next = c->next;
-		if (now - c->last_active > SERVER_IDLE_TIMEOUT_SECONDS)
-			connection_close(epfd, c);
+	(void)fd;
+	(void)mask;
+	if (!c->close_after_flush && !read_requests(c)) {
+		connection_close(r, c);
+		return;
 	}
+	if (!flush(r, c))
+		connection_close(r, c);
 }
 
-int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
-	       size_t count, server_tick_fn *tick, void *tick_context)
+static void on_connection_writable(struct mb_reactor *r, int fd, int mask, void *data)
 {
-	struct epoll_event events[64];
-	time_t last_sweep = time(NULL);
-	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct connection *c = data;
 
-	if (epfd < 0 || mb_signals_install() < 0) {
-		mb_error("cannot set up the event loop: %s", strerror(errno));
-		return -1;
+	(void)fd;
+	(void)mask;
+	if (!flush(r, c))
+		connection_close(r, c);
+}
+
+/* on_tick - once a second: idle connections, then the caller's tick */
+static long long on_tick(struct mb_reactor *r, long long id, void *data)
+{
+	const struct tick_call *tick = data;
+	time_t now = time(NULL);
+	struct connection *next;
+
+	(void)id;
+	for (struct connection *c = connections; c != NULL; c = next) {
+		next = c->next;
+		if (now - c->last_active > SERVER_IDLE_TIMEOUT_SECONDS)
+			connection_close(r, c);
 	}
+	if (tick->fn != NULL)
+		tick->fn(tick->context, now);
+	return SERVER_TICK_MS;
+}
+
+/* serve - watch the listeners, add the tick and run until stopped */
+static int serve(struct mb_reactor *r, const int *listen_fds, struct listener *listeners, size_t count,
+		 struct tick_call *tick)
+{
+	struct mb_error_text error;
+
 	for (size_t i = 0; i < count; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTENER_TAG | i };
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fds[i], &ev) < 0) {
-			mb_error("epoll_ctl on listener: %s", strerror(errno));
-			close(epfd);
+		if (mb_reactor_watch(r, listen_fds[i], MB_READABLE, on_listener, &listeners[i], &error) < 0) {
+			mb_error("cannot watch the %s socket: %s", listeners[i].protocol->name, error.text);
 			return -1;
 		}
 	}
-	while (!mb_stop_requested()) {
-		int n = epoll_wait(epfd, events, 64, 1000);
-		if (n < 0 && errno != EINTR) {
-			mb_error("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if ((events[i].data.u64 & LISTENER_TAG) != 0) {
-				size_t idx = (size_t)(events[i].data.u64 & ~LISTENER_TAG);
-				accept_connections(epfd, listen_fds[idx], protocols[idx]);
-				continue;
-			}
-			struct connection *c = events[i].data.ptr;
-			bool keep = true;
-			if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
-			    !c->close_after_flush)
-				keep = on_readable(c);
-			if (keep)
-				keep = flush(epfd, c);
-			if (!keep)
-				connection_close(epfd, c);
-		}
-		time_t now = time(NULL);
-		if (now != last_sweep) {
-			close_idle(epfd, now);
-			last_sweep = now;
-			if (tick != NULL)
-				tick(tick_context, now);
-		}
+	if (mb_reactor_add_timer(r, SERVER_TICK_MS, on_tick, tick, &error) < 0) {
+		mb_error("cannot set up the event loop: %s", error.text);
+		return -1;
 	}
-	while (connections != NULL)
-		connection_close(epfd, connections);
-	close(epfd);
+	if (mb_reactor_run(r, &error) < 0)
+		mb_error("%s", error.text); /* stops the daemon */
 	return 0;
+}
+
+int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
+	       size_t count, server_tick_fn *tick_fn, void *tick_context)
+{
+	struct mb_error_text error;
+	struct tick_call tick = { .fn = tick_fn, .context = tick_context };
+	struct listener *listeners = calloc(count, sizeof(*listeners));
+	struct mb_reactor *r = mb_reactor_new(&error);
+
+	if (listeners == NULL || r == NULL || mb_signals_install() < 0) {
+		mb_error("cannot set up the event loop: %s", r == NULL ? error.text : strerror(errno));
+		free(listeners);
+		mb_reactor_free(&r);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++)
+		listeners[i].protocol = protocols[i];
+	int ret = serve(r, listen_fds, listeners, count, &tick);
+	while (connections != NULL)
+		connection_close(r, connections);
+	for (size_t i = 0; i < count; i++)
+		mb_reactor_unwatch(r, listen_fds[i], MB_READABLE);
+	mb_reactor_free(&r);
+	free(listeners);
+	return ret;
 }

@@ -1,4 +1,4 @@
-/* server.h - the single-threaded epoll reactor of mailbag-policyd (see server.c). */
+/* server.h - mailbag-policyd's connections, on lib/reactor.c (see server.c). */
 #ifndef MAILBAG_SERVER_H
 #define MAILBAG_SERVER_H
 
@@ -28,8 +28,9 @@ struct server_protocol {
 };
 
 struct server_output;
-/* Append bytes to the connection's output. Returns 0 or -1 (over
-   SERVER_MAX_OUTPUT: the connection is dropped). */
+/* Append bytes to the connection's output (a lib/buffer.c buffer).
+   Returns 0 or -1 (over SERVER_MAX_OUTPUT pending, or out of memory:
+   the connection is dropped). */
 int server_output(struct server_output *out, const char *data, size_t len);
 
 /* Called about once a second, between requests (housekeeping). */
