@@ -1,4 +1,5 @@
-/* bridge.h - what mailbag-lmtpd's sessions share (see main.c, session.c). */
+/* bridge.h - what mailbag-lmtpd's sessions share (see main.c, session.c,
+   bridge-store.c). */
 #ifndef MAILBAG_BRIDGE_H
 #define MAILBAG_BRIDGE_H
 
@@ -25,8 +26,8 @@ struct bridge {
 	size_t session_count;
 };
 
-/* The open store, opening it if needed (at most once a second); NULL
-   when it cannot be opened (logged). */
+/* bridge-store.c: the open store, opening it if needed (at most once a
+   second); NULL when it cannot be opened (logged). */
 struct mb_store *bridge_store(struct bridge *bridge);
 
 /* session.c: accept Postfix sessions on a listening socket */

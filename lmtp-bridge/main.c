@@ -35,13 +35,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-struct mb_store *bridge_store(struct bridge *b)
-{
-	char error[1024];
-
-	return mb_daemon_store(b->ctx->store, &b->store, &b->last_open_attempt, error, sizeof(error));
-}
-
 /* reload_context - on SIGHUP; a file that does not load keeps the
    running settings, and what was set up at start stays
    (mb_context_reload). Sessions copy what they need of the context, so

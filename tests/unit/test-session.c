@@ -36,14 +36,6 @@
 #include "loop.h"
 #include "store-fixture.h"
 
-/* main.c's, which the daemon links and this test does not */
-struct mb_store *bridge_store(struct bridge *b)
-{
-	char error[1024];
-
-	return mb_daemon_store(b->ctx->store, &b->store, &b->last_open_attempt, error, sizeof(error));
-}
-
 #define WAIT_MS 5000
 
 struct conn {
