@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "context.h"
-#include "loop.h"
+#include "error-text.h"
+#include "reactor.h"
 #include "store.h"
 
 #define BRIDGE_MAX_SESSIONS 1000
@@ -18,10 +19,9 @@ struct session;
 struct bridge {
 	const char *context_path;
 	struct mb_context *ctx;
+	struct mb_reactor *reactor;  /* the one event loop (lib/reactor.c) */
 	struct mb_store *store;      /* NULL until it opens (see bridge_store) */
 	time_t last_open_attempt;
-	struct watch listener;
-	struct watch tcp_listener;   /* lmtpd.listen_tcp, fd -1 when off */
 	struct session *sessions;    /* every open Postfix session */
 	size_t session_count;
 };
@@ -30,11 +30,13 @@ struct bridge {
    second); NULL when it cannot be opened (logged). */
 struct mb_store *bridge_store(struct bridge *bridge);
 
-/* session.c: accept Postfix sessions on a listening socket */
-void session_accept(struct bridge *bridge, int listen_fd);
+/* session.c: accept Postfix sessions on a listening socket (watched on
+   bridge->reactor until the caller unwatches it). 0, or -1 with error_r. */
+int session_listen(struct bridge *bridge, int listen_fd, struct mb_error_text *error_r);
 /* About once a second: timeouts of sessions and their upstreams. */
 void sessions_tick(struct bridge *bridge, time_t now);
-/* Close every session (at exit). */
+/* Close every session (at exit; their memory goes with the reactor's
+   deferred calls). */
 void sessions_close_all(struct bridge *bridge);
 
 #endif

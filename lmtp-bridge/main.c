@@ -11,7 +11,7 @@
  *
  *	Start-up: read the context, make the spool directory and the
  *	listening socket as root, then drop to daemon_user for good. One
- *	process, one thread, one epoll loop (loop.c). SIGTERM stops it
+ *	process, one thread, one event loop (lib/reactor.c). SIGTERM stops it
  *	(messages in flight are not acknowledged, so Postfix delivers them
  *	again, and the journal keeps that from delivering twice); SIGHUP
  *	rereads the context (the socket, spool, store and user stay).
@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -50,22 +49,21 @@ static void reload_context(struct bridge *b)
 	mb_info("context %s reloaded", b->context_path);
 }
 
-static void tick(void *context, time_t now)
+/* tick - a reactor timer, once a second */
+static long long tick(struct mb_reactor *r, long long id, void *context)
 {
 	struct bridge *b = context;
+	time_t now = time(NULL);
 	char error[512];
 
-	if (loop_take_reload_request())
+	(void)r;
+	(void)id;
+	if (mb_take_reload_request())
 		reload_context(b);
 	sessions_tick(b, now);
 	if (b->store != NULL && mb_state_maintain(b->store, (int64_t)now, error, sizeof(error)) < 0)
 		mb_error("state housekeeping: %s", error);
-}
-
-static void on_listener(struct watch *w, uint32_t events)
-{
-	(void)events;
-	session_accept(w->owner, w->fd);
+	return 1000;
 }
 
 /* make_spool_dir - the spool directory, 0700 and owned by daemon_user */
@@ -160,37 +158,35 @@ int main(int argc, char **argv)
 		mb_error("%s", error);
 		return EX_NOPERM;
 	}
-	if (loop_init() < 0) {
-		mb_error("cannot set up the event loop: %s", strerror(errno));
+	struct mb_error_text loop_error = { "" };
+	if (mb_signals_install() < 0 || (bridge.reactor = mb_reactor_new(&loop_error)) == NULL ||
+	    mb_reactor_add_timer(bridge.reactor, 1000, tick, &bridge, &loop_error) < 0) {
+		mb_error("cannot set up the event loop: %s",
+			 loop_error.text[0] != '\0' ? loop_error.text : strerror(errno));
 		return EX_OSERR;
 	}
 	bridge_store(&bridge); /* logs now if the store is missing */
-	bridge.listener.fd = fd;
-	bridge.listener.handler = on_listener;
-	bridge.listener.owner = &bridge;
-	if (loop_set(&bridge.listener, EPOLLIN) < 0) {
-		mb_error("cannot watch %s: %s", ctx->lmtpd_socket, strerror(errno));
+	if (session_listen(&bridge, fd, &loop_error) < 0) {
+		mb_error("cannot watch %s: %s", ctx->lmtpd_socket, loop_error.text);
 		return EX_OSERR;
 	}
-	bridge.tcp_listener.fd = tcp_fd;
-	bridge.tcp_listener.handler = on_listener;
-	bridge.tcp_listener.owner = &bridge;
-	if (tcp_fd >= 0 && loop_set(&bridge.tcp_listener, EPOLLIN) < 0) {
-		mb_error("cannot watch %s: %s", ctx->lmtpd_listen_tcp, strerror(errno));
+	if (tcp_fd >= 0 && session_listen(&bridge, tcp_fd, &loop_error) < 0) {
+		mb_error("cannot watch %s: %s", ctx->lmtpd_listen_tcp, loop_error.text);
 		return EX_OSERR;
 	}
 	mb_info("serving LMTP on %s%s%s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd_socket,
 		tcp_fd >= 0 ? " and " : "", tcp_fd >= 0 ? ctx->lmtpd_listen_tcp : "",
 		ctx->lmtpd_dovecot_lmtp, ctx->lmtpd_node_count);
-	int ret = loop_run(tick, &bridge);
+	int ret = mb_reactor_run(bridge.reactor, &loop_error);
 	mb_info("stopping");
 	sessions_close_all(&bridge);
-	loop_forget(&bridge.listener);
+	mb_reactor_unwatch(bridge.reactor, fd, MB_READABLE);
 	close(fd);
 	if (tcp_fd >= 0) {
-		loop_forget(&bridge.tcp_listener);
+		mb_reactor_unwatch(bridge.reactor, tcp_fd, MB_READABLE);
 		close(tcp_fd);
 	}
+	mb_reactor_free(&bridge.reactor);
 	unlink(bridge.ctx->lmtpd_socket); /* may fail after the drop: replaced at start */
 	mb_store_close(&bridge.store);
 	mb_context_free(&bridge.ctx);

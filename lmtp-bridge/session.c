@@ -23,6 +23,8 @@
  *	behind: nothing reaches Dovecot before the final dot.
  */
 #include "bridge.h"
+#include "buffer.h"
+#include "grow.h"
 #include "journal.h"
 #include "lmtp-proto.h"
 #include "log.h"
@@ -36,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,7 +54,7 @@ enum session_state {
 };
 
 struct session {
-	struct watch watch;
+	int fd;              /* -1 once closed */
 	struct bridge *bridge;
 	struct session *prev, *next;
 	struct session *wait_prev, *wait_next; /* in the waiting list (S_WAITING) */
@@ -64,8 +65,7 @@ struct session {
 	time_t last_active;
 	char in[SESSION_IN_MAX];
 	size_t in_len;
-	char *out;
-	size_t out_len, out_sent, out_alloc;
+	struct mb_buffer out; /* replies not sent yet, SESSION_OUT_MAX at most */
 	/* the transaction */
 	char sender[LMTP_PATH_MAX + 1];
 	uint64_t declared_size;
@@ -99,25 +99,10 @@ static void reply(struct session *s, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	memcpy(line + n, "\r\n", 2);
-	size_t len = (size_t)n + 2;
-	if (s->out_len + len > SESSION_OUT_MAX) {
-		s->closing = true; /* a client that never reads its replies */
-		return;
-	}
-	if (s->out_len + len > s->out_alloc) {
-		size_t alloc = s->out_alloc == 0 ? 4096 : s->out_alloc;
-		while (alloc < s->out_len + len)
-			alloc *= 2;
-		char *grown = realloc(s->out, alloc);
-		if (grown == NULL) {
-			s->closing = true;
-			return;
-		}
-		s->out = grown;
-		s->out_alloc = alloc;
-	}
-	memcpy(s->out + s->out_len, line, len);
-	s->out_len += len;
+	/* over the limit: a client that never reads its replies */
+	struct mb_error_text error;
+	if (mb_buffer_append(&s->out, line, (size_t)n + 2, &error) < 0)
+		s->closing = true;
 }
 
 /* Mailboxes being delivered to
@@ -225,13 +210,14 @@ static void free_session(void *ptr)
 
 	message_free(&s->message);
 	free(s->recipients);
-	free(s->out);
+	mb_buffer_free(&s->out);
 	free(s);
 }
 
 static void session_close(struct session *s)
 {
 	struct bridge *b = s->bridge;
+	struct mb_error_text error;
 
 	for (size_t i = 0; i < s->upstream_count; i++)
 		upstream_free(s->upstreams[i]);
@@ -242,10 +228,10 @@ static void session_close(struct session *s)
 		mark_busy(s, false);
 		start_waiting();
 	}
-	if (s->watch.fd >= 0) {
-		int fd = s->watch.fd;
-		loop_forget(&s->watch);
-		close(fd);
+	if (s->fd >= 0) {
+		mb_reactor_unwatch(b->reactor, s->fd, MB_READABLE | MB_WRITABLE);
+		close(s->fd);
+		s->fd = -1;
 	}
 	if (s->prev != NULL)
 		s->prev->next = s->next;
@@ -256,25 +242,31 @@ static void session_close(struct session *s)
 	b->session_count--;
 	if (s->state != S_COMMANDS)
 		mb_info("session closed in the middle of a transaction: nothing was delivered for it");
-	if (loop_defer(s, free_session) < 0)
-		mb_error("out of memory: a closed session leaks");
+	/* freed after the round: whoever called this looks at s->fd next */
+	if (mb_reactor_defer(b->reactor, free_session, s, &error) < 0)
+		mb_error("%s: a closed session leaks", error.text);
 }
+
+static void on_session_readable(struct mb_reactor *r, int fd, int mask, void *data);
+static void on_session_writable(struct mb_reactor *r, int fd, int mask, void *data);
 
 /* update_watch - read while there is room and no delivery is waiting
    on input order; write while replies are pending */
 static void update_watch(struct session *s)
 {
-	uint32_t events = 0;
+	struct mb_error_text error;
+	int mask = 0;
 
 	if (!s->closing && s->in_len < sizeof(s->in))
-		events |= EPOLLIN;
-	if (s->out_sent < s->out_len)
-		events |= EPOLLOUT;
-	if (s->closing && s->out_sent == s->out_len) {
+		mask |= MB_READABLE;
+	if (mb_buffer_length(&s->out) > 0)
+		mask |= MB_WRITABLE;
+	if (s->closing && mb_buffer_length(&s->out) == 0) {
 		session_close(s);
 		return;
 	}
-	if (loop_set(&s->watch, events) < 0)
+	if (mb_reactor_watch_only(s->bridge->reactor, s->fd, mask, on_session_readable, on_session_writable, s,
+				  &error) < 0)
 		session_close(s);
 }
 
@@ -467,8 +459,8 @@ static struct upstream *upstream_for(struct session *s, const struct recipient *
 			return s->upstreams[i];
 	}
 	struct upstream *up = s->upstream_count < MB_NODES_MAX + 1 ?
-		upstream_new(r->node_name, r->node_address, s->bridge->ctx->hostname, journal_delivered,
-			     upstream_done, s) : NULL;
+		upstream_new(s->bridge->reactor, r->node_name, r->node_address, s->bridge->ctx->hostname,
+			     journal_delivered, upstream_done, s) : NULL;
 	if (up == NULL) {
 		for (size_t i = 0; i < s->recipient_count; i++) {
 			struct recipient *other = &s->recipients[i];
@@ -487,11 +479,11 @@ static void upstream_done(void *owner)
 {
 	struct session *s = owner;
 
-	if (s->watch.fd < 0)
+	if (s->fd < 0)
 		return; /* closed meanwhile */
 	if (s->upstreams_pending > 0 && --s->upstreams_pending == 0)
 		finish_delivery(s);
-	if (s->watch.fd >= 0 && flush_output(s))
+	if (s->fd >= 0 && flush_output(s))
 		update_watch(s);
 }
 
@@ -555,15 +547,14 @@ static void on_rcpt(struct session *s, const struct lmtp_command *cmd)
 		return;
 	}
 	route_recipient(ctx, bridge_store(s->bridge), cmd->path, s->declared_size, (int64_t)time(NULL), &route);
-	if (route.code == 250 && s->recipient_count == s->recipient_alloc) {
-		size_t alloc = s->recipient_alloc == 0 ? 16 : s->recipient_alloc * 2;
-		struct recipient *grown = realloc(s->recipients, alloc * sizeof(*grown));
+	if (route.code == 250) {
+		struct recipient *grown = mb_grow(s->recipients, &s->recipient_alloc, s->recipient_count + 1,
+						  sizeof(*s->recipients), 16);
 		if (grown == NULL) {
 			reply(s, "452 4.3.0 <%s>: out of memory; try again later", cmd->path);
 			return;
 		}
 		s->recipients = grown;
-		s->recipient_alloc = alloc;
 	}
 	if (route.code == 250) {
 		struct recipient *r = &s->recipients[s->recipient_count++];
@@ -666,9 +657,9 @@ static void process_input(struct session *s)
 
 /* I/O */
 
-static void on_readable(struct session *s)
+static void read_input(struct session *s)
 {
-	ssize_t n = read(s->watch.fd, s->in + s->in_len, sizeof(s->in) - s->in_len);
+	ssize_t n = read(s->fd, s->in + s->in_len, sizeof(s->in) - s->in_len);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -683,8 +674,8 @@ static void on_readable(struct session *s)
 
 static bool flush_output(struct session *s)
 {
-	while (s->out_sent < s->out_len) {
-		ssize_t n = write(s->watch.fd, s->out + s->out_sent, s->out_len - s->out_sent);
+	while (mb_buffer_length(&s->out) > 0) {
+		ssize_t n = write(s->fd, mb_buffer_pending(&s->out), mb_buffer_length(&s->out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -693,28 +684,35 @@ static bool flush_output(struct session *s)
 			session_close(s);
 			return false;
 		}
-		s->out_sent += (size_t)n;
+		mb_buffer_consume(&s->out, (size_t)n);
 	}
-	if (s->out_sent == s->out_len)
-		s->out_sent = s->out_len = 0;
 	return true;
 }
 
-static void on_session_event(struct watch *w, uint32_t events)
+static void on_session_readable(struct mb_reactor *r, int fd, int mask, void *data)
 {
-	struct session *s = w->owner;
+	struct session *s = data;
 
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		on_readable(s);
-		if (s->watch.fd < 0)
-			return;
-	}
-	if (!flush_output(s))
-		return;
-	update_watch(s);
+	(void)r;
+	(void)fd;
+	(void)mask;
+	read_input(s);
+	if (s->fd >= 0 && flush_output(s))
+		update_watch(s);
 }
 
-void session_accept(struct bridge *b, int listen_fd)
+static void on_session_writable(struct mb_reactor *r, int fd, int mask, void *data)
+{
+	struct session *s = data;
+
+	(void)r;
+	(void)fd;
+	(void)mask;
+	if (flush_output(s))
+		update_watch(s);
+}
+
+static void session_accept(struct bridge *b, int listen_fd)
 {
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -732,10 +730,9 @@ void session_accept(struct bridge *b, int listen_fd)
 			close(fd);
 			continue;
 		}
-		s->watch.fd = fd;
-		s->watch.handler = on_session_event;
-		s->watch.owner = s;
+		s->fd = fd;
 		s->bridge = b;
+		mb_buffer_init(&s->out, SESSION_OUT_MAX);
 		s->last_active = time(NULL);
 		message_init(&s->message, b->ctx->lmtpd_spool_dir, b->ctx->lmtpd_max_message_bytes);
 		s->next = b->sessions;
@@ -749,6 +746,18 @@ void session_accept(struct bridge *b, int listen_fd)
 	}
 }
 
+static void on_listener(struct mb_reactor *r, int fd, int mask, void *data)
+{
+	(void)r;
+	(void)mask;
+	session_accept(data, fd);
+}
+
+int session_listen(struct bridge *b, int listen_fd, struct mb_error_text *error_r)
+{
+	return mb_reactor_watch(b->reactor, listen_fd, MB_READABLE, on_listener, b, error_r);
+}
+
 void sessions_tick(struct bridge *b, time_t now)
 {
 	struct session *next;
@@ -757,7 +766,7 @@ void sessions_tick(struct bridge *b, time_t now)
 		next = s->next;
 		for (size_t i = 0; i < s->upstream_count; i++)
 			upstream_tick(s->upstreams[i], now);
-		if (s->watch.fd < 0)
+		if (s->fd < 0)
 			continue;
 		if (s->state != S_DELIVERING && s->state != S_WAITING &&
 		    now - s->last_active > b->ctx->lmtpd_timeout) {

@@ -18,9 +18,10 @@
  *	sent once more on a fresh connection.
  */
 #include "upstream.h"
+#include "buffer.h"
+#include "grow.h"
 #include "lmtp-proto.h"
 #include "log.h"
-#include "loop.h"
 #include "sockaddr.h"
 
 #include <errno.h>
@@ -28,12 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define UPSTREAM_IN_MAX 8192
 #define BODY_CHUNK 16384
+/* never reached: 1000 RCPT lines of 530 bytes, or the body kept under
+   three chunks; a bound all the same */
+#define UPSTREAM_OUT_MAX (1024 * 1024)
 
 enum upstream_state {
 	UP_CLOSED,      /* no connection */
@@ -47,7 +50,8 @@ enum upstream_state {
 };
 
 struct upstream {
-	struct watch watch;
+	struct mb_reactor *reactor;
+	int fd;                 /* -1 when there is no connection */
 	enum upstream_state state;
 	char node_name[40];
 	char address[210];
@@ -60,13 +64,13 @@ struct upstream {
 	const char *sender;
 	struct recipient *recipients;
 	size_t *indexes;
-	size_t count, alloc;
+	size_t count, indexes_capacity;
 	const struct message *message;
 	const char *prefix;     /* header lines sent before the message */
 	size_t replies_seen;    /* in UP_REPLIES: MAIL = 0, RCPTs 1..count, DATA count+1 */
 	bool mail_ok;
 	size_t *accepted;       /* indexes (into indexes[]) Dovecot accepted at RCPT */
-	size_t accepted_count, finals_seen;
+	size_t accepted_capacity, accepted_count, finals_seen;
 	uint64_t body_offset;
 	bool body_line_start, body_end_sent;
 	bool reused, retried;
@@ -75,11 +79,8 @@ struct upstream {
 	/* buffers */
 	char in[UPSTREAM_IN_MAX];
 	size_t in_len;
-	char *out;
-	size_t out_len, out_sent, out_alloc;
+	struct mb_buffer out;
 };
-
-static void on_event(struct watch *w, uint32_t events);
 
 void recipient_answer(struct recipient *r, int code, const char *fmt, ...)
 {
@@ -92,17 +93,17 @@ void recipient_answer(struct recipient *r, int code, const char *fmt, ...)
 	va_end(args);
 }
 
-struct upstream *upstream_new(const char *node_name, const char *address, const char *hostname,
-			      void (*delivered)(void *owner, struct recipient *r),
+struct upstream *upstream_new(struct mb_reactor *reactor, const char *node_name, const char *address,
+			      const char *hostname, void (*delivered)(void *owner, struct recipient *r),
 			      void (*done)(void *owner), void *owner)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 
 	if (up == NULL)
 		return NULL;
-	up->watch.fd = -1;
-	up->watch.handler = on_event;
-	up->watch.owner = up;
+	up->reactor = reactor;
+	up->fd = -1;
+	mb_buffer_init(&up->out, UPSTREAM_OUT_MAX);
 	snprintf(up->node_name, sizeof(up->node_name), "%s", node_name);
 	snprintf(up->address, sizeof(up->address), "%s", address);
 	snprintf(up->hostname, sizeof(up->hostname), "%s", hostname);
@@ -114,21 +115,21 @@ struct upstream *upstream_new(const char *node_name, const char *address, const 
 
 static void close_connection(struct upstream *up)
 {
-	if (up->watch.fd >= 0) {
-		int fd = up->watch.fd;
-		loop_forget(&up->watch);
-		close(fd);
+	if (up->fd >= 0) {
+		mb_reactor_unwatch(up->reactor, up->fd, MB_READABLE | MB_WRITABLE);
+		close(up->fd);
+		up->fd = -1;
 	}
 	up->state = UP_CLOSED;
 	up->in_len = 0;
-	up->out_len = up->out_sent = 0;
+	mb_buffer_clear(&up->out);
 }
 
 static void free_upstream(void *ptr)
 {
 	struct upstream *up = ptr;
 
-	free(up->out);
+	mb_buffer_free(&up->out);
 	free(up->indexes);
 	free(up->accepted);
 	free(up);
@@ -136,13 +137,16 @@ static void free_upstream(void *ptr)
 
 void upstream_free(struct upstream *up)
 {
+	struct mb_error_text error;
+
 	if (up == NULL)
 		return;
 	close_connection(up);
 	up->active = false;
 	up->owner = NULL; /* a report still queued goes nowhere */
-	if (loop_defer(up, free_upstream) < 0)
-		mb_error("out of memory: an upstream session leaks");
+	/* after the round: a report queued for it checks up->owner */
+	if (mb_reactor_defer(up->reactor, free_upstream, up, &error) < 0)
+		mb_error("%s: an upstream session leaks", error.text);
 }
 
 bool upstream_busy(const struct upstream *up)
@@ -157,19 +161,9 @@ const char *upstream_address(const struct upstream *up)
 
 static int append(struct upstream *up, const char *data, size_t len)
 {
-	if (up->out_len + len > up->out_alloc) {
-		size_t alloc = up->out_alloc == 0 ? 4096 : up->out_alloc;
-		while (alloc < up->out_len + len)
-			alloc *= 2;
-		char *grown = realloc(up->out, alloc);
-		if (grown == NULL)
-			return -1;
-		up->out = grown;
-		up->out_alloc = alloc;
-	}
-	memcpy(up->out + up->out_len, data, len);
-	up->out_len += len;
-	return 0;
+	struct mb_error_text error;
+
+	return mb_buffer_append(&up->out, data, len, &error);
 }
 
 static int appendf(struct upstream *up, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -199,9 +193,11 @@ static void report_done(void *ptr)
    upstream_start() or a reply being read */
 static void finish(struct upstream *up)
 {
+	struct mb_error_text error;
+
 	up->active = false;
-	if (loop_defer(up, report_done) < 0)
-		mb_error("out of memory: a finished delivery is not reported; the session will time out");
+	if (mb_reactor_defer(up->reactor, report_done, up, &error) < 0)
+		mb_error("%s: a finished delivery is not reported; the session will time out", error.text);
 }
 
 /* fail - no (more) answers from Dovecot: a 4xx for each open recipient */
@@ -225,16 +221,22 @@ static void fail(struct upstream *up, const char *why)
 	finish(up);
 }
 
-static void watch_for(struct upstream *up, uint32_t events)
+static void on_upstream_readable(struct mb_reactor *r, int fd, int mask, void *data);
+static void on_upstream_writable(struct mb_reactor *r, int fd, int mask, void *data);
+
+static void watch_for(struct upstream *up, int mask)
 {
-	if (loop_set(&up->watch, events) < 0)
+	struct mb_error_text error;
+
+	if (mb_reactor_watch_only(up->reactor, up->fd, mask, on_upstream_readable, on_upstream_writable, up,
+				  &error) < 0)
 		fail(up, "could not be watched");
 }
 
 /* want_output - watch for writability while output is pending */
 static void want_output(struct upstream *up)
 {
-	watch_for(up, EPOLLIN | (up->out_sent < up->out_len ? EPOLLOUT : 0));
+	watch_for(up, MB_READABLE | (mb_buffer_length(&up->out) > 0 ? MB_WRITABLE : 0));
 }
 
 static int open_socket(struct upstream *up)
@@ -269,11 +271,10 @@ static void connect_now(struct upstream *up)
 		fail(up, why);
 		return;
 	}
-	up->watch.fd = fd;
-	up->watch.events = 0;
+	up->fd = fd;
 	up->state = UP_CONNECTING;
 	up->reused = false;
-	watch_for(up, EPOLLOUT);
+	watch_for(up, MB_WRITABLE);
 }
 
 /* send_transaction - MAIL, the RCPTs and DATA in one go */
@@ -301,23 +302,21 @@ void upstream_start(struct upstream *up, const char *sender, struct recipient *r
 		    const size_t *indexes, size_t count, const struct message *message,
 		    const char *prefix, time_t now, int64_t timeout)
 {
-	if (count > up->alloc) {
-		size_t *grown = realloc(up->indexes, count * sizeof(*grown));
-		size_t *grown_accepted = grown == NULL ? NULL : realloc(up->accepted, count * sizeof(*grown_accepted));
-		if (grown != NULL)
-			up->indexes = grown;
-		if (grown_accepted != NULL)
-			up->accepted = grown_accepted;
-		if (grown == NULL || grown_accepted == NULL) {
-			for (size_t i = 0; i < count; i++) {
-				struct recipient *r = &recipients[indexes[i]];
-				recipient_answer(r, 451, "451 4.3.0 <%s>: out of memory; try again later", r->path);
-			}
-			up->active = true;
-			finish(up);
-			return;
+	size_t *grown = mb_grow(up->indexes, &up->indexes_capacity, count, sizeof(*up->indexes), 0);
+	size_t *grown_accepted = grown == NULL ? NULL :
+		mb_grow(up->accepted, &up->accepted_capacity, count, sizeof(*up->accepted), 0);
+	if (grown != NULL)
+		up->indexes = grown;
+	if (grown_accepted != NULL)
+		up->accepted = grown_accepted;
+	if (grown == NULL || grown_accepted == NULL) {
+		for (size_t i = 0; i < count; i++) {
+			struct recipient *r = &recipients[indexes[i]];
+			recipient_answer(r, 451, "451 4.3.0 <%s>: out of memory; try again later", r->path);
 		}
-		up->alloc = count;
+		up->active = true;
+		finish(up);
+		return;
 	}
 	memcpy(up->indexes, indexes, count * sizeof(*indexes));
 	up->count = count;
@@ -365,7 +364,7 @@ static void fill_body(struct upstream *up)
 {
 	char chunk[BODY_CHUNK], stuffed[2 * BODY_CHUNK];
 
-	while (up->out_len - up->out_sent < BODY_CHUNK && !up->body_end_sent) {
+	while (mb_buffer_length(&up->out) < BODY_CHUNK && !up->body_end_sent) {
 		long n = message_read(up->message, up->body_offset, chunk, sizeof(chunk));
 		if (n < 0) {
 			fail(up, "could not be sent the message (spool read error)");
@@ -490,7 +489,7 @@ static void read_replies(struct upstream *up)
 {
 	size_t pos = 0;
 
-	while (up->watch.fd >= 0) {
+	while (up->fd >= 0) {
 		char *eol = memchr(up->in + pos, '\n', up->in_len - pos);
 		if (eol == NULL)
 			break;
@@ -508,7 +507,7 @@ static void read_replies(struct upstream *up)
 		if (last)
 			on_reply(up, code, line, len);
 	}
-	if (up->watch.fd < 0)
+	if (up->fd < 0)
 		return;
 	memmove(up->in, up->in + pos, up->in_len - pos);
 	up->in_len -= pos;
@@ -518,7 +517,7 @@ static void read_replies(struct upstream *up)
 
 static void on_readable(struct upstream *up)
 {
-	ssize_t n = read(up->watch.fd, up->in + up->in_len, sizeof(up->in) - up->in_len);
+	ssize_t n = read(up->fd, up->in + up->in_len, sizeof(up->in) - up->in_len);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -548,18 +547,18 @@ static void on_writable(struct upstream *up)
 	if (up->state == UP_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
-		if (getsockopt(up->watch.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+		if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
 			char why[128];
 			snprintf(why, sizeof(why), "is unreachable (%s)", strerror(err != 0 ? err : errno));
 			fail(up, why);
 			return;
 		}
 		up->state = UP_GREETING;
-		watch_for(up, EPOLLIN);
+		watch_for(up, MB_READABLE);
 		return;
 	}
-	while (up->out_sent < up->out_len) {
-		ssize_t n = write(up->watch.fd, up->out + up->out_sent, up->out_len - up->out_sent);
+	while (mb_buffer_length(&up->out) > 0) {
+		ssize_t n = write(up->fd, mb_buffer_pending(&up->out), mb_buffer_length(&up->out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -568,38 +567,40 @@ static void on_writable(struct upstream *up)
 			fail(up, "lost the connection");
 			return;
 		}
-		up->out_sent += (size_t)n;
+		mb_buffer_consume(&up->out, (size_t)n);
 		up->deadline = time(NULL) + up->timeout;
-		if (up->state == UP_BODY && up->out_len - up->out_sent < BODY_CHUNK) {
+		if (up->state == UP_BODY && mb_buffer_length(&up->out) < BODY_CHUNK) {
 			/* keep the buffer small: slide, then refill from the spool */
-			memmove(up->out, up->out + up->out_sent, up->out_len - up->out_sent);
-			up->out_len -= up->out_sent;
-			up->out_sent = 0;
+			mb_buffer_compact(&up->out);
 			fill_body(up);
-			if (up->watch.fd < 0)
+			if (up->fd < 0)
 				return;
 		}
 	}
-	if (up->out_sent == up->out_len)
-		up->out_len = up->out_sent = 0;
 	want_output(up);
 }
 
-static void on_event(struct watch *w, uint32_t events)
+/* on_upstream_readable - replies; while connecting only writing is
+   watched, and a hang-up or error comes as writable */
+static void on_upstream_readable(struct mb_reactor *r, int fd, int mask, void *data)
 {
-	struct upstream *up = w->owner;
+	struct upstream *up = data;
 
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (up->state == UP_CONNECTING) {
-			on_writable(up);
-			return;
-		}
-		on_readable(up);
-		if (up->watch.fd < 0)
-			return;
-	}
-	if (events & EPOLLOUT)
+	(void)r;
+	(void)fd;
+	(void)mask;
+	if (up->state == UP_CONNECTING)
 		on_writable(up);
+	else
+		on_readable(up);
+}
+
+static void on_upstream_writable(struct mb_reactor *r, int fd, int mask, void *data)
+{
+	(void)r;
+	(void)fd;
+	(void)mask;
+	on_writable(data);
 }
 
 void upstream_tick(struct upstream *up, time_t now)

@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "message.h"
+#include "reactor.h"
 
 #define RECIPIENT_REPLY_MAX 600
 
@@ -32,12 +33,12 @@ void recipient_answer(struct recipient *r, int code, const char *fmt, ...)
 struct upstream;
 
 /* A session to the Dovecot LMTP at address ("/unix/path" or "IP:PORT"),
-   kept open between transactions. delivered(owner, r) runs the moment
+   kept open between transactions, its socket watched on reactor. delivered(owner, r) runs the moment
    Dovecot says 2xx for a recipient (to journal it before anything
    else); done(owner) runs after each transaction, when every recipient
    handed over is answered, after the current round of events. */
-struct upstream *upstream_new(const char *node_name, const char *address, const char *hostname,
-			      void (*delivered)(void *owner, struct recipient *r),
+struct upstream *upstream_new(struct mb_reactor *reactor, const char *node_name, const char *address,
+			      const char *hostname, void (*delivered)(void *owner, struct recipient *r),
 			      void (*done)(void *owner), void *owner);
 /* Stop at once (the Postfix session went away): no callback. */
 void upstream_free(struct upstream *up);

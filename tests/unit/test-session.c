@@ -1,5 +1,5 @@
 /* test-session.c - mailbag-lmtpd's LMTP session (lmtp-bridge/session.c)
- * as Postfix meets it: the real session code, its epoll loop, route.c on a
+ * as Postfix meets it: the real session code, lib/reactor.c, route.c on a
  * real LMDB store, the journal and upstream.c, in a child process; this
  * process is the LMTP client on the bridge's socket and a scripted Dovecot
  * LMTP server on the socket lmtpd.dovecot_lmtp names. Checked: the order
@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,7 +32,7 @@
 #include "bridge.h"
 #include "context.h"
 #include "daemon.h"
-#include "loop.h"
+#include "reactor.h"
 #include "store-fixture.h"
 
 #define WAIT_MS 5000
@@ -53,15 +52,12 @@ struct world {
 
 /* The bridge: what main.c does, minus the privileges */
 
-static void on_listener(struct watch *w, uint32_t events)
+static long long tick(struct mb_reactor *r, long long id, void *context)
 {
-	(void)events;
-	session_accept(w->owner, w->fd);
-}
-
-static void tick(void *context, time_t now)
-{
-	sessions_tick(context, now);
+	(void)r;
+	(void)id;
+	sessions_tick(context, time(NULL));
+	return 1000;
 }
 
 static void run_bridge(struct world *w, int listen_fd)
@@ -77,15 +73,15 @@ static void run_bridge(struct world *w, int listen_fd)
 		fprintf(stderr, "context: %s\n", error);
 		_exit(78);
 	}
-	if (sodium_init() < 0 || loop_init() < 0)
+	struct mb_error_text loop_error;
+	if (sodium_init() < 0 || mb_signals_install() < 0 || (b.reactor = mb_reactor_new(&loop_error)) == NULL)
 		_exit(71);
-	b.listener.fd = listen_fd;
-	b.listener.handler = on_listener;
-	b.listener.owner = &b;
-	if (loop_set(&b.listener, EPOLLIN) < 0)
+	if (session_listen(&b, listen_fd, &loop_error) < 0 ||
+	    mb_reactor_add_timer(b.reactor, 1000, tick, &b, &loop_error) < 0)
 		_exit(71);
-	int ret = loop_run(tick, &b);
+	int ret = mb_reactor_run(b.reactor, &loop_error);
 	sessions_close_all(&b);
+	mb_reactor_free(&b.reactor);
 	mb_store_close(&b.store);
 	mb_context_free(&b.ctx);
 	_exit(ret < 0 ? 1 : 0);
