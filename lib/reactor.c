@@ -163,8 +163,8 @@ static int make_room(struct mb_reactor *r, int fd, struct mb_error_text *error_r
 int mb_reactor_watch(struct mb_reactor *r, int fd, int mask, mb_io_handler *handler, void *data,
 		     struct mb_error_text *error_r)
 {
-	if (fd < 0 || (mask & ~(MB_READABLE | MB_WRITABLE)) != 0)
-		return mb_set_error(error_r, "cannot watch fd %d for mask %d: not a descriptor or direction",
+	if (fd < 0 || (mask & ~(MB_READABLE | MB_WRITABLE)) != 0 || (mask != 0 && handler == NULL))
+		return mb_set_error(error_r, "cannot watch fd %d for mask %d: not a descriptor, direction or handler",
 				    fd, mask);
 	if ((size_t)fd >= r->fd_capacity && make_room(r, fd, error_r) < 0)
 		return -1;
