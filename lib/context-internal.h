@@ -79,11 +79,11 @@ int context_set_field(struct parse_state *st, const char *key,
 
 /* the list kinds (context-list.c) */
 int context_set_rate_limits(struct parse_state *st, const char *key, const struct field *f,
-			    json_t *value, struct mb_context *ctx);
+			    json_t *value, struct mb_rate_limits *list);
 int context_set_allowlist(struct parse_state *st, const char *key, const struct field *f,
-			  json_t *value, struct mb_context *ctx);
+			  json_t *value, struct mb_allowlist *list);
 int context_set_domain_list(struct parse_state *st, const char *key, const struct field *f,
-			    json_t *value, struct mb_context *ctx);
+			    json_t *value, struct mb_domain_list *list);
 int context_set_network_list(struct parse_state *st, const char *key, const struct field *f,
 			     json_t *value, struct mb_network_list *list);
 int context_set_domain_patterns(struct parse_state *st, const char *key, const struct field *f,
@@ -91,9 +91,9 @@ int context_set_domain_patterns(struct parse_state *st, const char *key, const s
 int context_set_address_list(struct parse_state *st, const char *key, const struct field *f,
 			     json_t *value, struct mb_address_list *list);
 int context_set_nodes(struct parse_state *st, const char *key, const struct field *f,
-		      json_t *value, struct mb_context *ctx);
+		      json_t *value, struct mb_lmtp_nodes *list);
 int context_set_certificates(struct parse_state *st, const char *key, const struct field *f,
-			     json_t *value, struct mb_context *ctx);
+			     json_t *value, struct mb_tls_certificates *list);
 /* "/path", "IPv4:PORT" or "[IPv6]:PORT" */
 bool context_node_address_valid(const char *address);
 

@@ -99,7 +99,7 @@ static int parse_rate_limit(struct parse_state *st, const char *key, json_t *obj
 }
 
 int context_set_rate_limits(struct parse_state *st, const char *key, const struct field *f,
-			   json_t *value, struct mb_context *ctx)
+			   json_t *value, struct mb_rate_limits *list)
 {
 	size_t count = json_is_array(value) ? json_array_size(value) : 0;
 	char item_key[160];
@@ -126,14 +126,14 @@ int context_set_rate_limits(struct parse_state *st, const char *key, const struc
 			}
 		}
 	}
-	free(ctx->rate_limits);
-	ctx->rate_limits = limits;
-	ctx->rate_limit_count = count;
+	free(list->items);
+	list->items = limits;
+	list->count = count;
 	return 0;
 }
 
 int context_set_allowlist(struct parse_state *st, const char *key, const struct field *f,
-			 json_t *value, struct mb_context *ctx)
+			 json_t *value, struct mb_allowlist *list)
 {
 	size_t count = json_is_array(value) ? json_array_size(value) : 0;
 
@@ -164,14 +164,14 @@ int context_set_allowlist(struct parse_state *st, const char *key, const struct 
 				    text, domain_error);
 		}
 	}
-	free(ctx->greylist_allowlist);
-	ctx->greylist_allowlist = entries;
-	ctx->greylist_allow_count = count;
+	free(list->items);
+	list->items = entries;
+	list->count = count;
 	return 0;
 }
 
 int context_set_domain_list(struct parse_state *st, const char *key, const struct field *f,
-			   json_t *value, struct mb_context *ctx)
+			   json_t *value, struct mb_domain_list *list)
 {
 	size_t count = json_is_array(value) ? json_array_size(value) : 0;
 	const char *error;
@@ -188,9 +188,9 @@ int context_set_domain_list(struct parse_state *st, const char *key, const struc
 			return context_fail(st, key, "entry %zu is not a domain name", i);
 		}
 	}
-	free(ctx->auto_create_domains);
-	ctx->auto_create_domains = domains;
-	ctx->auto_create_domain_count = count;
+	free(list->items);
+	list->items = domains;
+	list->count = count;
 	return 0;
 }
 
@@ -330,7 +330,7 @@ bool context_node_address_valid(const char *address)
 }
 
 int context_set_nodes(struct parse_state *st, const char *key, const struct field *f,
-		     json_t *value, struct mb_context *ctx)
+		     json_t *value, struct mb_lmtp_nodes *list)
 {
 	const char *name;
 	json_t *address;
@@ -355,17 +355,19 @@ int context_set_nodes(struct parse_state *st, const char *key, const struct fiel
 		snprintf(nodes[count].address, sizeof(nodes[count].address), "%s", text);
 		count++;
 	}
-	free(ctx->lmtpd_nodes);
-	ctx->lmtpd_nodes = nodes;
-	ctx->lmtpd_node_count = count;
+	free(list->items);
+	list->items = nodes;
+	list->count = count;
 	return 0;
 }
 
 const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name)
 {
-	for (size_t i = 0; i < ctx->lmtpd_node_count; i++) {
-		if (strcmp(ctx->lmtpd_nodes[i].name, name) == 0)
-			return &ctx->lmtpd_nodes[i];
+	const struct mb_lmtp_nodes *nodes = &ctx->lmtpd_node_list;
+
+	for (size_t i = 0; i < nodes->count; i++) {
+		if (strcmp(nodes->items[i].name, name) == 0)
+			return &nodes->items[i];
 	}
 	return NULL;
 }
@@ -407,7 +409,7 @@ static int check_certificate(struct parse_state *st, const char *key, const char
 
 /* set_certificates - tls.certificates: host name -> {cert, key} */
 int context_set_certificates(struct parse_state *st, const char *key, const struct field *f,
-			    json_t *value, struct mb_context *ctx)
+			    json_t *value, struct mb_tls_certificates *list)
 {
 	const char *hostname;
 	json_t *entry;
@@ -430,18 +432,20 @@ int context_set_certificates(struct parse_state *st, const char *key, const stru
 		}
 		count++;
 	}
-	free(ctx->tls_certificates);
-	ctx->tls_certificates = certs;
-	ctx->tls_certificate_count = count;
+	free(list->items);
+	list->items = certs;
+	list->count = count;
 	return 0;
 }
 
 const struct mb_tls_certificate *mb_context_certificate(const struct mb_context *ctx,
 							const char *hostname)
 {
-	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
-		if (strcasecmp(ctx->tls_certificates[i].hostname, hostname) == 0)
-			return &ctx->tls_certificates[i];
+	const struct mb_tls_certificates *certs = &ctx->tls_certificate_list;
+
+	for (size_t i = 0; i < certs->count; i++) {
+		if (strcasecmp(certs->items[i].hostname, hostname) == 0)
+			return &certs->items[i];
 	}
 	return NULL;
 }

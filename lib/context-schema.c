@@ -58,7 +58,7 @@ static const struct field greylisting_fields[] = {
 	  "35d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
 	{ "auto_allow_after", FIELD_COUNT, offsetof(struct mb_context, greylist_auto_allow),
 	  "5", NULL, "a number of passed retries, 0 for never", false },
-	{ "allowlist", FIELD_ALLOWLIST, offsetof(struct mb_context, greylist_allowlist),
+	{ "allowlist", FIELD_ALLOWLIST, offsetof(struct mb_context, greylist_allow_list),
 	  "[\"127.0.0.0/8\", \"::1\"]", NULL, "a list of networks (\"192.0.2.0/24\", \"2001:db8::/32\") and domains (\"example.org\")", false },
 	END_OF_FIELDS
 };
@@ -76,7 +76,7 @@ static const struct field auth_fields[] = {
 };
 
 static const struct field auto_create_fields[] = {
-	{ "domains", FIELD_DOMAIN_LIST, offsetof(struct mb_context, auto_create_domains),
+	{ "domains", FIELD_DOMAIN_LIST, offsetof(struct mb_context, auto_create_domain_list),
 	  NULL, NULL, "a list of domain names whose unknown addresses a first login creates", false },
 	{ "min_password_length", FIELD_COUNT, offsetof(struct mb_context, auto_create_min_password),
 	  "12", NULL, "a number of characters", false },
@@ -102,7 +102,7 @@ static const struct field lmtpd_fields[] = {
 	  "", NULL, "\"\" (off) or \"IP:PORT\" / \"[IPv6]:PORT\" to take LMTP over TCP too (no authentication: a private address)", true },
 	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd_dovecot_lmtp),
 	  "/run/dovecot/mailbag-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)", false },
-	{ "nodes", FIELD_NODES, 0, NULL, NULL,
+	{ "nodes", FIELD_NODES, offsetof(struct mb_context, lmtpd_node_list), NULL, NULL,
 	  "an object of node names (1 to 32 of a-z 0-9 . _ -) to Dovecot LMTP addresses: "
 	  "\"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"", false },
 	{ "spool_dir", FIELD_PATH, offsetof(struct mb_context, lmtpd_spool_dir),
@@ -181,7 +181,7 @@ static const struct field clients_fields[] = {
 };
 
 static const struct field tls_fields[] = {
-	{ "certificates", FIELD_CERTIFICATES, 0, NULL, NULL,
+	{ "certificates", FIELD_CERTIFICATES, offsetof(struct mb_context, tls_certificate_list), NULL, NULL,
 	  "an object of host names to {\"cert\": \"/path/fullchain.pem\", \"key\": \"/path/privkey.pem\"}", false },
 	{ "postfix_sni_map", FIELD_PATH, offsetof(struct mb_context, tls_postfix_sni_map),
 	  "/etc/postfix/mailbag-sni", NULL, "an absolute path (Postfix's tls_server_sni_maps, hash: table)", false },
@@ -209,7 +209,7 @@ const struct field context_schema[] = {
 	{ "policyd", FIELD_OBJECT, 0, NULL, policyd_fields, "an object", false },
 	{ "defaults", FIELD_OBJECT, 0, NULL, defaults_fields, "an object", false },
 	{ "checks", FIELD_OBJECT, 0, NULL, checks_fields, "an object", false },
-	{ "rate_limits", FIELD_RATE_LIMITS, offsetof(struct mb_context, rate_limits), NULL, NULL,
+	{ "rate_limits", FIELD_RATE_LIMITS, offsetof(struct mb_context, rate_limit_list), NULL, NULL,
 	  "a list of {\"key\": sasl_username|sender_domain|client_address|client_network|recipient, "
 	  "\"count\": messages|recipients, \"per\": minute|hour|day, \"limit\": N, \"name\": optional}", false },
 	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object", false },

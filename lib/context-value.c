@@ -277,17 +277,17 @@ int context_set_field(struct parse_state *st, const char *key,
 		*(uint64_t *)base = (uint64_t)json_integer_value(value);
 		return 0;
 	case FIELD_CERTIFICATES:
-		return context_set_certificates(st, key, f, value, ctx);
+		return context_set_certificates(st, key, f, value, (struct mb_tls_certificates *)base);
 	case FIELD_DURATION:
 		return parse_duration(st, key, f, value, (int64_t *)base);
 	case FIELD_RATE_LIMITS:
-		return context_set_rate_limits(st, key, f, value, ctx);
+		return context_set_rate_limits(st, key, f, value, (struct mb_rate_limits *)base);
 	case FIELD_ALLOWLIST:
-		return context_set_allowlist(st, key, f, value, ctx);
+		return context_set_allowlist(st, key, f, value, (struct mb_allowlist *)base);
 	case FIELD_DOMAIN_LIST:
-		return context_set_domain_list(st, key, f, value, ctx);
+		return context_set_domain_list(st, key, f, value, (struct mb_domain_list *)base);
 	case FIELD_NODES:
-		return context_set_nodes(st, key, f, value, ctx);
+		return context_set_nodes(st, key, f, value, (struct mb_lmtp_nodes *)base);
 	case FIELD_NETWORK_LIST:
 		return context_set_network_list(st, key, f, value, (struct mb_network_list *)base);
 	case FIELD_DOMAIN_PATTERNS:

@@ -264,44 +264,58 @@ int mb_context_load(const char *path, struct mb_context **ctx_r,
 	return ret;
 }
 
+/* free_values - every string and list the rows of fields (and their
+   sections) name; numbers live in the context itself */
+static void free_values(const struct field *fields, struct mb_context *ctx)
+{
+	for (const struct field *f = fields; f->key != NULL; f++) {
+		char *base = (char *)ctx + f->offset;
+
+		switch (f->type) {
+		case FIELD_OBJECT:
+			free_values(f->children, ctx);
+			break;
+		case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER: case FIELD_DELIMITER:
+		case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET:
+			free(*(char **)base);
+			break;
+		case FIELD_RATE_LIMITS:
+			free(((struct mb_rate_limits *)base)->items);
+			break;
+		case FIELD_ALLOWLIST:
+			free(((struct mb_allowlist *)base)->items);
+			break;
+		case FIELD_DOMAIN_LIST:
+			free(((struct mb_domain_list *)base)->items);
+			break;
+		case FIELD_NODES:
+			free(((struct mb_lmtp_nodes *)base)->items);
+			break;
+		case FIELD_NETWORK_LIST:
+			free(((struct mb_network_list *)base)->items);
+			break;
+		case FIELD_DOMAIN_PATTERNS:
+			free(((struct mb_domain_patterns *)base)->items);
+			break;
+		case FIELD_ADDRESS_LIST:
+			free(((struct mb_address_list *)base)->items);
+			break;
+		case FIELD_CERTIFICATES:
+			free(((struct mb_tls_certificates *)base)->items);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 void mb_context_free(struct mb_context **ctxp)
 {
 	struct mb_context *ctx = *ctxp;
 
 	if (ctx == NULL)
 		return;
-	free(ctx->hostname);
-	free(ctx->store);
-	free(ctx->daemon_user);
-	free(ctx->recipient_delimiter);
-	free(ctx->mail_root);
-	free(ctx->socketmap_socket);
-	free(ctx->policy_socket);
-	free(ctx->usage_socket);
-	free(ctx->socket_group);
-	free(ctx->rate_limits);
-	free(ctx->greylist_allowlist);
-	free(ctx->auto_create_domains);
-	free(ctx->lmtpd_socket);
-	free(ctx->lmtpd_socket_group);
-	free(ctx->lmtpd_dovecot_lmtp);
-	free(ctx->lmtpd_nodes);
-	free(ctx->lmtpd_spool_dir);
-	free(ctx->lmtpd_notify_socket);
-	free(ctx->lmtpd_listen_tcp);
-	free(ctx->dkim_key_dir);
-	free(ctx->milter_socket);
-	free(ctx->milter_socket_group);
-	free(ctx->milter_listen_tcp);
-	free(ctx->milter_trusted.items);
-	free(ctx->milter_dkim_required.items);
-	free(ctx->milter_encryption_only.items);
-	free(ctx->milter_passthrough.items);
-	free(ctx->milter_passthrough_senders.items);
-	free(ctx->milter_passthrough_recipients.items);
-	free(ctx->tls_certificates);
-	free(ctx->tls_postfix_sni_map);
-	free(ctx->tls_dovecot_conf);
+	free_values(context_schema, ctx);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -184,6 +184,37 @@ static void test_passthrough_lists(void **state)
 	mb_context_free(&ctx);
 }
 
+/* Each list key is read into the (items, count) pair its schema row
+   names, and the lookups find its entries. */
+static void test_list_keys_land_at_their_rows(void **state)
+{
+	const char *json = "{\"auto_create\": {\"domains\": [\"Example.org\", \"example.net\"]}, "
+		"\"lmtpd\": {\"nodes\": {\"n1\": \"/run/n1/lmtp\", \"n2\": \"192.0.2.7:24\"}}, "
+		"\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"}}}}";
+	struct mb_context *ctx = NULL;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->auto_create_domain_count, 2);
+	assert_string_equal(ctx->auto_create_domains[0], "example.org");
+	assert_int_equal(ctx->lmtpd_node_count, 2);
+	assert_non_null(mb_context_node(ctx, "n2"));
+	assert_string_equal(mb_context_node(ctx, "n2")->address, "192.0.2.7:24");
+	assert_null(mb_context_node(ctx, "n3"));
+	assert_int_equal(ctx->tls_certificate_count, 1);
+	assert_non_null(mb_context_certificate(ctx, "MX.example.org"));
+	assert_string_equal(mb_context_certificate(ctx, "mx.example.org")->key_file, "/k.pem");
+	assert_null(mb_context_certificate(ctx, "other.example.org"));
+	/* the defaults: empty lists */
+	mb_context_free(&ctx);
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->auto_create_domain_count, 0);
+	assert_int_equal(ctx->lmtpd_node_count, 0);
+	assert_int_equal(ctx->tls_certificate_count, 0);
+	mb_context_free(&ctx);
+}
+
 static void test_defaults_and_values(void **state)
 {
 	const char *json = "{\"defaults\": {\"quota\": \"2G\"}, \"policyd\": {\"socket_mode\": \"0600\"}}";
@@ -384,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_context_table),
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_passthrough_lists),
+		cmocka_unit_test(test_list_keys_land_at_their_rows),
 		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
 		cmocka_unit_test(test_store_password_is_kept_secret),
