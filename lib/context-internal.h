@@ -63,6 +63,9 @@ struct parse_state {
 /* the top level of the file; FIELD_OBJECT rows lead to the sections */
 extern const struct field context_schema[];
 
+/* the row of a dotted key ("lmtpd.spool_dir"), NULL if none */
+const struct field *context_find_field(const char *key);
+
 /* the words of a FIELD_CHOICE, stored as their index (NULL: none) */
 const char *const *context_field_choices(const struct field *f);
 

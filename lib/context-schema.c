@@ -11,6 +11,7 @@
 #include "context-internal.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static const struct field policyd_fields[] = {
 	{ "socketmap_socket", FIELD_PATH, offsetof(struct mb_context, socketmap_socket),
@@ -230,4 +231,34 @@ const char *const *context_field_choices(const struct field *f)
 	if (f->offset == offsetof(struct mb_context, milter_dmarc_reject_action))
 		return dmarc_actions;
 	return NULL;
+}
+
+const struct field *context_find_field(const char *key)
+{
+	const struct field *fields = context_schema;
+	const char *part = key;
+
+	for (;;) {
+		size_t len = strcspn(part, ".");
+		const struct field *f;
+		for (f = fields; f->key != NULL; f++) {
+			if (strlen(f->key) == len && strncmp(f->key, part, len) == 0)
+				break;
+		}
+		if (f->key == NULL)
+			return NULL;
+		if (part[len] == '\0')
+			return f;
+		if (f->type != FIELD_OBJECT)
+			return NULL;
+		fields = f->children;
+		part += len + 1;
+	}
+}
+
+const char *mb_context_default(const char *key)
+{
+	const struct field *f = context_find_field(key);
+
+	return f != NULL && f->type != FIELD_OBJECT ? f->default_value : NULL;
 }

@@ -270,6 +270,19 @@ int mb_parse_duration(const char *text, int64_t *seconds_r, const char **error_r
 /* Parse "1048576", "512K", "50M", "2G", "1T" into bytes. 0 or -1. */
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r);
 
+/* The schema's default for key ("lmtpd.spool_dir"), as text (a list's
+   as JSON); NULL for a key the schema does not have or one without a
+   default. */
+const char *mb_context_default(const char *key);
+
+/* Put into obj, a JSON object (json_t), every path key of the schema
+   with its default below root ("" for /), each section an object in
+   obj (added to when there), and the store as an lmdb store below root:
+   the paths `mailbag setup --root DIR` gives a new host. 0, or -1 when
+   out of memory. */
+struct json_t;
+int mb_context_put_path_defaults(struct json_t *obj, const char *root);
+
 /* Write a new context file with defaults and the given values (atomic,
    mode 0644, or 0640 when the store location holds a password; refuses
    to replace an existing file). The values are checked
