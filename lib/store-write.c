@@ -9,6 +9,7 @@
  *	transaction.
  */
 #include "store-internal.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -120,14 +121,10 @@ static int collect_key(const char *key, size_t key_len, const char *value,
 {
 	struct key_list *list = context;
 
-	if (list->count == list->alloc) {
-		size_t alloc = list->alloc == 0 ? 16 : list->alloc * 2;
-		char **keys = realloc(list->keys, alloc * sizeof(char *));
-		if (keys == NULL)
-			return -1;
-		list->keys = keys;
-		list->alloc = alloc;
-	}
+	char **keys = mb_grow(list->keys, &list->alloc, list->count + 1, sizeof(*list->keys), 16);
+	if (keys == NULL)
+		return -1;
+	list->keys = keys;
 	list->keys[list->count] = strndup(key, key_len);
 	if (list->keys[list->count] == NULL)
 		return -1;
@@ -335,6 +332,8 @@ static int change_alias(struct mb_store *store, const char *source,
 	}
 	if (found == 0)
 		snprintf(alias.source, sizeof(alias.source), "%s", source);
+	/* the decoded targets fill their array: growing starts from there */
+	size_t target_room = alias.target_count;
 	ret = 0;
 	for (size_t i = 0; ret == 0 && i < count; i++) {
 		bool present = alias_has_target(&alias, targets[i]);
@@ -345,7 +344,8 @@ static int change_alias(struct mb_store *store, const char *source,
 				ret = -E2BIG;
 				break;
 			}
-			char **grown = realloc(alias.targets, (alias.target_count + 2) * sizeof(char *));
+			char **grown = mb_grow(alias.targets, &target_room, alias.target_count + 1,
+					       sizeof(*alias.targets), 0);
 			if (grown == NULL || (grown[alias.target_count] = strdup(targets[i])) == NULL) {
 				if (grown != NULL)
 					alias.targets = grown;

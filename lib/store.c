@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const struct mb_store_backend *const backends[] = {
 	&mb_store_backend_lmdb,
 	&mb_store_backend_redis,
