@@ -104,54 +104,30 @@ static int setup_users(struct setup *s)
 
 /* --- context, store, domains ------------------------------------------------ */
 
-static void put_path(const struct setup *s, json_t *obj, const char *key, const char *path)
-{
-	char full[PATH_SIZE];
-
-	setup_in_root(s, path, full, sizeof(full));
-	json_object_set_new(obj, key, json_string(full));
-}
-
+/* context_text - the schema's paths below --root, and what setup knows */
 static char *context_text(struct setup *s)
 {
 	char full[PATH_SIZE], cert[PATH_SIZE], key[PATH_SIZE];
 	json_t *root = json_object();
 
 	json_object_set_new(root, "hostname", json_string(s->hostname));
-	setup_in_root(s, "/var/lib/mailbag/store", full, sizeof(full));
-	char store[PATH_SIZE + 8];
-	snprintf(store, sizeof(store), "lmdb:%s", full);
-	json_object_set_new(root, "store", json_string(store));
 	json_object_set_new(root, "daemon_user", json_string("mailbag"));
-	put_path(s, root, "mail_root", "/var/vmail");
 	json_object_set_new(root, "vmail_uid", json_integer(s->vmail_uid));
 	json_object_set_new(root, "vmail_gid", json_integer(s->vmail_gid));
-	json_t *policyd = json_object(), *lmtpd = json_object(), *milter = json_object();
-	put_path(s, policyd, "socketmap_socket", "/var/spool/postfix/private/mailbag-socketmap");
-	put_path(s, policyd, "policy_socket", "/var/spool/postfix/private/mailbag-policy");
-	put_path(s, policyd, "usage_socket", "/run/mailbag/usage");
-	json_object_set_new(root, "policyd", policyd);
-	put_path(s, lmtpd, "socket", "/var/spool/postfix/private/mailbag-lmtp");
-	/* not in Postfix's private/ (mode 0700): mailbag-lmtpd connects after
-	   dropping to the mailbag user */
-	put_path(s, lmtpd, "dovecot_lmtp", "/run/dovecot/mailbag-lmtp");
-	put_path(s, lmtpd, "spool_dir", "/var/spool/mailbag");
-	json_object_set_new(root, "lmtpd", lmtpd);
-	put_path(s, milter, "socket", "/var/spool/postfix/private/mailbag-milter");
-	json_object_set_new(root, "milter", milter);
-	json_t *dkim = json_object();
-	put_path(s, dkim, "key_dir", "/etc/mailbag/dkim");
-	json_object_set_new(root, "dkim", dkim);
+	/* the store, mail_root, the sockets, lmtpd.spool_dir, dkim.key_dir,
+	   tls' files (lmtpd.dovecot_lmtp is not in Postfix's private/, mode
+	   0700: mailbag-lmtpd connects after dropping to the mailbag user) */
+	if (mb_context_put_path_defaults(root, s->root) < 0) {
+		json_decref(root);
+		return NULL;
+	}
 	snprintf(full, sizeof(full), "/etc/mailbag/tls/%s.pem", s->hostname);
 	setup_in_root(s, full, cert, sizeof(cert));
 	snprintf(full, sizeof(full), "/etc/mailbag/tls/%s.key", s->hostname);
 	setup_in_root(s, full, key, sizeof(key));
-	json_t *tls = json_object(), *certs = json_object();
+	json_t *certs = json_object();
 	json_object_set_new(certs, s->hostname, json_pack("{s:s, s:s}", "cert", cert, "key", key));
-	json_object_set_new(tls, "certificates", certs);
-	put_path(s, tls, "postfix_sni_map", "/etc/postfix/mailbag-sni");
-	put_path(s, tls, "dovecot_conf", "/etc/dovecot/conf.d/91-mailbag-tls.conf");
-	json_object_set_new(root, "tls", tls);
+	json_object_set_new(json_object_get(root, "tls"), "certificates", certs);
 	json_object_set_new(root, "clients", json_pack("{s:I, s:I, s:I, s:I}",
 		"submission_port", (json_int_t)s->submission_port,
 		"submissions_port", (json_int_t)s->submissions_port,

@@ -128,7 +128,11 @@ int setup_dovecot(struct setup *s)
 	setup_in_root(s, "/etc/mailbag", mailbag_dir, sizeof(mailbag_dir));
 	snprintf(sieve, sizeof(sieve), "%s/mailbag-dedupe.sieve", mailbag_dir);
 	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
-	setup_in_root(s, "/run/mailbag/usage", usage, sizeof(usage));
+	/* policyd's dict listener: the context's (a dry run may have none yet) */
+	if (s->cli->ctx != NULL)
+		snprintf(usage, sizeof(usage), "%s", s->cli->ctx->usage_socket);
+	else
+		setup_in_root(s, mb_context_default("policyd.usage_socket"), usage, sizeof(usage));
 	setup_in_root(s, "/run/dovecot", run_dir, sizeof(run_dir));
 	snprintf(context, sizeof(context), "%s", s->context);
 	snprintf(uid, sizeof(uid), "%ld", s->vmail_uid);

@@ -49,6 +49,23 @@ struct mb_allow_entry {
 	char domain[MB_DOMAIN_MAX + 1];
 };
 
+/* Each list key is one of these (pointer, count) pairs in struct
+   mb_context, at the offset its schema row names. */
+struct mb_rate_limits {
+	struct mb_rate_limit *items;
+	size_t count;
+};
+
+struct mb_allowlist {
+	struct mb_allow_entry *items;
+	size_t count;
+};
+
+struct mb_domain_list {
+	char (*items)[MB_DOMAIN_MAX + 1];
+	size_t count;
+};
+
 #define MB_NODES_MAX 64
 #define MB_NODE_ADDRESS_MAX 200
 
@@ -57,6 +74,11 @@ struct mb_allow_entry {
 struct mb_lmtp_node {
 	char name[MB_NODE_NAME_MAX + 1];
 	char address[MB_NODE_ADDRESS_MAX + 1];
+};
+
+struct mb_lmtp_nodes {
+	struct mb_lmtp_node *items;
+	size_t count;
 };
 
 struct mb_network_list {
@@ -95,6 +117,11 @@ struct mb_tls_certificate {
 
 #define MB_TLS_CERTIFICATES_MAX 100
 
+struct mb_tls_certificates {
+	struct mb_tls_certificate *items;
+	size_t count;
+};
+
 /* milter.dmarc_reject_action */
 enum mb_dmarc_action { MB_DMARC_REJECT, MB_DMARC_QUARANTINE, MB_DMARC_NONE };
 
@@ -118,22 +145,37 @@ struct mb_context {
 	int check_sender_login;    /* policy: authenticated senders own their address */
 	int check_quota;           /* policy: full mailboxes refused at RCPT */
 	uint64_t max_recipients_per_message; /* policy: 0 for no cap */
-	struct mb_rate_limit *rate_limits;   /* policy: rate_limits[] */
-	size_t rate_limit_count;
+	union { /* policy: rate_limits[]; the old names until the sections are grouped */
+		struct mb_rate_limits rate_limit_list;
+		struct {
+			struct mb_rate_limit *rate_limits;
+			size_t rate_limit_count;
+		};
+	};
 	int greylisting;           /* policy: greylist unauthenticated clients */
 	int64_t greylist_delay;        /* seconds before a retry passes */
 	int64_t greylist_retry_window; /* seconds a first attempt is remembered */
 	int64_t greylist_lifetime;     /* seconds a passed triplet stays known */
 	uint64_t greylist_auto_allow;  /* passed retries before a network is
 					  allowed outright; 0 never */
-	struct mb_allow_entry *greylist_allowlist;
-	size_t greylist_allow_count;
+	union { /* greylisting.allowlist; the old names until the sections are grouped */
+		struct mb_allowlist greylist_allow_list;
+		struct {
+			struct mb_allow_entry *greylist_allowlist;
+			size_t greylist_allow_count;
+		};
+	};
 	uint64_t auth_failures_per_ip;      /* lock-out thresholds; 0 off */
 	uint64_t auth_failures_per_account;
 	int64_t auth_lockout;               /* seconds, doubled per failure past */
 	int64_t auth_lockout_max;
-	char (*auto_create_domains)[MB_DOMAIN_MAX + 1]; /* first login creates */
-	size_t auto_create_domain_count;
+	union { /* first login creates; the old names until the sections are grouped */
+		struct mb_domain_list auto_create_domain_list;
+		struct {
+			char (*auto_create_domains)[MB_DOMAIN_MAX + 1];
+			size_t auto_create_domain_count;
+		};
+	};
 	uint64_t auto_create_min_password; /* length a created account's password needs */
 	int64_t expire_after;      /* seconds without a login; 0: never expire */
 	int expire_delete;         /* delete (and purge) instead of disable */
@@ -141,8 +183,13 @@ struct mb_context {
 	char *lmtpd_socket_group;
 	unsigned int lmtpd_socket_mode;
 	char *lmtpd_dovecot_lmtp;  /* the local Dovecot's LMTP socket */
-	struct mb_lmtp_node *lmtpd_nodes; /* other Dovecot nodes, by name */
-	size_t lmtpd_node_count;
+	union { /* other Dovecot nodes, by name; the old names until the sections are grouped */
+		struct mb_lmtp_nodes lmtpd_node_list;
+		struct {
+			struct mb_lmtp_node *lmtpd_nodes;
+			size_t lmtpd_node_count;
+		};
+	};
 	char *lmtpd_spool_dir;     /* messages over the memory bound are spooled here */
 	uint64_t lmtpd_max_message_bytes; /* 552 above it; 0: no limit */
 	int64_t lmtpd_timeout;     /* seconds a Dovecot step may take */
@@ -174,8 +221,13 @@ struct mb_context {
 	uint64_t submissions_port; /* implicit TLS, 465 */
 	uint64_t imap_port;        /* STARTTLS, 143 */
 	uint64_t imaps_port;       /* implicit TLS, 993 */
-	struct mb_tls_certificate *tls_certificates; /* by hostname */
-	size_t tls_certificate_count;
+	union { /* by hostname; the old names until the sections are grouped */
+		struct mb_tls_certificates tls_certificate_list;
+		struct {
+			struct mb_tls_certificate *tls_certificates;
+			size_t tls_certificate_count;
+		};
+	};
 	char *tls_postfix_sni_map; /* written by `mailbag tls apply` */
 	char *tls_dovecot_conf;    /* written by `mailbag tls apply` */
 };
@@ -217,6 +269,19 @@ int mb_parse_duration(const char *text, int64_t *seconds_r, const char **error_r
 
 /* Parse "1048576", "512K", "50M", "2G", "1T" into bytes. 0 or -1. */
 int mb_parse_size(const char *text, uint64_t *bytes_r, const char **error_r);
+
+/* The schema's default for key ("lmtpd.spool_dir"), as text (a list's
+   as JSON); NULL for a key the schema does not have or one without a
+   default. */
+const char *mb_context_default(const char *key);
+
+/* Put into obj, a JSON object (json_t), every path key of the schema
+   with its default below root ("" for /), each section an object in
+   obj (added to when there), and the store as an lmdb store below root:
+   the paths `mailbag setup --root DIR` gives a new host. 0, or -1 when
+   out of memory. */
+struct json_t;
+int mb_context_put_path_defaults(struct json_t *obj, const char *root);
 
 /* Write a new context file with defaults and the given values (atomic,
    mode 0644, or 0640 when the store location holds a password; refuses

@@ -24,6 +24,7 @@
  *	a second while Redis stays away.
  */
 #include "store-backend.h"
+#include "grow.h"
 
 #include "redis-location.h"
 
@@ -345,14 +346,11 @@ static int redis_begin(void *state, char *error, size_t size)
 static int add_op(struct redis_state *st, bool is_delete, enum mb_table table, const char *key,
 		  const char *value, size_t len, char *error, size_t size)
 {
-	if (st->op_count == st->op_alloc) {
-		size_t alloc = st->op_alloc == 0 ? 16 : st->op_alloc * 2;
-		struct pending_op *grown = realloc(st->ops, alloc * sizeof(*grown));
-		if (grown == NULL)
-			return redis_fail(st, error, size, "out of memory");
-		st->ops = grown;
-		st->op_alloc = alloc;
-	}
+	struct pending_op *grown = mb_grow(st->ops, &st->op_alloc, st->op_count + 1,
+					   sizeof(*st->ops), 16);
+	if (grown == NULL)
+		return redis_fail(st, error, size, "out of memory");
+	st->ops = grown;
 	struct pending_op *op = &st->ops[st->op_count];
 	op->is_delete = is_delete;
 	op->table = table;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "context.h"
+
+#include <jansson.h>
 #include "redis-location.h"
 
 struct context_case {
@@ -181,6 +183,79 @@ static void test_passthrough_lists(void **state)
 	assert_true(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.net"));
 	assert_false(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.org"));
 	assert_int_equal(ctx->milter_passthrough.count, 0);
+	mb_context_free(&ctx);
+}
+
+/* Each list key is read into the (items, count) pair its schema row
+   names, and the lookups find its entries. */
+static void test_list_keys_land_at_their_rows(void **state)
+{
+	const char *json = "{\"auto_create\": {\"domains\": [\"Example.org\", \"example.net\"]}, "
+		"\"lmtpd\": {\"nodes\": {\"n1\": \"/run/n1/lmtp\", \"n2\": \"192.0.2.7:24\"}}, "
+		"\"tls\": {\"certificates\": {\"mx.example.org\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"}}}}";
+	struct mb_context *ctx = NULL;
+	char error[512];
+
+	(void)state;
+	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->auto_create_domain_count, 2);
+	assert_string_equal(ctx->auto_create_domains[0], "example.org");
+	assert_int_equal(ctx->lmtpd_node_count, 2);
+	assert_non_null(mb_context_node(ctx, "n2"));
+	assert_string_equal(mb_context_node(ctx, "n2")->address, "192.0.2.7:24");
+	assert_null(mb_context_node(ctx, "n3"));
+	assert_int_equal(ctx->tls_certificate_count, 1);
+	assert_non_null(mb_context_certificate(ctx, "MX.example.org"));
+	assert_string_equal(mb_context_certificate(ctx, "mx.example.org")->key_file, "/k.pem");
+	assert_null(mb_context_certificate(ctx, "other.example.org"));
+	/* the defaults: empty lists */
+	mb_context_free(&ctx);
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_int_equal(ctx->auto_create_domain_count, 0);
+	assert_int_equal(ctx->lmtpd_node_count, 0);
+	assert_int_equal(ctx->tls_certificate_count, 0);
+	mb_context_free(&ctx);
+}
+
+static void test_schema_defaults(void **state)
+{
+	(void)state;
+	assert_string_equal(mb_context_default("policyd.usage_socket"), "/run/mailbag/usage");
+	assert_string_equal(mb_context_default("lmtpd.spool_dir"), "/var/spool/mailbag");
+	assert_string_equal(mb_context_default("mail_root"), "/var/vmail");
+	assert_null(mb_context_default("policyd"));
+	assert_null(mb_context_default("policyd.nothing"));
+	assert_null(mb_context_default("mail_root.x"));
+	assert_null(mb_context_default(""));
+}
+
+/* `mailbag setup --root DIR`: every path key below DIR, a context the
+   reader takes */
+static void test_path_defaults_below_root(void **state)
+{
+	json_t *root = json_object();
+	struct mb_context *ctx;
+	char error[512];
+
+	(void)state;
+	json_object_set_new(root, "hostname", json_string("mx.example.org"));
+	assert_int_equal(mb_context_put_path_defaults(root, "/tmp/r"), 0);
+	/* no section without a path key */
+	assert_null(json_object_get(root, "checks"));
+	char *text = json_dumps(root, 0);
+	json_decref(root);
+	assert_int_equal(mb_context_parse("c", text, strlen(text), &ctx, error, sizeof(error)), 0);
+	free(text);
+	assert_string_equal(ctx->store, "lmdb:/tmp/r/var/lib/mailbag/store");
+	assert_string_equal(ctx->mail_root, "/tmp/r/var/vmail");
+	assert_string_equal(ctx->usage_socket, "/tmp/r/run/mailbag/usage");
+	assert_string_equal(ctx->lmtpd_spool_dir, "/tmp/r/var/spool/mailbag");
+	assert_string_equal(ctx->lmtpd_dovecot_lmtp, "/tmp/r/run/dovecot/mailbag-lmtp");
+	assert_string_equal(ctx->milter_socket, "/tmp/r/var/spool/postfix/private/mailbag-milter");
+	assert_string_equal(ctx->dkim_key_dir, "/tmp/r/etc/mailbag/dkim");
+	assert_string_equal(ctx->tls_dovecot_conf, "/tmp/r/etc/dovecot/conf.d/91-mailbag-tls.conf");
+	/* optional paths stay off */
+	assert_string_equal(ctx->lmtpd_notify_socket, "");
 	mb_context_free(&ctx);
 }
 
@@ -384,6 +459,9 @@ int main(void)
 		cmocka_unit_test(test_context_table),
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_passthrough_lists),
+		cmocka_unit_test(test_schema_defaults),
+		cmocka_unit_test(test_path_defaults_below_root),
+		cmocka_unit_test(test_list_keys_land_at_their_rows),
 		cmocka_unit_test(test_policy_settings),
 		cmocka_unit_test(test_missing_file_says_what_to_do),
 		cmocka_unit_test(test_store_password_is_kept_secret),

@@ -1,0 +1,267 @@
+/* store-record.c - what a store record holds, and the key it lives under
+ *
+ * SUMMARY
+ *	Users, aliases and domains as JSON with a version ("v"), so that a
+ *	field can be added without a migration: absent limits mean "the
+ *	default", app passwords are a list of {name, hash, created}. Keys
+ *	are "domain/local" ("domain/" for a catch-all), so one domain's
+ *	entries are one prefix. A record that does not decode is "damaged",
+ *	named with its key.
+ */
+#include "store-internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECORD_VERSION 1
+
+/* address_key - "local@domain" -> "domain/local", "@domain" -> "domain/" */
+int store_address_key(const char *address, char *key, size_t size,
+		       char *error, size_t error_size)
+{
+	const char *at = strrchr(address, '@');
+
+	if (at == NULL || at[1] == '\0' || strlen(address) > MB_ADDRESS_MAX) {
+		snprintf(error, error_size, "'%.100s' is not an address", address);
+		return -1;
+	}
+	snprintf(key, size, "%s/%.*s", at + 1, (int)(at - address), address);
+	return 0;
+}
+
+/* key_address - the inverse of address_key */
+void store_key_address(const char *key, size_t key_len, char *buf, size_t size)
+{
+	const char *slash = memchr(key, '/', key_len);
+
+	if (slash == NULL) {
+		snprintf(buf, size, "%.*s", (int)key_len, key);
+		return;
+	}
+	snprintf(buf, size, "%.*s@%.*s", (int)(key + key_len - slash - 1), slash + 1,
+		 (int)(slash - key), key);
+}
+
+void mb_user_clear(struct mb_user *user)
+{
+	free(user->password_hash);
+	free(user->home);
+	for (size_t i = 0; i < user->app_password_count; i++)
+		free(user->app_passwords[i].hash);
+	free(user->app_passwords);
+	memset(user, 0, sizeof(*user));
+}
+
+/* decode_app_passwords - "apps": [{"name", "hash", "created"}]; 0 or -1 */
+static int decode_app_passwords(json_t *apps, struct mb_user *user)
+{
+	size_t count = json_array_size(apps);
+
+	if (apps == NULL)
+		return 0;
+	if (!json_is_array(apps) || count > MB_APP_PASSWORDS_MAX)
+		return -1;
+	user->app_passwords = calloc(count + 1, sizeof(*user->app_passwords));
+	if (user->app_passwords == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		json_t *app = json_array_get(apps, i);
+		json_t *name = json_object_get(app, "name"), *hash = json_object_get(app, "hash");
+		if (!json_is_string(name) || !json_is_string(hash) ||
+		    strlen(json_string_value(name)) > MB_APP_PASSWORD_NAME_MAX)
+			return -1;
+		snprintf(user->app_passwords[i].name, sizeof(user->app_passwords[i].name), "%s",
+			 json_string_value(name));
+		user->app_passwords[i].hash = strdup(json_string_value(hash));
+		user->app_passwords[i].created = json_integer_value(json_object_get(app, "created"));
+		user->app_password_count = i + 1;
+		if (user->app_passwords[i].hash == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int mb_alias_domain_target(const struct mb_alias *alias, char target_r[MB_DOMAIN_MAX + 1])
+{
+	if (alias->target_count != 1 || alias->targets[0][0] != '@' ||
+	    strlen(alias->targets[0] + 1) > MB_DOMAIN_MAX)
+		return 0;
+	memcpy(target_r, alias->targets[0] + 1, strlen(alias->targets[0] + 1) + 1);
+	return 1;
+}
+
+void mb_alias_clear(struct mb_alias *alias)
+{
+	for (size_t i = 0; i < alias->target_count; i++)
+		free(alias->targets[i]);
+	free(alias->targets);
+	memset(alias, 0, sizeof(*alias));
+}
+
+int store_corrupt(char *error, size_t size, const char *what, const char *key)
+{
+	snprintf(error, size, "store record %s '%.100s' is damaged", what, key);
+	return -1;
+}
+
+/* decode_limit - a byte limit; absent means "the default" (see store.h) */
+static uint64_t decode_limit(json_t *root, const char *name)
+{
+	json_t *value = json_object_get(root, name);
+
+	return json_is_integer(value) && json_integer_value(value) >= 0 ?
+		(uint64_t)json_integer_value(value) : MB_LIMIT_DEFAULT;
+}
+
+static void encode_limit(json_t *root, const char *name, uint64_t bytes)
+{
+	if (root != NULL && bytes != MB_LIMIT_DEFAULT)
+		json_object_set_new(root, name, json_integer((json_int_t)bytes));
+}
+
+int store_decode_user(const char *key, size_t key_len, const char *value,
+		       size_t len, struct mb_user *user, char *error, size_t size)
+{
+	json_t *root = json_loadb(value, len, 0, NULL);
+	json_t *hash, *home;
+
+	memset(user, 0, sizeof(*user));
+	store_key_address(key, key_len, user->address, sizeof(user->address));
+	if (root == NULL)
+		return store_corrupt(error, size, "user", user->address);
+	hash = json_object_get(root, "hash");
+	home = json_object_get(root, "home");
+	if (!json_is_string(hash) || !json_is_string(home)) {
+		json_decref(root);
+		return store_corrupt(error, size, "user", user->address);
+	}
+	user->password_hash = strdup(json_string_value(hash));
+	user->home = strdup(json_string_value(home));
+	user->quota_bytes = decode_limit(root, "quota");
+	user->max_message_bytes = decode_limit(root, "max_message");
+	user->created = json_integer_value(json_object_get(root, "created"));
+	user->enabled = json_is_true(json_object_get(root, "enabled"));
+	user->app_passwords_only = json_is_true(json_object_get(root, "apps_only"));
+	const char *node = json_string_value(json_object_get(root, "node"));
+	snprintf(user->node, sizeof(user->node), "%s", node != NULL ? node : "");
+	int apps_ok = decode_app_passwords(json_object_get(root, "apps"), user);
+	json_decref(root);
+	if (apps_ok < 0) {
+		char address[MB_ADDRESS_MAX + 1];
+		snprintf(address, sizeof(address), "%s", user->address);
+		mb_user_clear(user);
+		return store_corrupt(error, size, "user (app passwords)", address);
+	}
+	if (user->password_hash == NULL || user->home == NULL) {
+		mb_user_clear(user);
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+char *store_encode_user(const struct mb_user *user)
+{
+	json_t *root = json_pack("{s:i, s:s, s:b, s:I, s:s}",
+				 "v", RECORD_VERSION,
+				 "hash", user->password_hash,
+				 "enabled", user->enabled,
+				 "created", (json_int_t)user->created,
+				 "home", user->home != NULL ? user->home : "");
+	encode_limit(root, "quota", user->quota_bytes);
+	encode_limit(root, "max_message", user->max_message_bytes);
+	if (root != NULL && user->app_password_count > 0) {
+		json_t *apps = json_array();
+		for (size_t i = 0; i < user->app_password_count; i++)
+			json_array_append_new(apps, json_pack("{s:s, s:s, s:I}",
+				"name", user->app_passwords[i].name, "hash", user->app_passwords[i].hash,
+				"created", (json_int_t)user->app_passwords[i].created));
+		json_object_set_new(root, "apps", apps);
+	}
+	if (root != NULL && user->app_passwords_only)
+		json_object_set_new(root, "apps_only", json_true());
+	if (root != NULL && user->node[0] != '\0')
+		json_object_set_new(root, "node", json_string(user->node));
+	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+
+	json_decref(root);
+	return text;
+}
+
+int store_decode_alias(const char *key, size_t key_len, const char *value,
+			size_t len, struct mb_alias *alias, char *error, size_t size)
+{
+	json_t *root = json_loadb(value, len, 0, NULL);
+	json_t *targets = json_object_get(root, "targets");
+	size_t count;
+
+	memset(alias, 0, sizeof(*alias));
+	store_key_address(key, key_len, alias->source, sizeof(alias->source));
+	if (!json_is_array(targets) || json_array_size(targets) > MB_ALIAS_MAX_TARGETS) {
+		json_decref(root);
+		return store_corrupt(error, size, "alias", alias->source);
+	}
+	count = json_array_size(targets);
+	alias->targets = calloc(count + 1, sizeof(char *));
+	if (alias->targets == NULL) {
+		json_decref(root);
+		snprintf(error, size, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const char *t = json_string_value(json_array_get(targets, i));
+		if (t == NULL || (alias->targets[i] = strdup(t)) == NULL) {
+			json_decref(root);
+			mb_alias_clear(alias);
+			return store_corrupt(error, size, "alias", key);
+		}
+		alias->target_count++;
+	}
+	json_decref(root);
+	return 0;
+}
+
+char *store_encode_alias(const struct mb_alias *alias)
+{
+	json_t *targets = json_array();
+	json_t *root;
+	char *text;
+
+	for (size_t i = 0; i < alias->target_count; i++)
+		json_array_append_new(targets, json_string(alias->targets[i]));
+	root = json_pack("{s:i, s:o}", "v", RECORD_VERSION, "targets", targets);
+	text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return text;
+}
+
+char *store_encode_domain(const struct mb_domain *domain)
+{
+	json_t *root = json_pack("{s:i, s:I}", "v", RECORD_VERSION,
+				 "created", (json_int_t)domain->created);
+	encode_limit(root, "quota", domain->quota_bytes);
+	encode_limit(root, "max_message", domain->max_message_bytes);
+	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
+
+	json_decref(root);
+	return text;
+}
+
+int store_decode_domain(const char *domain, const char *value, size_t len,
+			 struct mb_domain *domain_r, char *error, size_t size)
+{
+	json_t *root = json_loadb(value, len, 0, NULL);
+
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return store_corrupt(error, size, "domain", domain);
+	}
+	snprintf(domain_r->name, sizeof(domain_r->name), "%s", domain);
+	domain_r->quota_bytes = decode_limit(root, "quota");
+	domain_r->max_message_bytes = decode_limit(root, "max_message");
+	domain_r->created = json_integer_value(json_object_get(root, "created"));
+	json_decref(root);
+	return 0;
+}
