@@ -2,7 +2,7 @@
  *
  * SUMMARY
  *	Moves an existing set-up's users in at once: every line of the file
- *	is parsed (lib/import-passwd.c) and checked before anything changes
+ *	is parsed (import-passwd.c) and checked before anything changes
  *	(the address, the hash scheme, duplicates in the file, users that
  *	already exist, domains not served), and every refused line is named
  *	with its number. Only a file that passes whole is written, in
