@@ -134,26 +134,6 @@ int cli_parse_limit(struct cli *cli, const char *what, const char *text, uint64_
 	return 0;
 }
 
-void cli_format_size(uint64_t bytes, char *buf, size_t size)
-{
-	static const char units[] = "BKMGT";
-	double v = (double)bytes;
-	int u = 0;
-
-	if (bytes == 0) {
-		snprintf(buf, size, "unlimited");
-		return;
-	}
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%lluB", (unsigned long long)bytes);
-	else
-		snprintf(buf, size, "%.1f%c", v, units[u]);
-}
-
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

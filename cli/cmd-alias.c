@@ -17,6 +17,7 @@
  *	accepts mail that would then bounce; list marks them.
  */
 #include "cli.h"
+#include "commands.h"
 
 #include <jansson.h>
 #include <stdio.h>

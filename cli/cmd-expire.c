@@ -17,6 +17,10 @@
  *	lost): either would make every old account look unused.
  */
 #include "cli.h"
+#include "commands.h"
+#include "format.h"
+#include "home.h"
+#include "last-seen.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -13,6 +13,8 @@
  *	SHA512-CRYPT or BLF-CRYPT passwords, and nothing secret is printed.
  */
 #include "cli.h"
+#include "commands.h"
+#include "home.h"
 #include "account.h"
 #include "import-passwd.h"
 

@@ -10,7 +10,7 @@
  *	of that type" are an empty answer; anything else (timeout, SERVFAIL)
  *	is a failure, never taken for "missing".
  */
-#include "cli.h"
+#include "dns-query.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>

@@ -12,6 +12,7 @@
  *	77 permission, 78 bad context file.
  */
 #include "cli.h"
+#include "commands.h"
 #include "log.h"
 #include "password.h"
 
