@@ -3,8 +3,9 @@
  * SUMMARY
  *	mailbag [--context PATH] [--json] COMMAND [ARGS]
  *
- *	Git-style subcommands (init, domain, user, alias), each with its own
- *	--help. Every change is one store transaction and live for the
+ *	Git-style subcommands (init, domain, user, alias, ...), each with its
+ *	own --help, dispatched from one table (name, argv wrapper, the lines
+ *	`mailbag --help` lists); the commands live in libmailbag_cli. Every change is one store transaction and live for the
  *	daemons at once. Errors are one line on stderr naming the command
  *	and the bad input; exit codes follow sysexits(3):
  *	64 usage, 65 bad input or conflicting state, 67 no such user, domain
@@ -18,13 +19,69 @@
 
 #include "mailbag-config.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+
+/* One command of `mailbag COMMAND`: its name, its argv wrapper, and how
+   `mailbag --help` lists it. A command listed on two lines (dns) has two
+   rows; the first row of a name is the one run. */
+struct command {
+	const char *name;
+	cli_command_fn *run;
+	const char *synopsis; /* "NAME ARGS" */
+	const char *help;     /* what it does; a "\n" continues it below */
+};
+
+static const struct command commands[] = {
+	{ "setup", cmd_setup, "setup --hostname HOST --domain DOMAIN [--root DIR] [--dry-run]",
+	  "wire mailbag into this host's Postfix and Dovecot" },
+	{ "unsetup", cmd_setup, "unsetup", "put Postfix's and Dovecot's own configuration back" },
+	{ "init", cmd_init, "init", "create the context file and the store" },
+	{ "domain", cmd_domain, "domain add|del|list", "the domains whose mail is kept here" },
+	{ "user", cmd_user, "user add|del|list|passwd|disable|enable|quota", "mailboxes and their passwords" },
+	{ "alias", cmd_alias, "alias add|del|list", "forwarding: fan-out, catch-all, domain alias" },
+	{ "expire", cmd_expire, "expire [--apply]", "disable or delete accounts unused for expire.after" },
+	{ "dkim", cmd_dkim, "dkim keygen|rotate|activate|show DOMAIN",
+	  "DKIM keys (RSA and Ed25519) and their DNS records" },
+	{ "dns", cmd_dns, "dns records [DOMAIN]", "every DNS record the domains need for mail here" },
+	{ "dns", cmd_dns, "dns check [DOMAIN]", "ask DNS whether those records are there and right" },
+	{ "tls", cmd_tls, "tls status|apply", "the certificates of each host name; SNI for Postfix\nand Dovecot" },
+	{ "web", cmd_web, "web build DIR", "client autoconfig, autodiscover and MTA-STS files\nand an nginx server for them" },
+};
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+/* where the help text of each row starts */
+#define HELP_COLUMN 26
+
+/* list_commands - the table as `mailbag --help` shows it: the synopsis,
+   then the help from HELP_COLUMN (below it when the synopsis is longer) */
+static void list_commands(FILE *f)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		const struct command *c = &commands[i];
+		int width = HELP_COLUMN - 2;
+		if (strlen(c->synopsis) < (size_t)width)
+			fprintf(f, "  %-*s", width, c->synopsis);
+		else
+			fprintf(f, "  %s\n%*s", c->synopsis, HELP_COLUMN, "");
+		for (const char *line = c->help; line != NULL;) {
+			const char *end = strchr(line, '\n');
+			fprintf(f, "%.*s\n", end != NULL ? (int)(end - line) : (int)strlen(line), line);
+			line = end != NULL ? end + 1 : NULL;
+			if (line != NULL)
+				fprintf(f, "%*s", HELP_COLUMN, "");
+		}
+	}
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -34,24 +91,9 @@ static void usage(FILE *f)
 		"Manage the domains, users and aliases of a mailbag mail server.\n"
 		"Changes are live for Postfix and Dovecot at once.\n"
 		"\n"
-		"commands:\n"
-		"  setup --hostname HOST --domain DOMAIN [--root DIR] [--dry-run]\n"
-		"                          wire mailbag into this host's Postfix and Dovecot\n"
-		"  unsetup                 put Postfix's and Dovecot's own configuration back\n"
-		"  init                    create the context file and the store\n"
-		"  domain add|del|list     the domains whose mail is kept here\n"
-		"  user add|del|list|passwd|disable|enable|quota\n"
-		"                          mailboxes and their passwords\n"
-		"  alias add|del|list      forwarding: fan-out, catch-all, domain alias\n"
-		"  expire [--apply]        disable or delete accounts unused for expire.after\n"
-		"  dkim keygen|rotate|activate|show DOMAIN\n"
-		"                          DKIM keys (RSA and Ed25519) and their DNS records\n"
-		"  dns records [DOMAIN]    every DNS record the domains need for mail here\n"
-		"  dns check [DOMAIN]      ask DNS whether those records are there and right\n"
-		"  tls status|apply        the certificates of each host name; SNI for Postfix\n"
-		"                          and Dovecot\n"
-		"  web build DIR           client autoconfig, autodiscover and MTA-STS files\n"
-		"                          and an nginx server for them\n"
+		"commands:\n");
+	list_commands(f);
+	fprintf(f,
 		"\n"
 		"options:\n"
 		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
@@ -101,27 +143,10 @@ int main(int argc, char **argv)
 	int sub_argc = argc - i;
 	char **sub_argv = argv + i;
 
-	if (strcmp(name, "init") == 0)
-		ret = cmd_init(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "domain") == 0)
-		ret = cmd_domain(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "user") == 0)
-		ret = cmd_user(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "alias") == 0)
-		ret = cmd_alias(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "expire") == 0)
-		ret = cmd_expire(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "dkim") == 0)
-		ret = cmd_dkim(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "dns") == 0)
-		ret = cmd_dns(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "tls") == 0)
-		ret = cmd_tls(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "web") == 0)
-		ret = cmd_web(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "setup") == 0 || strcmp(name, "unsetup") == 0)
-		ret = cmd_setup(&cli, sub_argc, sub_argv);
-	else if (strcmp(name, "help") == 0) {
+	const struct command *command = find_command(name);
+	if (command != NULL) {
+		ret = command->run(&cli, sub_argc, sub_argv);
+	} else if (strcmp(name, "help") == 0) {
 		usage(stdout);
 		ret = EX_OK;
 	} else {
