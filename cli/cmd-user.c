@@ -25,6 +25,7 @@
 #include "last-seen.h"
 #include "account.h"
 #include "password.h"
+#include "grow.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -227,14 +228,14 @@ struct alias_note {
 
 struct alias_notes {
 	struct alias_note *notes;
-	size_t count;
+	size_t count, capacity;
 	bool kept, failed;
 };
 
 static int note_alias(const struct mb_alias *alias, void *context)
 {
 	struct alias_notes *n = context;
-	struct alias_note *grown = realloc(n->notes, (n->count + 1) * sizeof(*grown));
+	struct alias_note *grown = mb_grow(n->notes, &n->capacity, n->count + 1, sizeof(*grown), 0);
 
 	if (grown == NULL) {
 		n->failed = true;
@@ -278,7 +279,7 @@ static void print_deleted(struct cli *cli, const struct user_options *o, const c
 static int user_del(struct cli *cli, const struct user_options *o, const char *address)
 {
 	const char *delimiters = cli->ctx->recipient_delimiter;
-	struct alias_notes notes = { NULL, 0, o->keep_aliases, false };
+	struct alias_notes notes = { NULL, 0, 0, o->keep_aliases, false };
 	char error[1024];
 	struct mb_user user;
 	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));

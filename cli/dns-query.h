@@ -13,6 +13,7 @@ void cli_dns_close(struct cli_dns *dns);
 struct cli_dns_answers {
 	char **items;   /* zone-file text of each answer (see dns-query.c) */
 	size_t count;
+	size_t capacity; /* room in items (grow.h) */
 };
 enum { CLI_DNS_TYPE_TLSA = 52 };
 /* Every answer of type (ns_t_*) for name: how many (0: no such name or

@@ -9,6 +9,7 @@
  *	every domain of the store.
  */
 #include "domain-list.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +25,10 @@ static int collect_name(const char *domain, void *context)
 {
 	struct name_list *list = context;
 
-	if (list->count == list->alloc) {
-		size_t alloc = list->alloc == 0 ? 16 : list->alloc * 2;
-		char **names = realloc(list->names, alloc * sizeof(*names));
-		if (names == NULL)
-			return 1;
-		list->names = names;
-		list->alloc = alloc;
-	}
+	char **names = mb_grow(list->names, &list->alloc, list->count + 1, sizeof(*names), 16);
+	if (names == NULL)
+		return 1;
+	list->names = names;
 	if ((list->names[list->count] = strdup(domain)) == NULL)
 		return 1;
 	list->count++;
