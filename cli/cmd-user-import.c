@@ -7,7 +7,7 @@
  *	already exist, domains not served), and every refused line is named
  *	with its number. Only a file that passes whole is written, in
  *	transactions of IMPORT_BATCH users, and then, run as root, each
- *	user's home is created (cli_make_home in cmd-user.c). --dry-run stops
+ *	user's home is created (cli_make_home, home.c). --dry-run stops
  *	after the checks.
  *	Hashes are kept as they are: Dovecot goes on verifying the old
  *	SHA512-CRYPT or BLF-CRYPT passwords, and nothing secret is printed.
