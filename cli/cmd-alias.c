@@ -17,6 +17,8 @@
  *	accepts mail that would then bounce; list marks them.
  */
 #include "cli.h"
+#include "commands.h"
+#include "grow.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -119,14 +121,14 @@ struct list_context {
 	json_t *list;        /* NULL: print lines */
 	char error[512];     /* why the listing stopped, or "" */
 	struct mb_alias *aliases; /* read first: no lookup under the store's cursor */
-	size_t count;
+	size_t count, capacity;
 };
 
 /* keep_alias - copy one alias into the list context */
 static int keep_alias(const struct mb_alias *alias, void *context)
 {
 	struct list_context *lc = context;
-	struct mb_alias *grown = realloc(lc->aliases, (lc->count + 1) * sizeof(*grown));
+	struct mb_alias *grown = mb_grow(lc->aliases, &lc->capacity, lc->count + 1, sizeof(*grown), 0);
 
 	if (grown == NULL)
 		goto oom;
@@ -204,7 +206,7 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
 	struct list_context lc = { cli->store, cli->ctx->recipient_delimiter,
-				   cli->json ? json_array() : NULL, "", NULL, 0 };
+				   cli->json ? json_array() : NULL, "", NULL, 0, 0 };
 	int ret = mb_store_aliases_foreach(cli->store, argc == 3 ? domain : NULL,
 					   keep_alias, &lc, error, sizeof(error));
 	for (size_t i = 0; ret == 0 && lc.error[0] == '\0' && i < lc.count; i++)

@@ -14,6 +14,8 @@
  *	a thief gets, and it can be revoked alone.
  */
 #include "cli.h"
+#include "commands.h"
+#include "format.h"
 #include "password.h"
 
 #include <jansson.h>

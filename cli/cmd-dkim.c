@@ -1,41 +1,31 @@
-/* cmd-dkim.c - `mailbag dkim keygen|show DOMAIN`: DKIM keys and their DNS records
+/* cmd-dkim.c - `mailbag dkim keygen|rotate|activate|show DOMAIN`: DKIM keys and their DNS records
  *
  * SUMMARY
  *	keygen makes a pair of keys for a domain, RSA-2048 and Ed25519
  *	(RFC 8463), each under its own dated selector (mbYYYYMMDDr and
- *	mbYYYYMMDDe unless --selector BASE is given), as PKCS#8 PEM files in
- *	dkim.key_dir/DOMAIN/SELECTOR.key: the directory 0750 and the files
- *	0640, owned by root and the daemon user's group (the signer reads
- *	them, nobody else). It never overwrites a key. show prints the TXT
+ *	mbYYYYMMDDe unless --selector BASE is given), with
+ *	cli_dkim_keygen() (dkim-keys.c), and prints their records. show prints the TXT
  *	record of every key of the domain, as zone-file lines (or --json),
  *	for the DNS: "v=DKIM1; k=rsa; p=<SubjectPublicKeyInfo>" and
  *	"v=DKIM1; k=ed25519; p=<the raw 32-byte key>", both base64.
  *	Keys are made by OpenSSL; nothing secret is printed.
  */
 #include "cli.h"
+#include "commands.h"
+#include "dkim-keys.h"
+#include "dns-query.h"
 #include "dkim-rotation.h"
 
-#include <arpa/nameser.h>
-#include <netdb.h>
-#include <resolv.h>
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <pwd.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+
 
 static const char dkim_usage[] =
 	"usage: mailbag dkim keygen [--selector BASE] DOMAIN\n"
@@ -54,96 +44,12 @@ static const char dkim_usage[] =
 	"show      the DNS TXT record and the state of every key of DOMAIN (signing,\n"
 	"          pending, retired, unused); --json for scripts\n";
 
-#define SELECTOR_MAX 63
-
-static bool selector_valid(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len >= 1 && len <= SELECTOR_MAX - 1 &&
-		strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == len && s[0] != '-';
-}
-
-/* key_group - the daemon user's group, or -1 */
-static gid_t key_group(const struct cli *cli)
-{
-	struct passwd *pw = getpwnam(cli->ctx->daemon_user);
-
-	return pw != NULL ? pw->pw_gid : (gid_t)-1;
-}
-
-static int make_dir(struct cli *cli, const char *path, mode_t mode)
-{
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		return cli_fail(cli, EX_CANTCREAT, "cannot create %s: %m", path);
-	gid_t gid = key_group(cli);
-	if (geteuid() == 0 && gid != (gid_t)-1 && chown(path, 0, gid) < 0)
-		return cli_fail(cli, EX_CANTCREAT, "cannot give %s to group %s: %m", path, cli->ctx->daemon_user);
-	if (chmod(path, mode) < 0)
-		return cli_fail(cli, EX_CANTCREAT, "cannot set the mode of %s: %m", path);
-	return EX_OK;
-}
-
-/* write_key - the private key, PEM, created 0640 (never replacing one) */
-static int write_key(struct cli *cli, const char *path, EVP_PKEY *key)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cli_fail(cli, errno == EEXIST ? EX_CANTCREAT : EX_IOERR, "%s: %s%s", path, strerror(errno),
-				errno == EEXIST ? " (a key is never overwritten; choose another --selector)" : "");
-	FILE *f = fdopen(fd, "w");
-	int ok = f != NULL && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1;
-	gid_t gid = key_group(cli);
-	if (ok && geteuid() == 0 && gid != (gid_t)-1)
-		ok = fchown(fd, 0, gid) == 0;
-	ok = ok && fchmod(fd, 0640) == 0;
-	if (f != NULL ? fclose(f) != 0 : close(fd) != 0)
-		ok = 0;
-	if (!ok) {
-		unlink(path);
-		return cli_fail(cli, EX_IOERR, "cannot write %s", path);
-	}
-	return EX_OK;
-}
-
-/* txt_value - "v=DKIM1; k=...; p=..." for a key */
-static char *txt_value(EVP_PKEY *key)
-{
-	unsigned char raw[64], *der = NULL;
-	const unsigned char *pub;
-	int len;
-	const char *k;
-
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
-		size_t raw_len = sizeof(raw);
-		if (EVP_PKEY_get_raw_public_key(key, raw, &raw_len) != 1)
-			return NULL;
-		pub = raw;
-		len = (int)raw_len;
-		k = "ed25519";
-	} else {
-		len = i2d_PUBKEY(key, &der);
-		if (len <= 0)
-			return NULL;
-		pub = der;
-		k = "rsa";
-	}
-	size_t b64_size = 4 * (((size_t)len + 2) / 3) + 1;
-	char *value = malloc(b64_size + 32);
-	if (value != NULL) {
-		int n = snprintf(value, 32, "v=DKIM1; k=%s; p=", k);
-		EVP_EncodeBlock((unsigned char *)value + n, pub, len);
-	}
-	OPENSSL_free(der);
-	return value;
-}
-
 /* print_record - a zone-file line (strings of at most 250 characters) or JSON */
 static void print_record_state(struct cli *cli, json_t *list, const char *selector, const char *domain,
 			       const char *value, const char *state)
 {
 	if (list != NULL) {
-		char name[SELECTOR_MAX + MB_DOMAIN_MAX + 16];
+		char name[CLI_DKIM_SELECTOR_MAX + MB_DOMAIN_MAX + 16];
 		snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
 		json_t *record = json_pack("{s:s, s:s, s:s, s:s}", "selector", selector,
 					   "name", name, "type", "TXT", "value", value);
@@ -161,215 +67,60 @@ static void print_record_state(struct cli *cli, json_t *list, const char *select
 	printf(" )\n");
 }
 
-static void print_record(struct cli *cli, json_t *list, const char *selector, const char *domain,
-			 const char *value)
-{
-	print_record_state(cli, list, selector, domain, value, NULL);
-}
-
-static EVP_PKEY *read_key(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-
-	if (f != NULL)
-		fclose(f);
-	return key;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-#define DOMAIN_KEYS_MAX 256
-
-struct domain_key {
-	char selector[SELECTOR_MAX + 1];
-	EVP_PKEY *key;
-	int type;         /* EVP_PKEY_RSA or EVP_PKEY_ED25519 */
+struct record_printer {
+	struct cli *cli;
+	json_t *list;  /* NULL: zone-file lines */
+	const char *domain;
 };
 
-/* read_domain_keys - every DIR/DOMAIN/SELECTOR.key, by selector; the
-   count, or -1 (error printed) */
-static int read_domain_keys(struct cli *cli, const char *dir, const char *domain,
-			    struct domain_key *keys)
+static void print_made(const char *selector, const char *value, const char *state, void *context)
 {
-	char path[4400], *names[DOMAIN_KEYS_MAX];
-	size_t count = 0;
-	int n = 0;
+	struct record_printer *p = context;
 
-	DIR *d = opendir(dir);
-	if (d == NULL) {
-		cli_fail(cli, EX_NOINPUT, "no DKIM keys for %s (%s: %m); make them with 'mailbag dkim keygen %s'",
-			 domain, dir, domain);
-		return -1;
-	}
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL && count < DOMAIN_KEYS_MAX) {
-		size_t len = strlen(e->d_name);
-		if (len > 4 && len - 4 <= SELECTOR_MAX && strcmp(e->d_name + len - 4, ".key") == 0 &&
-		    (names[count] = strdup(e->d_name)) != NULL)
-			count++;
-	}
-	closedir(d);
-	qsort(names, count, sizeof(names[0]), compare_names);
-	for (size_t i = 0; i < count; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		names[i][strlen(names[i]) - 4] = '\0';
-		EVP_PKEY *key = read_key(path);
-		if (key == NULL) {
-			cli_fail(cli, EX_DATAERR, "%s is not a private key this can read", path);
-		} else {
-			snprintf(keys[n].selector, sizeof(keys[n].selector), "%s", names[i]);
-			keys[n].key = key;
-			keys[n].type = EVP_PKEY_get_base_id(key);
-			n++;
-		}
-		free(names[i]);
-	}
-	return n;
+	print_record_state(p->cli, p->list, selector, p->domain, value, state);
 }
 
-static void free_domain_keys(struct domain_key *keys, int count)
+/* keygen - make the pair, printing each key's record as it is made */
+static int keygen(struct cli *cli, const char *domain, const char *base)
 {
-	for (int i = 0; i < count; i++)
-		EVP_PKEY_free(keys[i].key);
-}
+	struct record_printer p = { cli, cli->json ? json_array() : NULL, domain };
+	int ret = cli_dkim_keygen(cli, domain, base, print_made, &p);
 
-static bool set_has(const struct mb_dkim_set *set, const char *selector)
-{
-	for (size_t i = 0; set != NULL && i < set->count; i++) {
-		if (strcmp(set->selectors[i], selector) == 0)
-			return true;
+	if (p.list != NULL) {
+		json_dumpf(p.list, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(p.list);
 	}
-	return false;
-}
-
-/* newest_of_type - whether key k is the newest of its algorithm */
-static bool newest_of_type(const struct domain_key *keys, int count, int k)
-{
-	for (int i = 0; i < count; i++) {
-		if (keys[i].type == keys[k].type && strcmp(keys[i].selector, keys[k].selector) > 0)
-			return false;
-	}
-	return true;
-}
-
-static void format_time(int64_t when, char *buf, size_t size)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm);
-}
-
-/* key_state - what a key does now, as the milter sees it */
-static void key_state(const struct mb_dkim_rotation *rotation, const struct domain_key *keys, int count,
-		      int k, int64_t now, char *buf, size_t size)
-{
-	const struct mb_dkim_set *active = mb_dkim_rotation_active(rotation, now);
-	const char *selector = keys[k].selector;
-	char when[64];
-
-	if (active != NULL ? set_has(active, selector) : newest_of_type(keys, count, k)) {
-		snprintf(buf, size, "signing");
-		return;
-	}
-	if (set_has(&rotation->pending, selector)) {
-		format_time(rotation->pending_after, when, sizeof(when));
-		snprintf(buf, size, "pending: publish now; signs from %s, or once 'mailbag dkim activate' finds it in DNS", when);
-		return;
-	}
-	for (size_t i = 0; i < rotation->retired_count; i++) {
-		if (strcmp(rotation->retired[i].selector, selector) == 0) {
-			format_time(rotation->retired[i].until, when, sizeof(when));
-			if (rotation->retired[i].until > now)
-				snprintf(buf, size, "retired: keep published until %s", when);
-			else
-				snprintf(buf, size, "retired since %s: may be removed from DNS and deleted", when);
-			return;
-		}
-	}
-	snprintf(buf, size, "unused");
+	return ret;
 }
 
 /* show - every DOMAIN/SELECTOR.key's record and state, by selector */
 static int show(struct cli *cli, const char *domain)
 {
 	char dir[4096], error[1024], state[256];
-	struct domain_key keys[DOMAIN_KEYS_MAX];
+	struct cli_dkim_key keys[CLI_DKIM_KEYS_MAX];
 	struct mb_dkim_rotation rotation;
 	int64_t now = (int64_t)time(NULL);
 	int ret = EX_OK;
 
 	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
-	int count = read_domain_keys(cli, dir, domain, keys);
+	int count = cli_dkim_read_keys(cli, dir, domain, keys);
 	if (count < 0)
 		return EX_NOINPUT;
 	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
 		ret = cli_fail(cli, EX_DATAERR, "%s", error);
 	json_t *list = cli->json ? json_array() : NULL;
 	for (int i = 0; i < count; i++) {
-		char *value = txt_value(keys[i].key);
+		char *value = cli_dkim_txt_value(keys[i].key);
 		if (value == NULL) {
 			ret = cli_fail(cli, EX_DATAERR, "cannot encode the public key of %s", keys[i].selector);
 			continue;
 		}
-		key_state(&rotation, keys, count, i, now, state, sizeof(state));
+		cli_dkim_key_state(&rotation, keys, count, i, now, state, sizeof(state));
 		print_record_state(cli, list, keys[i].selector, domain, value, state);
 		free(value);
 	}
-	free_domain_keys(keys, count);
-	if (list != NULL) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(list);
-	}
-	return ret;
-}
-
-static int keygen(struct cli *cli, const char *domain, const char *base)
-{
-	char dir[4096], path[4400], today[16], selector[SELECTOR_MAX + 1];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (base == NULL) {
-		gmtime_r(&now, &tm);
-		strftime(today, sizeof(today), "mb%Y%m%d", &tm);
-		base = today;
-	}
-	if (!selector_valid(base))
-		return cli_fail(cli, EX_USAGE, "--selector '%s': use 1 to 62 of a-z 0-9 -", base);
-	int ret = make_dir(cli, cli->ctx->dkim_key_dir, 0750);
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
-	if (ret == EX_OK)
-		ret = make_dir(cli, dir, 0750);
-	static const struct { const char *type; const char *suffix; } kinds[] = {
-		{ "RSA", "r" }, { "ED25519", "e" },
-	};
-	json_t *list = cli->json ? json_array() : NULL;
-	for (size_t i = 0; ret == EX_OK && i < 2; i++) {
-		snprintf(selector, sizeof(selector), "%s%s", base, kinds[i].suffix);
-		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
-		EVP_PKEY *key = strcmp(kinds[i].type, "RSA") == 0 ?
-			EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) :
-			EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-		if (key == NULL) {
-			ret = cli_fail(cli, EX_SOFTWARE, "OpenSSL could not make a %s key", kinds[i].type);
-			break;
-		}
-		ret = write_key(cli, path, key);
-		char *value = ret == EX_OK ? txt_value(key) : NULL;
-		if (ret == EX_OK && value == NULL)
-			ret = cli_fail(cli, EX_SOFTWARE, "cannot encode the public key of %s", path);
-		if (value != NULL)
-			print_record(cli, list, selector, domain, value);
-		free(value);
-		EVP_PKEY_free(key);
-	}
+	cli_dkim_free_keys(keys, count);
 	if (list != NULL) {
 		json_dumpf(list, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -400,7 +151,7 @@ static int dns_has_txt(struct cli_dns *dns, const char *name, const char *want,
 }
 
 /* next_base - today's dated base, or the first of BASE-2..BASE-9 not used */
-static int next_base(const char *dir, char base[SELECTOR_MAX + 1])
+static int next_base(const char *dir, char base[CLI_DKIM_SELECTOR_MAX + 1])
 {
 	char today[16], path[4400];
 	time_t now = time(NULL);
@@ -410,9 +161,9 @@ static int next_base(const char *dir, char base[SELECTOR_MAX + 1])
 	strftime(today, sizeof(today), "mb%Y%m%d", &tm);
 	for (int i = 1; i <= 9; i++) {
 		if (i == 1)
-			snprintf(base, SELECTOR_MAX + 1, "%s", today);
+			snprintf(base, CLI_DKIM_SELECTOR_MAX + 1, "%s", today);
 		else
-			snprintf(base, SELECTOR_MAX + 1, "%s-%d", today, i);
+			snprintf(base, CLI_DKIM_SELECTOR_MAX + 1, "%s-%d", today, i);
 		snprintf(path, sizeof(path), "%s/%sr.key", dir, base);
 		if (access(path, F_OK) < 0)
 			return 0;
@@ -422,8 +173,8 @@ static int next_base(const char *dir, char base[SELECTOR_MAX + 1])
 
 static int rotate(struct cli *cli, const char *domain, const char *base)
 {
-	char dir[4096], error[1024], when[64], next[SELECTOR_MAX + 1];
-	struct domain_key keys[DOMAIN_KEYS_MAX];
+	char dir[4096], error[1024], when[64], next[CLI_DKIM_SELECTOR_MAX + 1];
+	struct cli_dkim_key keys[CLI_DKIM_KEYS_MAX];
 	struct mb_dkim_rotation rotation;
 	int64_t now = (int64_t)time(NULL);
 
@@ -431,12 +182,12 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_DATAERR, "%s", error);
 	if (rotation.pending.count > 0 && now < rotation.pending_after) {
-		format_time(rotation.pending_after, when, sizeof(when));
+		cli_dkim_format_time(rotation.pending_after, when, sizeof(when));
 		return cli_fail(cli, EX_TEMPFAIL, "a rotation of %s is under way (%s signs from %s); "
 				"run 'mailbag dkim activate %s' once its records are in DNS", domain,
 				rotation.pending.selectors[0], when, domain);
 	}
-	int count = read_domain_keys(cli, dir, domain, keys);
+	int count = cli_dkim_read_keys(cli, dir, domain, keys);
 	if (count <= 0)
 		return count < 0 ? EX_NOINPUT :
 			cli_fail(cli, EX_NOINPUT, "%s has no keys to rotate; make them with 'mailbag dkim keygen %s'",
@@ -445,10 +196,10 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 	const struct mb_dkim_set *active = mb_dkim_rotation_active(&rotation, now);
 	struct mb_dkim_set current = { .count = 0 };
 	for (int i = 0; i < count && current.count < MB_DKIM_SET_MAX; i++) {
-		if (active != NULL ? set_has(active, keys[i].selector) : newest_of_type(keys, count, i))
+		if (active != NULL ? cli_dkim_set_has(active, keys[i].selector) : cli_dkim_newest_of_type(keys, count, i))
 			snprintf(current.selectors[current.count++], MB_DKIM_SELECTOR_MAX + 1, "%.63s", keys[i].selector);
 	}
-	free_domain_keys(keys, count);
+	cli_dkim_free_keys(keys, count);
 	if (base == NULL) {
 		if (next_base(dir, next) < 0)
 			return cli_fail(cli, EX_CANTCREAT, "nine rotations of %s today already; pass --selector", domain);
@@ -462,9 +213,9 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62sr", base);
 	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62se", base);
 	rotation.pending_after = now + cli->ctx->dkim_rotation_delay;
-	if (mb_dkim_rotation_write(dir, &rotation, (long)key_group(cli), error, sizeof(error)) < 0)
+	if (mb_dkim_rotation_write(dir, &rotation, (long)cli_dkim_key_group(cli), error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_IOERR, "%s", error);
-	format_time(rotation.pending_after, when, sizeof(when));
+	cli_dkim_format_time(rotation.pending_after, when, sizeof(when));
 	if (!cli->json)
 		printf("; publish the records above now: they sign from %s, or as soon as\n"
 		       "; 'mailbag dkim activate %s' finds them in DNS\n", when, domain);
@@ -490,8 +241,8 @@ static int activate(struct cli *cli, const char *domain, bool force)
 	for (size_t i = 0; i < rotation.pending.count; i++) {
 		const char *selector = rotation.pending.selectors[i];
 		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
-		EVP_PKEY *key = read_key(path);
-		char *want = key != NULL ? txt_value(key) : NULL;
+		EVP_PKEY *key = cli_dkim_read_key(path);
+		char *want = key != NULL ? cli_dkim_txt_value(key) : NULL;
 		EVP_PKEY_free(key);
 		if (want == NULL) {
 			cli_dns_close(dns);
@@ -512,7 +263,7 @@ static int activate(struct cli *cli, const char *domain, bool force)
 		return cli_fail(cli, EX_TEMPFAIL, "%d record%s of the new keys not in DNS yet; the old keys keep signing",
 				missing, missing > 1 ? "s" : "");
 	for (size_t i = 0; i < rotation.signing.count && rotation.retired_count < MB_DKIM_RETIRED_MAX; i++) {
-		if (set_has(&rotation.pending, rotation.signing.selectors[i]))
+		if (cli_dkim_set_has(&rotation.pending, rotation.signing.selectors[i]))
 			continue;
 		snprintf(rotation.retired[rotation.retired_count].selector, MB_DKIM_SELECTOR_MAX + 1, "%s",
 			 rotation.signing.selectors[i]);
@@ -521,7 +272,7 @@ static int activate(struct cli *cli, const char *domain, bool force)
 	rotation.signing = rotation.pending;
 	rotation.pending.count = 0;
 	rotation.pending_after = 0;
-	if (mb_dkim_rotation_write(dir, &rotation, (long)key_group(cli), error, sizeof(error)) < 0)
+	if (mb_dkim_rotation_write(dir, &rotation, (long)cli_dkim_key_group(cli), error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_IOERR, "%s", error);
 	if (!cli->json)
 		printf("%s now signs with %s%s%s\n", domain, rotation.signing.selectors[0],
@@ -584,37 +335,3 @@ int cmd_dkim(struct cli *cli, int argc, char **argv)
 	return show(cli, domain);
 }
 
-int cli_dkim_published(struct cli *cli, const char *domain, cli_dkim_record_cb *cb, void *context)
-{
-	char dir[4096], error[1024], state[256];
-	struct domain_key keys[DOMAIN_KEYS_MAX];
-	struct mb_dkim_rotation rotation;
-	int64_t now = (int64_t)time(NULL);
-	int published = 0;
-
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
-	if (access(dir, F_OK) < 0)
-		return 0; /* no keys (yet): nothing to publish */
-	int count = read_domain_keys(cli, dir, domain, keys);
-	if (count < 0)
-		return -1;
-	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0) {
-		cli_fail(cli, EX_DATAERR, "%s", error);
-		free_domain_keys(keys, count);
-		return -1;
-	}
-	for (int i = 0; i < count; i++) {
-		key_state(&rotation, keys, count, i, now, state, sizeof(state));
-		/* signing, pending and retired keys are in DNS; the rest not */
-		if (strcmp(state, "unused") == 0 || strstr(state, "may be removed") != NULL)
-			continue;
-		char *value = txt_value(keys[i].key);
-		if (value != NULL) {
-			cb(keys[i].selector, value, state, context);
-			published++;
-		}
-		free(value);
-	}
-	free_domain_keys(keys, count);
-	return published;
-}

@@ -17,6 +17,11 @@
  *	lost): either would make every old account look unused.
  */
 #include "cli.h"
+#include "commands.h"
+#include "format.h"
+#include "home.h"
+#include "last-seen.h"
+#include "grow.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -62,16 +67,13 @@ static int collect(const struct mb_user *user, void *context)
 	scan->logins_recorded += (size_t)logged_in;
 	if (seen >= scan->before || (scan->skip_disabled && !user->enabled))
 		return 0;
-	if (scan->count == scan->alloc) {
-		size_t alloc = scan->alloc == 0 ? 64 : scan->alloc * 2;
-		struct expire_candidate *grown = realloc(scan->found, alloc * sizeof(*grown));
-		if (grown == NULL) {
-			snprintf(scan->error, sizeof(scan->error), "out of memory");
-			return 1;
-		}
-		scan->found = grown;
-		scan->alloc = alloc;
+	struct expire_candidate *grown = mb_grow(scan->found, &scan->alloc, scan->count + 1,
+						 sizeof(*grown), 64);
+	if (grown == NULL) {
+		snprintf(scan->error, sizeof(scan->error), "out of memory");
+		return 1;
 	}
+	scan->found = grown;
 	struct expire_candidate *c = &scan->found[scan->count++];
 	snprintf(c->address, sizeof(c->address), "%s", user->address);
 	c->seen = seen;

@@ -36,27 +36,28 @@
  *	chrooted or not; the context names the same sockets absolutely.
  */
 #include "setup.h"
+#include "commands.h"
+#include "dkim-keys.h"
+#include "dns-records.h"
+#include "files.h"
+#include "store-init.h"
+#include "tls-apply.h"
 #include "mailbag-config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pwd.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char setup_usage[] =
@@ -186,7 +187,6 @@ static int setup_context(struct setup *s)
 
 static int setup_store(struct setup *s)
 {
-	char *argv[] = { "init", NULL };
 	int exit_code;
 
 	if (s->dry_run) {
@@ -194,8 +194,13 @@ static int setup_store(struct setup *s)
 			setup_change(s, "create the store and the mail root (mailbag init)");
 		return 0;
 	}
-	/* init says "keeping" and "ready" each time; setup's own lines are enough */
-	if (setup_quietly(s, cmd_init, 1, argv) != EX_OK)
+	/* what `mailbag init` does once the context is there, without its
+	   "keeping" and "ready" lines: setup's own are enough. Its errors
+	   name init, as `mailbag init` would. */
+	s->cli->command = "init";
+	int made = cli_init_store(s->cli);
+	s->cli->command = "setup";
+	if (made != EX_OK)
 		return -1;
 	if (cli_store(s->cli, &exit_code) < 0)
 		return -1;
@@ -245,8 +250,11 @@ static int setup_dkim(struct setup *s)
 		setup_change(s, "make DKIM keys for %s (mailbag dkim keygen)", s->domains[i]);
 		if (s->dry_run)
 			continue;
-		char *argv[] = { "dkim", "keygen", s->domains[i], NULL };
-		if (setup_quietly(s, cmd_dkim, 3, argv) != EX_OK)
+		/* the records are printed with the others at the end */
+		s->cli->command = "dkim keygen";
+		int made = cli_dkim_keygen(s->cli, s->domains[i], NULL, NULL, NULL);
+		s->cli->command = "setup";
+		if (made != EX_OK)
 			return -1;
 	}
 	return 0;
@@ -328,8 +336,6 @@ static int setup_certificate(struct setup *s)
 
 static int setup_tls(struct setup *s)
 {
-	char *argv[] = { "tls", "apply", NULL };
-
 	if (s->dry_run) {
 		char sni[PATH_SIZE];
 		setup_in_root(s, "/etc/postfix/mailbag-sni.db", sni, sizeof(sni));
@@ -337,7 +343,9 @@ static int setup_tls(struct setup *s)
 			setup_change(s, "write Postfix's SNI table and Dovecot's TLS file (mailbag tls apply)");
 		return 0;
 	}
-	int ret = cmd_tls(s->cli, 2, argv);
+	/* its "wrote" / "unchanged" lines are said, as `mailbag tls apply` says them */
+	s->cli->command = "tls apply";
+	int ret = cli_tls_apply(s->cli, cli_tls_print_file, NULL);
 	s->cli->command = "setup";
 	return ret == EX_OK ? 0 : -1;
 }
@@ -508,10 +516,10 @@ static int do_setup(struct setup *s)
 	if (setup_run(s, postfix_check, NULL) < 0)
 		return EX_CONFIG;
 	printf("\nPublish these DNS records, then check them with 'mailbag dns check':\n");
-	for (size_t i = 0; i < s->domain_count; i++) {
-		char *argv[] = { "dns", "records", s->domains[i], NULL };
-		cmd_dns(s->cli, 3, argv);
-	}
+	s->cli->command = "dns records";
+	for (size_t i = 0; i < s->domain_count; i++)
+		cli_dns_records(s->cli, s->domains[i]);
+	s->cli->command = "setup";
 	return EX_OK;
 }
 

@@ -2,19 +2,22 @@
  *
  * SUMMARY
  *	Moves an existing set-up's users in at once: every line of the file
- *	is parsed (lib/import-passwd.c) and checked before anything changes
+ *	is parsed (import-passwd.c) and checked before anything changes
  *	(the address, the hash scheme, duplicates in the file, users that
  *	already exist, domains not served), and every refused line is named
  *	with its number. Only a file that passes whole is written, in
  *	transactions of IMPORT_BATCH users, and then, run as root, each
- *	user's home is created (cli_make_home in cmd-user.c). --dry-run stops
+ *	user's home is created (cli_make_home, home.c). --dry-run stops
  *	after the checks.
  *	Hashes are kept as they are: Dovecot goes on verifying the old
  *	SHA512-CRYPT or BLF-CRYPT passwords, and nothing secret is printed.
  */
 #include "cli.h"
+#include "commands.h"
+#include "home.h"
 #include "account.h"
 #include "import-passwd.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -60,7 +63,7 @@ struct import {
 	size_t count, alloc;
 	size_t errors;
 	char **new_domains;
-	size_t new_domain_count;
+	size_t new_domain_count, new_domain_capacity;
 };
 
 static void import_free(struct import *im)
@@ -95,14 +98,10 @@ static void refuse_line(struct cli *cli, struct import *im, size_t line, const c
 
 static int add_row(struct import *im, const struct mb_passwd_entry *entry, size_t line)
 {
-	if (im->count == im->alloc) {
-		size_t alloc = im->alloc == 0 ? 1024 : im->alloc * 2;
-		struct import_row *rows = realloc(im->rows, alloc * sizeof(*rows));
-		if (rows == NULL)
-			return -1;
-		im->rows = rows;
-		im->alloc = alloc;
-	}
+	struct import_row *rows = mb_grow(im->rows, &im->alloc, im->count + 1, sizeof(*rows), 1024);
+	if (rows == NULL)
+		return -1;
+	im->rows = rows;
 	struct import_row *row = &im->rows[im->count];
 	row->address = strdup(entry->address);
 	row->hash = strdup(entry->hash);
@@ -172,7 +171,7 @@ static void check_duplicates(struct cli *cli, struct import *im)
 static int check_domains(struct cli *cli, struct import *im, bool create)
 {
 	char error[512], **served = NULL;
-	size_t served_count = 0;
+	size_t served_count = 0, served_capacity = 0;
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < im->count; i++) {
@@ -191,7 +190,8 @@ static int check_domains(struct cli *cli, struct import *im, bool create)
 		}
 		char ***list = exists > 0 ? &served : &im->new_domains;
 		size_t *count = exists > 0 ? &served_count : &im->new_domain_count;
-		char **grown = realloc(*list, (*count + 1) * sizeof(*grown));
+		size_t *capacity = exists > 0 ? &served_capacity : &im->new_domain_capacity;
+		char **grown = mb_grow(*list, capacity, *count + 1, sizeof(*grown), 0);
 		if (grown != NULL)
 			*list = grown;
 		if (grown == NULL || (grown[*count] = strdup(domain)) == NULL) {

@@ -18,22 +18,23 @@
  *	logged; a generated one is printed only to stdout.
  */
 #include "cli.h"
+#include "commands.h"
+#include "domain-list.h"
+#include "format.h"
+#include "home.h"
+#include "last-seen.h"
 #include "account.h"
 #include "password.h"
+#include "grow.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
-#include <unistd.h>
 
 #define GENERATED_PASSWORD_LEN 20
 
@@ -165,68 +166,6 @@ static void print_password_result(struct cli *cli, const char *address, const ch
 		printf("password: %s\n", generated);
 }
 
-/* cli_make_home - create home and its missing parents for Dovecot's
-   vmail user: the home 0700, parents 0755, each directory made here owned
-   by vmail_uid:vmail_gid (existing ones are left as they are). Only as
-   root, and with a vmail user that is not root: otherwise Dovecot makes
-   the home at the first delivery, as before. EX_OK, or printed failure
-   naming the path. */
-int cli_make_home(struct cli *cli, const char *home)
-{
-	uid_t uid = (uid_t)cli->ctx->vmail_uid;
-	gid_t gid = (gid_t)cli->ctx->vmail_gid;
-	char path[4096];
-	size_t len = strlen(home);
-
-	if (geteuid() != 0 || cli->ctx->vmail_uid <= 0 || cli->ctx->vmail_gid <= 0)
-		return EX_OK;
-	if (home[0] != '/' || len >= sizeof(path))
-		return cli_fail(cli, EX_DATAERR, "cannot create home %s: not an absolute path", home);
-	memcpy(path, home, len + 1);
-	int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return cli_fail(cli, EX_OSERR, "cannot create home %s: opening /: %s", home, strerror(errno));
-	for (char *name = path + 1; *name != '\0';) {
-		char *slash = strchr(name, '/');
-		if (slash != NULL)
-			*slash = '\0';
-		bool last = slash == NULL || slash[1] == '\0';
-		mode_t mode = last ? 0700 : 0755;
-		bool made = false;
-		if (name[0] != '\0' && strcmp(name, ".") != 0) {
-			if (strcmp(name, "..") == 0) {
-				close(dir);
-				return cli_fail(cli, EX_DATAERR, "cannot create home %s: it has a .. component", home);
-			}
-			if (mkdirat(dir, name, mode) == 0)
-				made = true;
-			else if (errno != EEXIST)
-				goto failed;
-			/* a directory just made is not followed if something
-			   replaced it with a link; existing ones may be links */
-			int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0));
-			if (next < 0)
-				goto failed;
-			close(dir);
-			dir = next;
-			if (made && (fchown(dir, uid, gid) < 0 || fchmod(dir, mode) < 0))
-				goto failed;
-		}
-		if (slash == NULL)
-			break;
-		*slash = '/';
-		name = slash + 1;
-	}
-	close(dir);
-	return EX_OK;
-failed:;
-	int saved = errno;
-	close(dir);
-	return cli_fail(cli, EX_CANTCREAT, "cannot create home %s for %ld:%ld (Dovecot's duplicate "
-			"database is kept there): %s", home, cli->ctx->vmail_uid, cli->ctx->vmail_gid,
-			strerror(saved));
-}
-
 static int user_add(struct cli *cli, const struct user_options *o, const char *address)
 {
 	char hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1], error[1024];
@@ -253,27 +192,6 @@ static int user_add(struct cli *cli, const struct user_options *o, const char *a
 	print_password_result(cli, address, "added", generated);
 	sodium_memzero(generated, sizeof(generated));
 	return cli_make_home(cli, user.home);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-/* cli_purge_home - delete a mailbox directory, only below mail_root */
-int cli_purge_home(struct cli *cli, const char *home)
-{
-	size_t root_len = strlen(cli->ctx->mail_root);
-
-	if (home[0] == '\0' || strncmp(home, cli->ctx->mail_root, root_len) != 0 ||
-	    home[root_len] != '/' || strstr(home, "/../") != NULL)
-		return cli_fail(cli, EX_DATAERR, "not purging %s: it is not below mail_root %s", home, cli->ctx->mail_root);
-	if (access(home, F_OK) < 0)
-		return EX_OK;
-	if (nftw(home, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		return cli_fail(cli, EX_IOERR, "user deleted, but removing %s failed: %s", home, strerror(errno));
-	return EX_OK;
 }
 
 /* random_address - a fresh address on domain: 9 random letters and
@@ -310,14 +228,14 @@ struct alias_note {
 
 struct alias_notes {
 	struct alias_note *notes;
-	size_t count;
+	size_t count, capacity;
 	bool kept, failed;
 };
 
 static int note_alias(const struct mb_alias *alias, void *context)
 {
 	struct alias_notes *n = context;
-	struct alias_note *grown = realloc(n->notes, (n->count + 1) * sizeof(*grown));
+	struct alias_note *grown = mb_grow(n->notes, &n->capacity, n->count + 1, sizeof(*grown), 0);
 
 	if (grown == NULL) {
 		n->failed = true;
@@ -361,7 +279,7 @@ static void print_deleted(struct cli *cli, const struct user_options *o, const c
 static int user_del(struct cli *cli, const struct user_options *o, const char *address)
 {
 	const char *delimiters = cli->ctx->recipient_delimiter;
-	struct alias_notes notes = { NULL, 0, o->keep_aliases, false };
+	struct alias_notes notes = { NULL, 0, 0, o->keep_aliases, false };
 	char error[1024];
 	struct mb_user user;
 	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
@@ -404,25 +322,6 @@ struct list_context {
 	int64_t inactive_before; /* list only users last seen before; 0: all */
 	char error[512];         /* why the listing stopped, or "" */
 };
-
-int cli_user_last_seen(struct mb_store *store, const struct mb_user *user, int64_t now,
-		       int64_t *seen_r, char *error, size_t error_size)
-{
-	int found = mb_last_login_get(store, user->address, now, seen_r, error, error_size);
-
-	if (found == 0)
-		*seen_r = user->created;
-	return found;
-}
-
-void cli_format_day(int64_t when, char *buf, size_t size)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%d", &tm) == 0)
-		snprintf(buf, size, "?");
-}
 
 static int print_user(const struct mb_user *user, void *context)
 {

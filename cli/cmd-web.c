@@ -15,6 +15,10 @@
  *	change are left alone.
  */
 #include "cli.h"
+#include "commands.h"
+#include "domain-list.h"
+#include "files.h"
+#include "mta-sts.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -16,7 +16,13 @@
  *	MTA-STS id, TLS-RPT, SRV and web names. Exit 0 when nothing is
  *	missing, wrong or unanswered, else 1.
  */
+#include "dns-check.h"
 #include "cli.h"
+#include "dkim-keys.h"
+#include "dns-query.h"
+#include "domain-list.h"
+#include "mta-sts.h"
+#include "tls-check.h"
 #include "network.h"
 
 #include <arpa/inet.h>

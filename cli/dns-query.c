@@ -10,7 +10,8 @@
  *	of that type" are an empty answer; anything else (timeout, SERVFAIL)
  *	is a failure, never taken for "missing".
  */
-#include "cli.h"
+#include "dns-query.h"
+#include "grow.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -89,11 +90,12 @@ void cli_dns_answers_free(struct cli_dns_answers *answers)
 	free(answers->items);
 	answers->items = NULL;
 	answers->count = 0;
+	answers->capacity = 0;
 }
 
 static int add_answer(struct cli_dns_answers *answers, const char *text)
 {
-	char **grown = realloc(answers->items, (answers->count + 1) * sizeof(*grown));
+	char **grown = mb_grow(answers->items, &answers->capacity, answers->count + 1, sizeof(*grown), 0);
 
 	if (grown == NULL)
 		return -1;
@@ -180,6 +182,7 @@ int cli_dns_parse_answer(const unsigned char *packet, int len, int type,
 
 	answers->items = NULL;
 	answers->count = 0;
+	answers->capacity = 0;
 	if (len < 0 || ns_initparse(packet, len, &msg) < 0)
 		return -1;
 	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
@@ -202,6 +205,7 @@ int cli_dns_lookup(struct cli_dns *dns, const char *name, int type,
 
 	answers->items = NULL;
 	answers->count = 0;
+	answers->capacity = 0;
 	int len = res_nquery(&dns->state, name, ns_c_in, type, packet, sizeof(packet));
 	if (len < 0) {
 		int why = dns->state.res_h_errno;

@@ -12,9 +12,10 @@
  *	No Dovecot found, or a version that is neither 2.3 nor 2.4, is an
  *	error naming what was read and what to do.
  */
-#include "cli.h"
+#include "dovecot-version.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,6 +9,7 @@
  *	made from others (a postmap table, a compiled Sieve script) is made
  *	again only when one of them is newer (cli_is_current).
  */
+#include "files.h"
 #include "cli.h"
 #include "atomic-file.h"
 

@@ -8,6 +8,8 @@
  * name without the domain.
  */
 #include "setup.h"
+#include "dovecot-version.h"
+#include "files.h"
 #include "mailbag-config.h"
 
 #include <errno.h>

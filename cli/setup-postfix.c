@@ -7,6 +7,7 @@
  * chrooted services reach them too.
  */
 #include "setup.h"
+#include "files.h"
 
 #include <errno.h>
 #include <pwd.h>

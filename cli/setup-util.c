@@ -4,27 +4,16 @@
  * the distribution's files, and config-templates/ filled in.
  */
 #include "setup.h"
+#include "files.h"
 #include "mailbag-config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
-#include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-#include <pwd.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -199,26 +188,3 @@ char *setup_render(struct setup *s, const char *template_name, const char *const
 	}
 	return text;
 }
-
-/* quietly - another mailbag command, its stdout (what it did, which
-   setup says in its own words) thrown away; its errors still shown */
-int setup_quietly(struct setup *s, int (*command)(struct cli *, int, char **), int argc, char **argv)
-{
-	fflush(stdout);
-	int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
-		if (saved >= 0)
-			close(saved);
-		if (null >= 0)
-			close(null);
-		return cli_fail(s->cli, EX_OSERR, "cannot redirect output: %s", strerror(errno));
-	}
-	int ret = command(s->cli, argc, argv);
-	fflush(stdout);
-	dup2(saved, STDOUT_FILENO);
-	close(saved);
-	close(null);
-	s->cli->command = "setup";
-	return ret;
-}
-

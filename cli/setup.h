@@ -42,8 +42,6 @@ int setup_backup_once(struct setup *s, const char *path);
 int setup_edit_distribution_file(struct setup *s, const char *path, const char *old, const char *next);
 /* a config-templates/ file with @NAME@ filled from name, value pairs (NULL ends) */
 char *setup_render(struct setup *s, const char *template_name, const char *const *values);
-/* another mailbag command with its stdout thrown away */
-int setup_quietly(struct setup *s, int (*command)(struct cli *, int, char **), int argc, char **argv);
 
 int setup_postfix_dirs(struct setup *s);
 int setup_postfix_main(struct setup *s);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "dns-query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
