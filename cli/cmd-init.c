@@ -94,7 +94,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *hostname = NULL, *store = "lmdb:/var/lib/mailbag/store";
+	const char *hostname = NULL, *store = mb_context_default("store");
 	const char *path = mb_context_path(cli->context_path);
 	long uid, gid;
 	int opt, ret;

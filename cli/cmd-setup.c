@@ -242,7 +242,7 @@ static int setup_dkim(struct setup *s)
 		char dir[PATH_SIZE + MB_DOMAIN_MAX + 2], key_dir[PATH_SIZE];
 		/* the context's key_dir; with --dry-run there may be no context
 		   yet, and it would name this one */
-		setup_in_root(s, "/etc/mailbag/dkim", key_dir, sizeof(key_dir));
+		setup_in_root(s, mb_context_default("dkim.key_dir"), key_dir, sizeof(key_dir));
 		snprintf(dir, sizeof(dir), "%s/%s", s->cli->ctx != NULL ? s->cli->ctx->dkim_key_dir : key_dir,
 			 s->domains[i]);
 		if (has_key(dir))
