@@ -5,18 +5,15 @@
  *	socket of a previous run is replaced, anything else refused), the
  *	socket's directory, and dropping root for the context's daemon_user
  *	for good; the signals a daemon answers (SIGTERM and SIGINT stop it,
- *	SIGHUP asks for a reload, SIGPIPE is ignored). mailbag-policyd and
- *	mailbag-lmtpd share them.
+ *	SIGHUP asks for a reload, SIGPIPE is ignored). The service skeleton
+ *	(service.c) puts them together for every daemon.
  */
 #include "daemon.h"
 #include "log.h"
 #include "redis-location.h"
 #include "sockaddr.h"
 
-#include "mailbag-config.h"
-
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -68,8 +65,6 @@ int mb_listen_unix(const char *path, unsigned int mode, long gid,
 	return fd;
 }
 
-/* mb_make_socket_dir - make the directory a socket goes in (one level,
-   0755), as systemd's RuntimeDirectory would: /run/mailbag */
 int mb_listen_tcp(const char *address, char *error, size_t size)
 {
 	struct sockaddr_storage ss;
@@ -91,38 +86,8 @@ int mb_listen_tcp(const char *address, char *error, size_t size)
 	return fd;
 }
 
-int mb_daemon_options(int argc, char **argv, const char *name, void (*usage)(FILE *),
-		      const char **context_path_r)
-{
-	static const struct option options[] = {
-		{ "context", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool debug = false;
-	int opt;
-
-	*context_path_r = NULL;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:dhV", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c': *context_path_r = optarg; break;
-		case 'd': debug = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s %s\n", name, MAILBAG_VERSION); return 0;
-		default: usage(stderr); return 64; /* EX_USAGE */
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 64;
-	}
-	mb_log_init(name, debug);
-	return MB_DAEMON_RUN;
-}
-
+/* mb_make_socket_dir - make the directory a socket goes in (one level,
+   0755), as systemd's RuntimeDirectory would: /run/mailbag */
 void mb_make_socket_dir(const char *socket_path)
 {
 	char dir[256];

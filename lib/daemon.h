@@ -4,19 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <time.h>
 
 #include "store.h"
-
-/* The options every daemon takes: -c/--context PATH, -d/--debug,
-   -h/--help (usage(stdout)), -V/--version. On success the logging is set
-   up under name and MB_DAEMON_RUN is returned with *context_path_r (NULL:
-   the default); otherwise the exit code (0 after help or version, 64
-   after a bad option, with usage(stderr)). */
-#define MB_DAEMON_RUN (-1)
-int mb_daemon_options(int argc, char **argv, const char *name, void (*usage)(FILE *),
-		      const char **context_path_r);
 
 /* Make a unix listening socket at path: mode, and group (or -1 to keep
    root's). A stale socket at path is replaced; anything else is refused.

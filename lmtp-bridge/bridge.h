@@ -15,8 +15,10 @@
 #define BRIDGE_MAX_SESSIONS 1000
 
 struct session;
+struct mb_service_run;
 
 struct bridge {
+	struct mb_service_run *service; /* the skeleton running it (main.c, lib/service.c) */
 	const char *context_path;
 	struct mb_context *ctx;
 	struct mb_reactor *reactor;  /* the one event loop (lib/reactor.c) */

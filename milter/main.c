@@ -11,7 +11,9 @@
  *	milter.listen_tcp is set, on that TCP address, with TCP_NODELAY so
  *	that its replies are not held back by Nagle's algorithm. Keys are
  *	read from dkim.key_dir and picked up without a restart; the context
- *	is read at start.
+ *	is read at start. The options, the context and the privileges are
+ *	the service skeleton's (lib/service.c); libmilter's smfi_main is
+ *	the loop and answers the signals.
  *
  * SECURITY
  *	Started as root, it makes the socket, then drops to daemon_user
@@ -28,6 +30,7 @@
 #include "keys.h"
 #include "log.h"
 #include "milter.h"
+#include "service.h"
 #include "sockaddr.h"
 
 #include "mailbag-config.h"
@@ -37,30 +40,26 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: mailbag-milter [-c CONTEXT] [-d]\n"
-		"\n"
-		"Postfix's milter for mailbag: signs outbound mail with the domain's DKIM\n"
-		"keys (RSA and Ed25519), checks the header From against the login, and\n"
-		"checks inbound mail by SPF, DKIM and DMARC into one Authentication-Results\n"
-		"field, refusing what the context's milter.* settings say to.\n"
-		"\n"
-		"  -c, --context FILE  the context file (default %s, or $MAILBAG_CONTEXT)\n"
-		"  -d, --debug         log every decision\n"
-		"  -h, --help          this help\n"
-		"  -V, --version       the version\n"
-		"\n"
-		"See mailbag-milter(8).\n", MAILBAG_DEFAULT_CONTEXT);
-}
+static const char usage_text[] =
+	"usage: mailbag-milter [-c CONTEXT] [-d]\n"
+	"\n"
+	"Postfix's milter for mailbag: signs outbound mail with the domain's DKIM\n"
+	"keys (RSA and Ed25519), checks the header From against the login, and\n"
+	"checks inbound mail by SPF, DKIM and DMARC into one Authentication-Results\n"
+	"field, refusing what the context's milter.* settings say to.\n"
+	"\n"
+	"  -c, --context FILE  the context file (default " MAILBAG_DEFAULT_CONTEXT ", or $MAILBAG_CONTEXT)\n"
+	"  -d, --debug         log every decision\n"
+	"  -h, --help          this help\n"
+	"  -V, --version       the version\n"
+	"\n"
+	"See mailbag-milter(8).\n";
 
 /* connection_spec - libmilter's name of the listener */
 static int connection_spec(const struct mb_context *ctx, char *spec, size_t size,
@@ -135,52 +134,66 @@ static int open_listener(const struct mb_context *ctx, char *error, size_t error
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* milter_setup - as root: the keys checked, DNS for the checks, the
+   filter registered and libmilter's socket made (libmilter makes its
+   own listener, so the skeleton has none to make) */
+static int milter_setup(struct mb_service_run *run, struct mb_error_text *error_r)
 {
-	const char *context_path = NULL;
-	struct mb_context *ctx = NULL;
-	char error[1024];
+	struct milter_shared *shared = run->daemon;
+	const struct mb_context *ctx = run->ctx;
 
-	int run = mb_daemon_options(argc, argv, "mailbag-milter", usage, &context_path);
-	if (run != MB_DAEMON_RUN)
-		return run;
-	if (mb_context_load(mb_context_path(context_path), &ctx, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
+	if (keys_check_all(ctx->dkim_key_dir, error_r->text, sizeof(error_r->text)) < 0)
 		return EX_CONFIG;
-	}
-	if (keys_check_all(ctx->dkim_key_dir, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
-		mb_context_free(&ctx);
-		return EX_CONFIG;
-	}
-	if (authcheck_init((int)ctx->milter_dns_timeout, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
-		mb_context_free(&ctx);
+	if (authcheck_init((int)ctx->milter_dns_timeout, error_r->text, sizeof(error_r->text)) < 0)
+		return EX_SOFTWARE;
+	shared->ctx = ctx;
+	shared->keys = keys_new(ctx->dkim_key_dir);
+	struct smfiDesc description = milter_description(shared);
+	if (shared->keys == NULL || smfi_register(description) != MI_SUCCESS) {
+		mb_set_error(error_r, "libmilter refused to register the filter (out of memory?)");
 		return EX_SOFTWARE;
 	}
-	struct milter_shared shared = { ctx, keys_new(ctx->dkim_key_dir) };
-	struct smfiDesc description = milter_description(&shared);
-	if (shared.keys == NULL || smfi_register(description) != MI_SUCCESS) {
-		mb_error("libmilter refused to register the filter (out of memory?)");
-		return EX_SOFTWARE;
-	}
-	if (open_listener(ctx, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
+	if (open_listener(ctx, error_r->text, sizeof(error_r->text)) < 0)
 		return EX_OSERR;
-	}
-	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
-		return EX_NOPERM;
-	}
+	return 0;
+}
+
+/* milter_run - libmilter's own loop, threads and signal handling */
+static int milter_run(struct mb_service_run *run)
+{
+	const struct mb_context *ctx = run->ctx;
+
 	smfi_settimeout(300);
 	mb_info("serving the milter protocol on %s; DKIM keys from %s",
 		ctx->milter_listen_tcp[0] ? ctx->milter_listen_tcp : ctx->milter_socket, ctx->dkim_key_dir);
 	int ret = smfi_main();
-	mb_info("stopping");
-	if (ctx->milter_listen_tcp[0] == '\0')
-		unlink(ctx->milter_socket);
-	authcheck_deinit();
-	keys_free(&shared.keys);
-	mb_context_free(&ctx);
 	return ret == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}
+
+static void milter_shutdown(struct mb_service_run *run)
+{
+	struct milter_shared *shared = run->daemon;
+
+	if (run->ctx->milter_listen_tcp[0] == '\0')
+		unlink(run->ctx->milter_socket);
+	authcheck_deinit();
+	keys_free(&shared->keys);
+}
+
+/* The context is read at start only: no reload, and SIGHUP is
+   libmilter's to answer */
+static const struct mb_service milter_service = {
+	.name = "mailbag-milter",
+	.usage = usage_text,
+	.own_signals = true,
+	.setup = milter_setup,
+	.run = milter_run,
+	.shutdown = milter_shutdown,
+};
+
+int main(int argc, char **argv)
+{
+	static struct milter_shared shared;
+
+	return mb_service_main(&milter_service, &shared, argc, argv);
 }

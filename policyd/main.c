@@ -11,7 +11,10 @@
  *	one event loop, and takes Dovecot's mailbox usage reports (quota_clone
  *	over the dict protocol, usage.c) on policyd.usage_socket. SIGHUP reads the context file again (checks,
  *	limits, greylisting; not sockets or the store). It runs in the foreground
- *	(systemd or the test fixture supervise it) and logs to stderr.
+ *	(systemd or the test fixture supervise it) and logs to stderr. The
+ *	options, the context, the sockets, the privileges, the signals and
+ *	the reload are the service skeleton's (lib/service.c); this file
+ *	fills it in with the three protocols.
  *
  * SECURITY
  *	Started as root, it creates the socket (owner root, group
@@ -32,27 +35,23 @@
 #include "policy.h"
 #include "redis-location.h"
 #include "server.h"
+#include "service.h"
 #include "socketmap.h"
 #include "store.h"
 #include "usage.h"
 
 #include "mailbag-config.h"
 
-#include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
-#include <unistd.h>
 
 struct policyd {
-	struct mb_context *ctx;
-	const char *context_path;
+	struct mb_service_run *service; /* the skeleton running it (lib/service.c) */
+	struct mb_context *ctx;         /* service->ctx, taken again after a reload */
 	struct mb_store *store;
 	time_t last_open_attempt;
 	char store_error[512];
@@ -179,29 +178,15 @@ static size_t policy_process(void *context, void *connection_state, const char *
 	return used;
 }
 
-/* reload_context - on SIGHUP: read the context file again. A file that
-   does not load keeps the running settings; what is fixed at start (the
-   store, the sockets, the daemon user) stays (mb_context_reload). */
-static void reload_context(struct policyd *pd)
-{
-	struct mb_error_text error;
-
-	if (mb_context_reload(&pd->ctx, pd->context_path, &error) < 0) {
-		mb_error("reload refused, keeping the running settings: %s", error.text);
-		return;
-	}
-	mb_info("context %s reloaded", pd->context_path);
-}
-
-/* maintain - once a second: a requested reload, then expire and flush
+/* maintain - once a second: a requested reload (the skeleton's: the
+   store, the sockets and the daemon user stay), then expire and flush
    the store's state */
 static void maintain(void *context, time_t now)
 {
 	struct policyd *pd = context;
 	char error[512];
 
-	if (server_take_reload_request())
-		reload_context(pd);
+	mb_service_reload_if_requested(pd->service);
 	if (pd->store != NULL && mb_state_maintain(pd->store, (int64_t)now, error, sizeof(error)) < 0)
 		mb_error("state housekeeping: %s", error);
 }
@@ -234,116 +219,138 @@ static size_t usage_protocol_process(void *context, void *connection_state, cons
 	return used;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: mailbag-policyd [-c CONTEXT] [-d]\n"
-		"\n"
-		"Serve Postfix's socketmap lookups (virtual_mailbox_domains,\n"
-		"virtual_alias_domains, virtual_mailbox_maps, virtual_alias_maps,\n"
-		"smtpd_sender_login_maps) from the mailbag store, and Postfix's policy\n"
-		"delegation (message size, sender login, recipient cap, greylisting,\n"
-		"rate limits; configured in the context file).\n"
-		"\n"
-		"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or %s)\n"
-		"  -d, --debug         log every lookup\n"
-		"  -h, --help          this text\n"
-		"  -V, --version       print the version\n"
-		"\n"
-		"Runs in the foreground and logs to stderr; SIGHUP rereads the context.\n"
-		"See mailbag-policyd(8).\n",
-		MAILBAG_DEFAULT_CONTEXT);
-}
+static const char usage_text[] =
+	"usage: mailbag-policyd [-c CONTEXT] [-d]\n"
+	"\n"
+	"Serve Postfix's socketmap lookups (virtual_mailbox_domains,\n"
+	"virtual_alias_domains, virtual_mailbox_maps, virtual_alias_maps,\n"
+	"smtpd_sender_login_maps) from the mailbag store, and Postfix's policy\n"
+	"delegation (message size, sender login, recipient cap, greylisting,\n"
+	"rate limits; configured in the context file).\n"
+	"\n"
+	"  -c, --context PATH  context file (default: $MAILBAG_CONTEXT or " MAILBAG_DEFAULT_CONTEXT ")\n"
+	"  -d, --debug         log every lookup\n"
+	"  -h, --help          this text\n"
+	"  -V, --version       print the version\n"
+	"\n"
+	"Runs in the foreground and logs to stderr; SIGHUP rereads the context.\n"
+	"See mailbag-policyd(8).\n";
 
-int main(int argc, char **argv)
-{
-	const char *context_path = NULL;
-	struct mb_context *ctx;
-	static struct policyd pd; /* 100 KB: not on the stack */
-	char error[1024];
+/* The listeners, in the order of the protocols in policyd_run */
+static const struct mb_service_listener policyd_listeners[] = {
+	{ .kind = MB_SERVICE_UNIX,
+	  .address = { "policyd.socketmap_socket", offsetof(struct mb_context, socketmap_socket) },
+	  .group = { "policyd.socket_group", offsetof(struct mb_context, socket_group) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) } },
+	{ .kind = MB_SERVICE_UNIX,
+	  .address = { "policyd.policy_socket", offsetof(struct mb_context, policy_socket) },
+	  .group = { "policyd.socket_group", offsetof(struct mb_context, socket_group) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) } },
+	/* the usage socket is for Dovecot's mail processes: the vmail group */
+	{ .kind = MB_SERVICE_UNIX,
+	  .address = { "policyd.usage_socket", offsetof(struct mb_context, usage_socket) },
+	  .group_id = { "vmail_gid", offsetof(struct mb_context, vmail_gid) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) },
+	  .make_directory = true },
+};
 
-	int run = mb_daemon_options(argc, argv, "mailbag-policyd", usage, &context_path);
-	if (run != MB_DAEMON_RUN)
-		return run;
-	pd.context_path = mb_context_path(context_path);
-	if (mb_context_load(pd.context_path, &ctx, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
-		return EX_CONFIG;
-	}
-	pd.ctx = ctx;
+/* policyd_setup - as root, before the sockets: libsodium, the scratch
+   memory of policy decisions */
+static int policyd_setup(struct mb_service_run *run, struct mb_error_text *error_r)
+{
+	struct policyd *pd = run->daemon;
+
+	pd->service = run;
+	pd->ctx = run->ctx;
 	if (sodium_init() < 0) {
-		mb_error("libsodium could not initialise");
+		mb_set_error(error_r, "libsodium could not initialise");
 		return EX_SOFTWARE;
 	}
-	pd.policy_scratch = policy_scratch_new();
-	if (pd.policy_scratch == NULL) {
-		mb_error("out of memory");
+	pd->policy_scratch = policy_scratch_new();
+	if (pd->policy_scratch == NULL) {
+		mb_set_error(error_r, "out of memory");
 		return EX_OSERR;
 	}
+	return 0;
+}
 
-	long gid = -1;
-	if (geteuid() == 0) {
-		struct group *gr = getgrnam(ctx->socket_group);
-		if (gr == NULL) {
-			mb_error("policyd.socket_group '%s' does not exist", ctx->socket_group);
-			return EX_CONFIG;
-		}
-		gid = gr->gr_gid;
-	}
-	int fds[3];
-	fds[0] = mb_listen_unix(ctx->socketmap_socket, ctx->socket_mode, gid, error, sizeof(error));
-	fds[1] = fds[0] < 0 ? -1 :
-		mb_listen_unix(ctx->policy_socket, ctx->socket_mode, gid, error, sizeof(error));
-	/* the usage socket is for Dovecot's mail processes: the vmail group */
-	if (fds[1] >= 0)
-		mb_make_socket_dir(ctx->usage_socket);
-	fds[2] = fds[1] < 0 ? -1 :
-		mb_listen_unix(ctx->usage_socket, ctx->socket_mode, geteuid() == 0 ? ctx->vmail_gid : -1,
-				   error, sizeof(error));
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
-		mb_error("%s", error);
-		return EX_OSERR;
-	}
-	if (mb_drop_privileges(ctx->daemon_user, error, sizeof(error)) < 0) {
-		mb_error("%s", error);
-		return EX_NOPERM;
-	}
-	current_store(&pd); /* logs now if the store is missing */
+/* policyd_init - as daemon_user: the store, so that a missing one is
+   logged now */
+static int policyd_init(struct mb_service_run *run, struct mb_error_text *error_r)
+{
+	(void)error_r;
+	current_store(run->daemon);
+	return 0;
+}
+
+/* policyd_reloaded - the new context in place of the old (freed) one */
+static void policyd_reloaded(struct mb_service_run *run)
+{
+	struct policyd *pd = run->daemon;
+
+	pd->ctx = run->ctx;
+}
+
+/* policyd_run - the three protocols on the skeleton's listeners, until
+   SIGTERM or SIGINT */
+static int policyd_run(struct mb_service_run *run)
+{
+	struct policyd *pd = run->daemon;
+	const struct mb_context *ctx = pd->ctx;
 
 	struct server_protocol socketmap = {
 		.name = "socketmap",
 		.max_input = SOCKETMAP_MAX_REQUEST + 16,
 		.process = socketmap_process,
-		.context = &pd,
+		.context = pd,
 	};
 	struct server_protocol policy = {
 		.name = "policy",
 		.max_input = POLICY_MAX_REQUEST + 1,
 		.process = policy_process,
-		.context = &pd,
+		.context = pd,
 	};
 	struct server_protocol usage = {
 		.name = "usage",
 		.max_input = USAGE_MAX_LINE + 1,
 		.state_size = sizeof(struct usage_connection),
 		.process = usage_protocol_process,
-		.context = &pd,
+		.context = pd,
 	};
 	const struct server_protocol *protocols[] = { &socketmap, &policy, &usage };
 	mb_info("serving socketmap on %s, policy delegation on %s, usage reports on %s",
 		ctx->socketmap_socket, ctx->policy_socket, ctx->usage_socket);
-	int ret = server_run(fds, protocols, 3, maintain, &pd);
-	/* a reload replaced ctx: only pd.ctx is valid from here */
-	mb_info("stopping");
-	close(fds[0]);
-	close(fds[1]);
-	close(fds[2]);
-	/* may fail after the drop; a stale socket is replaced at start */
-	unlink(pd.ctx->socketmap_socket);
-	unlink(pd.ctx->policy_socket);
-	unlink(pd.ctx->usage_socket);
-	mb_store_close(&pd.store);
-	policy_scratch_free(&pd.policy_scratch);
-	mb_context_free(&pd.ctx);
+	int ret = server_run(run->listen_fds, protocols, 3, maintain, pd);
+	/* a reload replaced ctx: only pd->ctx is valid from here */
 	return ret < 0 ? EX_SOFTWARE : 0;
+}
+
+/* policyd_shutdown - after the loop; the skeleton closes and removes
+   the sockets */
+static void policyd_shutdown(struct mb_service_run *run)
+{
+	struct policyd *pd = run->daemon;
+
+	mb_store_close(&pd->store);
+	policy_scratch_free(&pd->policy_scratch);
+	pd->ctx = NULL;
+}
+
+static const struct mb_service policyd_service = {
+	.name = "mailbag-policyd",
+	.usage = usage_text,
+	.listeners = policyd_listeners,
+	.listener_count = sizeof(policyd_listeners) / sizeof(policyd_listeners[0]),
+	.setup = policyd_setup,
+	.init = policyd_init,
+	.run = policyd_run,
+	.reloaded = policyd_reloaded,
+	.shutdown = policyd_shutdown,
+};
+
+int main(int argc, char **argv)
+{
+	static struct policyd pd; /* 100 KB: not on the stack */
+
+	return mb_service_main(&policyd_service, &pd, argc, argv);
 }

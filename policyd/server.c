@@ -63,11 +63,6 @@ struct tick_call {
 static struct connection *connections;
 static size_t connection_count;
 
-bool server_take_reload_request(void)
-{
-	return mb_take_reload_request();
-}
-
 int server_output(struct server_output *out, const char *data, size_t len)
 {
 	struct mb_error_text error;

@@ -40,7 +40,5 @@ typedef void server_tick_fn(void *context, time_t now);
 int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
 	       size_t count, server_tick_fn *tick, void *tick_context);
 
-/* Whether SIGHUP arrived since the last call (for the tick to reload). */
-bool server_take_reload_request(void);
 
 #endif
