@@ -5,6 +5,7 @@
  * of any shape and run in time linear in its length.
  */
 #include "headers.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,11 @@ int headers_add(struct header_list *list, const char *name, const char *value)
 
 	if (list->count >= HEADERS_MAX_COUNT || list->bytes + name_len + value_len > HEADERS_MAX_BYTES)
 		return -1;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity == 0 ? 32 : list->capacity * 2;
-		struct header *items = realloc(list->items, capacity * sizeof(*items));
-		if (items == NULL)
-			return -1;
-		list->items = items;
-		list->capacity = capacity;
-	}
+	struct header *items = mb_grow(list->items, &list->capacity, list->count + 1,
+				       sizeof(*list->items), 32);
+	if (items == NULL)
+		return -1;
+	list->items = items;
 	struct header *h = &list->items[list->count];
 	h->name = strdup(name);
 	h->value = strdup(value);

@@ -11,6 +11,7 @@
  */
 #include "keys.h"
 #include "dkim-rotation.h"
+#include "grow.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -233,14 +234,11 @@ static struct domain_keys *find_domain(struct keys *keys, const char *domain)
 		if (strcasecmp(keys->domains[i].domain, domain) == 0)
 			return &keys->domains[i];
 	}
-	if (keys->count == keys->capacity) {
-		size_t capacity = keys->capacity == 0 ? 16 : keys->capacity * 2;
-		struct domain_keys *grown = realloc(keys->domains, capacity * sizeof(*grown));
-		if (grown == NULL)
-			return NULL;
-		keys->domains = grown;
-		keys->capacity = capacity;
-	}
+	struct domain_keys *grown = mb_grow(keys->domains, &keys->capacity, keys->count + 1,
+					    sizeof(*keys->domains), 16);
+	if (grown == NULL)
+		return NULL;
+	keys->domains = grown;
 	struct domain_keys *d = &keys->domains[keys->count++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);

@@ -10,6 +10,7 @@
  */
 #include "signer.h"
 #include "canon.h"
+#include "grow.h"
 
 #include <openssl/rsa.h>
 #include <stdbool.h>
@@ -118,14 +119,10 @@ static int hash_headers(const struct header_list *headers, const char *names,
 		}
 		const struct header *h = headers_nth(headers, name, count - used_of[k]);
 		used_of[k]++;
-		size_t need = h->name_len + h->value_len + 3;
-		if (need > canon_size) {
-			char *bigger = realloc(canon, need);
-			if (bigger == NULL)
-				goto out;
-			canon = bigger;
-			canon_size = need;
-		}
+		char *bigger = mb_grow(canon, &canon_size, h->name_len + h->value_len + 3, 1, 256);
+		if (bigger == NULL)
+			goto out;
+		canon = bigger;
 		size_t n = canon_header_relaxed(h->name, h->name_len, h->value, h->value_len, true, canon);
 		EVP_DigestUpdate(md, canon, n);
 	}
