@@ -90,7 +90,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c ==
 
 /* finish_mailbox - check and store one mailbox; -1 when it is no address */
 static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MAX + 1], size_t max,
-			  int *count, const char **why_r)
+			  int *count, struct mb_error_text *error_r)
 {
 	const char *text = m->has_angle ? m->angle : m->plain;
 	size_t len = m->has_angle ? m->angle_len : m->plain_len;
@@ -113,13 +113,12 @@ static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MA
 	while (len > 0 && is_space(text[len - 1]))
 		len--;
 	if (overflow || len > MB_ADDRESS_MAX) {
-		*why_r = "an address longer than 254 characters";
-		return -1;
+		return mb_set_error(error_r, "an address longer than %d characters", MB_ADDRESS_MAX);
 	}
 	const char *at = len > 0 ? memrchr(text, '@', len) : NULL;
 	if (at == NULL || at == text || at == text + len - 1) {
-		*why_r = m->has_angle && len == 0 ? "an empty address <>" : "a mailbox without local@domain";
-		return -1;
+		return mb_set_error(error_r, "%s", m->has_angle && len == 0 ? "an empty address <>" :
+				    "a mailbox without local@domain");
 	}
 	if ((size_t)*count < max) {
 		for (size_t i = 0; i < len; i++) {
@@ -134,7 +133,7 @@ static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MA
 }
 
 int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX + 1], size_t max,
-			    const char **why_r)
+			    struct mb_error_text *error_r)
 {
 	struct mailbox_scan m;
 	int count = 0, comment_depth = 0;
@@ -178,16 +177,14 @@ int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX +
 			else
 				scan_put(m.angle, &m.angle_len, &m.angle_overflow, c);
 		} else if (c == '<') {
-			if (m.has_angle) {
-				*why_r = "two <addresses> in one mailbox";
-				return -1;
-			}
+			if (m.has_angle)
+				return mb_set_error(error_r, "two <addresses> in one mailbox");
 			in_angle = m.has_angle = true;
 		} else if (c == ':') {
 			/* "group name:" - what came before is the group's name */
 			memset(&m, 0, sizeof(m));
 		} else if (c == ',' || c == ';') {
-			if (finish_mailbox(&m, addresses, max, &count, why_r) < 0)
+			if (finish_mailbox(&m, addresses, max, &count, error_r) < 0)
 				return -1;
 		} else {
 			if (!is_space(c))
@@ -195,12 +192,10 @@ int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX +
 			scan_put(m.plain, &m.plain_len, &m.plain_overflow, c);
 		}
 	}
-	if (quoted || in_angle || comment_depth > 0) {
-		*why_r = quoted ? "an unterminated quoted string" :
-			in_angle ? "an unterminated <address>" : "an unterminated comment";
-		return -1;
-	}
-	if (finish_mailbox(&m, addresses, max, &count, why_r) < 0)
+	if (quoted || in_angle || comment_depth > 0)
+		return mb_set_error(error_r, "%s", quoted ? "an unterminated quoted string" :
+				    in_angle ? "an unterminated <address>" : "an unterminated comment");
+	if (finish_mailbox(&m, addresses, max, &count, error_r) < 0)
 		return -1;
 	return count;
 }

@@ -399,29 +399,29 @@ static bool not_ours(const char *value)
 	return !headers_authres_claims(value, shared->ctx->hostname);
 }
 
-/* from_field - the From field's one address; 1, 0 (no usable field),
-   or -1 with a refusal written (several From fields) */
+/* from_field - the From field's one address; 1, 0 (no usable field:
+   why_r says why, for a refusal to word), or -1 with the refusal in
+   why_r (several From fields) */
 static int from_field(const struct message *m, char address[MB_ADDRESS_MAX + 1],
-		      char *why, size_t why_size)
+		      struct mb_error_text *why_r)
 {
 	char addresses[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
 	size_t fields = headers_count(&m->headers, "From");
-	const char *parse_error = "";
+	struct mb_error_text parse_error;
 
 	if (fields > 1) {
-		snprintf(why, why_size, "The message has %zu From: fields; RFC 5322 allows one", fields);
-		return -1;
+		return mb_set_error(why_r, "The message has %zu From: fields; RFC 5322 allows one", fields);
 	}
 	if (fields == 0)
 		return 0;
 	int n = headers_parse_mailboxes(headers_nth(&m->headers, "From", 1)->value, addresses,
 					FROM_MAX_ADDRESSES, &parse_error);
 	if (n < 0) {
-		snprintf(why, why_size, "The From: field is not readable: %s", parse_error);
+		mb_set_error(why_r, "The From: field is not readable: %s", parse_error.text);
 		return 0;
 	}
 	if (n != 1) {
-		snprintf(why, why_size, "The From: field holds %d addresses", n);
+		mb_set_error(why_r, "The From: field holds %d addresses", n);
 		return 0;
 	}
 	memcpy(address, addresses[0], MB_ADDRESS_MAX + 1);
@@ -591,7 +591,8 @@ static sfsistat on_eom(SMFICTX *ctx)
 {
 	struct connection *c = conn_of(ctx);
 	struct message *m = &c->msg;
-	char from[MB_ADDRESS_MAX + 1] = "", why[300] = "";
+	char from[MB_ADDRESS_MAX + 1] = "";
+	struct mb_error_text why = { "" };
 	sfsistat result;
 	const char *id = smfi_getsymval(ctx, "i");
 
@@ -602,9 +603,9 @@ static sfsistat on_eom(SMFICTX *ctx)
 		result = refuse(ctx, "552", "5.3.4", "The message header is too large");
 		goto done;
 	}
-	int has_from = from_field(m, from, why, sizeof(why));
+	int has_from = from_field(m, from, &why);
 	if (has_from < 0) {
-		result = refuse(ctx, "550", "5.7.1", why);
+		result = refuse(ctx, "550", "5.7.1", why.text);
 		goto done;
 	}
 	const char *why_plain = NULL;
@@ -622,7 +623,7 @@ static sfsistat on_eom(SMFICTX *ctx)
 	/* claims of our own authserv-id come from outside: all go */
 	delete_fields(ctx, m, "Authentication-Results", not_ours);
 	if (m->outbound)
-		result = outbound_eom(ctx, m, has_from, from, why);
+		result = outbound_eom(ctx, m, has_from, from, why.text);
 	else if (m->check != NULL)
 		result = inbound_eom(ctx, c, m, has_from == 1 ? headers_address_domain(from) : "");
 	else
