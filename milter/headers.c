@@ -211,7 +211,7 @@ bool headers_authres_claims(const char *value, const char *authserv_id)
 {
 	const char *p = value;
 	int depth = 0;
-	char id[256];
+	char id[MB_DOMAIN_MAX + 2]; /* a longer id, cut here, still differs from a hostname */
 	size_t len = 0;
 
 	/* leading whitespace and comments */
