@@ -11,9 +11,11 @@
  *	For this host: A/AAAA of the hostname, a PTR naming the hostname for
  *	each address, DANE TLSA against the certificate's key. For each
  *	domain: MX pointing here, one SPF record that lets this host's
- *	addresses send (evaluated: ip4, ip6, a, mx, include, redirect, all),
- *	each DKIM key that signs or will, one DMARC record, and the optional
- *	MTA-STS id, TLS-RPT, SRV and web names. Exit 0 when nothing is
+ *	addresses send (evaluated by libspf2: every mechanism and macro,
+ *	asking the same DNS server as the other checks, within
+ *	SPF_CHECK_SECONDS; a permanent error is "wrong", a temporary one
+ *	"error"), each DKIM key that signs or will, one DMARC record, and
+ *	the optional MTA-STS id, TLS-RPT, SRV and web names. Exit 0 when nothing is
  *	missing, wrong or unanswered, else 1.
  */
 #include "dns-check.h"
@@ -23,28 +25,43 @@
 #include "domain-list.h"
 #include "mta-sts.h"
 #include "tls-check.h"
-#include "network.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <spf2/spf.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 
 #define HOST_ADDRESSES_MAX 16
-/* RFC 7208 4.6.4: at most 10 mechanisms that query DNS */
-#define SPF_LOOKUPS_MAX 10
+/* the SPF evaluation of one domain, for all of this host's addresses:
+   past it, the lookups left are temporary errors */
+#define SPF_CHECK_SECONDS 20
+
+/* libspf2 asks DNS through this layer, which calls dns-query.c: SPF then
+   asks the server every other check asks (--server, or the system's),
+   with the same timeouts, and a failed lookup is a temporary error, not
+   "no record". libspf2's own resolver (SPF_dns_resolv) cannot be given
+   a server or a port: it runs res_ninit on /etc/resolv.conf. */
+struct spf_dns {
+	SPF_dns_server_t layer;       /* hook points back to this struct */
+	struct cli_dns *dns;
+	struct timespec deadline;     /* of the current domain's evaluation */
+	char error[512];              /* the first lookup that failed, or "" */
+};
 
 struct check {
 	struct cli *cli;
 	struct cli_dns *dns;
+	struct spf_dns spf;
+	SPF_server_t *spf_server;
 	json_t *list;            /* --json */
 	int failures;
 	char addresses[HOST_ADDRESSES_MAX][INET6_ADDRSTRLEN];
@@ -195,59 +212,112 @@ static void check_tlsa(struct check *c, const char *host)
 
 /* --- SPF ----------------------------------------------------------------- */
 
-/* same_prefix - whether address b lies in the network of a's first bits
-   (len4 when a is IPv4, len6 when IPv6; out of range: all of a) */
-static bool same_prefix(const char *a, const char *b, int len4, int len6)
+static bool past(const struct timespec *deadline)
 {
-	struct mb_network net;
-	const char *error;
+	struct timespec now;
 
-	if (mb_network_parse(a, &net, &error) < 0)
-		return false;
-	int bits = net.family == AF_INET ? len4 : len6;
-	if (bits >= 0)
-		mb_network_widen(&net, (unsigned int)bits);
-	return mb_network_contains(&net, b);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-/* split_cidr - "domain/24//64" into domain and its prefix lengths */
-static void split_cidr(char *spec, int *len4, int *len6)
+/* spf_rr_set - answer idx of rr from dns-query.c's text: 1 set, 0 not a
+   usable answer, -1 out of memory */
+static int spf_rr_set(SPF_dns_rr_t *rr, int idx, const char *text)
 {
-	char *slash = strchr(spec, '/');
+	const char *name = text;
 
-	*len4 = 32;
-	*len6 = 128;
-	if (slash == NULL)
-		return;
-	*slash = '\0';
-	if (slash[1] == '/') {
-		*len6 = atoi(slash + 2);
-		return;
+	switch (rr->rr_type) {
+	case ns_t_a: case ns_t_aaaa: {
+		unsigned char bytes[sizeof(struct in6_addr)];
+		int family = rr->rr_type == ns_t_a ? AF_INET : AF_INET6;
+		if (inet_pton(family, text, bytes) != 1)
+			return 0;
+		if (SPF_dns_rr_buf_realloc(rr, idx, sizeof(bytes)) != SPF_E_SUCCESS)
+			return -1;
+		if (family == AF_INET)
+			memcpy(&rr->rr[idx]->a, bytes, sizeof(rr->rr[idx]->a));
+		else
+			memcpy(&rr->rr[idx]->aaaa, bytes, sizeof(rr->rr[idx]->aaaa));
+		return 1;
 	}
-	*len4 = atoi(slash + 1);
-	char *second = strstr(slash + 1, "//");
-	if (second != NULL)
-		*len6 = atoi(second + 2);
-	if (*len4 < 0 || *len4 > 32)
-		*len4 = 32;
-	if (*len6 < 0 || *len6 > 128)
-		*len6 = 128;
+	case ns_t_mx:                 /* "PREF HOST": the host */
+		name = strchr(text, ' ');
+		if (name == NULL || name[1] == '\0')
+			return 0;     /* "0 .": the null MX names no host */
+		name++;
+		/* fall through */
+	case ns_t_txt: case ns_t_ptr:
+		if (SPF_dns_rr_buf_realloc(rr, idx, strlen(name) + 1) != SPF_E_SUCCESS)
+			return -1;
+		memcpy(rr->rr[idx]->txt, name, strlen(name) + 1);
+		return 1;
+	default:
+		return 0;
+	}
 }
 
-/* host_has - whether name's A/AAAA include an address sharing the prefix
-   with addr; -1 when DNS failed */
-static int host_has(struct check *c, const char *name, const char *addr, int len4, int len6)
+/* spf_dns_answer - a libspf2 answer for what cli_dns_lookup said */
+static SPF_dns_rr_t *spf_dns_answer(SPF_dns_server_t *layer, const char *domain, ns_type type,
+				    int n, const struct cli_dns_answers *answers)
 {
-	char error[512];
-	struct cli_dns_answers a;
-	int type = strchr(addr, ':') != NULL ? ns_t_aaaa : ns_t_a;
-	int n = cli_dns_lookup(c->dns, name, type, &a, error, sizeof(error));
-	bool found = false;
+	SPF_dns_rr_t *rr = SPF_dns_rr_new_init(layer, domain, type, 0,
+					      n < 0 ? TRY_AGAIN : n == 0 ? HOST_NOT_FOUND : NETDB_SUCCESS);
+	int count = 0;
 
-	for (size_t i = 0; n > 0 && i < a.count; i++)
-		found = found || same_prefix(a.items[i], addr, len4, len6);
-	cli_dns_answers_free(&a);
-	return n < 0 ? -1 : found;
+	for (size_t i = 0; rr != NULL && n > 0 && i < answers->count; i++) {
+		int set = spf_rr_set(rr, count, answers->items[i]);
+		if (set < 0) {
+			SPF_dns_rr_free(rr);
+			return NULL;  /* libspf2 takes NULL for out of memory */
+		}
+		count += set;
+	}
+	if (rr != NULL && n > 0) {
+		rr->num_rr = count;
+		rr->herrno = count > 0 ? NETDB_SUCCESS : NO_DATA;
+	}
+	return rr;
+}
+
+static SPF_dns_rr_t *spf_dns_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
+				    int should_cache)
+{
+	struct spf_dns *spf = layer->hook;
+	struct cli_dns_answers answers = { NULL, 0, 0 };
+	char error[512];
+	int n;
+
+	(void)should_cache;
+	/* RFC 7208 3.1: the SPF type (99) is gone; the record is the TXT one */
+	if (type == ns_t_spf)
+		return SPF_dns_rr_new_init(layer, domain, type, 0, NO_DATA);
+	if (past(&spf->deadline)) {
+		n = -1;
+		snprintf(error, sizeof(error), "the evaluation took longer than %d seconds",
+			 SPF_CHECK_SECONDS);
+	} else {
+		n = cli_dns_lookup(spf->dns, domain, type, &answers, error, sizeof(error));
+	}
+	if (n < 0 && spf->error[0] == '\0')
+		snprintf(spf->error, sizeof(spf->error), "%s", error);
+	SPF_dns_rr_t *rr = spf_dns_answer(layer, domain, type, n, &answers);
+	cli_dns_answers_free(&answers);
+	return rr;
+}
+
+/* spf_open - a libspf2 server asking DNS through dns; NULL when out of
+   memory (libspf2 aborts on its other failures) */
+static SPF_server_t *spf_open(struct spf_dns *spf, struct cli_dns *dns)
+{
+	/* libspf2 prints its warnings on stderr; the report says what matters */
+	SPF_warning_handler = NULL;
+	SPF_info_handler = NULL;
+	*spf = (struct spf_dns){
+		.layer = { .lookup = spf_dns_lookup, .name = "mailbag dns check", .hook = spf },
+		.dns = dns,
+	};
+	return SPF_server_new_dns(&spf->layer, 0);
 }
 
 /* spf_record - the one v=spf1 TXT record of domain into out: 1, 0 none,
@@ -271,113 +341,49 @@ static int spf_record(struct check *c, const char *domain, char *out, size_t siz
 	return found > 1 ? -2 : found;
 }
 
-static int spf_eval(struct check *c, const char *domain, const char *record, const char *addr,
-		    int *lookups, int depth);
-
-/* spf_include - the result of include:/redirect= target for addr: 1 pass,
-   0 anything else, -1 DNS failed or too deep */
-static int spf_target(struct check *c, const char *target, const char *addr, int *lookups, int depth)
+/* spf_query - libspf2's result for mail from postmaster@domain sent by
+   address (this host, which says HELO hostname); why_r the error code
+   behind a permerror or temperror */
+static SPF_result_t spf_query(struct check *c, const char *domain, const char *address,
+			      SPF_errcode_t *why_r)
 {
-	char record[4096];
+	SPF_request_t *request = SPF_request_new(c->spf_server);
+	SPF_response_t *response = NULL;
+	SPF_result_t result = SPF_RESULT_TEMPERROR;
+	char sender[MB_ADDRESS_MAX + 1];
 
-	if (depth >= 10)
-		return -1;
-	int n = spf_record(c, target, record, sizeof(record));
-	if (n < 0 && n != -2)
-		return -1;
-	if (n != 1)
-		return 0;
-	return spf_eval(c, target, record, addr, lookups, depth + 1);
-}
-
-/* spf_mx - whether an MX host of target has addr */
-static int spf_mx(struct check *c, const char *target, const char *addr, int len4, int len6)
-{
-	char error[512];
-	struct cli_dns_answers mx;
-	int n = cli_dns_lookup(c->dns, target, ns_t_mx, &mx, error, sizeof(error)), found = 0;
-
-	for (size_t i = 0; n > 0 && i < mx.count && found == 0; i++) {
-		const char *host = strchr(mx.items[i], ' ');
-		found = host != NULL ? host_has(c, host + 1, addr, len4, len6) : 0;
-	}
-	cli_dns_answers_free(&mx);
-	return n < 0 ? -1 : found;
-}
-
-/* spf_mechanism - whether one mechanism (qualifier stripped) matches
-   addr: 1, 0, or -1 (DNS failed, or a mechanism this check cannot judge) */
-static int spf_mechanism(struct check *c, const char *domain, char *mech, const char *addr,
-			 int *lookups, int depth)
-{
-	int len4, len6;
-
-	if (strcasecmp(mech, "all") == 0)
-		return 1;
-	if (strncasecmp(mech, "ip4:", 4) == 0 || strncasecmp(mech, "ip6:", 4) == 0) {
-		/* here the one "/N" is the length of the mechanism's own family */
-		char *slash = strchr(mech + 4, '/');
-		int len = slash != NULL ? atoi(slash + 1) : (mech[2] == '4' ? 32 : 128);
-		if (slash != NULL)
-			*slash = '\0';
-		return same_prefix(mech + 4, addr, len, len);
-	}
-	bool is_a = strncasecmp(mech, "a", 1) == 0 && (mech[1] == '\0' || mech[1] == ':' || mech[1] == '/');
-	bool is_mx = strncasecmp(mech, "mx", 2) == 0 && (mech[2] == '\0' || mech[2] == ':' || mech[2] == '/');
-	if (is_a || is_mx || strncasecmp(mech, "include:", 8) == 0) {
-		if (++*lookups > SPF_LOOKUPS_MAX)
-			return -1;
-	}
-	if (is_a || is_mx) {
-		char *spec = mech + (is_a ? 1 : 2);
-		split_cidr(spec, &len4, &len6);
-		const char *target = spec[0] == ':' ? spec + 1 : domain;
-		return is_a ? host_has(c, target, addr, len4, len6) : spf_mx(c, target, addr, len4, len6);
-	}
-	if (strncasecmp(mech, "include:", 8) == 0)
-		return spf_target(c, mech + 8, addr, lookups, depth);
-	return strncasecmp(mech, "exists:", 7) == 0 || strcasecmp(mech, "ptr") == 0 ||
-	       strncasecmp(mech, "ptr:", 4) == 0 ? -1 : 0;
-}
-
-/* spf_eval - 1 when record gives addr "pass", 0 when another result,
-   -1 when it cannot be told */
-static int spf_eval(struct check *c, const char *domain, const char *record, const char *addr,
-		    int *lookups, int depth)
-{
-	char copy[4096], *save = NULL, redirect[300] = "";
-
-	snprintf(copy, sizeof(copy), "%s", record);
-	strtok_r(copy, " ", &save);                 /* v=spf1 */
-	for (char *term = strtok_r(NULL, " ", &save); term != NULL; term = strtok_r(NULL, " ", &save)) {
-		if (strncasecmp(term, "redirect=", 9) == 0) {
-			snprintf(redirect, sizeof(redirect), "%s", term + 9);
-			continue;
+	*why_r = SPF_E_NO_MEMORY;
+	if (request == NULL)
+		return result;
+	bool set = strchr(address, ':') != NULL ?
+		SPF_request_set_ipv6_str(request, address) == SPF_E_SUCCESS :
+		SPF_request_set_ipv4_str(request, address) == SPF_E_SUCCESS;
+	snprintf(sender, sizeof(sender), "postmaster@%s", domain);
+	if (set && SPF_request_set_helo_dom(request, c->cli->ctx->hostname) == SPF_E_SUCCESS &&
+	    SPF_request_set_env_from(request, sender) == 0) {
+		SPF_request_query_mailfrom(request, &response);
+		if (response != NULL) {
+			result = SPF_response_result(response);
+			*why_r = SPF_response_errcode(response);
 		}
-		if (strchr(term, '=') != NULL && strchr(term, ':') == NULL)
-			continue;                           /* exp= and unknown modifiers */
-		char qualifier = '+';
-		if (strchr("+-~?", term[0]) != NULL) {
-			qualifier = term[0];
-			term++;
-		}
-		int match = spf_mechanism(c, domain, term, addr, lookups, depth);
-		if (match != 0)
-			return match < 0 ? -1 : qualifier == '+';
 	}
-	if (redirect[0] != '\0') {
-		if (++*lookups > SPF_LOOKUPS_MAX)
-			return -1;
-		return spf_target(c, redirect, addr, lookups, depth);
-	}
-	return 0;
+	SPF_response_free(response);
+	SPF_request_free(request);
+	return result;
+}
+
+/* append_address - "a, b" in list, which holds size bytes */
+static void append_address(char *list, size_t size, const char *address)
+{
+	size_t used = strlen(list);
+
+	snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "", address);
 }
 
 static void check_spf(struct check *c, const char *domain)
 {
-	char record[4096], refused[1024] = "";
+	char record[4096], refused[1024] = "", broken[256] = "";
 	int n = spf_record(c, domain, record, sizeof(record)), unsure = 0;
-	size_t used = 0;
 
 	if (n == -1) {
 		report(c, "error", "SPF", domain, "the TXT lookup failed: DNS did not answer");
@@ -395,20 +401,28 @@ static void check_spf(struct check *c, const char *domain)
 		report(c, "error", "SPF", domain, "\"%s\": cannot tell whether it covers this host, which has no address", record);
 		return;
 	}
+	c->spf.error[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &c->spf.deadline);
+	c->spf.deadline.tv_sec += SPF_CHECK_SECONDS;
 	for (size_t i = 0; i < c->address_count; i++) {
-		int lookups = 0;
-		int pass = spf_eval(c, domain, record, c->addresses[i], &lookups, 0);
-		if (pass < 0)
-			unsure++;
-		if (pass <= 0)
-			used += (size_t)snprintf(refused + used, sizeof(refused) - used, "%s%s", used > 0 ? ", " : "",
-						 c->addresses[i]);
+		SPF_errcode_t why;
+		SPF_result_t result = spf_query(c, domain, c->addresses[i], &why);
+		if (result == SPF_RESULT_PASS)
+			continue;
+		append_address(refused, sizeof(refused), c->addresses[i]);
+		if (result == SPF_RESULT_TEMPERROR && unsure++ == 0 && c->spf.error[0] == '\0')
+			snprintf(c->spf.error, sizeof(c->spf.error), "%s", SPF_strerror(why));
+		if (result == SPF_RESULT_PERMERROR && broken[0] == '\0')
+			snprintf(broken, sizeof(broken), "%s", SPF_strerror(why));
 	}
-	if (used == 0)
+	if (refused[0] == '\0')
 		report(c, "ok", "SPF", domain, "%s", record);
 	else if (unsure > 0)
-		report(c, "error", "SPF", domain, "\"%s\": cannot tell whether it lets %s send (a lookup failed, more than 10 lookups, or exists/ptr)",
-		       record, refused);
+		report(c, "error", "SPF", domain, "\"%s\": cannot tell whether it lets %s send (%s)",
+		       record, refused, c->spf.error);
+	else if (broken[0] != '\0')
+		report(c, "wrong", "SPF", domain, "\"%s\" is a permanent error for this host's %s (%s): receivers take it as a failure; fix the record",
+		       record, refused, broken);
 	else
 		report(c, "wrong", "SPF", domain, "\"%s\" does not let this host's %s send; allow it (\"mx\" with the MX pointing here, or \"a:%s\")",
 		       record, refused, c->cli->ctx->hostname);
@@ -615,6 +629,13 @@ int cli_dns_check(struct cli *cli, int argc, char **argv)
 		cli_domains_free(&domains);
 		return cli_fail(cli, EX_USAGE, "%s", error);
 	}
+	c.spf_server = spf_open(&c.spf, c.dns);
+	if (c.spf_server == NULL) {
+		cli_dns_close(c.dns);
+		json_decref(c.list);
+		cli_domains_free(&domains);
+		return cli_fail(cli, EX_OSERR, "out of memory setting up libspf2");
+	}
 	const char *host = cli->ctx->hostname;
 	check_addresses(&c, host);
 	check_ptr(&c, host);
@@ -622,6 +643,7 @@ int cli_dns_check(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < domains.count; i++)
 		check_domain(&c, domains.items[i].name);
 	cli_domains_free(&domains);
+	SPF_server_free(c.spf_server);
 	cli_dns_close(c.dns);
 	if (c.list != NULL) {
 		json_dumpf(c.list, stdout, JSON_INDENT(2));

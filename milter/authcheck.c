@@ -277,9 +277,9 @@ struct sig_field {
 	bool refused;       /* dkim_header() found it does not parse */
 	char reason[96];
 	char domain[MB_DOMAIN_MAX + 1];
-	char selector[64];
-	char algorithm[16];
-	char b[9];
+	char selector[MB_DKIM_SELECTOR_MAX + 1];
+	char algorithm[AUTHCHECK_ALGORITHM_MAX + 1];
+	char b[AUTHCHECK_B_SHOWN + 1];
 };
 
 struct authcheck {
@@ -460,7 +460,7 @@ static void name_field(const struct sig_field *f, struct dkim_outcome *o)
 	snprintf(o->domain, sizeof(o->domain), "%s", f->domain);
 	snprintf(o->selector, sizeof(o->selector), "%s", f->selector);
 	snprintf(o->algorithm, sizeof(o->algorithm), "%s", f->algorithm[0] ? f->algorithm : "unknown");
-	snprintf(o->b, sizeof(o->b), "%.8s", f->b);
+	snprintf(o->b, sizeof(o->b), "%s", f->b);
 }
 
 /* judge - one signature's result by libopendkim and our rules; f is
@@ -489,9 +489,9 @@ static void judge(DKIM *dkim, DKIM_SIGINFO *sig, const struct sig_field *f, stru
 		 alg == DKIM_SIGN_ED25519SHA256 ? "ed25519-sha256" :
 		 f != NULL && f->algorithm[0] != '\0' ? f->algorithm : "unknown");
 	if (dkim_get_sigsubstring(dkim, sig, b, &blen) == DKIM_STAT_OK)
-		snprintf(o->b, sizeof(o->b), "%.8s", b);
+		snprintf(o->b, sizeof(o->b), "%.*s", AUTHCHECK_B_SHOWN, b);
 	else if (f != NULL)
-		snprintf(o->b, sizeof(o->b), "%.8s", f->b);
+		snprintf(o->b, sizeof(o->b), "%s", f->b);
 	if (sig_syntax_error(error)) {
 		o->result = AUTH_NEUTRAL;
 		if (error == DKIM_SIGERROR_INVALID_A)

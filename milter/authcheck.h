@@ -3,6 +3,7 @@
 #ifndef MAILBAG_MILTER_AUTHCHECK_H
 #define MAILBAG_MILTER_AUTHCHECK_H
 
+#include "dkim-rotation.h" /* MB_DKIM_SELECTOR_MAX */
 #include "headers.h"
 
 #include <stdbool.h>
@@ -15,13 +16,20 @@ enum auth_result {
 };
 
 #define AUTHCHECK_MAX_SIGNATURES 8
+/* a= as results name it ("ed25519-sha256"); a longer unknown one is cut */
+#define AUTHCHECK_ALGORITHM_MAX 15
+/* header.b: the first characters of the signature (RFC 6008 2) */
+#define AUTHCHECK_B_SHOWN 8
+/* room for an Authentication-Results value: SPF, DMARC and
+   AUTHCHECK_MAX_SIGNATURES DKIM results, folded */
+#define AUTHCHECK_VALUE_SIZE 4096
 
 struct dkim_outcome {
 	enum auth_result result;
 	char domain[MB_DOMAIN_MAX + 1];
-	char selector[64];
-	char algorithm[16];
-	char b[9];          /* the signature's first 8 characters (header.b) */
+	char selector[MB_DKIM_SELECTOR_MAX + 1]; /* a longer one (several labels) is cut */
+	char algorithm[AUTHCHECK_ALGORITHM_MAX + 1];
+	char b[AUTHCHECK_B_SHOWN + 1];   /* header.b */
 	char reason[128];
 };
 

@@ -118,9 +118,9 @@ void canon_body_update(struct canon_body *body, const unsigned char *data, size_
 	}
 }
 
-void canon_body_final(struct canon_body *body, unsigned char digest[32])
+void canon_body_final(struct canon_body *body, unsigned char digest[SHA256_DIGEST_LENGTH])
 {
-	unsigned int len = 32;
+	unsigned int len = SHA256_DIGEST_LENGTH;
 
 	if (body->pending_cr)
 		content(body, '\r');

@@ -3,6 +3,7 @@
 #define MAILBAG_MILTER_CANON_H
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@ struct canon_body {
 int canon_body_init(struct canon_body *body);
 void canon_body_update(struct canon_body *body, const unsigned char *data, size_t len);
 /* The SHA-256 of the canonical body; the context is freed. */
-void canon_body_final(struct canon_body *body, unsigned char digest[32]);
+void canon_body_final(struct canon_body *body, unsigned char digest[SHA256_DIGEST_LENGTH]);
 void canon_body_free(struct canon_body *body);
 
 #endif

@@ -5,6 +5,7 @@
  * of any shape and run in time linear in its length.
  */
 #include "headers.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,11 @@ int headers_add(struct header_list *list, const char *name, const char *value)
 
 	if (list->count >= HEADERS_MAX_COUNT || list->bytes + name_len + value_len > HEADERS_MAX_BYTES)
 		return -1;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity == 0 ? 32 : list->capacity * 2;
-		struct header *items = realloc(list->items, capacity * sizeof(*items));
-		if (items == NULL)
-			return -1;
-		list->items = items;
-		list->capacity = capacity;
-	}
+	struct header *items = mb_grow(list->items, &list->capacity, list->count + 1,
+				       sizeof(*list->items), 32);
+	if (items == NULL)
+		return -1;
+	list->items = items;
 	struct header *h = &list->items[list->count];
 	h->name = strdup(name);
 	h->value = strdup(value);
@@ -92,7 +90,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c ==
 
 /* finish_mailbox - check and store one mailbox; -1 when it is no address */
 static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MAX + 1], size_t max,
-			  int *count, const char **why_r)
+			  int *count, struct mb_error_text *error_r)
 {
 	const char *text = m->has_angle ? m->angle : m->plain;
 	size_t len = m->has_angle ? m->angle_len : m->plain_len;
@@ -115,13 +113,12 @@ static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MA
 	while (len > 0 && is_space(text[len - 1]))
 		len--;
 	if (overflow || len > MB_ADDRESS_MAX) {
-		*why_r = "an address longer than 254 characters";
-		return -1;
+		return mb_set_error(error_r, "an address longer than %d characters", MB_ADDRESS_MAX);
 	}
 	const char *at = len > 0 ? memrchr(text, '@', len) : NULL;
 	if (at == NULL || at == text || at == text + len - 1) {
-		*why_r = m->has_angle && len == 0 ? "an empty address <>" : "a mailbox without local@domain";
-		return -1;
+		return mb_set_error(error_r, "%s", m->has_angle && len == 0 ? "an empty address <>" :
+				    "a mailbox without local@domain");
 	}
 	if ((size_t)*count < max) {
 		for (size_t i = 0; i < len; i++) {
@@ -136,7 +133,7 @@ static int finish_mailbox(struct mailbox_scan *m, char addresses[][MB_ADDRESS_MA
 }
 
 int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX + 1], size_t max,
-			    const char **why_r)
+			    struct mb_error_text *error_r)
 {
 	struct mailbox_scan m;
 	int count = 0, comment_depth = 0;
@@ -180,16 +177,14 @@ int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX +
 			else
 				scan_put(m.angle, &m.angle_len, &m.angle_overflow, c);
 		} else if (c == '<') {
-			if (m.has_angle) {
-				*why_r = "two <addresses> in one mailbox";
-				return -1;
-			}
+			if (m.has_angle)
+				return mb_set_error(error_r, "two <addresses> in one mailbox");
 			in_angle = m.has_angle = true;
 		} else if (c == ':') {
 			/* "group name:" - what came before is the group's name */
 			memset(&m, 0, sizeof(m));
 		} else if (c == ',' || c == ';') {
-			if (finish_mailbox(&m, addresses, max, &count, why_r) < 0)
+			if (finish_mailbox(&m, addresses, max, &count, error_r) < 0)
 				return -1;
 		} else {
 			if (!is_space(c))
@@ -197,12 +192,10 @@ int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX +
 			scan_put(m.plain, &m.plain_len, &m.plain_overflow, c);
 		}
 	}
-	if (quoted || in_angle || comment_depth > 0) {
-		*why_r = quoted ? "an unterminated quoted string" :
-			in_angle ? "an unterminated <address>" : "an unterminated comment";
-		return -1;
-	}
-	if (finish_mailbox(&m, addresses, max, &count, why_r) < 0)
+	if (quoted || in_angle || comment_depth > 0)
+		return mb_set_error(error_r, "%s", quoted ? "an unterminated quoted string" :
+				    in_angle ? "an unterminated <address>" : "an unterminated comment");
+	if (finish_mailbox(&m, addresses, max, &count, error_r) < 0)
 		return -1;
 	return count;
 }
@@ -218,7 +211,7 @@ bool headers_authres_claims(const char *value, const char *authserv_id)
 {
 	const char *p = value;
 	int depth = 0;
-	char id[256];
+	char id[MB_DOMAIN_MAX + 2]; /* a longer id, cut here, still differs from a hostname */
 	size_t len = 0;
 
 	/* leading whitespace and comments */

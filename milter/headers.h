@@ -4,6 +4,7 @@
 #define MAILBAG_MILTER_HEADERS_H
 
 #include "address.h"
+#include "error-text.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,9 +39,9 @@ const struct header *headers_nth(const struct header_list *list, const char *nam
    comments, quoted strings), lower-cased, each at most MB_ADDRESS_MAX.
    Returns how many there are (possibly more than were written, up to
    max), or -1 when the value holds something that is not an address
-   (why_r says what). Linear in the length of value. */
+   (error_r says what). Linear in the length of value. */
 int headers_parse_mailboxes(const char *value, char addresses[][MB_ADDRESS_MAX + 1], size_t max,
-			    const char **why_r);
+			    struct mb_error_text *error_r);
 
 /* The domain part of an address from headers_parse_mailboxes. */
 const char *headers_address_domain(const char *address);

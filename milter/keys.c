@@ -11,6 +11,7 @@
  */
 #include "keys.h"
 #include "dkim-rotation.h"
+#include "grow.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -127,11 +128,11 @@ static int key_algorithm(EVP_PKEY *pkey, enum dkim_algorithm *algorithm_r)
 	}
 }
 
-static bool key_file_name(const char *name, char selector_r[64])
+static bool key_file_name(const char *name, char selector_r[MB_DKIM_SELECTOR_MAX + 1])
 {
 	size_t len = strlen(name);
 
-	if (len < 5 || len - 4 >= 64 || strcmp(name + len - 4, ".key") != 0 || name[0] == '.')
+	if (len < 5 || len - 4 > MB_DKIM_SELECTOR_MAX || strcmp(name + len - 4, ".key") != 0 || name[0] == '.')
 		return false;
 	memcpy(selector_r, name, len - 4);
 	selector_r[len - 4] = '\0';
@@ -139,13 +140,16 @@ static bool key_file_name(const char *name, char selector_r[64])
 }
 
 #define KEYS_READ_MAX 32
+/* KEY_DIR/DOMAIN, and a key file in it: SELECTOR.key */
+#define DOMAIN_DIR_SIZE 512
+#define KEY_PATH_SIZE (DOMAIN_DIR_SIZE + 1 + MB_DKIM_SELECTOR_MAX + sizeof(".key"))
 
 /* read_domain - the keys of DIR/DOMAIN that sign now: those the rotation
    file names (rotation.json, see lib/dkim-rotation.c), else the newest of
    each algorithm */
 static void read_domain(const char *key_dir, struct domain_keys *d, time_t now)
 {
-	char dir[512], path[1024], error[512];
+	char dir[DOMAIN_DIR_SIZE], path[KEY_PATH_SIZE], error[512];
 	struct dkim_signing_key found[KEYS_READ_MAX];
 	struct mb_dkim_rotation rotation;
 	size_t found_count = 0;
@@ -163,11 +167,11 @@ static void read_domain(const char *key_dir, struct domain_keys *d, time_t now)
 		return;
 	}
 	while ((de = readdir(dh)) != NULL && found_count < KEYS_READ_MAX) {
-		char selector[64];
+		char selector[MB_DKIM_SELECTOR_MAX + 1];
 		enum dkim_algorithm algorithm;
 		if (!key_file_name(de->d_name, selector))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
 		EVP_PKEY *pkey = load_key(path, error, sizeof(error));
 		if (pkey == NULL) {
 			mb_error("dkim: %s; not signing with it", error);
@@ -233,14 +237,11 @@ static struct domain_keys *find_domain(struct keys *keys, const char *domain)
 		if (strcasecmp(keys->domains[i].domain, domain) == 0)
 			return &keys->domains[i];
 	}
-	if (keys->count == keys->capacity) {
-		size_t capacity = keys->capacity == 0 ? 16 : keys->capacity * 2;
-		struct domain_keys *grown = realloc(keys->domains, capacity * sizeof(*grown));
-		if (grown == NULL)
-			return NULL;
-		keys->domains = grown;
-		keys->capacity = capacity;
-	}
+	struct domain_keys *grown = mb_grow(keys->domains, &keys->capacity, keys->count + 1,
+					    sizeof(*keys->domains), 16);
+	if (grown == NULL)
+		return NULL;
+	keys->domains = grown;
 	struct domain_keys *d = &keys->domains[keys->count++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
@@ -253,7 +254,7 @@ static struct domain_keys *find_domain(struct keys *keys, const char *domain)
 /* refresh - read the domain's keys again when its directory changed */
 static void refresh(struct keys *keys, struct domain_keys *d, time_t now)
 {
-	char dir[512];
+	char dir[DOMAIN_DIR_SIZE];
 	struct stat st;
 
 	if (d->checked_at == now)
@@ -307,7 +308,7 @@ int keys_check_all(const char *key_dir, char *error, size_t error_size)
 	if (top == NULL)
 		return 0; /* no keys yet: nothing is signed */
 	while (ret == 0 && (de = readdir(top)) != NULL) {
-		char dir[512], path[1024], selector[64];
+		char dir[DOMAIN_DIR_SIZE], path[KEY_PATH_SIZE], selector[MB_DKIM_SELECTOR_MAX + 1];
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", key_dir, de->d_name);
@@ -318,7 +319,7 @@ int keys_check_all(const char *key_dir, char *error, size_t error_size)
 		while (ret == 0 && (ke = readdir(dh)) != NULL) {
 			if (!key_file_name(ke->d_name, selector))
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, ke->d_name);
+			snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
 			EVP_PKEY *pkey = load_key(path, error, error_size);
 			if (pkey == NULL)
 				ret = -1;

@@ -56,13 +56,19 @@ static struct mb_store *store;
 static time_t store_last_attempt;
 static char store_error[512];
 
+/* the text of one SMTP reply (RFC 5321 4.5.3.1.5: a reply line is at
+   most 512 octets); refuse() cuts what is longer */
+#define REPLY_TEXT_SIZE 512
+/* Postfix's queue ids, short or long, are shorter */
+#define QUEUE_ID_MAX 31
+
 /* Fields a submitting client's software adds about itself. */
 static const char *const submitter_fields[] = {
 	"Received", "X-Originating-IP", "X-Mailer", "User-Agent", NULL,
 };
 
 struct message {
-	char queue_id[32];
+	char queue_id[QUEUE_ID_MAX + 1];
 	char mail_from[MB_ADDRESS_MAX + 1];
 	char login[MB_ADDRESS_MAX + 1];
 	bool outbound;
@@ -84,7 +90,7 @@ struct message {
 
 struct connection {
 	char client_ip[INET6_ADDRSTRLEN];
-	char helo[256];
+	char helo[MB_DOMAIN_MAX + 1]; /* a name or an address literal */
 	bool trusted;
 	unsigned long protocol;   /* SMFIP_* agreed on */
 	struct message msg;
@@ -113,7 +119,7 @@ static void reply_safe(const char *in, char *out, size_t size)
 
 static sfsistat refuse(SMFICTX *ctx, const char *code, const char *status, const char *text)
 {
-	char safe[512];
+	char safe[REPLY_TEXT_SIZE];
 
 	reply_safe(text, safe, sizeof(safe));
 	smfi_setreply(ctx, (char *)code, (char *)status, safe);
@@ -399,29 +405,29 @@ static bool not_ours(const char *value)
 	return !headers_authres_claims(value, shared->ctx->hostname);
 }
 
-/* from_field - the From field's one address; 1, 0 (no usable field),
-   or -1 with a refusal written (several From fields) */
+/* from_field - the From field's one address; 1, 0 (no usable field:
+   why_r says why, for a refusal to word), or -1 with the refusal in
+   why_r (several From fields) */
 static int from_field(const struct message *m, char address[MB_ADDRESS_MAX + 1],
-		      char *why, size_t why_size)
+		      struct mb_error_text *why_r)
 {
 	char addresses[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
 	size_t fields = headers_count(&m->headers, "From");
-	const char *parse_error = "";
+	struct mb_error_text parse_error;
 
 	if (fields > 1) {
-		snprintf(why, why_size, "The message has %zu From: fields; RFC 5322 allows one", fields);
-		return -1;
+		return mb_set_error(why_r, "The message has %zu From: fields; RFC 5322 allows one", fields);
 	}
 	if (fields == 0)
 		return 0;
 	int n = headers_parse_mailboxes(headers_nth(&m->headers, "From", 1)->value, addresses,
 					FROM_MAX_ADDRESSES, &parse_error);
 	if (n < 0) {
-		snprintf(why, why_size, "The From: field is not readable: %s", parse_error);
+		mb_set_error(why_r, "The From: field is not readable: %s", parse_error.text);
 		return 0;
 	}
 	if (n != 1) {
-		snprintf(why, why_size, "The From: field holds %d addresses", n);
+		mb_set_error(why_r, "The From: field holds %d addresses", n);
 		return 0;
 	}
 	memcpy(address, addresses[0], MB_ADDRESS_MAX + 1);
@@ -451,7 +457,7 @@ static int may_send_as(const char *login, const char *address)
 static void sign(SMFICTX *ctx, struct message *m, const char *from_domain)
 {
 	struct dkim_signing_key keys[KEYS_PER_DOMAIN];
-	unsigned char body_hash[32];
+	unsigned char body_hash[SHA256_DIGEST_LENGTH];
 	char error[512], value[SIGNER_VALUE_SIZE];
 	int count = 0;
 	time_t now = time(NULL);
@@ -490,7 +496,7 @@ static void sign(SMFICTX *ctx, struct message *m, const char *from_domain)
 static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, const char *from,
 			     const char *why)
 {
-	char text[600];
+	char text[2 * MB_ADDRESS_MAX + 64]; /* both addresses whole; refuse() cuts the reply */
 
 	if (m->login[0] != '\0' && shared->ctx->milter_check_header_from) {
 		if (has_from != 1)
@@ -499,8 +505,8 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, cons
 		if (ret < 0)
 			return refuse(ctx, "451", "4.3.0", "Cannot check the From: address now; try again later");
 		if (ret == 0) {
-			snprintf(text, sizeof(text), "From: address <%.254s> is not one that login %.254s may send as",
-				 from, m->login);
+			snprintf(text, sizeof(text), "From: address <%.*s> is not one that login %.*s may send as",
+				 MB_ADDRESS_MAX, from, MB_ADDRESS_MAX, m->login);
 			return refuse(ctx, "550", "5.7.1", text);
 		}
 	}
@@ -524,7 +530,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 			    const char *from_domain)
 {
 	struct auth_outcome out;
-	char value[4096], text[600];
+	char value[AUTHCHECK_VALUE_SIZE], text[REPLY_TEXT_SIZE];
 
 	memset(&out, 0, sizeof(out));
 	authcheck_spf(c->client_ip, c->helo, m->mail_from, &out);
@@ -543,8 +549,8 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 		   change this; any other failure is final */
 		if (authcheck_dkim_pending(&out, from_domain))
 			return refuse(ctx, "451", "4.7.5", "The DKIM key could not be looked up in DNS now; try again later");
-		snprintf(text, sizeof(text), "Mail from %.254s must carry a valid DKIM signature of its domain",
-			 from_domain[0] ? from_domain : "a message without a From: domain");
+		snprintf(text, sizeof(text), "Mail from %.*s must carry a valid DKIM signature of its domain",
+			 MB_DOMAIN_MAX, from_domain[0] ? from_domain : "a message without a From: domain");
 		return refuse(ctx, "550", "5.7.1", text);
 	}
 	if (out.dmarc == AUTH_FAIL && out.dmarc_policy == 'r') {
@@ -552,8 +558,8 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 		case MB_DMARC_REJECT:
 			if (out.dmarc_dkim_pending)
 				return refuse(ctx, "451", "4.7.5", "DMARC could not be decided now (a DKIM key lookup failed); try again later");
-			snprintf(text, sizeof(text), "The DMARC policy of %.254s says to reject this message "
-				 "(SPF %s, no aligned DKIM signature)", from_domain, auth_result_name(out.spf));
+			snprintf(text, sizeof(text), "The DMARC policy of %.*s says to reject this message "
+				 "(SPF %s, no aligned DKIM signature)", MB_DOMAIN_MAX, from_domain, auth_result_name(out.spf));
 			return refuse(ctx, "550", "5.7.1", text);
 		case MB_DMARC_QUARANTINE:
 			smfi_quarantine(ctx, "DMARC p=reject failed");
@@ -591,7 +597,8 @@ static sfsistat on_eom(SMFICTX *ctx)
 {
 	struct connection *c = conn_of(ctx);
 	struct message *m = &c->msg;
-	char from[MB_ADDRESS_MAX + 1] = "", why[300] = "";
+	char from[MB_ADDRESS_MAX + 1] = "";
+	struct mb_error_text why = { "" };
 	sfsistat result;
 	const char *id = smfi_getsymval(ctx, "i");
 
@@ -602,27 +609,27 @@ static sfsistat on_eom(SMFICTX *ctx)
 		result = refuse(ctx, "552", "5.3.4", "The message header is too large");
 		goto done;
 	}
-	int has_from = from_field(m, from, why, sizeof(why));
+	int has_from = from_field(m, from, &why);
 	if (has_from < 0) {
-		result = refuse(ctx, "550", "5.7.1", why);
+		result = refuse(ctx, "550", "5.7.1", why.text);
 		goto done;
 	}
 	const char *why_plain = NULL;
 	if (m->checking_encryption && !encryption_ok(m, has_from, from, &why_plain)) {
-		char text[400];
+		char text[REPLY_TEXT_SIZE];
 		if (sender_encryption_only(m))
-			snprintf(text, sizeof(text), "Encryption needed: %.200s sends only OpenPGP-encrypted mail, "
-				 "and this message is not: %s", sender_domain(m), why_plain);
+			snprintf(text, sizeof(text), "Encryption needed: %.*s sends only OpenPGP-encrypted mail, "
+				 "and this message is not: %s", MB_DOMAIN_MAX, sender_domain(m), why_plain);
 		else
-			snprintf(text, sizeof(text), "Encryption needed: %.200s takes only OpenPGP-encrypted mail, "
-				 "and this message is not: %s", m->encrypted_domain, why_plain);
+			snprintf(text, sizeof(text), "Encryption needed: %.*s takes only OpenPGP-encrypted mail, "
+				 "and this message is not: %s", MB_DOMAIN_MAX, m->encrypted_domain, why_plain);
 		result = refuse(ctx, "550", "5.7.1", text);
 		goto done;
 	}
 	/* claims of our own authserv-id come from outside: all go */
 	delete_fields(ctx, m, "Authentication-Results", not_ours);
 	if (m->outbound)
-		result = outbound_eom(ctx, m, has_from, from, why);
+		result = outbound_eom(ctx, m, has_from, from, why.text);
 	else if (m->check != NULL)
 		result = inbound_eom(ctx, c, m, has_from == 1 ? headers_address_domain(from) : "");
 	else

@@ -21,6 +21,7 @@
  * nothing is decrypted. Lines over PGPMIME_LINE_MAX are never delimiters.
  */
 #include "pgpmime.h"
+#include "stringify.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,7 +97,7 @@ bool pgpmime_is_type(const char *value, const char *type)
 void pgpmime_begin_kind(struct pgpmime *p, enum pgpmime_kind kind, const char *content_type,
 			const char *securejoin)
 {
-	char boundary[PGPMIME_BOUNDARY_MAX + 2], protocol[64];
+	char boundary[PGPMIME_BOUNDARY_MAX + 2], protocol[PGPMIME_TYPE_MAX + 1];
 	const char *type = content_type;
 
 	memset(p, 0, sizeof(*p));
@@ -229,7 +230,7 @@ static bool blank(const char *line, size_t len)
 static void armour_body_line(struct pgpmime *p, const char *line, size_t len)
 {
 	if (p->line_overflow) {
-		fail(p, "the part of its PGP message has a line over 1000 characters");
+		fail(p, "the part of its PGP message has a line over " MB_STRINGIFY(PGPMIME_LINE_MAX) " characters");
 		return;
 	}
 	if (openpgp_armor_line(&p->armor, line, len) == 1)

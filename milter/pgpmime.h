@@ -11,6 +11,7 @@
 
 #define PGPMIME_BOUNDARY_MAX 70  /* RFC 2046 5.1.1 */
 #define PGPMIME_LINE_MAX 1000    /* longer lines are content, never delimiters */
+#define PGPMIME_TYPE_MAX 63      /* a type/subtype compared: a longer one is none wanted */
 
 /* What the body must be. */
 enum pgpmime_kind {
@@ -31,7 +32,7 @@ struct pgpmime {
 	int part;                   /* 0 preamble, 1 first part, 2 second part, 3 after the close */
 	bool in_part_header;
 	bool type_header;           /* the part header line being read is Content-Type */
-	char part_type[64];         /* this part's type/subtype, lower case ("" none given) */
+	char part_type[PGPMIME_TYPE_MAX + 1]; /* this part's type/subtype, lower case ("" none given) */
 	bool control_version_ok;    /* encrypted, part 1 body: "Version: 1" */
 	struct openpgp_armor armor; /* the part holding the PGP message */
 	char securejoin[48];        /* "Secure-Join: vc-request", the one line wanted */

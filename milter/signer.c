@@ -10,6 +10,7 @@
  */
 #include "signer.h"
 #include "canon.h"
+#include "grow.h"
 
 #include <openssl/rsa.h>
 #include <stdbool.h>
@@ -17,6 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* a field name in h= (RFC 5322 gives none; ours are under 30) and how
+   many distinct ones a list may hold */
+#define FIELD_NAME_MAX 63
+#define SIGNED_NAMES_MAX 64
+/* base64 of n octets, with its NUL */
+#define BASE64_SIZE(n) (((n) + 2) / 3 * 4 + 1)
 
 /* The fields signed when present: what a reader sees and what MIME
    needs to show it. */
@@ -82,15 +90,15 @@ static int base64(const unsigned char *in, size_t len, char *out, size_t size)
 /* hash_headers - SHA-256 of the signed fields, each name of h= taking
    that name's fields from the bottom up, then the signature field */
 static int hash_headers(const struct header_list *headers, const char *names,
-			const char *signature_value, unsigned char digest[32])
+			const char *signature_value, unsigned char digest[SHA256_DIGEST_LENGTH])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char *canon = NULL;
 	size_t canon_size = 0;
 	int ret = -1;
-	char name[64];
-	char seen_names[64][64]; /* each distinct name of h=, and how many */
-	size_t used_of[64] = { 0 };       /* of its fields were taken */
+	char name[FIELD_NAME_MAX + 1];
+	char seen_names[SIGNED_NAMES_MAX][FIELD_NAME_MAX + 1]; /* each distinct name of h=, and how many */
+	size_t used_of[SIGNED_NAMES_MAX] = { 0 };              /* of its fields were taken */
 	size_t seen_count = 0;
 
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
@@ -107,7 +115,7 @@ static int hash_headers(const struct header_list *headers, const char *names,
 		for (k = 0; k < seen_count && strcasecmp(seen_names[k], name) != 0; k++)
 			;
 		if (k == seen_count) {
-			if (seen_count == 64)
+			if (seen_count == SIGNED_NAMES_MAX)
 				goto out;
 			memcpy(seen_names[seen_count++], name, len + 1);
 		}
@@ -118,14 +126,10 @@ static int hash_headers(const struct header_list *headers, const char *names,
 		}
 		const struct header *h = headers_nth(headers, name, count - used_of[k]);
 		used_of[k]++;
-		size_t need = h->name_len + h->value_len + 3;
-		if (need > canon_size) {
-			char *bigger = realloc(canon, need);
-			if (bigger == NULL)
-				goto out;
-			canon = bigger;
-			canon_size = need;
-		}
+		char *bigger = mb_grow(canon, &canon_size, h->name_len + h->value_len + 3, 1, 256);
+		if (bigger == NULL)
+			goto out;
+		canon = bigger;
 		size_t n = canon_header_relaxed(h->name, h->name_len, h->value, h->value_len, true, canon);
 		EVP_DigestUpdate(md, canon, n);
 	}
@@ -136,7 +140,7 @@ static int hash_headers(const struct header_list *headers, const char *names,
 	size_t n = canon_header_relaxed("DKIM-Signature", 14, signature_value, value_len, false, sig_canon);
 	EVP_DigestUpdate(md, sig_canon, n);
 	free(sig_canon);
-	unsigned int len = 32;
+	unsigned int len = SHA256_DIGEST_LENGTH;
 	ret = EVP_DigestFinal_ex(md, digest, &len) == 1 ? 0 : -1;
 out:
 	free(canon);
@@ -145,7 +149,7 @@ out:
 }
 
 /* sign_digest - the signature over the header hash */
-static int sign_digest(const struct dkim_signing_key *key, const unsigned char digest[32],
+static int sign_digest(const struct dkim_signing_key *key, const unsigned char digest[SHA256_DIGEST_LENGTH],
 		       unsigned char *sig, size_t *sig_len)
 {
 	int ok = 0;
@@ -153,14 +157,14 @@ static int sign_digest(const struct dkim_signing_key *key, const unsigned char d
 	if (key->algorithm == DKIM_ED25519_SHA256) {
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		ok = md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, key->pkey) == 1 &&
-			EVP_DigestSign(md, sig, sig_len, digest, 32) == 1;
+			EVP_DigestSign(md, sig, sig_len, digest, SHA256_DIGEST_LENGTH) == 1;
 		EVP_MD_CTX_free(md);
 	} else {
 		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key->pkey, NULL);
 		ok = pctx != NULL && EVP_PKEY_sign_init(pctx) == 1 &&
 			EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
 			EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
-			EVP_PKEY_sign(pctx, sig, sig_len, digest, 32) == 1;
+			EVP_PKEY_sign(pctx, sig, sig_len, digest, SHA256_DIGEST_LENGTH) == 1;
 		EVP_PKEY_CTX_free(pctx);
 	}
 	return ok ? 0 : -1;
@@ -182,15 +186,15 @@ static int append_folded(char *out, size_t size, size_t used, const char *text)
 }
 
 int signer_sign_listed(const struct dkim_signing_key *key, const struct header_list *headers,
-		       const char *names, const unsigned char body_hash[32], time_t now,
+		       const char *names, const unsigned char body_hash[SHA256_DIGEST_LENGTH], time_t now,
 		       char *out, size_t out_size, char *error, size_t error_size)
 {
-	char bh[64], b[1400];
-	unsigned char digest[32], sig[1024];
+	char bh[BASE64_SIZE(SHA256_DIGEST_LENGTH)], b[BASE64_SIZE(SIGNER_SIGNATURE_MAX)];
+	unsigned char digest[SHA256_DIGEST_LENGTH], sig[SIGNER_SIGNATURE_MAX];
 	size_t sig_len = sizeof(sig);
 	int used;
 
-	base64(body_hash, 32, bh, sizeof(bh));
+	base64(body_hash, SHA256_DIGEST_LENGTH, bh, sizeof(bh));
 	used = snprintf(out, out_size,
 			"v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s; t=%lld;\n\th=%s;\n\tbh=%s;\n\tb=",
 			signer_algorithm_name(key->algorithm), key->domain, key->selector,
@@ -217,10 +221,10 @@ int signer_sign_listed(const struct dkim_signing_key *key, const struct header_l
 }
 
 int signer_sign(const struct dkim_signing_key *key, const struct header_list *headers,
-		const unsigned char body_hash[32], time_t now,
+		const unsigned char body_hash[SHA256_DIGEST_LENGTH], time_t now,
 		char *out, size_t out_size, char *error, size_t error_size)
 {
-	char names[2048];
+	char names[SIGNER_NAMES_SIZE];
 
 	if (header_names(headers, names, sizeof(names)) < 0) {
 		snprintf(error, error_size, "too many header fields to sign");

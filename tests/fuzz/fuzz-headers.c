@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void one_field(struct header_list *list, const char *line)
 {
 	char addresses[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
-	const char *why = NULL;
+	struct mb_error_text why;
 	const char *colon = strchr(line, ':');
 
 	if (colon == NULL)

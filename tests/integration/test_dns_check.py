@@ -3,6 +3,7 @@ run by the test on a loopback port with a test zone built from what
 `mailbag dns records` prints. A complete zone passes; then each record in
 turn is removed or made wrong and the check must name it."""
 
+import ipaddress
 import json
 import os
 import shutil
@@ -236,6 +237,80 @@ def test_spf_include_and_networks_are_evaluated(setup):
     code, results, text = check(setup, zone)
     assert code == 1 and results[("SPF", DOMAIN)][0] == "wrong", text
     assert ADDRESS6 in results[("SPF", DOMAIN)][1] and ADDRESS4 + "," not in results[("SPF", DOMAIN)][1]
+
+
+def spf_zone(records, *spf):
+    """records with the domain's SPF replaced by spf: (name, value) TXT pairs."""
+    return [r for r in records if not r[2].startswith("v=spf1")] + [
+        (name, "TXT", value) for name, value in spf]
+
+
+def nibbles(address6):
+    """%{i} of an IPv6 address (RFC 7208 7.3): its nibbles, dot-separated."""
+    return ".".join(ipaddress.ip_address(address6).exploded.replace(":", ""))
+
+
+def test_spf_exists_macro_and_ptr_are_evaluated(setup):
+    _, records, _ = setup
+    exists = "v=spf1 exists:%%{i}._spf.%s -all" % DOMAIN
+    both = spf_zone(records, (DOMAIN, exists))
+    both += [("%s._spf.%s" % (ADDRESS4, DOMAIN), "A", "127.0.0.2"),
+             ("%s._spf.%s" % (nibbles(ADDRESS6), DOMAIN), "A", "127.0.0.2")]
+    code, results, text = check(setup, both)
+    assert code == 0 and results[("SPF", DOMAIN)] == ("ok", exists), text
+    # the IPv6 address's name gone: exists: does not match it
+    one = [r for r in both if not r[0].startswith(nibbles(ADDRESS6))]
+    code, results, text = check(setup, one)
+    assert code == 1 and results[("SPF", DOMAIN)][0] == "wrong", text
+    detail = results[("SPF", DOMAIN)][1]
+    assert "does not let this host's %s send" % ADDRESS6 in detail, detail
+    # ptr: the PTR names mx.dnscheck.test, whose A/AAAA are this host's
+    code, results, text = check(setup, spf_zone(records, (DOMAIN, "v=spf1 ptr -all")))
+    assert code == 0 and results[("SPF", DOMAIN)] == ("ok", "v=spf1 ptr -all"), text
+
+
+def test_spf_include_chains_pass_and_fail(setup):
+    _, records, _ = setup
+    chain = [(DOMAIN, "v=spf1 include:one._spf.%s -all" % DOMAIN),
+             ("one._spf." + DOMAIN, "v=spf1 ip4:203.0.113.0/24 include:two._spf.%s ?all" % DOMAIN)]
+    passing = chain + [("two._spf." + DOMAIN, "v=spf1 a:%s -all" % HOST)]
+    code, results, text = check(setup, spf_zone(records, *passing))
+    assert code == 0 and results[("SPF", DOMAIN)][0] == "ok", text
+    failing = chain + [("two._spf." + DOMAIN, "v=spf1 ip4:198.51.100.0/24 -all")]
+    code, results, text = check(setup, spf_zone(records, *failing))
+    assert code == 1 and results[("SPF", DOMAIN)][0] == "wrong", text
+    assert "does not let this host's %s, %s send" % (ADDRESS4, ADDRESS6) in results[("SPF", DOMAIN)][1]
+    # an include whose target has no record is a permanent error (RFC 7208 5.2)
+    dangling = chain + [("two._spf." + DOMAIN, "not an spf record")]
+    code, results, text = check(setup, spf_zone(records, *dangling))
+    assert code == 1 and results[("SPF", DOMAIN)][0] == "wrong", text
+    assert "permanent error" in results[("SPF", DOMAIN)][1], text
+
+
+def test_spf_too_many_lookups_is_a_permanent_error(setup):
+    _, records, _ = setup
+    # eleven mechanisms that query DNS (RFC 7208 4.6.4 allows ten), none matching
+    record = "v=spf1 " + " ".join("a:n%d.%s" % (i, DOMAIN) for i in range(11)) + " -all"
+    code, results, text = check(setup, spf_zone(records, (DOMAIN, record)))
+    assert code == 1, text
+    status, detail = results[("SPF", DOMAIN)]
+    assert status == "wrong" and "permanent error" in detail and "too many DNS lookups" in detail, text
+    assert "%s, %s" % (ADDRESS4, ADDRESS6) in detail
+    # ten are allowed
+    record = "v=spf1 " + " ".join("a:n%d.%s" % (i, DOMAIN) for i in range(9)) + " a:%s -all" % HOST
+    code, results, text = check(setup, spf_zone(records, (DOMAIN, record)))
+    assert code == 0 and results[("SPF", DOMAIN)] == ("ok", record), text
+
+
+def test_spf_lookup_that_fails_is_an_error(setup):
+    _, records, _ = setup
+    # NSD refuses names outside its zones: the include cannot be resolved
+    record = "v=spf1 include:_spf.elsewhere.example -all"
+    code, results, text = check(setup, spf_zone(records, (DOMAIN, record)))
+    assert code == 1, text
+    status, detail = results[("SPF", DOMAIN)]
+    assert status == "error" and "cannot tell whether it lets" in detail, text
+    assert "_spf.elsewhere.example" in detail, text
 
 
 def test_optional_records_missing_do_not_fail(setup):

@@ -116,7 +116,7 @@ static void test_relaxed_body(void **state)
 static void test_mailboxes(void **state)
 {
 	char got[FROM_MAX_ADDRESSES][MB_ADDRESS_MAX + 1];
-	const char *why = NULL;
+	struct mb_error_text why;
 
 	(void)state;
 	assert_int_equal(headers_parse_mailboxes(" Joe <Joe@Example.COM>", got, FROM_MAX_ADDRESSES, &why), 1);
@@ -142,6 +142,18 @@ static void test_mailboxes(void **state)
 	assert_int_equal(headers_parse_mailboxes(" <a@b.example> <c@d.example>", got, FROM_MAX_ADDRESSES, &why), -1);
 	assert_int_equal(headers_parse_mailboxes(" \"open", got, FROM_MAX_ADDRESSES, &why), -1);
 	assert_int_equal(headers_parse_mailboxes(" <>", got, FROM_MAX_ADDRESSES, &why), -1);
+	/* the longest address fits; one more character is named with the real limit */
+	char address[MB_ADDRESS_MAX + 2];
+	memset(address, 'a', MB_ADDRESS_MAX);
+	address[MB_ADDRESS_MAX] = '\0';
+	address[MB_LOCAL_MAX] = '@';
+	assert_int_equal(headers_parse_mailboxes(address, got, FROM_MAX_ADDRESSES, &why), 1);
+	strcat(address, "a");
+	assert_int_equal(headers_parse_mailboxes(address, got, FROM_MAX_ADDRESSES, &why), -1);
+	char want[64];
+	snprintf(want, sizeof(want), "an address longer than %d characters", MB_ADDRESS_MAX);
+	assert_string_equal(why.text, want);
+	assert_non_null(strstr(why.text, "318"));
 	/* many addresses: counted, the first FROM_MAX_ADDRESSES kept */
 	size_t big = 100000 * 12 + 1;
 	char *many = malloc(big);
