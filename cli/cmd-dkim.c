@@ -103,7 +103,7 @@ static int show(struct cli *cli, const char *domain)
 	int64_t now = (int64_t)time(NULL);
 	int ret = EX_OK;
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
 	int count = cli_dkim_read_keys(cli, dir, domain, keys);
 	if (count < 0)
 		return EX_NOINPUT;
@@ -178,7 +178,7 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 	struct mb_dkim_rotation rotation;
 	int64_t now = (int64_t)time(NULL);
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
 	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_DATAERR, "%s", error);
 	if (rotation.pending.count > 0 && now < rotation.pending_after) {
@@ -212,7 +212,7 @@ static int rotate(struct cli *cli, const char *domain, const char *base)
 	rotation.pending.count = 0;
 	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62sr", base);
 	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62se", base);
-	rotation.pending_after = now + cli->ctx->dkim_rotation_delay;
+	rotation.pending_after = now + cli->ctx->dkim.rotation_delay;
 	if (mb_dkim_rotation_write(dir, &rotation, (long)cli_dkim_key_group(cli), error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_IOERR, "%s", error);
 	cli_dkim_format_time(rotation.pending_after, when, sizeof(when));
@@ -229,7 +229,7 @@ static int activate(struct cli *cli, const char *domain, bool force)
 	int64_t now = (int64_t)time(NULL);
 	int missing = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
 	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
 		return cli_fail(cli, EX_DATAERR, "%s", error);
 	if (rotation.pending.count == 0)
@@ -267,7 +267,7 @@ static int activate(struct cli *cli, const char *domain, bool force)
 			continue;
 		snprintf(rotation.retired[rotation.retired_count].selector, MB_DKIM_SELECTOR_MAX + 1, "%s",
 			 rotation.signing.selectors[i]);
-		rotation.retired[rotation.retired_count++].until = now + cli->ctx->dkim_retire_after;
+		rotation.retired[rotation.retired_count++].until = now + cli->ctx->dkim.retire_after;
 	}
 	rotation.signing = rotation.pending;
 	rotation.pending.count = 0;

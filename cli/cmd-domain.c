@@ -95,8 +95,8 @@ static void print_domain(const struct cli *cli, const struct mb_domain *domain, 
 		json_array_append_new(list, entry);
 		return;
 	}
-	format_limit(domain->quota_bytes, cli->ctx->default_quota_bytes, quota, sizeof(quota));
-	format_limit(domain->max_message_bytes, cli->ctx->default_max_message_bytes, size, sizeof(size));
+	format_limit(domain->quota_bytes, cli->ctx->defaults.quota_bytes, quota, sizeof(quota));
+	format_limit(domain->max_message_bytes, cli->ctx->defaults.max_message_bytes, size, sizeof(size));
 	printf("%-40s %12s %12s\n", domain->name, quota, size);
 }
 

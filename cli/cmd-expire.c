@@ -90,7 +90,7 @@ static int expire_one(struct cli *cli, const char *address)
 
 	if (ret <= 0)
 		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) : EX_OK;
-	if (cli->ctx->expire_delete) {
+	if (cli->ctx->expire.delete) {
 		ret = mb_store_user_del(cli->store, address, error, sizeof(error));
 		int exit_code = ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) :
 			cli_purge_home(cli, user.home);
@@ -105,7 +105,7 @@ static int expire_one(struct cli *cli, const char *address)
 
 static void report(struct cli *cli, json_t *out, const struct expire_candidate *c, bool apply)
 {
-	bool delete = cli->ctx->expire_delete;
+	bool delete = cli->ctx->expire.delete;
 	char day[16];
 
 	if (out != NULL) {
@@ -157,14 +157,14 @@ int cmd_expire(struct cli *cli, int argc, char **argv)
 	cli->command = "expire";
 	if (parse_arguments(argc, argv, &apply, &exit_code) < 0 || cli_store(cli, &exit_code) < 0)
 		return exit_code;
-	if (cli->ctx->expire_after == 0) {
+	if (cli->ctx->expire.after == 0) {
 		puts(cli->json ? "[]" : "expire.after is 0 in the context: no account expires");
 		return EX_OK;
 	}
 	scan.store = cli->store;
 	scan.now = (int64_t)time(NULL);
-	scan.before = scan.now - cli->ctx->expire_after;
-	scan.skip_disabled = !cli->ctx->expire_delete;
+	scan.before = scan.now - cli->ctx->expire.after;
+	scan.skip_disabled = !cli->ctx->expire.delete;
 	/* collect first, change after: no change under a running iteration */
 	int ret = mb_store_users_foreach(cli->store, NULL, collect, &scan, error, sizeof(error));
 	if (ret < 0 || scan.error[0] != '\0') {

@@ -243,7 +243,7 @@ static int setup_dkim(struct setup *s)
 		/* the context's key_dir; with --dry-run there may be no context
 		   yet, and it would name this one */
 		setup_in_root(s, mb_context_default("dkim.key_dir"), key_dir, sizeof(key_dir));
-		snprintf(dir, sizeof(dir), "%s/%s", s->cli->ctx != NULL ? s->cli->ctx->dkim_key_dir : key_dir,
+		snprintf(dir, sizeof(dir), "%s/%s", s->cli->ctx != NULL ? s->cli->ctx->dkim.key_dir : key_dir,
 			 s->domains[i]);
 		if (has_key(dir))
 			continue;
@@ -409,7 +409,7 @@ static int setup_units(struct setup *s)
    is missing (status 226/NAMESPACE). mailbag-lmtpd gives it to its user. */
 static int setup_spool(struct setup *s)
 {
-	const char *dir = s->cli->ctx->lmtpd_spool_dir;
+	const char *dir = s->cli->ctx->lmtpd.spool_dir;
 	struct stat st;
 
 	if (stat(dir, &st) == 0)

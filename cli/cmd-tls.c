@@ -58,7 +58,7 @@ static void print_report(const struct cert_report *r)
 static int tls_status(struct cli *cli)
 {
 	struct cert_report *reports;
-	size_t count = cli->ctx->tls_certificate_count;
+	size_t count = cli->ctx->tls.certificates.count;
 	int bad = cli_tls_check_all(cli, &reports);
 
 	if (bad < 0)

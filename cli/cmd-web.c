@@ -49,10 +49,10 @@ struct service {
 
 static void services(const struct mb_context *ctx, struct service out[4])
 {
-	out[0] = (struct service){ "imap", ctx->imaps_port, true };
-	out[1] = (struct service){ "imap", ctx->imap_port, false };
-	out[2] = (struct service){ "smtp", ctx->submissions_port, true };
-	out[3] = (struct service){ "smtp", ctx->submission_port, false };
+	out[0] = (struct service){ "imap", ctx->clients.imaps_port, true };
+	out[1] = (struct service){ "imap", ctx->clients.imap_port, false };
+	out[2] = (struct service){ "smtp", ctx->clients.submissions_port, true };
+	out[3] = (struct service){ "smtp", ctx->clients.submission_port, false };
 }
 
 /* Thunderbird's format: https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat */

@@ -243,8 +243,8 @@ int cli_dkim_keygen(struct cli *cli, const char *domain, const char *base, cli_d
 	}
 	if (!selector_valid(base))
 		return cli_fail(cli, EX_USAGE, "--selector '%s': use 1 to 62 of a-z 0-9 -", base);
-	int ret = make_dir(cli, cli->ctx->dkim_key_dir, 0750);
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	int ret = make_dir(cli, cli->ctx->dkim.key_dir, 0750);
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
 	if (ret == EX_OK)
 		ret = make_dir(cli, dir, 0750);
 	static const struct { const char *type; const char *suffix; } kinds[] = {
@@ -280,7 +280,7 @@ int cli_dkim_published(struct cli *cli, const char *domain, cli_dkim_record_cb *
 	int64_t now = (int64_t)time(NULL);
 	int published = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim_key_dir, domain);
+	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
 	if (access(dir, F_OK) < 0)
 		return 0; /* no keys (yet): nothing to publish */
 	int count = cli_dkim_read_keys(cli, dir, domain, keys);

@@ -506,8 +506,8 @@ static void check_srv(struct check *c, const char *domain)
 {
 	const struct mb_context *ctx = c->cli->ctx;
 	const struct { const char *service; uint64_t port; } srv[] = {
-		{ "_submission._tcp", ctx->submission_port }, { "_submissions._tcp", ctx->submissions_port },
-		{ "_imap._tcp", ctx->imap_port }, { "_imaps._tcp", ctx->imaps_port },
+		{ "_submission._tcp", ctx->clients.submission_port }, { "_submissions._tcp", ctx->clients.submissions_port },
+		{ "_imap._tcp", ctx->clients.imap_port }, { "_imaps._tcp", ctx->clients.imaps_port },
 	};
 
 	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++) {

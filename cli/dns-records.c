@@ -88,10 +88,10 @@ static int domain_records(struct printer *p, const char *domain)
 	emit(p, name, "TXT", value, "TLS-RPT: where senders report TLS failures");
 	const struct mb_context *ctx = p->cli->ctx;
 	const struct { const char *service; uint64_t port; const char *what; } srv[] = {
-		{ "_submission._tcp", ctx->submission_port, "mail submission, STARTTLS (RFC 6186)" },
-		{ "_submissions._tcp", ctx->submissions_port, "mail submission, implicit TLS (RFC 8314)" },
-		{ "_imap._tcp", ctx->imap_port, "IMAP, STARTTLS (RFC 6186)" },
-		{ "_imaps._tcp", ctx->imaps_port, "IMAP, implicit TLS (RFC 6186)" },
+		{ "_submission._tcp", ctx->clients.submission_port, "mail submission, STARTTLS (RFC 6186)" },
+		{ "_submissions._tcp", ctx->clients.submissions_port, "mail submission, implicit TLS (RFC 8314)" },
+		{ "_imap._tcp", ctx->clients.imap_port, "IMAP, STARTTLS (RFC 6186)" },
+		{ "_imaps._tcp", ctx->clients.imaps_port, "IMAP, implicit TLS (RFC 6186)" },
 	};
 	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++) {
 		snprintf(name, sizeof(name), "%s.%s", srv[i].service, domain);

@@ -132,7 +132,7 @@ int setup_dovecot(struct setup *s)
 	setup_in_root(s, "/var/spool/postfix/private/mailbag-auth", auth, sizeof(auth));
 	/* policyd's dict listener: the context's (a dry run may have none yet) */
 	if (s->cli->ctx != NULL)
-		snprintf(usage, sizeof(usage), "%s", s->cli->ctx->usage_socket);
+		snprintf(usage, sizeof(usage), "%s", s->cli->ctx->policyd.usage_socket);
 	else
 		setup_in_root(s, mb_context_default("policyd.usage_socket"), usage, sizeof(usage));
 	setup_in_root(s, "/run/dovecot", run_dir, sizeof(run_dir));

@@ -64,8 +64,8 @@ static bool table_is_current(const struct mb_context *ctx, const char *db)
 
 	if (stat(db, &db_st) < 0 || (db_st.st_mode & 077) != 0)
 		return false;
-	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
-		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
+	for (size_t i = 0; i < ctx->tls.certificates.count; i++) {
+		const struct mb_tls_certificate *c = &ctx->tls.certificates.items[i];
 		if (!cli_is_current(db, c->cert_file) || !cli_is_current(db, c->key_file))
 			return false;
 	}
@@ -75,8 +75,8 @@ static bool table_is_current(const struct mb_context *ctx, const char *db)
 static int apply_postfix(struct cli *cli, cli_tls_file_cb *said, void *context)
 {
 	const struct mb_context *ctx = cli->ctx;
-	const char *path = ctx->tls_postfix_sni_map;
-	size_t size = 256 + ctx->tls_certificate_count * 700;
+	const char *path = ctx->tls.postfix_sni_map;
+	size_t size = 256 + ctx->tls.certificates.count * 700;
 	char *text = malloc(size), db[300];
 	size_t used;
 	bool changed;
@@ -86,8 +86,8 @@ static int apply_postfix(struct cli *cli, cli_tls_file_cb *said, void *context)
 	used = (size_t)snprintf(text, size,
 				"# written by `mailbag tls apply` from tls.certificates; do not edit.\n"
 				"# Postfix's tls_server_sni_maps = hash:%s (postmap -F)\n", path);
-	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
-		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
+	for (size_t i = 0; i < ctx->tls.certificates.count; i++) {
+		const struct mb_tls_certificate *c = &ctx->tls.certificates.items[i];
 		used += (size_t)snprintf(text + used, size - used, "%s %s %s\n",
 					 c->hostname, c->key_file, c->cert_file);
 	}
@@ -130,14 +130,14 @@ static int apply_dovecot(struct cli *cli, cli_tls_file_cb *said, void *context)
 	bool changed;
 
 	if (cli_dovecot_version(&version, error, sizeof(error)) < 0)
-		return cli_fail(cli, -1, "%s: not written: %s", ctx->tls_dovecot_conf, error);
+		return cli_fail(cli, -1, "%s: not written: %s", ctx->tls.dovecot_conf, error);
 	const struct dovecot_tls_syntax *syntax = version == CLI_DOVECOT_24 ? &dovecot24_tls : &dovecot23_tls;
 	if (main_cert == NULL)
-		main_cert = &ctx->tls_certificates[0];
+		main_cert = &ctx->tls.certificates.items[0];
 	/* the fixed lines, then per certificate its names and both lines */
 	size_t size = 1024 + strlen(main_cert->cert_file) + strlen(main_cert->key_file);
-	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
-		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
+	for (size_t i = 0; i < ctx->tls.certificates.count; i++) {
+		const struct mb_tls_certificate *c = &ctx->tls.certificates.items[i];
 		size += 128 + strlen(c->hostname) + strlen(c->cert_file) + strlen(c->key_file);
 	}
 	char *text = malloc(size);
@@ -152,24 +152,24 @@ static int apply_dovecot(struct cli *cli, cli_tls_file_cb *said, void *context)
 		"%s%s\n"
 		"%s%s\n", syntax->cleartext_off, syntax->cert_line, main_cert->cert_file,
 		syntax->key_line, main_cert->key_file);
-	for (size_t i = 0; i < ctx->tls_certificate_count; i++) {
-		const struct mb_tls_certificate *c = &ctx->tls_certificates[i];
+	for (size_t i = 0; i < ctx->tls.certificates.count; i++) {
+		const struct mb_tls_certificate *c = &ctx->tls.certificates.items[i];
 		used += (size_t)snprintf(text + used, size - used,
 					 "local_name %s {\n  %s%s\n  %s%s\n}\n",
 					 c->hostname, syntax->cert_line, c->cert_file,
 					 syntax->key_line, c->key_file);
 	}
-	int ret = cli_write_file(cli, ctx->tls_dovecot_conf, text, 0644, &changed);
+	int ret = cli_write_file(cli, ctx->tls.dovecot_conf, text, 0644, &changed);
 	free(text);
 	if (ret == 0)
-		said(ctx->tls_dovecot_conf, changed, context);
+		said(ctx->tls.dovecot_conf, changed, context);
 	return ret;
 }
 
 int cli_tls_apply(struct cli *cli, cli_tls_file_cb *said, void *context)
 {
 	struct cert_report *reports;
-	size_t count = cli->ctx->tls_certificate_count;
+	size_t count = cli->ctx->tls.certificates.count;
 
 	if (count == 0)
 		return cli_fail(cli, EX_CONFIG, "tls.certificates names no certificate: nothing to apply");

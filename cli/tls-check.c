@@ -162,7 +162,7 @@ int cli_tls_spki_sha256(const char *cert_file, char hex[65], char *error, size_t
 /* cli_tls_check_all - a report per certificate; how many have problems */
 int cli_tls_check_all(struct cli *cli, struct cert_report **reports_r)
 {
-	size_t count = cli->ctx->tls_certificate_count;
+	size_t count = cli->ctx->tls.certificates.count;
 	struct cert_report *reports = calloc(count + 1, sizeof(*reports));
 	int bad = 0;
 
@@ -171,7 +171,7 @@ int cli_tls_check_all(struct cli *cli, struct cert_report **reports_r)
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
-		check_certificate(&cli->ctx->tls_certificates[i], &reports[i]);
+		check_certificate(&cli->ctx->tls.certificates.items[i], &reports[i]);
 		bad += reports[i].problems[0] != '\0';
 	}
 	*reports_r = reports;

@@ -142,7 +142,7 @@ static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
 	}
 	if (db->store == NULL &&
 	    mb_store_open(db->ctx->store,
-			  db->ctx->auto_create_domain_count > 0 ? MB_STORE_WRITE : MB_STORE_READ,
+			  db->ctx->auto_create.domains.count > 0 ? MB_STORE_WRITE : MB_STORE_READ,
 			  &db->store, db->error, sizeof(db->error)) < 0) {
 		*error_r = db->error;
 		return -1;
@@ -397,7 +397,7 @@ static bool auto_create(struct auth_request *request, const char *password)
 	struct mb_user user;
 	const char *why;
 
-	if (db->ctx == NULL || db->ctx->auto_create_domain_count == 0 ||
+	if (db->ctx == NULL || db->ctx->auto_create.domains.count == 0 ||
 	    mb_address_parse(request->fields.user, NULL, &parsed, &why) < 0)
 		return FALSE;
 	mb_address_format(&parsed, address, sizeof(address));

@@ -62,14 +62,14 @@ const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *add
 	size_t password_len = strlen(password);
 	bool served = false;
 
-	for (size_t i = 0; at != NULL && i < ctx->auto_create_domain_count; i++)
-		served = served || strcmp(at + 1, ctx->auto_create_domains[i]) == 0;
+	for (size_t i = 0; at != NULL && i < ctx->auto_create.domains.count; i++)
+		served = served || strcmp(at + 1, ctx->auto_create.domains.items[i]) == 0;
 	if (!served)
 		return "its domain does not create accounts on first login";
 	if (local_len < 3 || local_len > 32 ||
 	    strspn(address, "abcdefghijklmnopqrstuvwxyz0123456789") != local_len)
 		return "the local part is not 3 to 32 of a-z and 0-9";
-	if (password_len < ctx->auto_create_min_password || password_len > 200)
+	if (password_len < ctx->auto_create.min_password_length || password_len > 200)
 		return "the password is too short (or over 200 characters)";
 	return NULL;
 }
@@ -96,9 +96,9 @@ void mb_limits_resolve(const struct mb_context *ctx, const struct mb_domain *dom
 	uint64_t domain_quota = domain != NULL ? domain->quota_bytes : MB_LIMIT_DEFAULT;
 	uint64_t domain_size = domain != NULL ? domain->max_message_bytes : MB_LIMIT_DEFAULT;
 
-	pick(user->quota_bytes, domain_quota, ctx->default_quota_bytes,
+	pick(user->quota_bytes, domain_quota, ctx->defaults.quota_bytes,
 	     &limits_r->quota_bytes, &limits_r->quota_source);
-	pick(user->max_message_bytes, domain_size, ctx->default_max_message_bytes,
+	pick(user->max_message_bytes, domain_size, ctx->defaults.max_message_bytes,
 	     &limits_r->max_message_bytes, &limits_r->max_message_source);
 }
 
@@ -165,11 +165,11 @@ enum mb_admission mb_mailbox_admit(const struct mb_context *ctx, struct mb_store
 	/* the user's own limits, else the domain's, else the server's */
 	if (mb_user_limits(ctx, store, user, &detail.limits, error, error_size) < 0) {
 		verdict = MB_ADMIT_STORE_FAILED;
-	} else if (ctx->check_message_size && size > 0 && detail.limits.max_message_bytes > 0 &&
+	} else if (ctx->checks.message_size && size > 0 && detail.limits.max_message_bytes > 0 &&
 		   size > detail.limits.max_message_bytes) {
 		detail.limit_bytes = detail.limits.max_message_bytes;
 		verdict = MB_ADMIT_TOO_BIG;
-	} else if (ctx->check_quota) {
+	} else if (ctx->checks.quota) {
 		verdict = admit_quota(store, user, detail.limits.quota_bytes, size, now, &detail,
 				      error, error_size);
 	}

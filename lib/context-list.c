@@ -363,7 +363,7 @@ int context_set_nodes(struct parse_state *st, const char *key, const struct fiel
 
 const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name)
 {
-	const struct mb_lmtp_nodes *nodes = &ctx->lmtpd_node_list;
+	const struct mb_lmtp_nodes *nodes = &ctx->lmtpd.nodes;
 
 	for (size_t i = 0; i < nodes->count; i++) {
 		if (strcmp(nodes->items[i].name, name) == 0)
@@ -441,7 +441,7 @@ int context_set_certificates(struct parse_state *st, const char *key, const stru
 const struct mb_tls_certificate *mb_context_certificate(const struct mb_context *ctx,
 							const char *hostname)
 {
-	const struct mb_tls_certificates *certs = &ctx->tls_certificate_list;
+	const struct mb_tls_certificates *certs = &ctx->tls.certificates;
 
 	for (size_t i = 0; i < certs->count; i++) {
 		if (strcasecmp(certs->items[i].hostname, hostname) == 0)

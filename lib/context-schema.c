@@ -14,117 +14,117 @@
 #include <string.h>
 
 static const struct field policyd_fields[] = {
-	{ "socketmap_socket", FIELD_PATH, offsetof(struct mb_context, socketmap_socket),
+	{ "socketmap_socket", FIELD_PATH, offsetof(struct mb_context, policyd.socketmap_socket),
 	  "/var/spool/postfix/private/mailbag-socketmap", NULL, "an absolute path", true },
-	{ "policy_socket", FIELD_PATH, offsetof(struct mb_context, policy_socket),
+	{ "policy_socket", FIELD_PATH, offsetof(struct mb_context, policyd.policy_socket),
 	  "/var/spool/postfix/private/mailbag-policy", NULL, "an absolute path", true },
-	{ "usage_socket", FIELD_PATH, offsetof(struct mb_context, usage_socket),
+	{ "usage_socket", FIELD_PATH, offsetof(struct mb_context, policyd.usage_socket),
 	  "/run/mailbag/usage", NULL, "an absolute path", true },
-	{ "socket_group", FIELD_USER, offsetof(struct mb_context, socket_group),
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, policyd.socket_group),
 	  "postfix", NULL, "a group name", false },
-	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, socket_mode),
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, policyd.socket_mode),
 	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits", false },
 	END_OF_FIELDS
 };
 
 static const struct field defaults_fields[] = {
-	{ "quota", FIELD_SIZE, offsetof(struct mb_context, default_quota_bytes),
+	{ "quota", FIELD_SIZE, offsetof(struct mb_context, defaults.quota_bytes),
 	  "0", NULL, "bytes as a number, or a string like \"2G\"; 0 for no limit", false },
-	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, default_max_message_bytes),
+	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, defaults.max_message_bytes),
 	  "50M", NULL, "bytes as a number, or a string like \"50M\"; 0 for no limit", false },
 	END_OF_FIELDS
 };
 
 static const struct field checks_fields[] = {
-	{ "message_size", FIELD_BOOL, offsetof(struct mb_context, check_message_size),
+	{ "message_size", FIELD_BOOL, offsetof(struct mb_context, checks.message_size),
 	  "true", NULL, "true or false", false },
-	{ "sender_login", FIELD_BOOL, offsetof(struct mb_context, check_sender_login),
+	{ "sender_login", FIELD_BOOL, offsetof(struct mb_context, checks.sender_login),
 	  "true", NULL, "true or false", false },
-	{ "quota", FIELD_BOOL, offsetof(struct mb_context, check_quota),
+	{ "quota", FIELD_BOOL, offsetof(struct mb_context, checks.quota),
 	  "true", NULL, "true or false", false },
 	{ "max_recipients_per_message", FIELD_COUNT,
-	  offsetof(struct mb_context, max_recipients_per_message),
+	  offsetof(struct mb_context, checks.max_recipients_per_message),
 	  "0", NULL, "a number of recipients, 0 for no cap", false },
 	END_OF_FIELDS
 };
 
 static const struct field greylisting_fields[] = {
-	{ "enabled", FIELD_BOOL, offsetof(struct mb_context, greylisting),
+	{ "enabled", FIELD_BOOL, offsetof(struct mb_context, greylisting.enabled),
 	  "false", NULL, "true or false", false },
-	{ "delay", FIELD_DURATION, offsetof(struct mb_context, greylist_delay),
+	{ "delay", FIELD_DURATION, offsetof(struct mb_context, greylisting.delay),
 	  "5m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
-	{ "retry_window", FIELD_DURATION, offsetof(struct mb_context, greylist_retry_window),
+	{ "retry_window", FIELD_DURATION, offsetof(struct mb_context, greylisting.retry_window),
 	  "2d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
-	{ "lifetime", FIELD_DURATION, offsetof(struct mb_context, greylist_lifetime),
+	{ "lifetime", FIELD_DURATION, offsetof(struct mb_context, greylisting.lifetime),
 	  "35d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
-	{ "auto_allow_after", FIELD_COUNT, offsetof(struct mb_context, greylist_auto_allow),
+	{ "auto_allow_after", FIELD_COUNT, offsetof(struct mb_context, greylisting.auto_allow_after),
 	  "5", NULL, "a number of passed retries, 0 for never", false },
-	{ "allowlist", FIELD_ALLOWLIST, offsetof(struct mb_context, greylist_allow_list),
+	{ "allowlist", FIELD_ALLOWLIST, offsetof(struct mb_context, greylisting.allowlist),
 	  "[\"127.0.0.0/8\", \"::1\"]", NULL, "a list of networks (\"192.0.2.0/24\", \"2001:db8::/32\") and domains (\"example.org\")", false },
 	END_OF_FIELDS
 };
 
 static const struct field auth_fields[] = {
-	{ "failures_per_ip", FIELD_COUNT, offsetof(struct mb_context, auth_failures_per_ip),
+	{ "failures_per_ip", FIELD_COUNT, offsetof(struct mb_context, auth.failures_per_ip),
 	  "10", NULL, "a number of failed logins, 0 for no limit", false },
-	{ "failures_per_account", FIELD_COUNT, offsetof(struct mb_context, auth_failures_per_account),
+	{ "failures_per_account", FIELD_COUNT, offsetof(struct mb_context, auth.failures_per_account),
 	  "50", NULL, "a number of failed logins, 0 for no limit", false },
-	{ "lockout", FIELD_DURATION, offsetof(struct mb_context, auth_lockout),
+	{ "lockout", FIELD_DURATION, offsetof(struct mb_context, auth.lockout),
 	  "15m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
-	{ "lockout_max", FIELD_DURATION, offsetof(struct mb_context, auth_lockout_max),
+	{ "lockout_max", FIELD_DURATION, offsetof(struct mb_context, auth.lockout_max),
 	  "1d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
 	END_OF_FIELDS
 };
 
 static const struct field auto_create_fields[] = {
-	{ "domains", FIELD_DOMAIN_LIST, offsetof(struct mb_context, auto_create_domain_list),
+	{ "domains", FIELD_DOMAIN_LIST, offsetof(struct mb_context, auto_create.domains),
 	  NULL, NULL, "a list of domain names whose unknown addresses a first login creates", false },
-	{ "min_password_length", FIELD_COUNT, offsetof(struct mb_context, auto_create_min_password),
+	{ "min_password_length", FIELD_COUNT, offsetof(struct mb_context, auto_create.min_password_length),
 	  "12", NULL, "a number of characters", false },
 	END_OF_FIELDS
 };
 
 static const struct field expire_fields[] = {
-	{ "after", FIELD_DURATION, offsetof(struct mb_context, expire_after),
+	{ "after", FIELD_DURATION, offsetof(struct mb_context, expire.after),
 	  "0", NULL, "a duration such as \"180d\"; 0 never expires accounts", false },
-	{ "delete", FIELD_BOOL, offsetof(struct mb_context, expire_delete),
+	{ "delete", FIELD_BOOL, offsetof(struct mb_context, expire.delete),
 	  "false", NULL, "true (delete accounts and their mail) or false (disable them)", false },
 	END_OF_FIELDS
 };
 
 static const struct field lmtpd_fields[] = {
-	{ "socket", FIELD_PATH, offsetof(struct mb_context, lmtpd_socket),
+	{ "socket", FIELD_PATH, offsetof(struct mb_context, lmtpd.socket),
 	  "/var/spool/postfix/private/mailbag-lmtp", NULL, "an absolute path", true },
-	{ "socket_group", FIELD_USER, offsetof(struct mb_context, lmtpd_socket_group),
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, lmtpd.socket_group),
 	  "postfix", NULL, "a group name", false },
-	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, lmtpd_socket_mode),
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, lmtpd.socket_mode),
 	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits", false },
-	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, lmtpd_listen_tcp),
+	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, lmtpd.listen_tcp),
 	  "", NULL, "\"\" (off) or \"IP:PORT\" / \"[IPv6]:PORT\" to take LMTP over TCP too (no authentication: a private address)", true },
-	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd_dovecot_lmtp),
+	{ "dovecot_lmtp", FIELD_PATH, offsetof(struct mb_context, lmtpd.dovecot_lmtp),
 	  "/run/dovecot/mailbag-lmtp", NULL, "an absolute path (the local Dovecot's LMTP socket)", false },
-	{ "nodes", FIELD_NODES, offsetof(struct mb_context, lmtpd_node_list), NULL, NULL,
+	{ "nodes", FIELD_NODES, offsetof(struct mb_context, lmtpd.nodes), NULL, NULL,
 	  "an object of node names (1 to 32 of a-z 0-9 . _ -) to Dovecot LMTP addresses: "
 	  "\"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"", false },
-	{ "spool_dir", FIELD_PATH, offsetof(struct mb_context, lmtpd_spool_dir),
+	{ "spool_dir", FIELD_PATH, offsetof(struct mb_context, lmtpd.spool_dir),
 	  "/var/spool/mailbag", NULL, "an absolute path", true },
-	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, lmtpd_max_message_bytes),
+	{ "max_message_size", FIELD_SIZE, offsetof(struct mb_context, lmtpd.max_message_bytes),
 	  "100M", NULL, "bytes as a number, or a string like \"100M\"; 0 for no limit", false },
-	{ "timeout", FIELD_DURATION, offsetof(struct mb_context, lmtpd_timeout),
+	{ "timeout", FIELD_DURATION, offsetof(struct mb_context, lmtpd.timeout),
 	  "5m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\"", false },
-	{ "notify_socket", FIELD_OPTIONAL_PATH, offsetof(struct mb_context, lmtpd_notify_socket),
+	{ "notify_socket", FIELD_OPTIONAL_PATH, offsetof(struct mb_context, lmtpd.notify_socket),
 	  "", NULL, "\"\" (off) or the absolute path of a unix datagram socket", false },
-	{ "dedupe_window", FIELD_DURATION, offsetof(struct mb_context, lmtpd_dedupe_window),
+	{ "dedupe_window", FIELD_DURATION, offsetof(struct mb_context, lmtpd.dedupe_window),
 	  "5d", NULL, "a duration at least as long as Postfix's maximal_queue_lifetime, such as \"5d\"", false },
 	END_OF_FIELDS
 };
 
 static const struct field dkim_fields[] = {
-	{ "key_dir", FIELD_PATH, offsetof(struct mb_context, dkim_key_dir),
+	{ "key_dir", FIELD_PATH, offsetof(struct mb_context, dkim.key_dir),
 	  "/etc/mailbag/dkim", NULL, "an absolute path (keys in DIR/DOMAIN/SELECTOR.key)", false },
-	{ "rotation_delay", FIELD_DURATION, offsetof(struct mb_context, dkim_rotation_delay),
+	{ "rotation_delay", FIELD_DURATION, offsetof(struct mb_context, dkim.rotation_delay),
 	  "2d", NULL, "a duration such as \"2d\": a rotated key signs this long after it is made, or as soon as `mailbag dkim activate` finds it in DNS", false },
-	{ "retire_after", FIELD_DURATION, offsetof(struct mb_context, dkim_retire_after),
+	{ "retire_after", FIELD_DURATION, offsetof(struct mb_context, dkim.retire_after),
 	  "7d", NULL, "a duration such as \"7d\": how long a replaced key's record stays published", false },
 	END_OF_FIELDS
 };
@@ -132,61 +132,61 @@ static const struct field dkim_fields[] = {
 static const char *const dmarc_actions[] = { "reject", "quarantine", "none", NULL };
 
 static const struct field milter_fields[] = {
-	{ "socket", FIELD_PATH, offsetof(struct mb_context, milter_socket),
+	{ "socket", FIELD_PATH, offsetof(struct mb_context, milter.socket),
 	  "/var/spool/postfix/private/mailbag-milter", NULL, "an absolute path", true },
-	{ "socket_group", FIELD_USER, offsetof(struct mb_context, milter_socket_group),
+	{ "socket_group", FIELD_USER, offsetof(struct mb_context, milter.socket_group),
 	  "postfix", NULL, "a group name", false },
-	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, milter_socket_mode),
+	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, milter.socket_mode),
 	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits", false },
-	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, milter_listen_tcp),
+	{ "listen_tcp", FIELD_OPTIONAL_INET, offsetof(struct mb_context, milter.listen_tcp),
 	  "", NULL, "\"\" (unix socket only) or \"IP:PORT\" / \"[IPv6]:PORT\" to serve the milter over TCP instead", true },
-	{ "trusted_networks", FIELD_NETWORK_LIST, offsetof(struct mb_context, milter_trusted),
+	{ "trusted_networks", FIELD_NETWORK_LIST, offsetof(struct mb_context, milter.trusted_networks),
 	  "[]", NULL, "a list of networks (\"192.0.2.0/24\", \"::1\") whose unauthenticated mail is outbound (signed, not checked)", false },
-	{ "sign", FIELD_BOOL, offsetof(struct mb_context, milter_sign),
+	{ "sign", FIELD_BOOL, offsetof(struct mb_context, milter.sign),
 	  "true", NULL, "true or false", false },
-	{ "verify", FIELD_BOOL, offsetof(struct mb_context, milter_verify),
+	{ "verify", FIELD_BOOL, offsetof(struct mb_context, milter.verify),
 	  "true", NULL, "true or false", false },
-	{ "check_header_from", FIELD_BOOL, offsetof(struct mb_context, milter_check_header_from),
+	{ "check_header_from", FIELD_BOOL, offsetof(struct mb_context, milter.check_header_from),
 	  "true", NULL, "true or false", false },
-	{ "strip_submitter_headers", FIELD_BOOL, offsetof(struct mb_context, milter_strip_submitter),
+	{ "strip_submitter_headers", FIELD_BOOL, offsetof(struct mb_context, milter.strip_submitter_headers),
 	  "true", NULL, "true or false", false },
-	{ "dmarc_reject_action", FIELD_CHOICE, offsetof(struct mb_context, milter_dmarc_reject_action),
+	{ "dmarc_reject_action", FIELD_CHOICE, offsetof(struct mb_context, milter.dmarc_reject_action),
 	  "reject", NULL, "\"reject\", \"quarantine\" (Postfix's hold queue) or \"none\"", false },
-	{ "require_dkim", FIELD_BOOL, offsetof(struct mb_context, milter_require_dkim),
+	{ "require_dkim", FIELD_BOOL, offsetof(struct mb_context, milter.require_dkim),
 	  "false", NULL, "true or false (true: refuse inbound mail without a valid DKIM signature)", false },
-	{ "dkim_required", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_dkim_required),
+	{ "dkim_required", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter.dkim_required),
 	  "[]", NULL, "a list of domains (\"example.org\") and wildcards (\"*.example.org\") whose mail must carry a valid DKIM signature of its From domain", false },
-	{ "encryption_only_domains", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter_encryption_only),
+	{ "encryption_only_domains", FIELD_DOMAIN_PATTERNS, offsetof(struct mb_context, milter.encryption_only_domains),
 	  "[]", NULL, "a list of domains (\"chat.example.org\", \"*.example.org\") whose mail, both ways, must be OpenPGP-encrypted", false },
-	{ "encryption_passthrough", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough),
+	{ "encryption_passthrough", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter.encryption_passthrough),
 	  "[]", NULL, "a list of addresses (\"echo@example.org\") and domains (\"@example.org\") whose mail, to or from them, need not be encrypted", false },
-	{ "encryption_passthrough_senders", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough_senders),
+	{ "encryption_passthrough_senders", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter.encryption_passthrough_senders),
 	  "[]", NULL, "a list of addresses (\"news@example.org\") and domains (\"@example.org\") whose mail need not be encrypted", false },
-	{ "encryption_passthrough_recipients", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter_passthrough_recipients),
+	{ "encryption_passthrough_recipients", FIELD_ADDRESS_LIST, offsetof(struct mb_context, milter.encryption_passthrough_recipients),
 	  "[]", NULL, "a list of addresses (\"echo@example.org\") and domains (\"@example.org\") mail to which need not be encrypted", false },
-	{ "dns_timeout", FIELD_DURATION, offsetof(struct mb_context, milter_dns_timeout),
+	{ "dns_timeout", FIELD_DURATION, offsetof(struct mb_context, milter.dns_timeout),
 	  "10s", NULL, "a duration: seconds as a number, or \"10s\"", false },
 	END_OF_FIELDS
 };
 
 static const struct field clients_fields[] = {
-	{ "submission_port", FIELD_PORT, offsetof(struct mb_context, submission_port),
+	{ "submission_port", FIELD_PORT, offsetof(struct mb_context, clients.submission_port),
 	  "587", NULL, "a port number, 0 when not offered", false },
-	{ "submissions_port", FIELD_PORT, offsetof(struct mb_context, submissions_port),
+	{ "submissions_port", FIELD_PORT, offsetof(struct mb_context, clients.submissions_port),
 	  "465", NULL, "a port number, 0 when not offered", false },
-	{ "imap_port", FIELD_PORT, offsetof(struct mb_context, imap_port),
+	{ "imap_port", FIELD_PORT, offsetof(struct mb_context, clients.imap_port),
 	  "143", NULL, "a port number, 0 when not offered", false },
-	{ "imaps_port", FIELD_PORT, offsetof(struct mb_context, imaps_port),
+	{ "imaps_port", FIELD_PORT, offsetof(struct mb_context, clients.imaps_port),
 	  "993", NULL, "a port number, 0 when not offered", false },
 	END_OF_FIELDS
 };
 
 static const struct field tls_fields[] = {
-	{ "certificates", FIELD_CERTIFICATES, offsetof(struct mb_context, tls_certificate_list), NULL, NULL,
+	{ "certificates", FIELD_CERTIFICATES, offsetof(struct mb_context, tls.certificates), NULL, NULL,
 	  "an object of host names to {\"cert\": \"/path/fullchain.pem\", \"key\": \"/path/privkey.pem\"}", false },
-	{ "postfix_sni_map", FIELD_PATH, offsetof(struct mb_context, tls_postfix_sni_map),
+	{ "postfix_sni_map", FIELD_PATH, offsetof(struct mb_context, tls.postfix_sni_map),
 	  "/etc/postfix/mailbag-sni", NULL, "an absolute path (Postfix's tls_server_sni_maps, hash: table)", false },
-	{ "dovecot_conf", FIELD_PATH, offsetof(struct mb_context, tls_dovecot_conf),
+	{ "dovecot_conf", FIELD_PATH, offsetof(struct mb_context, tls.dovecot_conf),
 	  "/etc/dovecot/conf.d/91-mailbag-tls.conf", NULL, "an absolute path (a Dovecot conf.d file)", false },
 	END_OF_FIELDS
 };
@@ -210,7 +210,7 @@ const struct field context_schema[] = {
 	{ "policyd", FIELD_OBJECT, 0, NULL, policyd_fields, "an object", false },
 	{ "defaults", FIELD_OBJECT, 0, NULL, defaults_fields, "an object", false },
 	{ "checks", FIELD_OBJECT, 0, NULL, checks_fields, "an object", false },
-	{ "rate_limits", FIELD_RATE_LIMITS, offsetof(struct mb_context, rate_limit_list), NULL, NULL,
+	{ "rate_limits", FIELD_RATE_LIMITS, offsetof(struct mb_context, rate_limits), NULL, NULL,
 	  "a list of {\"key\": sasl_username|sender_domain|client_address|client_network|recipient, "
 	  "\"count\": messages|recipients, \"per\": minute|hour|day, \"limit\": N, \"name\": optional}", false },
 	{ "greylisting", FIELD_OBJECT, 0, NULL, greylisting_fields, "an object", false },
@@ -228,7 +228,7 @@ const struct field context_schema[] = {
 /* field_choices - the words of a FIELD_CHOICE, stored as their index */
 const char *const *context_field_choices(const struct field *f)
 {
-	if (f->offset == offsetof(struct mb_context, milter_dmarc_reject_action))
+	if (f->offset == offsetof(struct mb_context, milter.dmarc_reject_action))
 		return dmarc_actions;
 	return NULL;
 }

@@ -166,13 +166,13 @@ static int check_relations(struct parse_state *st, const struct mb_context *ctx)
 {
 	/* a retry can only pass after the delay: a window that closes first
 	   would defer every first-time sender for ever */
-	if (ctx->greylist_retry_window <= ctx->greylist_delay)
+	if (ctx->greylisting.retry_window <= ctx->greylisting.delay)
 		return context_fail(st, "greylisting.retry_window",
 			    "must be longer than greylisting.delay (%lld s), or no retry ever passes (got %lld s)",
-			    (long long)ctx->greylist_delay, (long long)ctx->greylist_retry_window);
-	if (ctx->auth_lockout_max < ctx->auth_lockout)
+			    (long long)ctx->greylisting.delay, (long long)ctx->greylisting.retry_window);
+	if (ctx->auth.lockout_max < ctx->auth.lockout)
 		return context_fail(st, "auth.lockout_max", "must not be shorter than auth.lockout (%lld s; got %lld s)",
-			    (long long)ctx->auth_lockout, (long long)ctx->auth_lockout_max);
+			    (long long)ctx->auth.lockout, (long long)ctx->auth.lockout_max);
 	return 0;
 }
 

@@ -125,6 +125,111 @@ struct mb_tls_certificates {
 /* milter.dmarc_reject_action */
 enum mb_dmarc_action { MB_DMARC_REJECT, MB_DMARC_QUARANTINE, MB_DMARC_NONE };
 
+/* The sections of the context file, one struct each (their keys are
+   context-schema.c's); struct mb_context holds one of each. */
+struct mb_context_policyd {
+	char *socketmap_socket;    /* policyd's socketmap listener */
+	char *policy_socket;       /* policyd's policy delegation listener */
+	char *usage_socket;        /* policyd's dict listener for quota_clone */
+	char *socket_group;        /* group that may connect (postfix) */
+	unsigned int socket_mode;
+};
+
+struct mb_context_defaults {
+	uint64_t quota_bytes;       /* 0: no limit */
+	uint64_t max_message_bytes; /* 0: no limit */
+};
+
+/* the policy checks */
+struct mb_context_checks {
+	int message_size;          /* SIZE= against recipients' limits */
+	int sender_login;          /* authenticated senders own their address */
+	int quota;                 /* full mailboxes refused at RCPT */
+	uint64_t max_recipients_per_message; /* 0 for no cap */
+};
+
+struct mb_context_greylisting {
+	int enabled;               /* greylist unauthenticated clients */
+	int64_t delay;             /* seconds before a retry passes */
+	int64_t retry_window;      /* seconds a first attempt is remembered */
+	int64_t lifetime;          /* seconds a passed triplet stays known */
+	uint64_t auto_allow_after; /* passed retries before a network is
+				      allowed outright; 0 never */
+	struct mb_allowlist allowlist;
+};
+
+/* lock-out of failing logins */
+struct mb_context_auth {
+	uint64_t failures_per_ip;      /* thresholds; 0 off */
+	uint64_t failures_per_account;
+	int64_t lockout;               /* seconds, doubled per failure past */
+	int64_t lockout_max;
+};
+
+struct mb_context_auto_create {
+	struct mb_domain_list domains;  /* first login creates */
+	uint64_t min_password_length;   /* a created account's password needs */
+};
+
+struct mb_context_expire {
+	int64_t after;             /* seconds without a login; 0: never expire */
+	int delete;                /* delete (and purge) instead of disable */
+};
+
+struct mb_context_lmtpd {
+	char *socket;              /* mailbag-lmtpd's listener (Postfix's virtual_transport) */
+	char *socket_group;
+	unsigned int socket_mode;
+	char *dovecot_lmtp;        /* the local Dovecot's LMTP socket */
+	struct mb_lmtp_nodes nodes; /* other Dovecot nodes, by name */
+	char *spool_dir;           /* messages over the memory bound are spooled here */
+	uint64_t max_message_bytes; /* 552 above it; 0: no limit */
+	int64_t timeout;           /* seconds a Dovecot step may take */
+	int64_t dedupe_window;     /* seconds a delivery is remembered */
+	char *notify_socket;       /* a datagram per delivery ("" off) */
+	char *listen_tcp;          /* "IP:PORT" LMTP listener too ("" off) */
+};
+
+struct mb_context_dkim {
+	char *key_dir;             /* DKIM private keys: DIR/DOMAIN/SELECTOR.key */
+	int64_t rotation_delay;    /* a rotated key signs this long after it is made */
+	int64_t retire_after;      /* a replaced key's record stays in DNS this long */
+};
+
+struct mb_context_milter {
+	char *socket;              /* mailbag-milter's unix listener */
+	char *socket_group;
+	unsigned int socket_mode;
+	char *listen_tcp;          /* "IP:PORT" instead of the unix socket ("" off) */
+	struct mb_network_list trusted_networks; /* unauthenticated but outbound */
+	int sign;                  /* DKIM-sign outbound mail */
+	int verify;                /* SPF/DKIM/DMARC on inbound mail */
+	int check_header_from;     /* From: must be the login's to use */
+	int strip_submitter_headers; /* remove the submitter's Received/IP headers */
+	int dmarc_reject_action;   /* enum mb_dmarc_action for p=reject failures */
+	int require_dkim;          /* refuse inbound mail without a valid signature */
+	struct mb_domain_patterns dkim_required; /* From domains that must be signed */
+	int64_t dns_timeout;       /* seconds for one DNS answer */
+	struct mb_domain_patterns encryption_only_domains; /* OpenPGP-only domains */
+	struct mb_address_list encryption_passthrough; /* exempt from encryption-only, to or from */
+	struct mb_address_list encryption_passthrough_senders; /* ... from them */
+	struct mb_address_list encryption_passthrough_recipients; /* ... to them */
+};
+
+/* the ports clients are told about (SRV, autoconfig); 0: not offered */
+struct mb_context_clients {
+	uint64_t submission_port;  /* STARTTLS, 587 */
+	uint64_t submissions_port; /* implicit TLS, 465 */
+	uint64_t imap_port;        /* STARTTLS, 143 */
+	uint64_t imaps_port;       /* implicit TLS, 993 */
+};
+
+struct mb_context_tls {
+	struct mb_tls_certificates certificates; /* by hostname */
+	char *postfix_sni_map;     /* written by `mailbag tls apply` */
+	char *dovecot_conf;        /* written by `mailbag tls apply` */
+};
+
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
 	char *hostname;            /* this host's name, used in banners */
@@ -134,102 +239,19 @@ struct mb_context {
 	char *mail_root;           /* homes are mail_root/domain/local */
 	long vmail_uid;            /* owner of the mailboxes */
 	long vmail_gid;
-	char *socketmap_socket;    /* policyd's socketmap listener */
-	char *policy_socket;       /* policyd's policy delegation listener */
-	char *usage_socket;        /* policyd's dict listener for quota_clone */
-	char *socket_group;        /* group that may connect (postfix) */
-	unsigned int socket_mode;
-	uint64_t default_quota_bytes;       /* 0: no limit */
-	uint64_t default_max_message_bytes; /* 0: no limit */
-	int check_message_size;    /* policy: SIZE= against recipients' limits */
-	int check_sender_login;    /* policy: authenticated senders own their address */
-	int check_quota;           /* policy: full mailboxes refused at RCPT */
-	uint64_t max_recipients_per_message; /* policy: 0 for no cap */
-	union { /* policy: rate_limits[]; the old names until the sections are grouped */
-		struct mb_rate_limits rate_limit_list;
-		struct {
-			struct mb_rate_limit *rate_limits;
-			size_t rate_limit_count;
-		};
-	};
-	int greylisting;           /* policy: greylist unauthenticated clients */
-	int64_t greylist_delay;        /* seconds before a retry passes */
-	int64_t greylist_retry_window; /* seconds a first attempt is remembered */
-	int64_t greylist_lifetime;     /* seconds a passed triplet stays known */
-	uint64_t greylist_auto_allow;  /* passed retries before a network is
-					  allowed outright; 0 never */
-	union { /* greylisting.allowlist; the old names until the sections are grouped */
-		struct mb_allowlist greylist_allow_list;
-		struct {
-			struct mb_allow_entry *greylist_allowlist;
-			size_t greylist_allow_count;
-		};
-	};
-	uint64_t auth_failures_per_ip;      /* lock-out thresholds; 0 off */
-	uint64_t auth_failures_per_account;
-	int64_t auth_lockout;               /* seconds, doubled per failure past */
-	int64_t auth_lockout_max;
-	union { /* first login creates; the old names until the sections are grouped */
-		struct mb_domain_list auto_create_domain_list;
-		struct {
-			char (*auto_create_domains)[MB_DOMAIN_MAX + 1];
-			size_t auto_create_domain_count;
-		};
-	};
-	uint64_t auto_create_min_password; /* length a created account's password needs */
-	int64_t expire_after;      /* seconds without a login; 0: never expire */
-	int expire_delete;         /* delete (and purge) instead of disable */
-	char *lmtpd_socket;        /* mailbag-lmtpd's listener (Postfix's virtual_transport) */
-	char *lmtpd_socket_group;
-	unsigned int lmtpd_socket_mode;
-	char *lmtpd_dovecot_lmtp;  /* the local Dovecot's LMTP socket */
-	union { /* other Dovecot nodes, by name; the old names until the sections are grouped */
-		struct mb_lmtp_nodes lmtpd_node_list;
-		struct {
-			struct mb_lmtp_node *lmtpd_nodes;
-			size_t lmtpd_node_count;
-		};
-	};
-	char *lmtpd_spool_dir;     /* messages over the memory bound are spooled here */
-	uint64_t lmtpd_max_message_bytes; /* 552 above it; 0: no limit */
-	int64_t lmtpd_timeout;     /* seconds a Dovecot step may take */
-	int64_t lmtpd_dedupe_window; /* seconds a delivery is remembered */
-	char *lmtpd_notify_socket; /* a datagram per delivery ("" off) */
-	char *lmtpd_listen_tcp;    /* "IP:PORT" LMTP listener too ("" off) */
-	char *dkim_key_dir;        /* DKIM private keys: DIR/DOMAIN/SELECTOR.key */
-	int64_t dkim_rotation_delay; /* a rotated key signs this long after it is made */
-	int64_t dkim_retire_after; /* a replaced key's record stays in DNS this long */
-	char *milter_socket;       /* mailbag-milter's unix listener */
-	char *milter_socket_group;
-	unsigned int milter_socket_mode;
-	char *milter_listen_tcp;   /* "IP:PORT" instead of the unix socket ("" off) */
-	struct mb_network_list milter_trusted; /* unauthenticated but outbound */
-	int milter_sign;           /* DKIM-sign outbound mail */
-	int milter_verify;         /* SPF/DKIM/DMARC on inbound mail */
-	int milter_check_header_from; /* From: must be the login's to use */
-	int milter_strip_submitter; /* remove the submitter's Received/IP headers */
-	int milter_dmarc_reject_action; /* enum mb_dmarc_action for p=reject failures */
-	int milter_require_dkim;   /* refuse inbound mail without a valid signature */
-	struct mb_domain_patterns milter_dkim_required; /* From domains that must be signed */
-	int64_t milter_dns_timeout; /* seconds for one DNS answer */
-	struct mb_domain_patterns milter_encryption_only; /* OpenPGP-only domains */
-	struct mb_address_list milter_passthrough; /* exempt from encryption-only, to or from */
-	struct mb_address_list milter_passthrough_senders; /* ... from them */
-	struct mb_address_list milter_passthrough_recipients; /* ... to them */
-	/* the ports clients are told about (SRV, autoconfig); 0: not offered */
-	uint64_t submission_port;  /* STARTTLS, 587 */
-	uint64_t submissions_port; /* implicit TLS, 465 */
-	uint64_t imap_port;        /* STARTTLS, 143 */
-	uint64_t imaps_port;       /* implicit TLS, 993 */
-	union { /* by hostname; the old names until the sections are grouped */
-		struct mb_tls_certificates tls_certificate_list;
-		struct {
-			struct mb_tls_certificate *tls_certificates;
-			size_t tls_certificate_count;
-		};
-	};
-	char *tls_postfix_sni_map; /* written by `mailbag tls apply` */
-	char *tls_dovecot_conf;    /* written by `mailbag tls apply` */
+	struct mb_rate_limits rate_limits; /* the policy's rate_limits[] */
+	struct mb_context_policyd policyd;
+	struct mb_context_defaults defaults;
+	struct mb_context_checks checks;
+	struct mb_context_greylisting greylisting;
+	struct mb_context_auth auth;
+	struct mb_context_auto_create auto_create;
+	struct mb_context_expire expire;
+	struct mb_context_lmtpd lmtpd;
+	struct mb_context_dkim dkim;
+	struct mb_context_milter milter;
+	struct mb_context_clients clients;
+	struct mb_context_tls tls;
 };
 
 /* The certificate for hostname (case-insensitive), NULL if none. */

@@ -51,8 +51,8 @@ int mb_lockout_check(struct mb_store *store, const struct mb_context *ctx, const
 		     const char *account, int64_t now, char *why, size_t why_size)
 {
 	const struct { const char *kind, *who; uint64_t threshold; } counts[] = {
-		{ "ip", ip, ctx->auth_failures_per_ip },
-		{ "user", account, ctx->auth_failures_per_account },
+		{ "ip", ip, ctx->auth.failures_per_ip },
+		{ "user", account, ctx->auth.failures_per_account },
 	};
 	char key[MB_STATE_KEY_MAX + 1];
 
@@ -75,12 +75,12 @@ int mb_lockout_check(struct mb_store *store, const struct mb_context *ctx, const
 /* lock_time - auth.lockout, doubled for each failure past the threshold */
 static int64_t lock_time(const struct mb_context *ctx, int64_t count, uint64_t threshold)
 {
-	int64_t seconds = ctx->auth_lockout;
+	int64_t seconds = ctx->auth.lockout;
 	int64_t past = count - (int64_t)threshold;
 
-	for (int64_t i = 0; i < past && i < LOCKOUT_MAX_DOUBLINGS && seconds < ctx->auth_lockout_max; i++)
+	for (int64_t i = 0; i < past && i < LOCKOUT_MAX_DOUBLINGS && seconds < ctx->auth.lockout_max; i++)
 		seconds *= 2;
-	return seconds < ctx->auth_lockout_max ? seconds : ctx->auth_lockout_max;
+	return seconds < ctx->auth.lockout_max ? seconds : ctx->auth.lockout_max;
 }
 
 static int count_failure(struct mb_store *store, const struct mb_context *ctx, const char *kind,
@@ -92,7 +92,7 @@ static int count_failure(struct mb_store *store, const struct mb_context *ctx, c
 	if (threshold == 0 || who[0] == '\0')
 		return 0;
 	counter_key(kind, who, key, sizeof(key));
-	if (mb_state_add(store, key, 1, now + ctx->auth_lockout, now, &count, error, error_size) < 0)
+	if (mb_state_add(store, key, 1, now + ctx->auth.lockout, now, &count, error, error_size) < 0)
 		return -1;
 	/* every failure keeps the count alive for a (growing) lock-out time */
 	snprintf(value, sizeof(value), "%" PRId64, count);
@@ -102,9 +102,9 @@ static int count_failure(struct mb_store *store, const struct mb_context *ctx, c
 int mb_lockout_failed(struct mb_store *store, const struct mb_context *ctx, const char *ip,
 		      const char *account, int64_t now, char *error, size_t error_size)
 {
-	if (count_failure(store, ctx, "ip", ip, ctx->auth_failures_per_ip, now, error, error_size) < 0)
+	if (count_failure(store, ctx, "ip", ip, ctx->auth.failures_per_ip, now, error, error_size) < 0)
 		return -1;
-	return count_failure(store, ctx, "user", account, ctx->auth_failures_per_account, now,
+	return count_failure(store, ctx, "user", account, ctx->auth.failures_per_account, now,
 			     error, error_size);
 }
 
@@ -114,7 +114,7 @@ int mb_lockout_succeeded(struct mb_store *store, const struct mb_context *ctx,
 	char key[MB_STATE_KEY_MAX + 1], value[32];
 	int found;
 
-	if (ctx->auth_failures_per_account == 0 || account[0] == '\0')
+	if (ctx->auth.failures_per_account == 0 || account[0] == '\0')
 		return 0;
 	counter_key("user", account, key, sizeof(key));
 	/* most logins had no failure before: read first, write only if needed */

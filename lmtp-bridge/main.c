@@ -60,17 +60,17 @@ static int make_spool_dir(const struct mb_context *ctx, char *error, size_t size
 	struct passwd *pw = getpwnam(ctx->daemon_user);
 	struct stat st;
 
-	if (mkdir(ctx->lmtpd_spool_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(error, size, "cannot create lmtpd.spool_dir %s: %s", ctx->lmtpd_spool_dir, strerror(errno));
+	if (mkdir(ctx->lmtpd.spool_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(error, size, "cannot create lmtpd.spool_dir %s: %s", ctx->lmtpd.spool_dir, strerror(errno));
 		return -1;
 	}
-	if (stat(ctx->lmtpd_spool_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(error, size, "lmtpd.spool_dir %s is not a directory", ctx->lmtpd_spool_dir);
+	if (stat(ctx->lmtpd.spool_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(error, size, "lmtpd.spool_dir %s is not a directory", ctx->lmtpd.spool_dir);
 		return -1;
 	}
 	if (geteuid() == 0 && pw != NULL &&
-	    (chown(ctx->lmtpd_spool_dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(ctx->lmtpd_spool_dir, 0700) < 0)) {
-		snprintf(error, size, "cannot give lmtpd.spool_dir %s to %s: %s", ctx->lmtpd_spool_dir,
+	    (chown(ctx->lmtpd.spool_dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(ctx->lmtpd.spool_dir, 0700) < 0)) {
+		snprintf(error, size, "cannot give lmtpd.spool_dir %s to %s: %s", ctx->lmtpd.spool_dir,
 			 ctx->daemon_user, strerror(errno));
 		return -1;
 	}
@@ -98,13 +98,13 @@ enum { UNIX_LISTENER, TCP_LISTENER };
 
 static const struct mb_service_listener lmtpd_listeners[] = {
 	[UNIX_LISTENER] = { .kind = MB_SERVICE_UNIX,
-	  .address = { "lmtpd.socket", offsetof(struct mb_context, lmtpd_socket) },
-	  .group = { "lmtpd.socket_group", offsetof(struct mb_context, lmtpd_socket_group) },
-	  .mode = { "lmtpd.socket_mode", offsetof(struct mb_context, lmtpd_socket_mode) },
+	  .address = { "lmtpd.socket", offsetof(struct mb_context, lmtpd.socket) },
+	  .group = { "lmtpd.socket_group", offsetof(struct mb_context, lmtpd.socket_group) },
+	  .mode = { "lmtpd.socket_mode", offsetof(struct mb_context, lmtpd.socket_mode) },
 	  .make_directory = true },
 	/* "" (the default): no TCP listener */
 	[TCP_LISTENER] = { .kind = MB_SERVICE_TCP,
-	  .address = { "lmtpd.listen_tcp", offsetof(struct mb_context, lmtpd_listen_tcp) } },
+	  .address = { "lmtpd.listen_tcp", offsetof(struct mb_context, lmtpd.listen_tcp) } },
 };
 
 /* lmtpd_setup - as root, before the sockets: libsodium, the spool
@@ -158,16 +158,16 @@ static int lmtpd_run(struct mb_service_run *run)
 		return EX_OSERR;
 	}
 	if (session_listen(b, fd, &loop_error) < 0) {
-		mb_error("cannot watch %s: %s", ctx->lmtpd_socket, loop_error.text);
+		mb_error("cannot watch %s: %s", ctx->lmtpd.socket, loop_error.text);
 		return EX_OSERR;
 	}
 	if (tcp_fd >= 0 && session_listen(b, tcp_fd, &loop_error) < 0) {
-		mb_error("cannot watch %s: %s", ctx->lmtpd_listen_tcp, loop_error.text);
+		mb_error("cannot watch %s: %s", ctx->lmtpd.listen_tcp, loop_error.text);
 		return EX_OSERR;
 	}
-	mb_info("serving LMTP on %s%s%s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd_socket,
-		tcp_fd >= 0 ? " and " : "", tcp_fd >= 0 ? ctx->lmtpd_listen_tcp : "",
-		ctx->lmtpd_dovecot_lmtp, ctx->lmtpd_node_count);
+	mb_info("serving LMTP on %s%s%s; local Dovecot at %s, %zu other node(s)", ctx->lmtpd.socket,
+		tcp_fd >= 0 ? " and " : "", tcp_fd >= 0 ? ctx->lmtpd.listen_tcp : "",
+		ctx->lmtpd.dovecot_lmtp, ctx->lmtpd.nodes.count);
 	int ret = mb_reactor_run(b->reactor, &loop_error);
 	return ret < 0 ? EX_SOFTWARE : 0;
 }

@@ -359,12 +359,12 @@ static void journal_delivered(void *owner, struct recipient *r)
 	struct session *s = owner;
 	char error[512];
 
-	notify_delivered(s->bridge->ctx->lmtpd_notify_socket, r->mailbox, "INBOX");
+	notify_delivered(s->bridge->ctx->lmtpd.notify_socket, r->mailbox, "INBOX");
 	if (r->journal_key[0] == '\0')
 		return;
 	struct mb_store *store = bridge_store(s->bridge);
 	if (store == NULL || journal_record(store, r->journal_key, time(NULL),
-					    s->bridge->ctx->lmtpd_dedupe_window, error, sizeof(error)) < 0)
+					    s->bridge->ctx->lmtpd.dedupe_window, error, sizeof(error)) < 0)
 		mb_warning("journal entry for <%s> not written (a retry would be left to Dovecot's dedupe): %s",
 			   r->path, store == NULL ? "store unavailable" : error);
 }
@@ -383,7 +383,7 @@ static void deliver(struct session *s)
 		return;
 	}
 	if (s->message.failed) {
-		mb_error("spooling a message to %s failed: %s", ctx->lmtpd_spool_dir,
+		mb_error("spooling a message to %s failed: %s", ctx->lmtpd.spool_dir,
 			 strerror(s->message.spool_errno));
 		answer_all(s, 452, "4.3.1", "insufficient system storage; try again later");
 		finish_delivery(s);
@@ -446,7 +446,7 @@ static void start_delivery(struct session *s)
 		started[started_count++] = up;
 		s->upstreams_pending++;
 		upstream_start(up, s->sender, s->recipients, indexes, count, &s->message, s->prefix, now,
-			       ctx->lmtpd_timeout);
+			       ctx->lmtpd.timeout);
 	}
 	if (s->upstreams_pending == 0)
 		finish_delivery(s);
@@ -508,8 +508,8 @@ static void on_lhlo(struct session *s)
 	reply(s, "250-PIPELINING");
 	reply(s, "250-ENHANCEDSTATUSCODES");
 	reply(s, "250-8BITMIME");
-	if (ctx->lmtpd_max_message_bytes > 0)
-		reply(s, "250-SIZE %llu", (unsigned long long)ctx->lmtpd_max_message_bytes);
+	if (ctx->lmtpd.max_message_bytes > 0)
+		reply(s, "250-SIZE %llu", (unsigned long long)ctx->lmtpd.max_message_bytes);
 	else
 		reply(s, "250-SIZE");
 	reply(s, "250 XMAILBAG");
@@ -517,7 +517,7 @@ static void on_lhlo(struct session *s)
 
 static void on_mail(struct session *s, const struct lmtp_command *cmd)
 {
-	uint64_t max = s->bridge->ctx->lmtpd_max_message_bytes;
+	uint64_t max = s->bridge->ctx->lmtpd.max_message_bytes;
 
 	if (!s->lhlo_seen)
 		bad_command(s, "503 5.5.1 Say LHLO first");
@@ -563,7 +563,7 @@ static void on_rcpt(struct session *s, const struct lmtp_command *cmd)
 		snprintf(r->mailbox, sizeof(r->mailbox), "%s", route.mailbox);
 		snprintf(r->node_name, sizeof(r->node_name), "%s", route.node != NULL ? route.node->name : "local");
 		snprintf(r->node_address, sizeof(r->node_address), "%s",
-			 route.node != NULL ? route.node->address : ctx->lmtpd_dovecot_lmtp);
+			 route.node != NULL ? route.node->address : ctx->lmtpd.dovecot_lmtp);
 	} else {
 		mb_info("<%s>: %s", cmd->path, route.reply);
 	}
@@ -734,7 +734,7 @@ static void session_accept(struct bridge *b, int listen_fd)
 		s->bridge = b;
 		mb_buffer_init(&s->out, SESSION_OUT_MAX);
 		s->last_active = time(NULL);
-		message_init(&s->message, b->ctx->lmtpd_spool_dir, b->ctx->lmtpd_max_message_bytes);
+		message_init(&s->message, b->ctx->lmtpd.spool_dir, b->ctx->lmtpd.max_message_bytes);
 		s->next = b->sessions;
 		if (b->sessions != NULL)
 			b->sessions->prev = s;
@@ -769,7 +769,7 @@ void sessions_tick(struct bridge *b, time_t now)
 		if (s->fd < 0)
 			continue;
 		if (s->state != S_DELIVERING && s->state != S_WAITING &&
-		    now - s->last_active > b->ctx->lmtpd_timeout) {
+		    now - s->last_active > b->ctx->lmtpd.timeout) {
 			mb_info("closing a session idle for %lld s", (long long)(now - s->last_active));
 			session_close(s);
 		}

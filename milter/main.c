@@ -65,11 +65,11 @@ static const char usage_text[] =
 static int connection_spec(const struct mb_context *ctx, char *spec, size_t size,
 			   char *error, size_t error_size)
 {
-	if (ctx->milter_listen_tcp[0] == '\0') {
-		snprintf(spec, size, "unix:%s", ctx->milter_socket);
+	if (ctx->milter.listen_tcp[0] == '\0') {
+		snprintf(spec, size, "unix:%s", ctx->milter.socket);
 		return 0;
 	}
-	const char *addr = ctx->milter_listen_tcp;
+	const char *addr = ctx->milter.listen_tcp;
 	const char *colon = strrchr(addr, ':');
 	if (addr[0] == '[') {
 		const char *close = strchr(addr, ']');
@@ -106,29 +106,29 @@ static int open_listener(const struct mb_context *ctx, char *error, size_t error
 
 	if (connection_spec(ctx, spec, sizeof(spec), error, error_size) < 0)
 		return -1;
-	if (ctx->milter_listen_tcp[0] == '\0')
-		mb_make_socket_dir(ctx->milter_socket);
+	if (ctx->milter.listen_tcp[0] == '\0')
+		mb_make_socket_dir(ctx->milter.socket);
 	if (smfi_setconn(spec) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
 		snprintf(error, error_size, "cannot listen on %s (in use, or its directory missing?)", spec);
 		return -1;
 	}
-	if (ctx->milter_listen_tcp[0] != '\0') {
+	if (ctx->milter.listen_tcp[0] != '\0') {
 		set_nodelay_on_listener();
 		return 0;
 	}
 	if (geteuid() == 0) {
-		struct group *gr = getgrnam(ctx->milter_socket_group);
+		struct group *gr = getgrnam(ctx->milter.socket_group);
 		if (gr == NULL) {
-			snprintf(error, error_size, "milter.socket_group '%s' does not exist", ctx->milter_socket_group);
+			snprintf(error, error_size, "milter.socket_group '%s' does not exist", ctx->milter.socket_group);
 			return -1;
 		}
-		if (chown(ctx->milter_socket, 0, gr->gr_gid) < 0) {
-			snprintf(error, error_size, "chown %s: %s", ctx->milter_socket, strerror(errno));
+		if (chown(ctx->milter.socket, 0, gr->gr_gid) < 0) {
+			snprintf(error, error_size, "chown %s: %s", ctx->milter.socket, strerror(errno));
 			return -1;
 		}
 	}
-	if (chmod(ctx->milter_socket, ctx->milter_socket_mode) < 0) {
-		snprintf(error, error_size, "chmod %s: %s", ctx->milter_socket, strerror(errno));
+	if (chmod(ctx->milter.socket, ctx->milter.socket_mode) < 0) {
+		snprintf(error, error_size, "chmod %s: %s", ctx->milter.socket, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -142,12 +142,12 @@ static int milter_setup(struct mb_service_run *run, struct mb_error_text *error_
 	struct milter_shared *shared = run->daemon;
 	const struct mb_context *ctx = run->ctx;
 
-	if (keys_check_all(ctx->dkim_key_dir, error_r->text, sizeof(error_r->text)) < 0)
+	if (keys_check_all(ctx->dkim.key_dir, error_r->text, sizeof(error_r->text)) < 0)
 		return EX_CONFIG;
-	if (authcheck_init((int)ctx->milter_dns_timeout, error_r->text, sizeof(error_r->text)) < 0)
+	if (authcheck_init((int)ctx->milter.dns_timeout, error_r->text, sizeof(error_r->text)) < 0)
 		return EX_SOFTWARE;
 	shared->ctx = ctx;
-	shared->keys = keys_new(ctx->dkim_key_dir);
+	shared->keys = keys_new(ctx->dkim.key_dir);
 	struct smfiDesc description = milter_description(shared);
 	if (shared->keys == NULL || smfi_register(description) != MI_SUCCESS) {
 		mb_set_error(error_r, "libmilter refused to register the filter (out of memory?)");
@@ -165,7 +165,7 @@ static int milter_run(struct mb_service_run *run)
 
 	smfi_settimeout(300);
 	mb_info("serving the milter protocol on %s; DKIM keys from %s",
-		ctx->milter_listen_tcp[0] ? ctx->milter_listen_tcp : ctx->milter_socket, ctx->dkim_key_dir);
+		ctx->milter.listen_tcp[0] ? ctx->milter.listen_tcp : ctx->milter.socket, ctx->dkim.key_dir);
 	int ret = smfi_main();
 	return ret == MI_SUCCESS ? 0 : EX_SOFTWARE;
 }
@@ -174,8 +174,8 @@ static void milter_shutdown(struct mb_service_run *run)
 {
 	struct milter_shared *shared = run->daemon;
 
-	if (run->ctx->milter_listen_tcp[0] == '\0')
-		unlink(run->ctx->milter_socket);
+	if (run->ctx->milter.listen_tcp[0] == '\0')
+		unlink(run->ctx->milter.socket);
 	authcheck_deinit();
 	keys_free(&shared->keys);
 }

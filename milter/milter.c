@@ -194,8 +194,8 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	address_text(hostaddr, c->client_ip, sizeof(c->client_ip));
 	c->trusted = false;
-	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter_trusted.count; i++)
-		c->trusted = c->trusted || mb_network_contains(&shared->ctx->milter_trusted.items[i], c->client_ip);
+	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter.trusted_networks.count; i++)
+		c->trusted = c->trusted || mb_network_contains(&shared->ctx->milter.trusted_networks.items[i], c->client_ip);
 	return no_reply(ctx, SMFIP_NR_CONN);
 }
 
@@ -222,7 +222,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 		snprintf(m->mail_from, sizeof(m->mail_from), "%s", from);
 	snprintf(m->login, sizeof(m->login), "%s", login != NULL ? login : "");
 	m->outbound = m->login[0] != '\0' || c->trusted;
-	if (!m->outbound && shared->ctx->milter_verify)
+	if (!m->outbound && shared->ctx->milter.verify)
 		m->check = authcheck_begin(m->queue_id[0] ? m->queue_id : "NOQUEUE");
 	m->all_rcpts_passthrough = true;
 	m->all_rcpts_sender = true;
@@ -242,13 +242,13 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 	else
 		snprintf(rcpt, sizeof(rcpt), "%s", arg);
 	m->rcpt_count++;
-	if (!mb_address_list_contains(&shared->ctx->milter_passthrough, rcpt) &&
-	    !mb_address_list_contains(&shared->ctx->milter_passthrough_recipients, rcpt))
+	if (!mb_address_list_contains(&shared->ctx->milter.encryption_passthrough, rcpt) &&
+	    !mb_address_list_contains(&shared->ctx->milter.encryption_passthrough_recipients, rcpt))
 		m->all_rcpts_passthrough = false;
 	if (strcasecmp(rcpt, m->mail_from) != 0)
 		m->all_rcpts_sender = false;
 	if (m->encrypted_domain[0] == '\0' &&
-	    mb_domain_patterns_match(&shared->ctx->milter_encryption_only, headers_address_domain(rcpt)))
+	    mb_domain_patterns_match(&shared->ctx->milter.encryption_only_domains, headers_address_domain(rcpt)))
 		snprintf(m->encrypted_domain, sizeof(m->encrypted_domain), "%s", headers_address_domain(rcpt));
 	return no_reply(ctx, SMFIP_NR_RCPT);
 }
@@ -278,8 +278,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 static bool exempt_from_encryption(const struct message *m)
 {
 	if (m->mail_from[0] != '\0' &&
-	    (mb_address_list_contains(&shared->ctx->milter_passthrough, m->mail_from) ||
-	     mb_address_list_contains(&shared->ctx->milter_passthrough_senders, m->mail_from)))
+	    (mb_address_list_contains(&shared->ctx->milter.encryption_passthrough, m->mail_from) ||
+	     mb_address_list_contains(&shared->ctx->milter.encryption_passthrough_senders, m->mail_from)))
 		return true;
 	return m->rcpt_count > 0 && m->all_rcpts_passthrough;
 }
@@ -307,14 +307,14 @@ static const char *sender_domain(const struct message *m)
 
 static bool sender_encryption_only(const struct message *m)
 {
-	return m->outbound && mb_domain_patterns_match(&shared->ctx->milter_encryption_only, sender_domain(m));
+	return m->outbound && mb_domain_patterns_match(&shared->ctx->milter.encryption_only_domains, sender_domain(m));
 }
 
 /* encryption_applies - the message must be encrypted: it leaves from an
    encryption-only domain, or is for one */
 static bool encryption_applies(const struct message *m)
 {
-	if (shared->ctx->milter_encryption_only.count == 0 || exempt_from_encryption(m))
+	if (shared->ctx->milter.encryption_only_domains.count == 0 || exempt_from_encryption(m))
 		return false;
 	return sender_encryption_only(m) || m->encrypted_domain[0] != '\0';
 }
@@ -360,7 +360,7 @@ static sfsistat on_eoh(SMFICTX *ctx)
 
 	if (m->check != NULL)
 		authcheck_end_of_header(m->check);
-	if (m->outbound && shared->ctx->milter_sign && !m->too_large)
+	if (m->outbound && shared->ctx->milter.sign && !m->too_large)
 		m->hashing = canon_body_init(&m->body) == 0;
 	if (encryption_applies(m))
 		begin_encryption_check(m);
@@ -498,7 +498,7 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, cons
 {
 	char text[2 * MB_ADDRESS_MAX + 64]; /* both addresses whole; refuse() cuts the reply */
 
-	if (m->login[0] != '\0' && shared->ctx->milter_check_header_from) {
+	if (m->login[0] != '\0' && shared->ctx->milter.check_header_from) {
 		if (has_from != 1)
 			return refuse(ctx, "550", "5.7.1", why[0] ? why : "The message has no From: field");
 		int ret = may_send_as(m->login, from);
@@ -510,7 +510,7 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, cons
 			return refuse(ctx, "550", "5.7.1", text);
 		}
 	}
-	if (shared->ctx->milter_strip_submitter) {
+	if (shared->ctx->milter.strip_submitter_headers) {
 		for (size_t i = 0; submitter_fields[i] != NULL; i++)
 			delete_fields(ctx, m, submitter_fields[i], NULL);
 	}
@@ -522,8 +522,8 @@ static sfsistat outbound_eom(SMFICTX *ctx, struct message *m, int has_from, cons
 /* required_signature - whether the From domain must be DKIM-signed */
 static bool required_signature(const char *from_domain)
 {
-	return shared->ctx->milter_require_dkim ||
-		(from_domain[0] != '\0' && mb_domain_patterns_match(&shared->ctx->milter_dkim_required, from_domain));
+	return shared->ctx->milter.require_dkim ||
+		(from_domain[0] != '\0' && mb_domain_patterns_match(&shared->ctx->milter.dkim_required, from_domain));
 }
 
 static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *m,
@@ -554,7 +554,7 @@ static sfsistat inbound_eom(SMFICTX *ctx, struct connection *c, struct message *
 		return refuse(ctx, "550", "5.7.1", text);
 	}
 	if (out.dmarc == AUTH_FAIL && out.dmarc_policy == 'r') {
-		switch (shared->ctx->milter_dmarc_reject_action) {
+		switch (shared->ctx->milter.dmarc_reject_action) {
 		case MB_DMARC_REJECT:
 			if (out.dmarc_dkim_pending)
 				return refuse(ctx, "451", "4.7.5", "DMARC could not be decided now (a DKIM key lookup failed); try again later");

@@ -41,8 +41,8 @@ static bool allowlisted(const struct policy_call *call, const char *client_addre
 	const char *client_name = policy_attribute(call, "client_name");
 	size_t name_len = strlen(client_name);
 
-	for (size_t i = 0; i < call->ctx->greylist_allow_count; i++) {
-		const struct mb_allow_entry *entry = &call->ctx->greylist_allowlist[i];
+	for (size_t i = 0; i < call->ctx->greylisting.allowlist.count; i++) {
+		const struct mb_allow_entry *entry = &call->ctx->greylisting.allowlist.items[i];
 		if (entry->is_network) {
 			if (mb_network_contains(&entry->network, client_address))
 				return true;
@@ -95,12 +95,12 @@ int policy_check_greylisting(const struct policy_call *call, char *reason, size_
 	if (mb_client_network(client_address, network, sizeof(network)) < 0)
 		return 0; /* not an IP address: not an SMTP client to greylist */
 	snprintf(allow_key, sizeof(allow_key), "grey-ok/%s", network);
-	if (ctx->greylist_auto_allow > 0) {
+	if (ctx->greylisting.auto_allow_after > 0) {
 		found = mb_state_get(call->store, allow_key, call->now, value, sizeof(value),
 				     reason, reason_size);
 		if (found < 0)
 			return -1;
-		if (found > 0 && strtoull(value, NULL, 10) >= ctx->greylist_auto_allow)
+		if (found > 0 && strtoull(value, NULL, 10) >= ctx->greylisting.auto_allow_after)
 			return 0;
 	}
 	triplet_key(network, policy_attribute(call, "sender"), policy_attribute(call, "recipient"), key, sizeof(key));
@@ -110,20 +110,20 @@ int policy_check_greylisting(const struct policy_call *call, char *reason, size_
 	if (found == 0 || sscanf(value, "%" SCNd64 " %" SCNd64, &first_seen, &passed) != 2) {
 		/* first attempt: remember it for the retry window */
 		snprintf(value, sizeof(value), "%" PRId64 " 0", call->now);
-		if (mb_state_put(call->store, key, value, call->now + ctx->greylist_retry_window,
+		if (mb_state_put(call->store, key, value, call->now + ctx->greylisting.retry_window,
 				 reason, reason_size) < 0)
 			return -1;
-		return greylist_defer(reason, reason_size, ctx->greylist_delay);
+		return greylist_defer(reason, reason_size, ctx->greylisting.delay);
 	}
-	if (passed == 0 && call->now - first_seen < ctx->greylist_delay)
-		return greylist_defer(reason, reason_size, first_seen + ctx->greylist_delay - call->now);
+	if (passed == 0 && call->now - first_seen < ctx->greylisting.delay)
+		return greylist_defer(reason, reason_size, first_seen + ctx->greylisting.delay - call->now);
 	/* a retry after the delay, or a known triplet: pass, and keep it */
 	snprintf(value, sizeof(value), "%" PRId64 " 1", first_seen);
-	if (mb_state_put(call->store, key, value, call->now + ctx->greylist_lifetime,
+	if (mb_state_put(call->store, key, value, call->now + ctx->greylisting.lifetime,
 			 reason, reason_size) < 0)
 		return -1;
-	if (passed == 0 && ctx->greylist_auto_allow > 0 &&
-	    mb_state_add(call->store, allow_key, 1, call->now + ctx->greylist_lifetime, call->now,
+	if (passed == 0 && ctx->greylisting.auto_allow_after > 0 &&
+	    mb_state_add(call->store, allow_key, 1, call->now + ctx->greylisting.lifetime, call->now,
 			 &count, reason, reason_size) < 0)
 		return -1;
 	return 0;

@@ -239,18 +239,18 @@ static const char usage_text[] =
 /* The listeners, in the order of the protocols in policyd_run */
 static const struct mb_service_listener policyd_listeners[] = {
 	{ .kind = MB_SERVICE_UNIX,
-	  .address = { "policyd.socketmap_socket", offsetof(struct mb_context, socketmap_socket) },
-	  .group = { "policyd.socket_group", offsetof(struct mb_context, socket_group) },
-	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) } },
+	  .address = { "policyd.socketmap_socket", offsetof(struct mb_context, policyd.socketmap_socket) },
+	  .group = { "policyd.socket_group", offsetof(struct mb_context, policyd.socket_group) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, policyd.socket_mode) } },
 	{ .kind = MB_SERVICE_UNIX,
-	  .address = { "policyd.policy_socket", offsetof(struct mb_context, policy_socket) },
-	  .group = { "policyd.socket_group", offsetof(struct mb_context, socket_group) },
-	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) } },
+	  .address = { "policyd.policy_socket", offsetof(struct mb_context, policyd.policy_socket) },
+	  .group = { "policyd.socket_group", offsetof(struct mb_context, policyd.socket_group) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, policyd.socket_mode) } },
 	/* the usage socket is for Dovecot's mail processes: the vmail group */
 	{ .kind = MB_SERVICE_UNIX,
-	  .address = { "policyd.usage_socket", offsetof(struct mb_context, usage_socket) },
+	  .address = { "policyd.usage_socket", offsetof(struct mb_context, policyd.usage_socket) },
 	  .group_id = { "vmail_gid", offsetof(struct mb_context, vmail_gid) },
-	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, policyd.socket_mode) },
 	  .make_directory = true },
 };
 
@@ -319,7 +319,7 @@ static int policyd_run(struct mb_service_run *run)
 	};
 	const struct server_protocol *protocols[] = { &socketmap, &policy, &usage };
 	mb_info("serving socketmap on %s, policy delegation on %s, usage reports on %s",
-		ctx->socketmap_socket, ctx->policy_socket, ctx->usage_socket);
+		ctx->policyd.socketmap_socket, ctx->policyd.policy_socket, ctx->policyd.usage_socket);
 	int ret = server_run(run->listen_fds, protocols, 3, maintain, pd);
 	/* a reload replaced ctx: only pd->ctx is valid from here */
 	return ret < 0 ? EX_SOFTWARE : 0;

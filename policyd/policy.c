@@ -325,7 +325,7 @@ static int check_mailboxes(const struct policy_call *call, char *reason, size_t 
 static int check_recipient_cap(const struct policy_call *call, char *reason, size_t reason_size)
 {
 	const char *instance = policy_attribute(call, "instance");
-	uint64_t cap = call->ctx->max_recipients_per_message;
+	uint64_t cap = call->ctx->checks.max_recipients_per_message;
 	char key[MB_STATE_KEY_MAX + 1];
 	int64_t count;
 
@@ -344,14 +344,14 @@ static int check_recipient_cap(const struct policy_call *call, char *reason, siz
 	return 1;
 }
 
-static bool sender_login_on(const struct mb_context *ctx) { return ctx->check_sender_login; }
+static bool sender_login_on(const struct mb_context *ctx) { return ctx->checks.sender_login; }
 static bool mailboxes_on(const struct mb_context *ctx)
 {
-	return ctx->check_message_size || ctx->check_quota;
+	return ctx->checks.message_size || ctx->checks.quota;
 }
-static bool recipient_cap_on(const struct mb_context *ctx) { return ctx->max_recipients_per_message > 0; }
-static bool greylisting_on(const struct mb_context *ctx) { return ctx->greylisting; }
-static bool rate_limits_on(const struct mb_context *ctx) { return ctx->rate_limit_count > 0; }
+static bool recipient_cap_on(const struct mb_context *ctx) { return ctx->checks.max_recipients_per_message > 0; }
+static bool greylisting_on(const struct mb_context *ctx) { return ctx->greylisting.enabled; }
+static bool rate_limits_on(const struct mb_context *ctx) { return ctx->rate_limits.count > 0; }
 
 struct policy_check {
 	const char *name;

@@ -94,8 +94,8 @@ int policy_check_rate_limits(const struct policy_call *call, char *reason, size_
 	size_t counted[MB_RATE_LIMITS_MAX], counted_count = 0;
 	int ret = 0;
 
-	for (size_t i = 0; i < ctx->rate_limit_count && ret == 0; i++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
+	for (size_t i = 0; i < ctx->rate_limits.count && ret == 0; i++) {
+		const struct mb_rate_limit *limit = &ctx->rate_limits.items[i];
 		int64_t count = 0;
 		rate_subject(call, limit, subject, sizeof(subject));
 		if (subject[0] == '\0')
@@ -123,7 +123,7 @@ int policy_check_rate_limits(const struct policy_call *call, char *reason, size_
 		return 0;
 	/* refused or failed: take back what this recipient added */
 	for (size_t j = 0; j < counted_count; j++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[counted[j]];
+		const struct mb_rate_limit *limit = &ctx->rate_limits.items[counted[j]];
 		char undo_error[128];
 		int64_t count;
 		rate_subject(call, limit, subject, sizeof(subject));
@@ -141,8 +141,8 @@ int policy_count_message(const struct policy_call *call, char *reason, size_t re
 	const struct mb_context *ctx = call->ctx;
 	char subject[MB_ADDRESS_MAX + 1], key[MB_STATE_KEY_MAX + 1];
 
-	for (size_t i = 0; i < ctx->rate_limit_count; i++) {
-		const struct mb_rate_limit *limit = &ctx->rate_limits[i];
+	for (size_t i = 0; i < ctx->rate_limits.count; i++) {
+		const struct mb_rate_limit *limit = &ctx->rate_limits.items[i];
 		int64_t count;
 		if (limit->unit != MB_RATE_MESSAGES)
 			continue;

@@ -77,8 +77,8 @@ static void test_admit_table(void **state)
 		if (c->used != NOT_REPORTED)
 			assert_int_equal(mb_usage_put(f->store, user.address, c->used, 1, now + 3600,
 						      error, sizeof(error)), 0);
-		ctx->check_message_size = c->check_size;
-		ctx->check_quota = c->check_quota;
+		ctx->checks.message_size = c->check_size;
+		ctx->checks.quota = c->check_quota;
 		error[0] = '\0';
 		enum mb_admission got = mb_mailbox_admit(ctx, f->store, &user, c->size, now, &detail,
 							 error, sizeof(error));
@@ -94,7 +94,7 @@ static void test_admit_table(void **state)
 	}
 	/* a detail is optional */
 	struct mb_user user = case_user(100, 1000, 500);
-	ctx->check_message_size = ctx->check_quota = 1;
+	ctx->checks.message_size = ctx->checks.quota = 1;
 	assert_int_equal(mb_usage_put(f->store, user.address, 1000, 1, now + 3600, error, sizeof(error)), 0);
 	assert_int_equal(mb_mailbox_admit(ctx, f->store, &user, 0, now, NULL, error, sizeof(error)),
 			 MB_ADMIT_FULL);
@@ -177,7 +177,7 @@ static void test_admit_store_failure_usage(void **state)
 	assert_int_equal(mb_mailbox_admit(ctx, f->store, &user, 100, now, NULL, error, sizeof(error)),
 			 MB_ADMIT_STORE_FAILED);
 	assert_non_null(strstr(error, "Redis"));
-	ctx->check_quota = 0;
+	ctx->checks.quota = 0;
 	assert_int_equal(mb_mailbox_admit(ctx, f->store, &user, 100, now, NULL, error, sizeof(error)),
 			 MB_ADMIT_FITS);
 	assert_int_equal(mb_mailbox_admit(ctx, f->store, &user, 501, now, NULL, error, sizeof(error)),

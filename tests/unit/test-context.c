@@ -175,14 +175,14 @@ static void test_passthrough_lists(void **state)
 
 	(void)state;
 	assert_int_equal(mb_context_parse("context.json", json, strlen(json), &ctx, error, sizeof(error)), 0);
-	assert_true(mb_address_list_contains(&ctx->milter_passthrough_senders, "news@example.org"));
-	assert_true(mb_address_list_contains(&ctx->milter_passthrough_senders, "any@lists.example.ORG"));
-	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "other@example.org"));
-	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "x@sub.lists.example.org"));
-	assert_false(mb_address_list_contains(&ctx->milter_passthrough_senders, "lists.example.org"));
-	assert_true(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.net"));
-	assert_false(mb_address_list_contains(&ctx->milter_passthrough_recipients, "a@example.org"));
-	assert_int_equal(ctx->milter_passthrough.count, 0);
+	assert_true(mb_address_list_contains(&ctx->milter.encryption_passthrough_senders, "news@example.org"));
+	assert_true(mb_address_list_contains(&ctx->milter.encryption_passthrough_senders, "any@lists.example.ORG"));
+	assert_false(mb_address_list_contains(&ctx->milter.encryption_passthrough_senders, "other@example.org"));
+	assert_false(mb_address_list_contains(&ctx->milter.encryption_passthrough_senders, "x@sub.lists.example.org"));
+	assert_false(mb_address_list_contains(&ctx->milter.encryption_passthrough_senders, "lists.example.org"));
+	assert_true(mb_address_list_contains(&ctx->milter.encryption_passthrough_recipients, "a@example.net"));
+	assert_false(mb_address_list_contains(&ctx->milter.encryption_passthrough_recipients, "a@example.org"));
+	assert_int_equal(ctx->milter.encryption_passthrough.count, 0);
 	mb_context_free(&ctx);
 }
 
@@ -198,22 +198,22 @@ static void test_list_keys_land_at_their_rows(void **state)
 
 	(void)state;
 	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
-	assert_int_equal(ctx->auto_create_domain_count, 2);
-	assert_string_equal(ctx->auto_create_domains[0], "example.org");
-	assert_int_equal(ctx->lmtpd_node_count, 2);
+	assert_int_equal(ctx->auto_create.domains.count, 2);
+	assert_string_equal(ctx->auto_create.domains.items[0], "example.org");
+	assert_int_equal(ctx->lmtpd.nodes.count, 2);
 	assert_non_null(mb_context_node(ctx, "n2"));
 	assert_string_equal(mb_context_node(ctx, "n2")->address, "192.0.2.7:24");
 	assert_null(mb_context_node(ctx, "n3"));
-	assert_int_equal(ctx->tls_certificate_count, 1);
+	assert_int_equal(ctx->tls.certificates.count, 1);
 	assert_non_null(mb_context_certificate(ctx, "MX.example.org"));
 	assert_string_equal(mb_context_certificate(ctx, "mx.example.org")->key_file, "/k.pem");
 	assert_null(mb_context_certificate(ctx, "other.example.org"));
 	/* the defaults: empty lists */
 	mb_context_free(&ctx);
 	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
-	assert_int_equal(ctx->auto_create_domain_count, 0);
-	assert_int_equal(ctx->lmtpd_node_count, 0);
-	assert_int_equal(ctx->tls_certificate_count, 0);
+	assert_int_equal(ctx->auto_create.domains.count, 0);
+	assert_int_equal(ctx->lmtpd.nodes.count, 0);
+	assert_int_equal(ctx->tls.certificates.count, 0);
 	mb_context_free(&ctx);
 }
 
@@ -248,14 +248,14 @@ static void test_path_defaults_below_root(void **state)
 	free(text);
 	assert_string_equal(ctx->store, "lmdb:/tmp/r/var/lib/mailbag/store");
 	assert_string_equal(ctx->mail_root, "/tmp/r/var/vmail");
-	assert_string_equal(ctx->usage_socket, "/tmp/r/run/mailbag/usage");
-	assert_string_equal(ctx->lmtpd_spool_dir, "/tmp/r/var/spool/mailbag");
-	assert_string_equal(ctx->lmtpd_dovecot_lmtp, "/tmp/r/run/dovecot/mailbag-lmtp");
-	assert_string_equal(ctx->milter_socket, "/tmp/r/var/spool/postfix/private/mailbag-milter");
-	assert_string_equal(ctx->dkim_key_dir, "/tmp/r/etc/mailbag/dkim");
-	assert_string_equal(ctx->tls_dovecot_conf, "/tmp/r/etc/dovecot/conf.d/91-mailbag-tls.conf");
+	assert_string_equal(ctx->policyd.usage_socket, "/tmp/r/run/mailbag/usage");
+	assert_string_equal(ctx->lmtpd.spool_dir, "/tmp/r/var/spool/mailbag");
+	assert_string_equal(ctx->lmtpd.dovecot_lmtp, "/tmp/r/run/dovecot/mailbag-lmtp");
+	assert_string_equal(ctx->milter.socket, "/tmp/r/var/spool/postfix/private/mailbag-milter");
+	assert_string_equal(ctx->dkim.key_dir, "/tmp/r/etc/mailbag/dkim");
+	assert_string_equal(ctx->tls.dovecot_conf, "/tmp/r/etc/dovecot/conf.d/91-mailbag-tls.conf");
 	/* optional paths stay off */
-	assert_string_equal(ctx->lmtpd_notify_socket, "");
+	assert_string_equal(ctx->lmtpd.notify_socket, "");
 	mb_context_free(&ctx);
 }
 
@@ -269,17 +269,17 @@ static void test_defaults_and_values(void **state)
 	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
 	assert_string_equal(ctx->store, "lmdb:/var/lib/mailbag/store");
 	assert_string_equal(ctx->recipient_delimiter, "+");
-	assert_int_equal(ctx->default_quota_bytes, 2ULL << 30);
-	assert_int_equal(ctx->default_max_message_bytes, 50ULL << 20);
-	assert_int_equal(ctx->socket_mode, 0600);
-	assert_string_equal(ctx->socket_group, "postfix");
-	assert_int_equal(ctx->check_message_size, 1);
-	assert_int_equal(ctx->check_sender_login, 1);
+	assert_int_equal(ctx->defaults.quota_bytes, 2ULL << 30);
+	assert_int_equal(ctx->defaults.max_message_bytes, 50ULL << 20);
+	assert_int_equal(ctx->policyd.socket_mode, 0600);
+	assert_string_equal(ctx->policyd.socket_group, "postfix");
+	assert_int_equal(ctx->checks.message_size, 1);
+	assert_int_equal(ctx->checks.sender_login, 1);
 	mb_context_free(&ctx);
 	json = "{\"checks\": {\"message_size\": false}}";
 	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
-	assert_int_equal(ctx->check_message_size, 0);
-	assert_int_equal(ctx->check_sender_login, 1);
+	assert_int_equal(ctx->checks.message_size, 0);
+	assert_int_equal(ctx->checks.sender_login, 1);
 	mb_context_free(&ctx);
 	assert_null(ctx);
 }
@@ -295,34 +295,34 @@ static void test_policy_settings(void **state)
 
 	(void)state;
 	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
-	assert_int_equal(ctx->rate_limit_count, 0);
-	assert_int_equal(ctx->greylisting, 0);
-	assert_int_equal(ctx->greylist_delay, 300);
-	assert_int_equal(ctx->greylist_retry_window, 2 * 86400);
-	assert_int_equal(ctx->greylist_lifetime, 35 * 86400);
-	assert_int_equal(ctx->greylist_auto_allow, 5);
-	assert_int_equal(ctx->max_recipients_per_message, 0);
+	assert_int_equal(ctx->rate_limits.count, 0);
+	assert_int_equal(ctx->greylisting.enabled, 0);
+	assert_int_equal(ctx->greylisting.delay, 300);
+	assert_int_equal(ctx->greylisting.retry_window, 2 * 86400);
+	assert_int_equal(ctx->greylisting.lifetime, 35 * 86400);
+	assert_int_equal(ctx->greylisting.auto_allow_after, 5);
+	assert_int_equal(ctx->checks.max_recipients_per_message, 0);
 	/* loopback is never greylisted unless the allowlist is replaced */
-	assert_int_equal(ctx->greylist_allow_count, 2);
-	assert_true(mb_network_contains(&ctx->greylist_allowlist[0].network, "127.0.0.1"));
-	assert_true(mb_network_contains(&ctx->greylist_allowlist[1].network, "::1"));
+	assert_int_equal(ctx->greylisting.allowlist.count, 2);
+	assert_true(mb_network_contains(&ctx->greylisting.allowlist.items[0].network, "127.0.0.1"));
+	assert_true(mb_network_contains(&ctx->greylisting.allowlist.items[1].network, "::1"));
 	mb_context_free(&ctx);
 
 	assert_int_equal(mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)), 0);
-	assert_int_equal(ctx->rate_limit_count, 2);
-	assert_string_equal(ctx->rate_limits[0].name, "sender_domain-messages-per-day");
-	assert_int_equal(ctx->rate_limits[0].subject, MB_RATE_SENDER_DOMAIN);
-	assert_int_equal(ctx->rate_limits[0].unit, MB_RATE_MESSAGES);
-	assert_int_equal(ctx->rate_limits[0].window_seconds, 86400);
-	assert_int_equal(ctx->rate_limits[0].limit, 7);
-	assert_string_equal(ctx->rate_limits[1].name, "per-ip");
-	assert_int_equal(ctx->rate_limits[1].window_seconds, 60);
-	assert_int_equal(ctx->greylisting, 1);
-	assert_int_equal(ctx->greylist_delay, 120);
-	assert_int_equal(ctx->greylist_allow_count, 2);
-	assert_true(ctx->greylist_allowlist[0].is_network);
-	assert_false(ctx->greylist_allowlist[1].is_network);
-	assert_string_equal(ctx->greylist_allowlist[1].domain, "relay.example.org");
+	assert_int_equal(ctx->rate_limits.count, 2);
+	assert_string_equal(ctx->rate_limits.items[0].name, "sender_domain-messages-per-day");
+	assert_int_equal(ctx->rate_limits.items[0].subject, MB_RATE_SENDER_DOMAIN);
+	assert_int_equal(ctx->rate_limits.items[0].unit, MB_RATE_MESSAGES);
+	assert_int_equal(ctx->rate_limits.items[0].window_seconds, 86400);
+	assert_int_equal(ctx->rate_limits.items[0].limit, 7);
+	assert_string_equal(ctx->rate_limits.items[1].name, "per-ip");
+	assert_int_equal(ctx->rate_limits.items[1].window_seconds, 60);
+	assert_int_equal(ctx->greylisting.enabled, 1);
+	assert_int_equal(ctx->greylisting.delay, 120);
+	assert_int_equal(ctx->greylisting.allowlist.count, 2);
+	assert_true(ctx->greylisting.allowlist.items[0].is_network);
+	assert_false(ctx->greylisting.allowlist.items[1].is_network);
+	assert_string_equal(ctx->greylisting.allowlist.items[1].domain, "relay.example.org");
 	mb_context_free(&ctx);
 }
 
@@ -389,15 +389,15 @@ static void test_reload_keeps_fixed_keys(void **state)
 		      " \"lmtpd\": {\"spool_dir\": \"/var/spool/b\", \"timeout\": 7},"
 		      " \"policyd\": {\"policy_socket\": \"/run/b\"}}");
 	assert_int_equal(mb_context_reload(&ctx, path, &reload_error), 0);
-	assert_int_equal(ctx->greylist_delay, 120);
-	assert_int_equal(ctx->lmtpd_timeout, 7);
+	assert_int_equal(ctx->greylisting.delay, 120);
+	assert_int_equal(ctx->lmtpd.timeout, 7);
 	assert_string_equal(ctx->store, "lmdb:/var/lib/a");
-	assert_string_equal(ctx->lmtpd_spool_dir, "/var/spool/a");
-	assert_string_equal(ctx->policy_socket, "/var/spool/postfix/private/mailbag-policy");
+	assert_string_equal(ctx->lmtpd.spool_dir, "/var/spool/a");
+	assert_string_equal(ctx->policyd.policy_socket, "/var/spool/postfix/private/mailbag-policy");
 	write_context(path, "{\"greylisting\": {\"delay\": \"soon\"}}");
 	assert_int_equal(mb_context_reload(&ctx, path, &reload_error), -1);
 	assert_non_null(strstr(reload_error.text, "greylisting.delay"));
-	assert_int_equal(ctx->greylist_delay, 120);
+	assert_int_equal(ctx->greylisting.delay, 120);
 	mb_context_free(&ctx);
 	unlink(path);
 }

@@ -107,8 +107,8 @@ static void test_account_count_and_reset(void **state)
 	assert_int_equal(locked(f, ctx, "203.0.113.61", "bob@example.org", t), 1);
 	assert_int_equal(locked(f, ctx, "203.0.113.61", "carol@example.org", t), 0);
 	/* thresholds of 0 switch the counts off */
-	ctx->auth_failures_per_ip = 0;
-	ctx->auth_failures_per_account = 0;
+	ctx->auth.failures_per_ip = 0;
+	ctx->auth.failures_per_account = 0;
 	assert_int_equal(locked(f, ctx, "203.0.113.60", "bob@example.org", t), 0);
 	mb_context_free(&ctx);
 }

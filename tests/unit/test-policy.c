@@ -180,8 +180,8 @@ static void test_decide_table(void **state)
 			fail_msg("case %zu: got '%.*s', want '%s...'", i, (int)len, reply, c->want_prefix);
 	}
 	/* switched off in the context: no size or sender refusals */
-	ctx->check_message_size = 0;
-	ctx->check_sender_login = 0;
+	ctx->checks.message_size = 0;
+	ctx->checks.sender_login = 0;
 	for (size_t i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); i++) {
 		if (strstr(decide_cases[i].attributes, "broken@") != NULL)
 			continue; /* the store failure defers whatever is switched on */
@@ -442,7 +442,7 @@ static void test_quota_at_rcpt(void **state)
 	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=roomy@example.org\nsize=100\n", "action=DUNNO");
 	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=roomy@example.org\nsize=101\n",
 	       "action=452 4.2.2 Mailbox of <roomy@example.org> has no room for 101 bytes");
-	ctx->check_quota = 0;
+	ctx->checks.quota = 0;
 	expect(f, ctx, T0, "protocol_state=RCPT\nrecipient=full@example.org\n", "action=DUNNO");
 	mb_context_free(&ctx);
 }

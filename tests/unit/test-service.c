@@ -31,16 +31,16 @@ static const char test_usage[] = "usage: mailbag-test [-c CONTEXT] [-d]\n\nA tes
    makes) and an optional TCP one, as policyd and mailbag-lmtpd have */
 static const struct mb_service_listener test_listeners[] = {
 	{ .kind = MB_SERVICE_UNIX,
-	  .address = { "policyd.socketmap_socket", offsetof(struct mb_context, socketmap_socket) },
-	  .group = { "policyd.socket_group", offsetof(struct mb_context, socket_group) },
-	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) } },
+	  .address = { "policyd.socketmap_socket", offsetof(struct mb_context, policyd.socketmap_socket) },
+	  .group = { "policyd.socket_group", offsetof(struct mb_context, policyd.socket_group) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, policyd.socket_mode) } },
 	{ .kind = MB_SERVICE_UNIX,
-	  .address = { "policyd.usage_socket", offsetof(struct mb_context, usage_socket) },
+	  .address = { "policyd.usage_socket", offsetof(struct mb_context, policyd.usage_socket) },
 	  .group_id = { "vmail_gid", offsetof(struct mb_context, vmail_gid) },
-	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, socket_mode) },
+	  .mode = { "policyd.socket_mode", offsetof(struct mb_context, policyd.socket_mode) },
 	  .make_directory = true },
 	{ .kind = MB_SERVICE_TCP,
-	  .address = { "lmtpd.listen_tcp", offsetof(struct mb_context, lmtpd_listen_tcp) } },
+	  .address = { "lmtpd.listen_tcp", offsetof(struct mb_context, lmtpd.listen_tcp) } },
 };
 
 /* What the callbacks saw */
@@ -441,8 +441,8 @@ static void test_sighup_reloads_and_keeps_the_fixed_keys(void **state)
 	assert_int_equal(raise(SIGHUP), 0);
 	assert_true(mb_service_reload_if_requested(&run));
 	assert_int_equal(d.reloads, 1);
-	assert_int_equal(run.ctx->check_message_size, 0);
-	assert_string_equal(run.ctx->socketmap_socket, t.sock);
+	assert_int_equal(run.ctx->checks.message_size, 0);
+	assert_string_equal(run.ctx->policyd.socketmap_socket, t.sock);
 	/* the signal was taken */
 	assert_false(mb_service_reload_if_requested(&run));
 	assert_int_equal(d.reloads, 1);
