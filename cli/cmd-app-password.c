@@ -11,22 +11,18 @@
  *	the main password (the Dovecot driver tries it when the main one
  *	does not match) and stops working when deleted. "only on" makes the
  *	main password stop logging in, so a phone's leaked password is all
- *	a thief gets, and it can be revoked alone.
+ *	a thief gets, and it can be revoked alone. This file parses the
+ *	arguments and prints; the actions are in app-passwords.c.
  */
+#include "app-passwords.h"
 #include "cli.h"
 #include "commands.h"
 #include "format.h"
-#include "password.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
-
-#define APP_PASSWORD_LEN 24
 
 static const char app_usage[] =
 	"usage: mailbag user app-password add ADDRESS NAME\n"
@@ -46,78 +42,16 @@ static bool name_ok(const char *name)
 		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
-static int find_app(const struct mb_user *user, const char *name)
+/* print_made - a new app password, shown this once */
+static void print_made(const char *address, const char *name, const char *password, void *context)
 {
-	for (size_t i = 0; i < user->app_password_count; i++) {
-		if (strcmp(user->app_passwords[i].name, name) == 0)
-			return (int)i;
-	}
-	return -1;
-}
+	const struct cli *cli = context;
 
-static int save(struct cli *cli, struct mb_user *user)
-{
-	char error[1024];
-	int ret = mb_store_user_update(cli->store, user, error, sizeof(error));
-
-	return ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
-}
-
-static int app_add(struct cli *cli, struct mb_user *user, const char *name)
-{
-	char password[APP_PASSWORD_LEN + 1], hash[MB_HASH_MAX];
-	const char *error;
-
-	if (find_app(user, name) >= 0)
-		return cli_fail(cli, EX_DATAERR, "%s already has an app password named %s; delete it first",
-				user->address, name);
-	if (user->app_password_count >= MB_APP_PASSWORDS_MAX)
-		return cli_fail(cli, EX_DATAERR, "%s has %d app passwords, the most allowed; delete one first",
-				user->address, MB_APP_PASSWORDS_MAX);
-	struct mb_app_password *grown = realloc(user->app_passwords,
-						(user->app_password_count + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return cli_fail(cli, EX_OSERR, "out of memory");
-	user->app_passwords = grown;
-	mb_password_generate(password, APP_PASSWORD_LEN);
-	if (mb_password_hash(password, hash, &error) < 0) {
-		sodium_memzero(password, sizeof(password));
-		return cli_fail(cli, EX_SOFTWARE, "%s", error);
-	}
-	struct mb_app_password *app = &user->app_passwords[user->app_password_count];
-	snprintf(app->name, sizeof(app->name), "%s", name);
-	app->hash = strdup(hash);
-	app->created = (int64_t)time(NULL);
-	sodium_memzero(hash, sizeof(hash));
-	if (app->hash == NULL) {
-		sodium_memzero(password, sizeof(password));
-		return cli_fail(cli, EX_OSERR, "out of memory");
-	}
-	user->app_password_count++;
-	int ret = save(cli, user);
-	if (ret == EX_OK && cli->json)
+	if (cli->json)
 		printf("{\"address\": \"%s\", \"app_password\": \"%s\", \"password\": \"%s\"}\n",
-		       user->address, name, password);
-	else if (ret == EX_OK)
-		printf("app password %s for %s (shown once): %s\n", name, user->address, password);
-	sodium_memzero(password, sizeof(password));
-	return ret;
-}
-
-static int app_del(struct cli *cli, struct mb_user *user, const char *name)
-{
-	int i = find_app(user, name);
-
-	if (i < 0)
-		return cli_fail(cli, EX_DATAERR, "%s has no app password named %s", user->address, name);
-	free(user->app_passwords[i].hash);
-	memmove(&user->app_passwords[i], &user->app_passwords[i + 1],
-		(user->app_password_count - (size_t)i - 1) * sizeof(user->app_passwords[0]));
-	user->app_password_count--;
-	int ret = save(cli, user);
-	if (ret == EX_OK && !cli->json)
-		printf("deleted app password %s of %s\n", name, user->address);
-	return ret;
+		       address, name, password);
+	else
+		printf("app password %s for %s (shown once): %s\n", name, address, password);
 }
 
 static int app_list(struct cli *cli, const struct mb_user *user)
@@ -148,7 +82,7 @@ static int app_list(struct cli *cli, const struct mb_user *user)
 
 int cmd_user_app_password(struct cli *cli, int argc, char **argv)
 {
-	char address[MB_ADDRESS_MAX + 1], error[1024];
+	char address[MB_ADDRESS_MAX + 1];
 	struct mb_user user;
 	int exit_code;
 
@@ -172,23 +106,25 @@ int cmd_user_app_password(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, EX_USAGE, "only takes on or off, not '%s'", argv[3]);
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
-	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
-	if (ret <= 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
-				 cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
 	if (strcmp(verb, "add") == 0)
-		exit_code = app_add(cli, &user, argv[3]);
-	else if (strcmp(verb, "del") == 0)
-		exit_code = app_del(cli, &user, argv[3]);
-	else if (strcmp(verb, "list") == 0)
-		exit_code = app_list(cli, &user);
-	else {
-		user.app_passwords_only = strcmp(argv[3], "on") == 0;
-		exit_code = save(cli, &user);
+		return cli_app_password_add(cli, address, argv[3], print_made, cli);
+	if (strcmp(verb, "del") == 0) {
+		exit_code = cli_app_password_del(cli, address, argv[3]);
+		if (exit_code == EX_OK && !cli->json)
+			printf("deleted app password %s of %s\n", argv[3], address);
+		return exit_code;
+	}
+	if (strcmp(verb, "only") == 0) {
+		bool only = strcmp(argv[3], "on") == 0;
+		exit_code = cli_app_passwords_only(cli, address, only);
 		if (exit_code == EX_OK && !cli->json)
 			printf("%s: main password %s\n", address,
-			       user.app_passwords_only ? "no longer logs in (app passwords only)" : "logs in again");
+			       only ? "no longer logs in (app passwords only)" : "logs in again");
+		return exit_code;
 	}
+	if ((exit_code = cli_app_passwords_get(cli, address, &user)) != EX_OK)
+		return exit_code;
+	exit_code = app_list(cli, &user);
 	mb_user_clear(&user);
 	return exit_code;
 }

@@ -8,23 +8,20 @@
  *	record of every key of the domain, as zone-file lines (or --json),
  *	for the DNS: "v=DKIM1; k=rsa; p=<SubjectPublicKeyInfo>" and
  *	"v=DKIM1; k=ed25519; p=<the raw 32-byte key>", both base64.
- *	Keys are made by OpenSSL; nothing secret is printed.
+ *	Keys are made by OpenSSL; nothing secret is printed. This file
+ *	parses the arguments and prints; rotate, activate and show are
+ *	actions in dkim-rotate.c.
  */
 #include "cli.h"
 #include "commands.h"
 #include "dkim-keys.h"
-#include "dns-query.h"
-#include "dkim-rotation.h"
+#include "dkim-rotate.h"
 
 #include <getopt.h>
 #include <jansson.h>
-#include <resolv.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
-#include <unistd.h>
 
 
 static const char dkim_usage[] =
@@ -97,188 +94,56 @@ static int keygen(struct cli *cli, const char *domain, const char *base)
 /* show - every DOMAIN/SELECTOR.key's record and state, by selector */
 static int show(struct cli *cli, const char *domain)
 {
-	char dir[4096], error[1024], state[256];
-	struct cli_dkim_key keys[CLI_DKIM_KEYS_MAX];
-	struct mb_dkim_rotation rotation;
-	int64_t now = (int64_t)time(NULL);
-	int ret = EX_OK;
+	struct record_printer p = { cli, cli->json ? json_array() : NULL, domain };
+	int ret = cli_dkim_show(cli, domain, print_made, &p);
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
-	int count = cli_dkim_read_keys(cli, dir, domain, keys);
-	if (count < 0)
-		return EX_NOINPUT;
-	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
-		ret = cli_fail(cli, EX_DATAERR, "%s", error);
-	json_t *list = cli->json ? json_array() : NULL;
-	for (int i = 0; i < count; i++) {
-		char *value = cli_dkim_txt_value(keys[i].key);
-		if (value == NULL) {
-			ret = cli_fail(cli, EX_DATAERR, "cannot encode the public key of %s", keys[i].selector);
-			continue;
-		}
-		cli_dkim_key_state(&rotation, keys, count, i, now, state, sizeof(state));
-		print_record_state(cli, list, keys[i].selector, domain, value, state);
-		free(value);
-	}
-	cli_dkim_free_keys(keys, count);
-	if (list != NULL) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
+	if (p.list != NULL && ret != EX_NOINPUT) {
+		json_dumpf(p.list, stdout, JSON_INDENT(2));
 		putchar('\n');
-		json_decref(list);
 	}
+	json_decref(p.list);
 	return ret;
-}
-
-/* dns_has_txt - 1 when name has a TXT record equal to want, 0 when not,
-   -1 when DNS could not say (why written) */
-static int dns_has_txt(struct cli_dns *dns, const char *name, const char *want,
-		       char *why, size_t why_size)
-{
-	struct cli_dns_answers txt;
-	int found = cli_dns_lookup(dns, name, ns_t_txt, &txt, why, why_size);
-
-	if (found <= 0) {
-		if (found == 0)
-			snprintf(why, why_size, "no TXT record");
-		return found;
-	}
-	snprintf(why, why_size, "a different TXT record");
-	found = 0;
-	for (size_t i = 0; i < txt.count; i++)
-		found = found || cli_same_record(txt.items[i], want);
-	cli_dns_answers_free(&txt);
-	return found;
-}
-
-/* next_base - today's dated base, or the first of BASE-2..BASE-9 not used */
-static int next_base(const char *dir, char base[CLI_DKIM_SELECTOR_MAX + 1])
-{
-	char today[16], path[4400];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(today, sizeof(today), "mb%Y%m%d", &tm);
-	for (int i = 1; i <= 9; i++) {
-		if (i == 1)
-			snprintf(base, CLI_DKIM_SELECTOR_MAX + 1, "%s", today);
-		else
-			snprintf(base, CLI_DKIM_SELECTOR_MAX + 1, "%s-%d", today, i);
-		snprintf(path, sizeof(path), "%s/%sr.key", dir, base);
-		if (access(path, F_OK) < 0)
-			return 0;
-	}
-	return -1;
 }
 
 static int rotate(struct cli *cli, const char *domain, const char *base)
 {
-	char dir[4096], error[1024], when[64], next[CLI_DKIM_SELECTOR_MAX + 1];
-	struct cli_dkim_key keys[CLI_DKIM_KEYS_MAX];
-	struct mb_dkim_rotation rotation;
-	int64_t now = (int64_t)time(NULL);
+	struct cli_dkim_rotation_plan plan;
+	char when[64];
+	int ret;
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
-	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
-		return cli_fail(cli, EX_DATAERR, "%s", error);
-	if (rotation.pending.count > 0 && now < rotation.pending_after) {
-		cli_dkim_format_time(rotation.pending_after, when, sizeof(when));
-		return cli_fail(cli, EX_TEMPFAIL, "a rotation of %s is under way (%s signs from %s); "
-				"run 'mailbag dkim activate %s' once its records are in DNS", domain,
-				rotation.pending.selectors[0], when, domain);
-	}
-	int count = cli_dkim_read_keys(cli, dir, domain, keys);
-	if (count <= 0)
-		return count < 0 ? EX_NOINPUT :
-			cli_fail(cli, EX_NOINPUT, "%s has no keys to rotate; make them with 'mailbag dkim keygen %s'",
-				 domain, domain);
-	/* the keys signing now keep signing until the new ones may */
-	const struct mb_dkim_set *active = mb_dkim_rotation_active(&rotation, now);
-	struct mb_dkim_set current = { .count = 0 };
-	for (int i = 0; i < count && current.count < MB_DKIM_SET_MAX; i++) {
-		if (active != NULL ? cli_dkim_set_has(active, keys[i].selector) : cli_dkim_newest_of_type(keys, count, i))
-			snprintf(current.selectors[current.count++], MB_DKIM_SELECTOR_MAX + 1, "%.63s", keys[i].selector);
-	}
-	cli_dkim_free_keys(keys, count);
-	if (base == NULL) {
-		if (next_base(dir, next) < 0)
-			return cli_fail(cli, EX_CANTCREAT, "nine rotations of %s today already; pass --selector", domain);
-		base = next;
-	}
-	int ret = keygen(cli, domain, base);
-	if (ret != EX_OK)
+	if ((ret = cli_dkim_rotate_plan(cli, domain, base, &plan)) != EX_OK)
 		return ret;
-	rotation.signing = current;
-	rotation.pending.count = 0;
-	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62sr", base);
-	snprintf(rotation.pending.selectors[rotation.pending.count++], MB_DKIM_SELECTOR_MAX + 1, "%.62se", base);
-	rotation.pending_after = now + cli->ctx->dkim.rotation_delay;
-	if (mb_dkim_rotation_write(dir, &rotation, (long)cli_dkim_key_group(cli), error, sizeof(error)) < 0)
-		return cli_fail(cli, EX_IOERR, "%s", error);
-	cli_dkim_format_time(rotation.pending_after, when, sizeof(when));
+	if ((ret = keygen(cli, domain, plan.base)) != EX_OK)
+		return ret;
+	if ((ret = cli_dkim_rotate_start(cli, &plan)) != EX_OK)
+		return ret;
+	cli_dkim_format_time(plan.signs_from, when, sizeof(when));
 	if (!cli->json)
 		printf("; publish the records above now: they sign from %s, or as soon as\n"
 		       "; 'mailbag dkim activate %s' finds them in DNS\n", when, domain);
 	return EX_OK;
 }
 
+/* print_checked - a pending record found in DNS, or why not */
+static void print_checked(const char *name, bool published, const char *why, void *context)
+{
+	const struct cli *cli = context;
+
+	if (!published)
+		fprintf(stderr, "mailbag: dkim activate: %s: %s\n", name, why);
+	else if (!cli->json)
+		printf("%s: published\n", name);
+}
+
 static int activate(struct cli *cli, const char *domain, bool force)
 {
-	char dir[4096], path[4400], error[1024], name[MB_DKIM_SELECTOR_MAX + MB_DOMAIN_MAX + 16], why[512];
-	struct mb_dkim_rotation rotation;
-	int64_t now = (int64_t)time(NULL);
-	int missing = 0;
+	struct mb_dkim_set signing;
+	int ret = cli_dkim_activate(cli, domain, force, print_checked, cli, &signing);
 
-	snprintf(dir, sizeof(dir), "%s/%s", cli->ctx->dkim.key_dir, domain);
-	if (mb_dkim_rotation_read(dir, &rotation, error, sizeof(error)) < 0)
-		return cli_fail(cli, EX_DATAERR, "%s", error);
-	if (rotation.pending.count == 0)
-		return cli_fail(cli, EX_DATAERR, "no rotation of %s is pending; start one with 'mailbag dkim rotate %s'",
-				domain, domain);
-	struct cli_dns *dns = cli_dns_open(NULL, error, sizeof(error));
-	if (dns == NULL)
-		return cli_fail(cli, EX_UNAVAILABLE, "%s", error);
-	for (size_t i = 0; i < rotation.pending.count; i++) {
-		const char *selector = rotation.pending.selectors[i];
-		snprintf(path, sizeof(path), "%s/%s.key", dir, selector);
-		EVP_PKEY *key = cli_dkim_read_key(path);
-		char *want = key != NULL ? cli_dkim_txt_value(key) : NULL;
-		EVP_PKEY_free(key);
-		if (want == NULL) {
-			cli_dns_close(dns);
-			return cli_fail(cli, EX_DATAERR, "%s is missing or not a key", path);
-		}
-		snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
-		int found = dns_has_txt(dns, name, want, why, sizeof(why));
-		free(want);
-		if (found != 1) {
-			fprintf(stderr, "mailbag: dkim activate: %s: %s\n", name, why);
-			missing++;
-		} else if (!cli->json) {
-			printf("%s: published\n", name);
-		}
-	}
-	cli_dns_close(dns);
-	if (missing > 0 && !force)
-		return cli_fail(cli, EX_TEMPFAIL, "%d record%s of the new keys not in DNS yet; the old keys keep signing",
-				missing, missing > 1 ? "s" : "");
-	for (size_t i = 0; i < rotation.signing.count && rotation.retired_count < MB_DKIM_RETIRED_MAX; i++) {
-		if (cli_dkim_set_has(&rotation.pending, rotation.signing.selectors[i]))
-			continue;
-		snprintf(rotation.retired[rotation.retired_count].selector, MB_DKIM_SELECTOR_MAX + 1, "%s",
-			 rotation.signing.selectors[i]);
-		rotation.retired[rotation.retired_count++].until = now + cli->ctx->dkim.retire_after;
-	}
-	rotation.signing = rotation.pending;
-	rotation.pending.count = 0;
-	rotation.pending_after = 0;
-	if (mb_dkim_rotation_write(dir, &rotation, (long)cli_dkim_key_group(cli), error, sizeof(error)) < 0)
-		return cli_fail(cli, EX_IOERR, "%s", error);
-	if (!cli->json)
-		printf("%s now signs with %s%s%s\n", domain, rotation.signing.selectors[0],
-		       rotation.signing.count > 1 ? " and " : "",
-		       rotation.signing.count > 1 ? rotation.signing.selectors[1] : "");
-	return EX_OK;
+	if (ret == EX_OK && !cli->json)
+		printf("%s now signs with %s%s%s\n", domain, signing.selectors[0],
+		       signing.count > 1 ? " and " : "", signing.count > 1 ? signing.selectors[1] : "");
+	return ret;
 }
 
 int cmd_dkim(struct cli *cli, int argc, char **argv)

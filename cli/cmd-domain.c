@@ -5,11 +5,13 @@
  *	virtual_mailbox_domains), and each domain's default quota and
  *	message-size limit for users that have none of their own. A domain
  *	that is only an alias of another is made with
- *	'mailbag alias add @a.example @b.example' instead.
+ *	'mailbag alias add @a.example @b.example' instead. This file parses
+ *	the arguments and prints; the actions are in domains.c.
  */
 #include "cli.h"
 #include "commands.h"
 #include "domain-list.h"
+#include "domains.h"
 #include "format.h"
 
 #include <getopt.h>
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 
 static const char domain_usage[] =
 	"usage: mailbag domain add [--quota SIZE] [--max-message-size SIZE] DOMAIN\n"
@@ -115,81 +116,37 @@ static int domain_list(struct cli *cli)
 	return cli_list_done(cli, list, ret, error);
 }
 
-/* is_alias_domain - whether "@domain" is a domain alias: 1, 0, -1 */
-static int is_alias_domain(struct cli *cli, const char *domain)
+/* parse_limits - the options' limit texts into opts; EX_OK or EX_DATAERR */
+static int parse_limits(struct cli *cli, const struct domain_options *o, struct cli_domain_options *opts)
 {
-	char source[MB_DOMAIN_MAX + 2], error[512];
-	struct mb_alias alias;
-	int ret;
-
-	snprintf(source, sizeof(source), "@%s", domain);
-	ret = mb_store_alias_get(cli->store, source, &alias, error, sizeof(error));
-	if (ret > 0) {
-		ret = alias.target_count > 0 && alias.targets[0][0] == '@';
-		mb_alias_clear(&alias);
-	}
-	return ret;
-}
-
-/* apply_limits - the options' limits onto record; EX_OK or an exit code */
-static int apply_limits(struct cli *cli, const struct domain_options *o, struct mb_domain *record)
-{
-	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &record->quota_bytes) < 0)
+	memset(opts, 0, sizeof(*opts));
+	opts->set_quota = o->quota != NULL;
+	opts->set_max_message = o->max_message != NULL;
+	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &opts->quota_bytes) < 0)
 		return EX_DATAERR;
 	if (o->max_message != NULL &&
-	    cli_parse_limit(cli, "--max-message-size", o->max_message, &record->max_message_bytes) < 0)
+	    cli_parse_limit(cli, "--max-message-size", o->max_message, &opts->max_message_bytes) < 0)
 		return EX_DATAERR;
 	return EX_OK;
 }
 
-static int domain_add(struct cli *cli, const struct domain_options *o, const char *domain)
-{
-	struct mb_domain record = { .quota_bytes = MB_LIMIT_DEFAULT,
-				    .max_message_bytes = MB_LIMIT_DEFAULT,
-				    .created = (int64_t)time(NULL) };
-	char error[1024];
-	int ret;
-
-	snprintf(record.name, sizeof(record.name), "%s", domain);
-	if ((ret = apply_limits(cli, o, &record)) != EX_OK)
-		return ret;
-	ret = is_alias_domain(cli, domain);
-	if (ret != 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "store lookup failed") :
-			cli_fail(cli, EX_DATAERR, "%s is a domain alias; remove it first with 'mailbag alias del @%s'",
-				 domain, domain);
-	/* the domain and its limits in one transaction */
-	if ((ret = mb_store_domain_create(cli->store, &record, error, sizeof(error))) < 0)
-		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
-	return EX_OK;
-}
-
-/* domain_limits - set the options' limits, or show them without any */
-static int domain_limits(struct cli *cli, const struct domain_options *o, const char *domain)
+/* show_limits - `domain limits DOMAIN` without options: its line */
+static int show_limits(struct cli *cli, const char *domain)
 {
 	struct mb_domain record;
-	char error[1024];
-	int ret = mb_store_domain_get(cli->store, domain, &record, error, sizeof(error));
+	int ret = cli_domain_get(cli, domain, &record);
 
-	if (ret <= 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
-				 cli_fail(cli, EX_NOUSER, "domain %s does not exist", domain);
-	if (o->quota == NULL && o->max_message == NULL) {
-		json_t *list = cli->json ? json_array() : NULL;
-		if (list == NULL)
-			printf("%-40s %12s %12s\n", "DOMAIN", "QUOTA", "MAX MESSAGE");
-		print_domain(cli, &record, list);
-		if (list != NULL) {
-			json_dumpf(json_array_get(list, 0), stdout, JSON_COMPACT);
-			putchar('\n');
-			json_decref(list);
-		}
-		return EX_OK;
-	}
-	if ((ret = apply_limits(cli, o, &record)) != EX_OK)
+	if (ret != EX_OK)
 		return ret;
-	if ((ret = mb_store_domain_update(cli->store, &record, error, sizeof(error))) < 0)
-		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
+	json_t *list = cli->json ? json_array() : NULL;
+	if (list == NULL)
+		printf("%-40s %12s %12s\n", "DOMAIN", "QUOTA", "MAX MESSAGE");
+	print_domain(cli, &record, list);
+	if (list != NULL) {
+		json_dumpf(json_array_get(list, 0), stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(list);
+	}
 	return EX_OK;
 }
 
@@ -207,8 +164,9 @@ static void print_done(const struct cli *cli, const char *verb, const char *doma
 int cmd_domain(struct cli *cli, int argc, char **argv)
 {
 	static char command[32];
-	char domain[MB_DOMAIN_MAX + 1], error[1024];
+	char domain[MB_DOMAIN_MAX + 1];
 	struct domain_options o;
+	struct cli_domain_options limits;
 	int ret, exit_code;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -241,16 +199,13 @@ int cmd_domain(struct cli *cli, int argc, char **argv)
 		return domain_list(cli);
 	if (cli_parse_domain(cli, args[0], domain) < 0)
 		return EX_DATAERR;
-	if (strcmp(verb, "add") == 0) {
-		ret = domain_add(cli, &o, domain);
-	} else if (strcmp(verb, "limits") == 0) {
-		ret = domain_limits(cli, &o, domain);
-		if (o.quota == NULL && o.max_message == NULL)
-			return ret;
-	} else {
-		ret = mb_store_domain_del(cli->store, domain, o.force, error, sizeof(error));
-		ret = ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
-	}
+	if (strcmp(verb, "limits") == 0 && o.quota == NULL && o.max_message == NULL)
+		return show_limits(cli, domain);
+	if (strcmp(verb, "del") == 0)
+		ret = cli_domain_del(cli, domain, o.force);
+	else if ((ret = parse_limits(cli, &o, &limits)) == EX_OK)
+		ret = strcmp(verb, "add") == 0 ? cli_domain_add(cli, domain, &limits) :
+			cli_domain_set_limits(cli, domain, &limits);
 	if (ret == EX_OK)
 		print_done(cli, verb, domain);
 	return ret;

@@ -12,6 +12,8 @@
  *	and owned by the context's vmail_uid:vmail_gid: Pigeonhole's
  *	duplicate database lives there and cannot be opened before it
  *	exists, so without it the first delivery is not deduplicated.
+ *	This file parses the arguments, lists the users and prints; the
+ *	actions that change a user are in users.c.
  *
  * SECURITY
  *	Plain passwords are wiped from memory after hashing and never
@@ -23,20 +25,16 @@
 #include "format.h"
 #include "home.h"
 #include "last-seen.h"
+#include "users.h"
 #include "account.h"
-#include "password.h"
-#include "grow.h"
 
 #include <getopt.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-
-#define GENERATED_PASSWORD_LEN 20
 
 static const char user_usage[] =
 	"usage: mailbag user add [--password-stdin | --hash HASH] [--quota SIZE]\n"
@@ -109,49 +107,18 @@ static int parse_options(struct cli *cli, int argc, char **argv,
 	return 0;
 }
 
-/* read_password_stdin - the first line of stdin, without its newline */
-static int read_password_stdin(struct cli *cli, char *buf, size_t size)
-{
-	if (fgets(buf, (int)size, stdin) == NULL)
-		return cli_fail(cli, EX_NOINPUT, "--password-stdin: no password on standard input");
-	size_t len = strcspn(buf, "\r\n");
-	if (buf[len] == '\0' && len == size - 1)
-		return cli_fail(cli, EX_DATAERR, "--password-stdin: the password is longer than %d characters", MB_PASSWORD_MAX);
-	buf[len] = '\0';
-	return EX_OK;
-}
+/* what a password callback prints with: "added", "password changed", ... */
+struct password_print {
+	const struct cli *cli;
+	const char *verb;
+};
 
-/* make_hash - the hash from --hash, stdin or a generated password.
-   generated_r is set (and must be printed) when one was generated. */
-static int make_hash(struct cli *cli, const struct user_options *o,
-		     char hash[MB_HASH_MAX], char generated_r[GENERATED_PASSWORD_LEN + 1])
+static void print_password_result(const char *address, const char *generated, void *context)
 {
-	char plain[MB_PASSWORD_MAX + 2];
-	const char *error;
-	int ret = EX_OK;
+	const struct password_print *pp = context;
+	const struct cli *cli = pp->cli;
+	const char *verb = pp->verb;
 
-	generated_r[0] = '\0';
-	if (o->hash != NULL) {
-		if (mb_password_hash_check(o->hash, &error) < 0)
-			return cli_fail(cli, EX_DATAERR, "--hash: %s", error);
-		snprintf(hash, MB_HASH_MAX, "%s", o->hash);
-		return EX_OK;
-	}
-	if (o->password_stdin) {
-		ret = read_password_stdin(cli, plain, sizeof(plain));
-	} else {
-		mb_password_generate(generated_r, GENERATED_PASSWORD_LEN);
-		snprintf(plain, sizeof(plain), "%s", generated_r);
-	}
-	if (ret == EX_OK && mb_password_hash(plain, hash, &error) < 0)
-		ret = cli_fail(cli, EX_DATAERR, "%s", error);
-	sodium_memzero(plain, sizeof(plain));
-	return ret;
-}
-
-static void print_password_result(struct cli *cli, const char *address, const char *verb,
-				  const char *generated)
-{
 	if (cli->json) {
 		json_t *o = json_pack("{s:s, s:b}", "address", address, verb, 1);
 		if (generated[0] != '\0')
@@ -166,90 +133,8 @@ static void print_password_result(struct cli *cli, const char *address, const ch
 		printf("password: %s\n", generated);
 }
 
-static int user_add(struct cli *cli, const struct user_options *o, const char *address)
-{
-	char hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1], error[1024];
-	char home[4096];
-	struct mb_user user;
-	int ret;
-
-	mb_account_prepare(cli->ctx, address, &user, home, sizeof(home));
-	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &user.quota_bytes) < 0)
-		return EX_DATAERR;
-	if (o->max_message != NULL &&
-	    cli_parse_limit(cli, "--max-message-size", o->max_message, &user.max_message_bytes) < 0)
-		return EX_DATAERR;
-	if ((ret = make_hash(cli, o, hash, generated)) != EX_OK)
-		return ret;
-	user.password_hash = hash;
-	user.enabled = !o->disabled;
-	ret = mb_store_user_add(cli->store, &user, error, sizeof(error));
-	sodium_memzero(hash, sizeof(hash));
-	if (ret < 0) {
-		sodium_memzero(generated, sizeof(generated));
-		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
-	}
-	print_password_result(cli, address, "added", generated);
-	sodium_memzero(generated, sizeof(generated));
-	return cli_make_home(cli, user.home);
-}
-
-/* random_address - a fresh address on domain: 9 random letters and
-   digits (the chatmail seed's "newemail"), not taken yet */
-static int random_address(struct cli *cli, const char *domain_arg, char address[MB_ADDRESS_MAX + 1])
-{
-	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
-	char domain[MB_DOMAIN_MAX + 1], local[10], error[1024];
-	struct mb_user user;
-
-	if (cli_parse_domain(cli, domain_arg, domain) < 0)
-		return EX_DATAERR;
-	for (int attempt = 0; attempt < 10; attempt++) {
-		for (size_t i = 0; i < sizeof(local) - 1; i++)
-			local[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
-		local[sizeof(local) - 1] = '\0';
-		snprintf(address, MB_ADDRESS_MAX + 1, "%s@%s", local, domain);
-		int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
-		if (ret == 0)
-			return EX_OK;
-		if (ret > 0)
-			mb_user_clear(&user);
-		else
-			return cli_fail(cli, EX_TEMPFAIL, "%s", error);
-	}
-	return cli_fail(cli, EX_SOFTWARE, "no free random address found in %s", domain);
-}
-
-/* alias_note - one alias user del changed, or left naming the user */
-struct alias_note {
-	char source[MB_ADDRESS_MAX + 1];
-	const char *action; /* "removed", "deleted" (no target left), "kept" */
-};
-
-struct alias_notes {
-	struct alias_note *notes;
-	size_t count, capacity;
-	bool kept, failed;
-};
-
-static int note_alias(const struct mb_alias *alias, void *context)
-{
-	struct alias_notes *n = context;
-	struct alias_note *grown = mb_grow(n->notes, &n->capacity, n->count + 1, sizeof(*grown), 0);
-
-	if (grown == NULL) {
-		n->failed = true;
-		return 1;
-	}
-	n->notes = grown;
-	snprintf(grown[n->count].source, sizeof(grown[0].source), "%s", alias->source);
-	grown[n->count].action = n->kept ? "kept" : alias->target_count == 0 ? "deleted" : "removed";
-	n->count++;
-	return 0;
-}
-
 static void print_deleted(struct cli *cli, const struct user_options *o, const char *address,
-			  const struct alias_notes *n)
+			  const struct cli_alias_notes *n)
 {
 	if (cli->json) {
 		json_t *aliases = json_array();
@@ -265,7 +150,7 @@ static void print_deleted(struct cli *cli, const struct user_options *o, const c
 	}
 	printf("deleted %s%s\n", address, o->purge ? " and its mailbox" : " (mailbox kept)");
 	for (size_t i = 0; i < n->count; i++) {
-		const struct alias_note *a = &n->notes[i];
+		const struct cli_alias_note *a = &n->notes[i];
 		if (strcmp(a->action, "kept") == 0)
 			printf("alias %s still names %s (--keep-aliases; mail to it skips %s)\n",
 			       a->source, address, address);
@@ -278,37 +163,13 @@ static void print_deleted(struct cli *cli, const struct user_options *o, const c
 
 static int user_del(struct cli *cli, const struct user_options *o, const char *address)
 {
-	const char *delimiters = cli->ctx->recipient_delimiter;
-	struct alias_notes notes = { NULL, 0, 0, o->keep_aliases, false };
-	char error[1024];
-	struct mb_user user;
-	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
+	struct cli_alias_notes notes;
+	int exit_code = cli_user_del(cli, address, o->purge, o->keep_aliases, &notes);
 
-	if (ret == 0)
-		return cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
-	if (ret < 0 && o->purge)
-		return cli_fail(cli, EX_DATAERR, "%s; without its record the mailbox to purge is unknown: delete without --purge, then remove the mailbox by hand", error);
-	/* a damaged record can still be deleted: that is how it is repaired */
-	if (o->keep_aliases) {
-		ret = mb_store_user_del(cli->store, address, error, sizeof(error));
-		if (ret == 0 && mb_store_aliases_naming(cli->store, address, delimiters, note_alias, &notes,
-							error, sizeof(error)) < 0)
-			fprintf(stderr, "mailbag: user del: user deleted, but the aliases naming it cannot be listed: %s\n", error);
-	} else {
-		ret = mb_store_user_del_unalias(cli->store, address, delimiters, note_alias, &notes,
-						error, sizeof(error));
-	}
-	if (ret < 0) {
-		mb_user_clear(&user);
-		free(notes.notes);
-		return cli_fail(cli, cli_store_exit_code(ret), "%s", error);
-	}
-	int exit_code = o->purge ? cli_purge_home(cli, user.home) : EX_OK;
 	if (exit_code == EX_OK)
 		print_deleted(cli, o, address, &notes);
 	if (notes.failed)
 		fprintf(stderr, "mailbag: user del: out of memory listing the aliases changed\n");
-	mb_user_clear(&user);
 	free(notes.notes);
 	return exit_code;
 }
@@ -406,62 +267,52 @@ static int user_list(struct cli *cli, const struct user_options *o, int argc, ch
 	return cli_list_done(cli, lc.list, ret, error);
 }
 
-/* set_node - the Dovecot node holding the mailbox: "local" or a name
-   of the context's lmtpd.nodes */
-static int set_node(struct cli *cli, struct mb_user *user, const char *name)
+static int user_add(struct cli *cli, const struct user_options *o, const char *address)
 {
-	if (strcmp(name, "local") == 0) {
-		user->node[0] = '\0';
-		return EX_OK;
-	}
-	if (mb_context_node(cli->ctx, name) == NULL)
-		return cli_fail(cli, EX_DATAERR, "node '%s' is not in the context's lmtpd.nodes (nor 'local')", name);
-	snprintf(user->node, sizeof(user->node), "%s", name);
-	return EX_OK;
+	struct cli_user_options opts = {
+		.password = { .hash = o->hash, .from_stdin = o->password_stdin },
+		.disabled = o->disabled,
+		.set_quota = o->quota != NULL,
+		.set_max_message = o->max_message != NULL,
+	};
+	struct password_print pp = { cli, "added" };
+
+	if (o->quota != NULL && cli_parse_limit(cli, "--quota", o->quota, &opts.quota_bytes) < 0)
+		return EX_DATAERR;
+	if (o->max_message != NULL &&
+	    cli_parse_limit(cli, "--max-message-size", o->max_message, &opts.max_message_bytes) < 0)
+		return EX_DATAERR;
+	return cli_user_add(cli, address, &opts, print_password_result, &pp);
 }
 
-/* user_change - passwd, disable, enable, quota, node: read, change, write */
+/* user_change - passwd, disable, enable, quota, node */
 static int user_change(struct cli *cli, const char *verb, const struct user_options *o,
-		       const char *address, const char *size_arg)
+		       const char *address, const char *arg)
 {
-	char error[1024], hash[MB_HASH_MAX], generated[GENERATED_PASSWORD_LEN + 1] = "";
-	struct mb_user user;
-	char *old_hash;
-	int ret = mb_store_user_get(cli->store, address, &user, error, sizeof(error));
+	struct cli_password_source password = { .hash = o->hash, .from_stdin = o->password_stdin };
+	struct password_print pp = { cli, NULL };
+	uint64_t quota;
+	int ret;
 
-	if (ret <= 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
-				 cli_fail(cli, EX_NOUSER, "user %s does not exist", address);
-	ret = EX_OK;
-	old_hash = user.password_hash;
 	if (strcmp(verb, "passwd") == 0) {
-		ret = make_hash(cli, o, hash, generated);
-		user.password_hash = hash;
-	} else if (strcmp(verb, "disable") == 0) {
-		user.enabled = false;
-	} else if (strcmp(verb, "enable") == 0) {
-		user.enabled = true;
+		pp.verb = "password changed";
+		return cli_user_passwd(cli, address, &password, print_password_result, &pp);
+	}
+	if (strcmp(verb, "disable") == 0 || strcmp(verb, "enable") == 0) {
+		bool enable = strcmp(verb, "enable") == 0;
+		pp.verb = enable ? "enabled" : "disabled";
+		ret = cli_user_set_enabled(cli, address, enable);
 	} else if (strcmp(verb, "node") == 0) {
-		ret = set_node(cli, &user, size_arg);
+		pp.verb = "node set";
+		ret = cli_user_set_node(cli, address, arg);
 	} else {
-		ret = cli_parse_limit(cli, "quota", size_arg, &user.quota_bytes) < 0 ? EX_DATAERR : EX_OK;
+		pp.verb = "quota set";
+		if (cli_parse_limit(cli, "quota", arg, &quota) < 0)
+			return EX_DATAERR;
+		ret = cli_user_set_quota(cli, address, quota);
 	}
-	if (ret == EX_OK) {
-		int sret = mb_store_user_update(cli->store, &user, error, sizeof(error));
-		if (sret < 0)
-			ret = cli_fail(cli, cli_store_exit_code(sret), "%s", error);
-	}
-	user.password_hash = old_hash;
-	mb_user_clear(&user);
-	sodium_memzero(hash, sizeof(hash));
-	if (ret == EX_OK) {
-		const char *done = strcmp(verb, "passwd") == 0 ? "password changed" :
-				   strcmp(verb, "disable") == 0 ? "disabled" :
-				   strcmp(verb, "enable") == 0 ? "enabled" :
-				   strcmp(verb, "node") == 0 ? "node set" : "quota set";
-		print_password_result(cli, address, done, generated);
-	}
-	sodium_memzero(generated, sizeof(generated));
+	if (ret == EX_OK)
+		print_password_result(address, "", &pp);
 	return ret;
 }
 
@@ -516,7 +367,7 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "add") == 0 && o.random) {
 		if (o.password_stdin || o.hash != NULL)
 			return cli_fail(cli, EX_USAGE, "--random makes its own password");
-		if (random_address(cli, args[0], address) != EX_OK)
+		if (cli_user_random_address(cli, args[0], address) != EX_OK)
 			return EX_DATAERR;
 	} else if (cli_parse_address(cli, args[0], false, address) < 0) {
 		return EX_DATAERR;

@@ -8,6 +8,7 @@
  */
 #include "setup.h"
 #include "files.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -108,7 +109,13 @@ static bool level_at_least(const char *now, const char *value)
    template's compatibility_level is a floor: a higher level that main.cf
    has (Debian 13 writes 3.9) is kept, so setup never brings back older
    defaults the distribution has left behind. */
-static void add_setting(struct setup *s, const char *current, char *line, char ***edits, size_t *count)
+/* the "name = value" lines for postconf -e */
+struct postconf_edits {
+	char **lines;
+	size_t count, capacity;
+};
+
+static void add_setting(struct setup *s, const char *current, char *line, struct postconf_edits *edits)
 {
 	char *eq = strstr(line, " = ");
 	if (eq == NULL)
@@ -121,13 +128,12 @@ static void add_setting(struct setup *s, const char *current, char *line, char *
 	if (!same) {
 		setup_change(s, "set %s = %s in main.cf (was %s%s%s)", line, value, now != NULL ? "\"" : "",
 		       now != NULL ? now : "the default", now != NULL ? "\"" : "");
-		char **grown = realloc(*edits, (*count + 2) * sizeof(*grown));
+		char **grown = mb_grow(edits->lines, &edits->capacity, edits->count + 1, sizeof(*grown), 0);
 		if (grown == NULL)
 			abort();
-		*edits = grown;
+		edits->lines = grown;
 		*eq = ' ';
-		(*edits)[(*count)++] = strdup(line);
-		(*edits)[*count] = NULL;
+		edits->lines[edits->count++] = strdup(line);
 		*eq = '\0';
 	}
 	free(now);
@@ -137,8 +143,7 @@ static void add_setting(struct setup *s, const char *current, char *line, char *
 int setup_postfix_main(struct setup *s)
 {
 	char main_cf[PATH_SIZE + 16], *current = NULL;
-	char **edits = NULL;
-	size_t count = 0;
+	struct postconf_edits edits = { NULL, 0, 0 };
 
 	snprintf(main_cf, sizeof(main_cf), "%s/main.cf", s->postfix_dir);
 	char *argv_n[] = { "postconf", "-c", s->postfix_dir, "-n", NULL };
@@ -162,13 +167,14 @@ int setup_postfix_main(struct setup *s)
 	char *save = NULL;
 	for (char *line = strtok_r(settings, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] != '#' && line[0] != '\0')
-			add_setting(s, current, line, &edits, &count);
+			add_setting(s, current, line, &edits);
 	}
 	for (char *line = strtok_r(extra, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
-		add_setting(s, current, line, &edits, &count);
+		add_setting(s, current, line, &edits);
 	free(settings);
 	free(current);
 	int ret = 0;
+	size_t count = edits.count;
 	if (count > 0 && !s->dry_run) {
 		ret = setup_backup_once(s, main_cf);
 		char **argv = calloc(count + 5, sizeof(*argv));
@@ -176,7 +182,7 @@ int setup_postfix_main(struct setup *s)
 		argv[1] = "-c";
 		argv[2] = s->postfix_dir;
 		argv[3] = "-e";
-		memcpy(argv + 4, edits, count * sizeof(*argv));
+		memcpy(argv + 4, edits.lines, count * sizeof(*argv));
 		if (ret == 0)
 			ret = setup_run(s, argv, NULL);
 		free(argv);
@@ -184,8 +190,8 @@ int setup_postfix_main(struct setup *s)
 		setup_backup_once(s, main_cf);
 	}
 	for (size_t i = 0; i < count; i++)
-		free(edits[i]);
-	free(edits);
+		free(edits.lines[i]);
+	free(edits.lines);
 	return ret;
 }
 
