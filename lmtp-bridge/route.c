@@ -16,6 +16,7 @@
  */
 #include "route.h"
 #include "account.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,16 @@ static void verdict(struct route *route, int code, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(route->reply, sizeof(route->reply), fmt, args);
 	va_end(args);
+}
+
+/* log_store_failure - the store's own reason, with the recipient made
+   safe for the log; the client is only told "store unavailable" */
+static void log_store_failure(const char *what, const char *recipient, const char *error)
+{
+	char safe[MB_ADDRESS_MAX + 1];
+
+	mb_error("store: %s <%s>: %s", what, mb_log_sanitize(recipient, strlen(recipient), safe, sizeof(safe)),
+		 error);
 }
 
 /* judge_room - whether the message fits the user's mailbox
@@ -53,6 +64,7 @@ static int judge_room(const struct mb_context *ctx, struct mb_store *store, cons
 	case MB_ADMIT_STORE_FAILED:
 		break;
 	}
+	log_store_failure("cannot read the limits or usage of", recipient, error);
 	verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
 	return 1;
 }
@@ -70,6 +82,7 @@ void route_recipient(const struct mb_context *ctx, struct mb_store *store, const
 	}
 	int found = mb_store_user_find(store, recipient, ctx->recipient_delimiter, &user, error, sizeof(error));
 	if (found < 0) {
+		log_store_failure("cannot look up", recipient, error);
 		verdict(route, 451, "451 4.3.0 <%s>: mailbag store unavailable; try again later", recipient);
 		return;
 	}

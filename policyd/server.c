@@ -297,7 +297,7 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 	struct listener *listeners = calloc(count, sizeof(*listeners));
 	struct mb_reactor *r = mb_reactor_new(&error);
 
-	if (listeners == NULL || r == NULL || mb_signals_install() < 0) {
+	if (listeners == NULL || r == NULL) {
 		mb_error("cannot set up the event loop: %s", r == NULL ? error.text : strerror(errno));
 		free(listeners);
 		mb_reactor_free(&r);
