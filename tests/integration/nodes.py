@@ -238,8 +238,9 @@ def kill_by_netns_inode(inodes, timeout=5):
         time.sleep(0.02)
 
 
-def cleanup_stale(slot):
-    """What a killed run left in slot (call with the slot's lock held)."""
+def cleanup_stale(slot, keep_dir=None):
+    """What a killed run left in slot (call with the slot's lock held);
+    keep_dir is this run's directory."""
     net = Network(slot)
     try:
         with open(state_path(slot)) as f:
@@ -257,6 +258,25 @@ def cleanup_stale(slot):
             sh("ip", "link", "del", link, check=False)
     sh("ip", "route", "del", "blackhole", net.subnet + ".0/24", "metric", "4000", check=False)
     kill_stale_redis(slot)
+    remove_stale_directories(slot, keep_dir)
+
+
+def remove_stale_directories(slot, keep_dir):
+    """A killed run's directories of this slot, and their Postfix
+    configurations named in the default main.cf."""
+    parent = tempfile.gettempdir()
+    stale = [os.path.join(parent, d) for d in os.listdir(parent)
+             if d.startswith("mailbag-nodes%d-" % slot) and os.path.join(parent, d) != keep_dir
+             and not os.path.exists(os.path.join(parent, d, "KEPT"))]
+    if not stale:
+        return
+    listed = sh("postconf", "-c", "/etc/postfix", "-h", "alternate_config_directories",
+                check=False).stdout.replace(",", " ").split()
+    gone = [d for d in listed if any(d.startswith(s + "/") for s in stale)]
+    if gone:
+        mailstack.register_postfix_config(gone, False)
+    for d in stale:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def kill_stale_redis(slot):
@@ -351,9 +371,10 @@ class RedisSet:
 
     @property
     def sentinel_location(self):
-        """The store location of the sentinels, in the syntax of
-        lib/store-redis.c (branch `sentinel`)."""
-        return "redis-sentinel://:%s@%s/%s" % (
+        """The store location naming the sentinels (the syntax of branch
+        `sentinel`: sentinel://:PASSWORD@HOST:PORT,.../MASTER/DB); the
+        sentinels themselves take no password."""
+        return "sentinel://:%s@%s/%s/0" % (
             self.password, ",".join("%s:%d" % s for s in self.sentinels), self.master_name)
 
     def start(self):
@@ -689,7 +710,7 @@ class Nodes:
     def start(self):
         began = time.monotonic()
         try:
-            cleanup_stale(self.slot)
+            cleanup_stale(self.slot, self.root)
             os.makedirs(self.dkim_dir, exist_ok=True)
             os.makedirs(self.mail_root, exist_ok=True)
             os.chmod(self.root, 0o755)
@@ -699,6 +720,8 @@ class Nodes:
             self.sink = SmtpSink(free_port(address), address=address)
             self.sink.start()
             self.redis = RedisSet(self.root, address).start()
+            if self.store_kind == "sentinel":
+                self.redis.wait_ready()  # the nodes' first lookups ask them
             store = self.redis.location if self.store_kind == "master" else self.redis.sentinel_location
             for name in NODE_NAMES:
                 self.nodes[name] = Node(self, name, os.path.join(self.root, "node-" + name),
@@ -755,6 +778,7 @@ class Nodes:
         self.network.teardown()
         self.stop_seconds = time.monotonic() - began
         if self.keep:
+            open(os.path.join(self.root, "KEPT"), "w").close()  # not stale
             print("nodes' directory kept:", self.root)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
