@@ -28,27 +28,27 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 instance_name = mailbag-node-{name}
 protocols = imap pop3 lmtp
-listen = {ip}
-ssl = no
+listen = {ips}
+{ssl}
 {cleartext}
 auth_verbose = yes
 service imap-login {{
   inet_listener imap {{
-    {listen} = {ip}
+    {listen} = {ips}
     port = {imap}
   }}
   inet_listener imaps {{
-    {listen} = {ip}
-    port = 0
+    {listen} = {ips}
+    port = {imaps}
   }}
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    {listen} = {ip}
+    {listen} = {ips}
     port = {pop3}
   }}
   inet_listener pop3s {{
-    {listen} = {ip}
+    {listen} = {ips}
     port = 0
   }}
 }}
@@ -56,25 +56,31 @@ service pop3-login {{
 """
 
 
-def uncomment_nodes_block(conf):
-    """The template's settings for several nodes, as its comment says to
-    set them: uncommented, with the nodes' network (loopback here); no
-    CA file (the nodes speak no TLS in this test)."""
-    head, rest = conf.split("# -- nodes\n", 1)
+def uncomment_block(conf, name, replace=()):
+    """The template's block "# -- NAME" ... "# -- end", uncommented as
+    its comment says to, with each (old, new) of replace done in it."""
+    head, rest = conf.split("# -- %s\n" % name, 1)
     block, tail = rest.split("# -- end\n", 1)
-    lines = [line[1:] for line in block.splitlines(True) if not line.startswith("#ssl_client_ca_file")]
-    return head + "".join(lines).replace("10.0.0.0/24", "127.0.0.0/8") + tail
+    block = "".join(line[1:] for line in block.splitlines(True))
+    for old, new in replace:
+        block = block.replace(old, new)
+    return head + block + tail
 
 
 class LoginNode:
     """One Dovecot node: its own context (a copy of the stack's naming
     this node), directory, address and ports."""
 
-    def __init__(self, stack, name, ip):
+    def __init__(self, stack, name, ip, also=(), tls=None, ca_file=None):
+        """also: more addresses it listens on; tls: (cert, key) for
+        IMAP with STARTTLS and implicit TLS (imaps_port); ca_file: the
+        CA its login proxy trusts (the template's block "nodes tls")."""
         self.stack, self.name, self.ip = stack, name, ip
+        self.ips, self.tls, self.ca_file = (ip,) + tuple(also), tls, ca_file
         self.dir = os.path.join(stack.root, "node-" + name)
         self.context = os.path.join(self.dir, "context.json")
         self.imap_port, self.pop3_port = mailstack.free_port(), mailstack.free_port()
+        self.imaps_port = mailstack.free_port() if tls else 0
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
 
@@ -97,11 +103,16 @@ class LoginNode:
                        "DOVECOT_AUTH": os.path.join(self.dir, "dovecot-auth"),
                        "DOVECOT_CONF": os.path.join(self.dir, "dovecot.conf")})
         with open(os.path.join(self.dir, "mailbag.conf"), "w") as f:
-            f.write(uncomment_nodes_block(mailstack.render(mailstack.dovecot_template(), values)))
+            conf = uncomment_block(mailstack.render(mailstack.dovecot_template(), values), "nodes",
+                                   [("10.0.0.0/24", "127.0.0.0/8")])
+            if self.ca_file:
+                conf = uncomment_block(conf, "nodes tls", [("/etc/mailbag/nodes-ca.pem", self.ca_file)])
+            f.write(conf)
         names = mailstack.DOVECOT24_BASE_NAMES if mailstack.dovecot24() else mailstack.DOVECOT23_BASE_NAMES
         with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
-            f.write(DOVECOT_NODE_BASE.format(d=self.dir, name=self.name, ip=self.ip,
-                                             imap=self.imap_port, pop3=self.pop3_port, **names))
+            f.write(DOVECOT_NODE_BASE.format(d=self.dir, name=self.name, ips=" ".join(self.ips),
+                                             imap=self.imap_port, imaps=self.imaps_port,
+                                             pop3=self.pop3_port, ssl=self.ssl_settings(), **names))
         os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
         with open(os.path.join(self.dir, "start.out"), "w") as out:
             ret = subprocess.run(["dovecot", "-c", os.path.join(self.dir, "dovecot.conf")],
@@ -110,6 +121,13 @@ class LoginNode:
             raise RuntimeError("node %s: dovecot failed to start: %s"
                                % (self.name, open(os.path.join(self.dir, "start.out")).read()))
         mailstack.wait_for(self._port_open, 15, "node %s's IMAP port" % self.name)
+
+    def ssl_settings(self):
+        if not self.tls:
+            return "ssl = no"
+        if mailstack.dovecot24():
+            return "ssl = yes\nssl_server_cert_file = %s\nssl_server_key_file = %s" % self.tls
+        return "ssl = yes\nssl_cert = <%s\nssl_key = <%s" % self.tls
 
     def _port_open(self):
         try:
@@ -156,13 +174,14 @@ def nodes(stack):
             n.stop()
 
 
-def user_on(stack, node, local):
-    """A new user whose record names node (through node a's context:
-    the stack's own has no nodes)."""
+def user_on(stack, node, local, via=None):
+    """A new user whose record names node, set through the context of
+    via (default node a's: the stack's own has no nodes)."""
     address = "%s@%s" % (local, new_domain(stack))
     password = add_user(stack, address)
-    proc = subprocess.run([stack.mailbag_bin, "--context", os.path.join(stack.root, "node-a", "context.json"),
-                           "user", "node", address, node], capture_output=True, text=True)
+    context = via.context if via else os.path.join(stack.root, "node-a", "context.json")
+    proc = subprocess.run([stack.mailbag_bin, "--context", context, "user", "node", address, node],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return address, password
 
@@ -273,3 +292,71 @@ def test_b_stopped_her_login_on_a_fails_temporarily(stack, nodes):
     im.select("INBOX")
     im.logout()
     wait_until(lambda: logins_in(b, her) == 1, what="her login in b's log once b is back")
+
+
+# --- TLS from the proxy to the node -------------------------------------
+
+def make_ip_certificate(name, ip, cert, key):
+    """A self-signed certificate for host name and IP address ip."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:%s,IP:%s" % (name, ip),
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+
+
+@pytest.fixture(scope="module")
+def tls_nodes(stack):
+    """Node t speaks TLS (a certificate for 127.0.0.4 only, though it
+    listens on 127.0.0.5 too); front node p proxies to it."""
+    certdir = os.path.join(stack.root, "node-tls-certs")
+    os.makedirs(certdir, exist_ok=True)
+    os.chmod(certdir, 0o755)
+    cert, key = os.path.join(certdir, "t.pem"), os.path.join(certdir, "t.key")
+    make_ip_certificate("node-t.mailbag.test", "127.0.0.4", cert, key)
+    t = LoginNode(stack, "t", "127.0.0.4", also=("127.0.0.5",), tls=(cert, key))
+    p = LoginNode(stack, "p", "127.0.0.6", ca_file=cert)
+    started = []
+    try:
+        for n in (t, p):
+            n.write_context({"p": p.entry(), "t": dict(t.entry(), ssl="starttls")})
+            n.start()
+            started.append(n)
+        yield p, t
+    finally:
+        for n in started:
+            n.stop()
+
+
+def set_node_entry(node, name, entry):
+    """node's context with the nodes entry name replaced (the driver
+    reads the file again when it changes)."""
+    with open(node.context) as f:
+        ctx = json.load(f)
+    ctx["nodes"][name] = entry
+    with open(node.context + ".new", "w") as f:
+        json.dump(ctx, f)
+    os.rename(node.context + ".new", node.context)
+
+
+def tls_logins_in(node, user):
+    return len(re.findall(r"(?:Login|Logged in): user=<%s>.*TLS" % re.escape(user), node.log()))
+
+
+def test_tls_to_the_node_is_verified(stack, tls_nodes):
+    """starttls and ssl yes reach t with its certificate checked; a host
+    the certificate does not name is a temporary failure."""
+    p, t = tls_nodes
+    her, password = user_on(stack, "t", "tls", via=p)
+    try:
+        p.imap(her, password).logout()
+        wait_until(lambda: tls_logins_in(t, her) == 1, what="her STARTTLS login in t's log")
+        set_node_entry(p, "t", dict(t.entry(), ssl="yes", imap_port=t.imaps_port))
+        p.imap(her, password).logout()
+        wait_until(lambda: tls_logins_in(t, her) == 2, what="her implicit-TLS login in t's log")
+        set_node_entry(p, "t", dict(t.entry(), host="127.0.0.5", ssl="starttls"))
+        with pytest.raises(imaplib.IMAP4.error) as failed:
+            p.imap(her, password)
+        assert "UNAVAILABLE" in str(failed.value), failed.value
+        assert tls_logins_in(t, her) == 2
+    finally:
+        set_node_entry(p, "t", dict(t.entry(), ssl="starttls"))
