@@ -294,6 +294,32 @@ def test_b_stopped_her_login_on_a_fails_temporarily(stack, nodes):
     wait_until(lambda: logins_in(b, her) == 1, what="her login in b's log once b is back")
 
 
+def doveadm(node, *args):
+    return subprocess.run(["doveadm", "-c", os.path.join(node.dir, "dovecot.conf"), *args],
+                          capture_output=True, text=True)
+
+
+def test_services_without_a_hop(stack, nodes):
+    """Through a's auth service: an SMTP or submission login for b's user
+    is answered on a (no proxy fields), a ManageSieve login gets b's sieve
+    port; the userdb answers doveadm for her but not LMTP."""
+    a, b = nodes
+    her, password = user_on(stack, "b", "svc")
+    for service in ("smtp", "submission"):
+        out = doveadm(a, "auth", "test", "-x", "service=" + service, her, password)
+        assert out.returncode == 0 and "auth succeeded" in out.stdout, out
+        assert "host=" not in out.stdout and "proxy" not in out.stdout, out.stdout
+    out = doveadm(a, "auth", "test", "-x", "service=sieve", her, password)
+    assert "host=127.0.0.3" in out.stdout and "port=4190" in out.stdout, out.stdout
+    out = doveadm(a, "auth", "test", "-x", "service=imap", her, "wrong password")
+    assert out.returncode != 0 and "host=" not in out.stdout, out
+    assert doveadm(a, "user", her).returncode == 0
+    out = doveadm(a, "user", "-x", "service=lmtp", her)
+    assert out.returncode != 0, out
+    wait_until(lambda: "the mailbox is on node b, not here (a)" in a.log(), what="the userdb refusal in a's log")
+    assert doveadm(b, "user", "-x", "service=lmtp", her).returncode == 0
+
+
 # --- TLS from the proxy to the node -------------------------------------
 
 def make_ip_certificate(name, ip, cert, key):
