@@ -205,9 +205,9 @@ def test_pop3_is_proxied_too(stack, pair):
     p.quit()
     wait_until(lambda: logins_in(b, her) == 1, what="the POP3 login in b's log")
     # b trusts a (login_trusted_networks, as the template's block "nodes"
-    # says): it took the addresses a passed on (XCLIENT), so it logs the
-    # one the client reached (a's), not its own
-    assert re.search(r"user=<%s>.*lip=127\.0\.0\.2," % re.escape(her), b.log()), b.log()
+    # says): it took what a passed on (XCLIENT), the session's id among it
+    session = re.search(r"proxy\(%s,.*session=<([^>]+)>" % re.escape(her), a.log()).group(1)
+    assert re.search(r"user=<%s>.*session=<%s>" % (re.escape(her), re.escape(session)), b.log()), b.log()
 
 
 def test_a_node_the_context_does_not_know_is_a_temporary_failure(stack, pair):
