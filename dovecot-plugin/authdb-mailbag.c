@@ -17,8 +17,14 @@
  *	passdb hands the stored {SCHEME} hash to Dovecot, which verifies
  *	the password itself; the userdb returns uid, gid, home, the mail
  *	location (2.3: mail; 2.4: mail_driver and mail_path) and the quota
- *	(2.3: quota_rule; 2.4: quota_storage_size). With the LMDB store,
- *	lookups read a memory map in the auth process itself; with Redis
+ *	(2.3: quota_rule; 2.4: quota_storage_size). On a node of several
+ *	(context node and nodes), a verified IMAP, POP3 or ManageSieve login
+ *	whose record names another node is answered with Dovecot's proxy
+ *	fields (proxy_maybe, host, port, ssl or starttls), so the login
+ *	process proxies it to that node; a node the context does not know,
+ *	and a userdb lookup other than doveadm's for a mailbox elsewhere,
+ *	are temporary failures (lib/node-route.c has the rules). With the
+ *	LMDB store, lookups read a memory map in the auth process itself; with Redis
  *	(a network round trip that can stall) the driver declares itself
  *	blocking, so Dovecot runs it in its auth-worker processes and one
  *	slow Redis answer never holds up the auth process. Dovecot 2.4
@@ -64,6 +70,7 @@
 #include "address.h"
 #include "context.h"
 #include "lockout.h"
+#include "node-route.h"
 #include "password.h"
 #include "redis-location.h"
 #include "store.h"
@@ -273,6 +280,49 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 	return ret;
 }
 
+/* request_service - the service logged in to or looked up for: "imap",
+   "pop3", "sieve", "smtp", "lmtp", "doveadm", ... */
+static const char *request_service(const struct auth_request *request)
+{
+#if DOVECOT_PREREQ(2, 4, 0)
+	const char *service = request->fields.protocol;
+#else
+	const char *service = request->fields.service;
+#endif
+	return service != NULL ? service : "";
+}
+
+/* route_request - which node answers this request for a user whose
+   record names node; a temporary failure is logged here */
+static enum mb_node_answer route_request(struct auth_request *request, const struct mailbag_db *db,
+					 const char *node, enum mb_node_lookup lookup,
+					 struct mb_node_route *route_r)
+{
+	mb_node_route(db->ctx, node, request_service(request), lookup, route_r);
+	if (route_r->answer == MB_NODE_TEMPFAIL)
+		e_error(authdb_event(request), "mailbag: %s: answering a temporary failure",
+			route_r->reason);
+	return route_r->answer;
+}
+
+/* set_proxy_fields - Dovecot's login process proxies the session to the
+   node holding the mailbox, which checks the password again against the
+   same store. proxy_maybe: a host that is this Dovecot's own address
+   (the one the client reached) is served here instead of looping. TLS
+   to the backend verifies its certificate (ssl_client_ca_* settings). */
+static void set_proxy_fields(struct auth_request *request, const struct mb_node_route *route)
+{
+	auth_request_set_field(request, "proxy_maybe", "y", NULL);
+	auth_request_set_field(request, "host", route->node->host, NULL);
+	auth_request_set_field(request, "port", dec2str(route->port), NULL);
+	if (route->ssl == MB_NODE_SSL_YES)
+		auth_request_set_field(request, "ssl", "yes", NULL);
+	else if (route->ssl == MB_NODE_SSL_STARTTLS)
+		auth_request_set_field(request, "starttls", "yes", NULL);
+	e_debug(authdb_event(request), "mailbag: the mailbox is on node %s: proxying to %s port %u (TLS %s)",
+		route->node->lmtp.name, route->node->host, route->port, mb_node_ssl_name(route->ssl));
+}
+
 /* set_password_field - give Dovecot the hash; returns crypted/scheme */
 static void set_password_field(struct auth_request *request, const struct mb_user *user,
 			       const char **crypted_r, const char **scheme_r)
@@ -464,6 +514,8 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		}
 	}
 	bool enabled = user.enabled;
+	char node[sizeof(user.node)];
+	memcpy(node, user.node, sizeof(node));
 	mb_user_clear(&user);
 	lockout_count(request, &origin, ret > 0);
 	if (ret <= 0) {
@@ -474,6 +526,20 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		e_info(authdb_event(request), "mailbag: account is disabled");
 		callback(PASSDB_RESULT_USER_DISABLED, request);
 		return;
+	}
+	/* only a verified login learns where its mailbox is */
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mb_node_route route;
+	switch (route_request(request, module->db, node, MB_NODE_LOOKUP_PASSDB, &route)) {
+	case MB_NODE_TEMPFAIL:
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	case MB_NODE_PROXY:
+		set_proxy_fields(request, &route);
+		break;
+	case MB_NODE_SERVE_HERE:
+		break;
 	}
 	callback(PASSDB_RESULT_OK, request);
 }
@@ -498,6 +564,19 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 		callback(result, NULL, 0, request);
 		return;
 	}
+	/* Dovecot compares the credentials after this answer, and uses
+	   the proxy fields only when they match */
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mb_node_route route;
+	if (route_request(request, module->db, user.node, MB_NODE_LOOKUP_PASSDB, &route) ==
+	    MB_NODE_TEMPFAIL) {
+		mb_user_clear(&user);
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	if (route.answer == MB_NODE_PROXY)
+		set_proxy_fields(request, &route);
 	set_password_field(request, &user, &crypted, &scheme);
 	mb_user_clear(&user);
 	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme, callback, request);
@@ -556,6 +635,15 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 
 	if (ret <= 0) {
 		callback(ret < 0 ? USERDB_RESULT_INTERNAL_FAILURE : USERDB_RESULT_USER_UNKNOWN, request);
+		return;
+	}
+	/* a mailbox on another node is not opened here: a misrouted
+	   delivery stays queued, no session sees an empty mailbox */
+	struct mb_node_route route;
+	if (route_request(request, module->db, user.node, MB_NODE_LOOKUP_USERDB, &route) ==
+	    MB_NODE_TEMPFAIL) {
+		mb_user_clear(&user);
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
 	const struct mb_context *ctx = module->db->ctx;
