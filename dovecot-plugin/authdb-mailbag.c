@@ -30,7 +30,10 @@
  *	User names with '%', control characters or over 512 bytes are
  *	refused before any lookup. A disabled user is refused after the
  *	password check, so strangers cannot probe which accounts exist. No
- *	password or hash is ever logged.
+ *	password or hash is ever logged. A mailbox frozen for a move to
+ *	another node (`mailbag user move`) is a temporary failure, after
+ *	the password check, for every service but doveadm, whose dsync
+ *	does the copying: logins, and the userdb lookup of Dovecot's LMTP.
  *
  * DIAGNOSTICS
  *	A bad context file or a store that cannot be opened is logged once
@@ -273,6 +276,23 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 	return ret;
 }
 
+/* frozen_for_move - TRUE (logged) when user's mailbox is frozen for a
+   move and request is not doveadm's: that request fails temporarily */
+static bool frozen_for_move(struct auth_request *request, const struct mb_user *user)
+{
+#if DOVECOT_PREREQ(2, 4, 0)
+	const char *service = request->fields.protocol;
+#else
+	const char *service = request->fields.service;
+#endif
+	if (!mb_user_frozen(user, (int64_t)time(NULL)) ||
+	    (service != NULL && strcmp(service, "doveadm") == 0))
+		return FALSE;
+	e_info(authdb_event(request), "mailbag: mailbox being moved to node %s; temporary failure",
+	       user->move.to);
+	return TRUE;
+}
+
 /* set_password_field - give Dovecot the hash; returns crypted/scheme */
 static void set_password_field(struct auth_request *request, const struct mb_user *user,
 			       const char **crypted_r, const char **scheme_r)
@@ -464,6 +484,7 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		}
 	}
 	bool enabled = user.enabled;
+	bool frozen = ret > 0 && enabled && frozen_for_move(request, &user);
 	mb_user_clear(&user);
 	lockout_count(request, &origin, ret > 0);
 	if (ret <= 0) {
@@ -473,6 +494,10 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	if (!enabled) {
 		e_info(authdb_event(request), "mailbag: account is disabled");
 		callback(PASSDB_RESULT_USER_DISABLED, request);
+		return;
+	}
+	if (frozen) {
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
 	callback(PASSDB_RESULT_OK, request);
@@ -488,6 +513,9 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 	if (result == PASSDB_RESULT_OK && !user.enabled) {
 		mb_user_clear(&user);
 		result = PASSDB_RESULT_USER_DISABLED;
+	} else if (result == PASSDB_RESULT_OK && frozen_for_move(request, &user)) {
+		mb_user_clear(&user);
+		result = PASSDB_RESULT_INTERNAL_FAILURE;
 	} else if (result == PASSDB_RESULT_OK && user.app_passwords_only) {
 		/* the main hash must not log in, and app passwords are only
 		   checked as plain passwords: no credentials to hand out */
@@ -556,6 +584,11 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 
 	if (ret <= 0) {
 		callback(ret < 0 ? USERDB_RESULT_INTERNAL_FAILURE : USERDB_RESULT_USER_UNKNOWN, request);
+		return;
+	}
+	if (frozen_for_move(request, &user)) {
+		mb_user_clear(&user);
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
 	const struct mb_context *ctx = module->db->ctx;
