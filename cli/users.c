@@ -246,8 +246,8 @@ int cli_user_set_quota(struct cli *cli, const char *address, uint64_t quota_byte
 	return change_user(cli, address, change_quota, &quota_bytes);
 }
 
-/* change_node - the Dovecot node holding the mailbox: "local" or a name
-   of the context's lmtpd.nodes */
+/* change_node - the Dovecot node holding the mailbox: "local", this
+   node's name or a name of the context's nodes or lmtpd.nodes */
 static int change_node(struct cli *cli, struct mb_user *user, const void *arg)
 {
 	const char *name = arg;
@@ -256,8 +256,8 @@ static int change_node(struct cli *cli, struct mb_user *user, const void *arg)
 		user->node[0] = '\0';
 		return EX_OK;
 	}
-	if (mb_context_node(cli->ctx, name) == NULL)
-		return cli_fail(cli, EX_DATAERR, "node '%s' is not in the context's lmtpd.nodes (nor 'local')", name);
+	if (!mb_context_node_is_local(cli->ctx, name) && mb_context_node(cli->ctx, name) == NULL)
+		return cli_fail(cli, EX_DATAERR, "node '%s' is not in the context's nodes or lmtpd.nodes (nor 'local')", name);
 	snprintf(user->node, sizeof(user->node), "%s", name);
 	return EX_OK;
 }

@@ -32,6 +32,8 @@ enum field_type {
 	FIELD_ALLOWLIST,
 	FIELD_DOMAIN_LIST,
 	FIELD_NODES,
+	FIELD_NODE_NAME,
+	FIELD_NODE_MAP,
 	FIELD_NETWORK_LIST,
 	FIELD_DOMAIN_PATTERNS,
 	FIELD_CHOICE,
@@ -93,10 +95,19 @@ int context_set_domain_patterns(struct parse_state *st, const char *key, const s
 				json_t *value, struct mb_domain_patterns *list);
 int context_set_address_list(struct parse_state *st, const char *key, const struct field *f,
 			     json_t *value, struct mb_address_list *list);
-int context_set_nodes(struct parse_state *st, const char *key, const struct field *f,
-		      json_t *value, struct mb_lmtp_nodes *list);
 int context_set_certificates(struct parse_state *st, const char *key, const struct field *f,
 			     json_t *value, struct mb_tls_certificates *list);
+
+/* the node maps (context-nodes.c) */
+int context_set_nodes(struct parse_state *st, const char *key, const struct field *f,
+		      json_t *value, struct mb_lmtp_nodes *list);
+int context_set_node_map(struct parse_state *st, const char *key, const struct field *f,
+			 json_t *value, struct mb_nodes *list);
+/* `node`: "" or a node name other than "local"; 0 or -1 */
+int context_check_node_name(struct parse_state *st, const char *key, const struct field *f,
+			    const char *value);
+/* nodes against lmtpd.nodes, after both are read; 0 or -1 */
+int context_check_node_maps(struct parse_state *st, const struct mb_context *ctx);
 /* "/path", "IPv4:PORT" or "[IPv6]:PORT" */
 bool context_node_address_valid(const char *address);
 

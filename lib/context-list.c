@@ -1,12 +1,12 @@
-/* context-list.c - the context file's lists: rate limits, networks, domains, nodes, certificates
+/* context-list.c - the context file's lists: rate limits, networks, domains, certificates
  *
  * SUMMARY
  *	Converts the list-valued keys (rate_limits, greylisting.allowlist,
- *	auto_create.domains, lmtpd.nodes, milter's network, domain and
- *	address lists, tls.certificates), each entry checked and the whole
- *	list refused for one bad entry, and answers the questions the
- *	daemons ask of them (is this address listed, which node is named
- *	so, which certificate serves this host name).
+ *	auto_create.domains, milter's network, domain and address lists,
+ *	tls.certificates), each entry checked and the whole list refused
+ *	for one bad entry, and answers the questions the daemons ask of
+ *	them (is this address listed, which certificate serves this host
+ *	name). The node maps are context-nodes.c's.
  *
  * DIAGNOSTICS
  *	"FILE: key 'rate_limits[0]': \"per\" must be one of minute, hour, day"
@@ -14,7 +14,6 @@
 #include "context-internal.h"
 #include "address.h"
 #include "network.h"
-#include "sockaddr.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -310,66 +309,6 @@ bool mb_domain_patterns_match(const struct mb_domain_patterns *list, const char 
 			return true;
 	}
 	return false;
-}
-
-bool mb_node_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	return len >= 1 && len <= MB_NODE_NAME_MAX &&
-		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
-}
-
-/* node_address_valid - "/path", "IPv4:PORT" or "[IPv6]:PORT" */
-bool context_node_address_valid(const char *address)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	return mb_sockaddr_parse(address, &ss, &len) == 0;
-}
-
-int context_set_nodes(struct parse_state *st, const char *key, const struct field *f,
-		     json_t *value, struct mb_lmtp_nodes *list)
-{
-	const char *name;
-	json_t *address;
-	size_t count = 0;
-
-	if (!json_is_object(value) || json_object_size(value) > MB_NODES_MAX)
-		return context_fail(st, key, "expected %s (at most %d)", f->help, MB_NODES_MAX);
-	struct mb_lmtp_node *nodes = calloc(json_object_size(value) + 1, sizeof(*nodes));
-	if (nodes == NULL)
-		return context_fail(st, key, "out of memory");
-	json_object_foreach(value, name, address) {
-		const char *text = json_is_string(address) ? json_string_value(address) : "";
-		if (!mb_node_name_valid(name) || strcmp(name, "local") == 0) {
-			free(nodes);
-			return context_fail(st, key, "node name \"%.40s\": use 1 to 32 of a-z 0-9 . _ - (\"local\" is the local Dovecot)", name);
-		}
-		if (strlen(text) > MB_NODE_ADDRESS_MAX || !context_node_address_valid(text)) {
-			free(nodes);
-			return context_fail(st, key, "node %s: \"%.60s\" is not \"/unix/socket\", \"IP:PORT\" or \"[IPv6]:PORT\"", name, text);
-		}
-		snprintf(nodes[count].name, sizeof(nodes[count].name), "%s", name);
-		snprintf(nodes[count].address, sizeof(nodes[count].address), "%s", text);
-		count++;
-	}
-	free(list->items);
-	list->items = nodes;
-	list->count = count;
-	return 0;
-}
-
-const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name)
-{
-	const struct mb_lmtp_nodes *nodes = &ctx->lmtpd.nodes;
-
-	for (size_t i = 0; i < nodes->count; i++) {
-		if (strcmp(nodes->items[i].name, name) == 0)
-			return &nodes->items[i];
-	}
-	return NULL;
 }
 
 static int certificate_path(struct parse_state *st, const char *key, const char *hostname,

@@ -197,6 +197,11 @@ const struct field context_schema[] = {
 	{ "store", FIELD_STORE, offsetof(struct mb_context, store),
 	  "lmdb:/var/lib/mailbag/store", NULL,
 	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or \"unix:/PATH[?db=N&password=P]\"", true },
+	{ "node", FIELD_NODE_NAME, offsetof(struct mb_context, node),
+	  "", NULL, "\"\" (a single node) or this node's name: 1 to 32 of a-z 0-9 . _ - (not \"local\")", false },
+	{ "nodes", FIELD_NODE_MAP, offsetof(struct mb_context, nodes), NULL, NULL,
+	  "an object of node names to {\"host\": IP or name, \"lmtp\": \"IP:PORT\", \"imap_port\", "
+	  "\"pop3_port\", \"sieve_port\", \"doveadm_port\": N, \"ssl\": \"no\"|\"starttls\"|\"yes\"}", false },
 	{ "daemon_user", FIELD_USER, offsetof(struct mb_context, daemon_user),
 	  "mailbag", NULL, "a user name", true },
 	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),

@@ -98,6 +98,8 @@ static int check_string_value(struct parse_state *st, const char *key,
 		if (strlen(value) > 4 || strspn(value, "+-_=") != strlen(value))
 			return context_fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
 		return 0;
+	case FIELD_NODE_NAME:
+		return context_check_node_name(st, key, f, value);
 	case FIELD_OPTIONAL_INET:
 		if (value[0] == '\0' || (value[0] != '/' && strlen(value) <= MB_NODE_ADDRESS_MAX &&
 					  context_node_address_valid(value)))
@@ -204,7 +206,8 @@ int context_set_field(struct parse_state *st, const char *key,
 
 	switch (f->type) {
 	case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER:
-	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET: {
+	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET:
+	case FIELD_NODE_NAME: {
 		if (!json_is_string(value))
 			return context_fail(st, key, "expected a string: %s", f->help);
 		const char *s = json_string_value(value);
@@ -288,6 +291,8 @@ int context_set_field(struct parse_state *st, const char *key,
 		return context_set_domain_list(st, key, f, value, (struct mb_domain_list *)base);
 	case FIELD_NODES:
 		return context_set_nodes(st, key, f, value, (struct mb_lmtp_nodes *)base);
+	case FIELD_NODE_MAP:
+		return context_set_node_map(st, key, f, value, (struct mb_nodes *)base);
 	case FIELD_NETWORK_LIST:
 		return context_set_network_list(st, key, f, value, (struct mb_network_list *)base);
 	case FIELD_DOMAIN_PATTERNS:

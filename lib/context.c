@@ -8,8 +8,8 @@
  *	value out of range is an error that names the key and says what is
  *	allowed; nothing is half-applied. A reload reads the file again and
  *	keeps the keys fixed at a daemon's start. Values are converted by
- *	context-value.c and context-list.c; new files are written by
- *	context-write.c.
+ *	context-value.c, context-list.c and context-nodes.c; new files
+ *	are written by context-write.c.
  *
  * DIAGNOSTICS
  *	"FILE: key 'policyd.socket_mode': expected ... (got ...)"
@@ -149,7 +149,8 @@ static int apply_defaults(struct parse_state *st, const char *prefix,
 			 f->type == FIELD_DOMAIN_PATTERNS || f->type == FIELD_ADDRESS_LIST)
 			value = f->default_value != NULL ? json_loads(f->default_value, 0, NULL) :
 				json_array();
-		else if (f->type == FIELD_NODES || f->type == FIELD_CERTIFICATES)
+		else if (f->type == FIELD_NODES || f->type == FIELD_NODE_MAP ||
+			 f->type == FIELD_CERTIFICATES)
 			value = json_object();
 		else
 			value = json_string(f->default_value);
@@ -173,7 +174,7 @@ static int check_relations(struct parse_state *st, const struct mb_context *ctx)
 	if (ctx->auth.lockout_max < ctx->auth.lockout)
 		return context_fail(st, "auth.lockout_max", "must not be shorter than auth.lockout (%lld s; got %lld s)",
 			    (long long)ctx->auth.lockout, (long long)ctx->auth.lockout_max);
-	return 0;
+	return context_check_node_maps(st, ctx);
 }
 
 int mb_context_parse(const char *name, const char *text, size_t len,
@@ -277,6 +278,7 @@ static void free_values(const struct field *fields, struct mb_context *ctx)
 			break;
 		case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER: case FIELD_DELIMITER:
 		case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET:
+		case FIELD_NODE_NAME:
 			free(*(char **)base);
 			break;
 		case FIELD_RATE_LIMITS:
@@ -290,6 +292,9 @@ static void free_values(const struct field *fields, struct mb_context *ctx)
 			break;
 		case FIELD_NODES:
 			free(((struct mb_lmtp_nodes *)base)->items);
+			break;
+		case FIELD_NODE_MAP:
+			free(((struct mb_nodes *)base)->items);
 			break;
 		case FIELD_NETWORK_LIST:
 			free(((struct mb_network_list *)base)->items);

@@ -81,6 +81,26 @@ struct mb_lmtp_nodes {
 	size_t count;
 };
 
+/* TLS from a proxying node to a node of `nodes` */
+enum mb_node_ssl { MB_NODE_SSL_NO, MB_NODE_SSL_STARTTLS, MB_NODE_SSL_YES };
+
+/* One node of the context's `nodes`: where the other nodes reach it. */
+struct mb_node {
+	struct mb_lmtp_node lmtp;        /* its name and Dovecot LMTP address
+					    (what mb_context_node answers) */
+	char host[MB_DOMAIN_MAX + 1];    /* IP address or host name */
+	unsigned int imap_port;          /* 143 */
+	unsigned int pop3_port;          /* 110 */
+	unsigned int sieve_port;         /* 4190 (ManageSieve) */
+	unsigned int doveadm_port;       /* 2425, its doveadm server over TCP */
+	enum mb_node_ssl ssl;            /* to its login ports */
+};
+
+struct mb_nodes {
+	struct mb_node *items;
+	size_t count;
+};
+
 struct mb_network_list {
 	struct mb_network *items;
 	size_t count;
@@ -233,6 +253,8 @@ struct mb_context_tls {
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
 	char *hostname;            /* this host's name, used in banners */
+	char *node;                /* this node's name; "" a single node */
+	struct mb_nodes nodes;     /* every node, by name (this one may be among them) */
 	char *store;               /* "lmdb:/var/lib/mailbag/store" */
 	char *daemon_user;         /* daemons drop to this user */
 	char *recipient_delimiter; /* "+" by default, "" for none */
@@ -258,8 +280,17 @@ struct mb_context {
 const struct mb_tls_certificate *mb_context_certificate(const struct mb_context *ctx,
 							const char *hostname);
 
-/* The node named name (NULL if the context has none of that name). */
+/* The LMTP address of the node named name, from `nodes` or else
+   `lmtpd.nodes` (NULL if the context has none of that name). */
 const struct mb_lmtp_node *mb_context_node(const struct mb_context *ctx, const char *name);
+/* The whole entry of `nodes` named name (NULL if none: a node only in
+   lmtpd.nodes has no login addresses). */
+const struct mb_node *mb_context_node_entry(const struct mb_context *ctx, const char *name);
+/* Whether a user record's node name means this node: "" (or "local"),
+   or the context's own `node`. */
+bool mb_context_node_is_local(const struct mb_context *ctx, const char *name);
+/* "no", "starttls" or "yes" */
+const char *mb_node_ssl_name(enum mb_node_ssl ssl);
 /* Whether name is a possible node name: 1 to 32 of a-z 0-9 . _ - */
 bool mb_node_name_valid(const char *name);
 

@@ -10,8 +10,8 @@
  *	room left in the quota (usage as Dovecot last reported it), the
  *	rule policyd applies too (mb_mailbox_admit, lib/account.c). Each
  *	refusal is that recipient's alone. A user whose record names a node
- *	goes to that node's Dovecot (context lmtpd.nodes); no node means the
- *	local one. When the store cannot answer, the answer is 4xx, so
+ *	goes to that node's Dovecot (context nodes or lmtpd.nodes); no node,
+ *	or this node's own name (context node), means the local one. When the store cannot answer, the answer is 4xx, so
  *	Postfix keeps the mail. A user whose mailbox is frozen for a move
  *	to another node (`mailbag user move`) gets 451 too, that recipient
  *	only: Postfix retries after the switch, and the message lands on
@@ -99,8 +99,10 @@ void route_recipient(const struct mb_context *ctx, struct mb_store *store, const
 		verdict(route, 451, "451 4.2.1 <%s>: mailbox being moved to node %s; try again later",
 			recipient, user.move.to);
 	} else if (judge_room(ctx, store, &user, recipient, declared_size, now, route) == 0) {
-		if (user.node[0] != '\0' && (route->node = mb_context_node(ctx, user.node)) == NULL) {
-			verdict(route, 451, "451 4.3.5 <%s>: its node '%s' is not in lmtpd.nodes; try again later",
+		/* this node's own name is the local Dovecot too */
+		if (!mb_context_node_is_local(ctx, user.node) &&
+		    (route->node = mb_context_node(ctx, user.node)) == NULL) {
+			verdict(route, 451, "451 4.3.5 <%s>: its node '%s' is not in the context's nodes or lmtpd.nodes; try again later",
 			       recipient, user.node);
 		} else {
 			verdict(route, 250, "250 2.1.5 <%s> OK", recipient);

@@ -131,6 +131,33 @@ static const struct context_case cases[] = {
 	{ "{\"lmtpd\": {\"listen_tcp\": \"localhost:24\"}}", "key 'lmtpd.listen_tcp'" },
 	{ "{\"lmtpd\": {\"notify_socket\": \"relative\"}}", "key 'lmtpd.notify_socket'" },
 	{ "{\"lmtpd\": {\"dedupe_window\": \"forever\"}}", "key 'lmtpd.dedupe_window'" },
+	/* the node map (issue 19) */
+	{ "{\"node\": \"a\", \"nodes\": {\"a\": {\"host\": \"10.77.19.11\"}, \"b\": {\"host\": \"10.77.19.12\", \"lmtp\": \"10.77.19.12:24\", "
+	  "\"imap_port\": 143, \"pop3_port\": 110, \"sieve_port\": 4190, \"doveadm_port\": 2425, \"ssl\": \"no\"}}}", NULL },
+	{ "{\"nodes\": {\"b\": {\"host\": \"2001:db8::2\", \"ssl\": \"starttls\"}, \"c\": {\"host\": \"c.example.org\", \"lmtp\": \"/run/c/lmtp\", \"ssl\": \"yes\"}}}", NULL },
+	{ "{\"node\": \"\"}", NULL },
+	{ "{\"node\": \"Node A\"}", "key 'node': expected" },
+	{ "{\"node\": \"local\"}", "key 'node': expected" },
+	{ "{\"node\": 3}", "key 'node': expected a string" },
+	{ "{\"node\": \"abcdefghijklmnopqrstuvwxyz0123456\"}", "key 'node'" },
+	{ "{\"nodes\": []}", "key 'nodes': expected an object" },
+	{ "{\"nodes\": {\"B\": {\"host\": \"10.0.0.2\"}}}", "key 'nodes': node name \"B\"" },
+	{ "{\"nodes\": {\"local\": {\"host\": \"10.0.0.2\"}}}", "node name \"local\"" },
+	{ "{\"nodes\": {\"b\": \"10.0.0.2:24\"}}", "key 'nodes.b': expected an object" },
+	{ "{\"nodes\": {\"b\": {}}}", "key 'nodes.b.host': \"host\" is missing" },
+	{ "{\"nodes\": {\"b\": {\"host\": 10}}}", "key 'nodes.b.host': expected a string" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"no host\"}}}", "key 'nodes.b.host': expected an IP address or a fully qualified host name" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"imap\": 143}}}", "key 'nodes.b': unknown key 'imap'" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"imap_port\": 0}}}", "key 'nodes.b.imap_port': expected a port number from 1 to 65535" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"pop3_port\": 65536}}}", "key 'nodes.b.pop3_port'" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"sieve_port\": \"4190\"}}}", "key 'nodes.b.sieve_port'" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"doveadm_port\": -1}}}", "key 'nodes.b.doveadm_port'" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"ssl\": \"maybe\"}}}", "key 'nodes.b.ssl': expected \"no\", \"starttls\" or \"yes\"" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"ssl\": true}}}", "key 'nodes.b.ssl'" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\", \"lmtp\": \"10.0.0.2\"}}}", "key 'nodes.b.lmtp': expected" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"b.example.org\"}}}", "key 'nodes.b.lmtp': \"host\" is a name" },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\"}}, \"lmtpd\": {\"nodes\": {\"b\": \"10.0.0.2:24\", \"c\": \"10.0.0.3:24\"}}}", NULL },
+	{ "{\"nodes\": {\"b\": {\"host\": \"10.0.0.2\"}}, \"lmtpd\": {\"nodes\": {\"b\": \"10.0.0.9:24\"}}}", "key 'lmtpd.nodes': node b is in nodes too" },
 	{ "{\"dkim\": {\"key_dir\": \"keys\"}}", "key 'dkim.key_dir'" },
 	{ "{\"dkim\": {\"key_dir\": \"/etc/mailbag/dkim\"}}", NULL },
 	/* encryption-only passthrough (issue 16): addresses and @domain */
@@ -214,6 +241,65 @@ static void test_list_keys_land_at_their_rows(void **state)
 	assert_int_equal(ctx->auto_create.domains.count, 0);
 	assert_int_equal(ctx->lmtpd.nodes.count, 0);
 	assert_int_equal(ctx->tls.certificates.count, 0);
+	mb_context_free(&ctx);
+}
+
+/* nodes: defaults filled in; mb_context_node finds either map's
+   LMTP address, mb_context_node_entry only nodes */
+static void test_node_map(void **state)
+{
+	const char *json = "{\"node\": \"a\", \"nodes\": {"
+		"\"a\": {\"host\": \"10.77.19.11\"}, "
+		"\"b\": {\"host\": \"10.77.19.12\", \"imap_port\": 1143, \"ssl\": \"starttls\"}, "
+		"\"v6\": {\"host\": \"2001:db8::6\", \"ssl\": \"yes\", \"doveadm_port\": 12425}, "
+		"\"named\": {\"host\": \"Node.Example.org\", \"lmtp\": \"192.0.2.9:2424\"}}, "
+		"\"lmtpd\": {\"nodes\": {\"old\": \"/run/old/lmtp\"}}}";
+	struct mb_context *ctx = NULL;
+	const struct mb_node *n;
+	char error[512];
+
+	(void)state;
+	if (mb_context_parse("c", json, strlen(json), &ctx, error, sizeof(error)) != 0)
+		fail_msg("want success, got '%s'", error);
+	assert_string_equal(ctx->node, "a");
+	assert_int_equal(ctx->nodes.count, 4);
+	n = mb_context_node_entry(ctx, "b");
+	assert_non_null(n);
+	assert_string_equal(n->host, "10.77.19.12");
+	assert_string_equal(n->lmtp.address, "10.77.19.12:24");
+	assert_int_equal(n->imap_port, 1143);
+	assert_int_equal(n->pop3_port, 110);
+	assert_int_equal(n->sieve_port, 4190);
+	assert_int_equal(n->doveadm_port, 2425);
+	assert_int_equal(n->ssl, MB_NODE_SSL_STARTTLS);
+	assert_string_equal(mb_node_ssl_name(n->ssl), "starttls");
+	n = mb_context_node_entry(ctx, "v6");
+	assert_string_equal(n->lmtp.address, "[2001:db8::6]:24");
+	assert_int_equal(n->doveadm_port, 12425);
+	assert_int_equal(n->ssl, MB_NODE_SSL_YES);
+	n = mb_context_node_entry(ctx, "named");
+	assert_string_equal(n->host, "node.example.org");
+	assert_int_equal(mb_context_node_entry(ctx, "a")->ssl, MB_NODE_SSL_NO);
+	/* delivery: either map */
+	assert_string_equal(mb_context_node(ctx, "b")->address, "10.77.19.12:24");
+	assert_string_equal(mb_context_node(ctx, "named")->address, "192.0.2.9:2424");
+	assert_string_equal(mb_context_node(ctx, "old")->address, "/run/old/lmtp");
+	assert_null(mb_context_node_entry(ctx, "old"));
+	assert_null(mb_context_node(ctx, "c"));
+	assert_null(mb_context_node_entry(ctx, "c"));
+	/* which record node names mean this one */
+	assert_true(mb_context_node_is_local(ctx, ""));
+	assert_true(mb_context_node_is_local(ctx, "local"));
+	assert_true(mb_context_node_is_local(ctx, "a"));
+	assert_false(mb_context_node_is_local(ctx, "b"));
+	mb_context_free(&ctx);
+
+	/* the default: a single node, no map */
+	assert_int_equal(mb_context_parse("c", "{}", 2, &ctx, error, sizeof(error)), 0);
+	assert_string_equal(ctx->node, "");
+	assert_int_equal(ctx->nodes.count, 0);
+	assert_true(mb_context_node_is_local(ctx, ""));
+	assert_false(mb_context_node_is_local(ctx, "b"));
 	mb_context_free(&ctx);
 }
 
@@ -459,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_context_table),
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_passthrough_lists),
+		cmocka_unit_test(test_node_map),
 		cmocka_unit_test(test_schema_defaults),
 		cmocka_unit_test(test_path_defaults_below_root),
 		cmocka_unit_test(test_list_keys_land_at_their_rows),
