@@ -150,8 +150,11 @@ static void kick(struct move_run *run)
 
 	if (ret < 0)
 		say(run, "warning: could not kick the sessions of %s: %s", run->address, error.text);
-	else if (output != NULL && output[0] != '\0')
-		say(run, "kicked: %.*s", (int)strcspn(output, "\n"), output);
+	else if (output != NULL && output[0] != '\0') {
+		for (char *nl = strchr(output, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+			*nl = ' ';
+		say(run, "kick: %s", output);
+	}
 	free(output);
 }
 
