@@ -122,13 +122,24 @@ static int set_move(struct move_run *run, struct mb_user_move *move, enum mb_mov
 	return write_change(run, set_phase, move);
 }
 
-/* dsync - `doveadm backup|sync -u ADDRESS -T 60 tcp:HOST:PORT`; 0 or -1 */
+/* dsync's exit code when the mailbox changed while it ran: it did sync,
+   but should be run again (the target takes deliveries after the switch) */
+#define DSYNC_CHANGED_DURING_SYNC 2
+#define DSYNC_TRIES 5
+
+/* dsync - `doveadm backup|sync -u ADDRESS -T 60 tcp:HOST:PORT`, again
+   while the mailbox changed under it; 0 or -1 */
 static int dsync(struct move_run *run, const char *verb)
 {
 	const char *args[] = { verb, "-u", run->address, "-T", "60", run->destination, NULL };
 	struct mb_error_text error;
-	int ret = cli_doveadm_run(run->cli->ctx->move.dovecot_config, args, NULL, &error);
+	int ret = DSYNC_CHANGED_DURING_SYNC;
 
+	for (int i = 0; i < DSYNC_TRIES && ret == DSYNC_CHANGED_DURING_SYNC; i++) {
+		if (i > 0)
+			say(run, "%s: the mailbox changed during the sync; again (%d of %d)", verb, i + 1, DSYNC_TRIES);
+		ret = cli_doveadm_run(run->cli->ctx->move.dovecot_config, args, NULL, &error);
+	}
 	if (ret < 0)
 		return cli_fail(run->cli, EX_TEMPFAIL, "%s", error.text), -1;
 	if (ret != 0) {
