@@ -17,7 +17,8 @@
  *	passdb hands the stored {SCHEME} hash to Dovecot, which verifies
  *	the password itself; the userdb returns uid, gid, home, the mail
  *	location (2.3: mail; 2.4: mail_driver and mail_path) and the quota
- *	(2.3: quota_rule; 2.4: quota_storage_size). With the LMDB store,
+ *	(2.3: quota_rule; 2.4: quota_storage_size); 2.4's userdb fields { }
+ *	and 2.3's override_fields apply over them. With the LMDB store,
  *	lookups read a memory map in the auth process itself; with Redis
  *	(a network round trip that can stall) the driver declares itself
  *	blocking, so Dovecot runs it in its auth-worker processes and one
@@ -59,6 +60,7 @@
 #  pragma weak settings_get
 #  pragma weak auth_request_db_password_verify
 #  pragma weak auth_request_db_log_unknown_user
+#  pragma weak auth_request_set_userdb_fields
 #else
 #  pragma weak auth_default_subsystems
 #endif
@@ -621,6 +623,14 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 	}
 #endif
 	mb_user_clear(&user);
+#if DOVECOT_PREREQ(2, 4, 0)
+	/* the block's own fields { } (userdb_fields) last, as Dovecot's
+	   drivers do: they override what the store said */
+	if (auth_request_set_userdb_fields(request, NULL) < 0) {
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	}
+#endif
 	callback(USERDB_RESULT_OK, request);
 }
 
