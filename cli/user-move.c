@@ -19,17 +19,22 @@
  *		seconds let deliveries under way finish, and a second
  *		`doveadm backup` catches up. If it fails, the freeze is
  *		lifted and the move is back at copy: the mailbox stays here.
- *	switch	one write: node = target, phase final, freeze lifted.
- *		From here on mail and logins go to the target.
+ *	switch	one write: node = target, phase final, the freeze kept
+ *		(its lease renewed). Dovecot's LMTP here now refuses the
+ *		user (temporarily: her node is another), so a delivery that
+ *		passed mailbag-lmtpd before the freeze but reaches this
+ *		Dovecot only now is deferred and goes to the target later.
  *	final	sessions that slipped in here are kicked, move.grace lets
- *		deliveries under way to this node land, and a two-way
+ *		a delivery already being saved here land, and a two-way
  *		`doveadm sync` brings what reached this copy after the
- *		catch-up (a message delivered as the freeze began) to the
- *		target, merging both sides: a message is never dropped, and
- *		one on both sides is one message (dsync matches by GUID and
- *		renumbers clashing UIDs on both sides). backup is never run
- *		after the switch: it would delete on the target what arrived
- *		there since.
+ *		catch-up to the target. Both copies are still (the freeze
+ *		holds everything else back), so the sync has no clash to
+ *		resolve; were the lease to run out (the command died), the
+ *		target takes mail again and the next run's two-way sync
+ *		merges both sides: dsync matches messages by GUID, keeps
+ *		flags, and never drops one. backup is never run after the
+ *		switch: it would delete on the target what arrived there.
+ *		Then the freeze is lifted: mail and logins go to the target.
  *	done	the old copy is kept until `--purge`, which expunges it here
  *		with doveadm and forgets the move.
  *
@@ -201,26 +206,31 @@ static int run_copy_and_freeze(struct move_run *run, struct mb_user_move *move)
 	return EX_OK;
 }
 
-/* run_switch_and_final - node = target, then the last two-way sync */
+/* run_switch_and_final - node = target, still frozen, then the last
+   two-way sync, then the freeze lifted */
 static int run_switch_and_final(struct move_run *run, struct mb_user_move *move)
 {
+	int64_t until = (int64_t)time(NULL) + run->cli->ctx->move.freeze;
+	int ret;
+
 	if (move->phase != MB_MOVE_FINAL) {
 		move->phase = MB_MOVE_FINAL;
-		move->until = 0;
-		int ret = write_change(run, switch_node, move);
-		if (ret != EX_OK)
+		move->until = until;
+		if ((ret = write_change(run, switch_node, move)) != EX_OK)
 			return ret;
-		say(run, "switch: %s is on node %s now", run->address, move->to);
+		say(run, "switch: %s is on node %s now (still frozen for the last sync)", run->address, move->to);
+	} else if ((ret = set_move(run, move, MB_MOVE_FINAL, until)) != EX_OK) {
+		return ret;
 	}
 	kick(run);
 	wait_grace(run);
-	say(run, "final: doveadm sync with node %s (two-way, what reached node %s meanwhile)", move->to, move->from);
+	say(run, "final: doveadm sync with node %s (two-way, what reached node %s last)", move->to, move->from);
 	if (dsync(run, "sync") < 0) {
-		say(run, "%s is served by node %s; mail that reached node %s last is not there yet: run the command again",
+		say(run, "%s is on node %s; mail that reached node %s last may not be there yet: run the command again",
 		    run->address, move->to, move->from);
 		return EX_TEMPFAIL;
 	}
-	int ret = set_move(run, move, MB_MOVE_DONE, 0);
+	ret = set_move(run, move, MB_MOVE_DONE, 0);
 	if (ret == EX_OK)
 		say(run, "done: %s moved to node %s; the old copy on node %s is kept until --purge",
 		    run->address, move->to, move->from);

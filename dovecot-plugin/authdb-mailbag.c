@@ -35,6 +35,10 @@
  *	another node (`mailbag user move`) is a temporary failure, after
  *	the password check, for every service but doveadm, whose dsync
  *	does the copying: logins, and the userdb lookup of Dovecot's LMTP.
+ *	With a node name in the context, Dovecot's LMTP is refused (a
+ *	temporary failure) a user whose record names another node: mail
+ *	judged before her mailbox moved is deferred, not saved in the copy
+ *	left behind.
  *
  * DIAGNOSTICS
  *	A bad context file or a store that cannot be opened is logged once
@@ -278,20 +282,44 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 	return ret;
 }
 
+/* request_service - "imap", "lmtp", "doveadm", ... (NULL if unknown) */
+static const char *request_service(const struct auth_request *request)
+{
+#if DOVECOT_PREREQ(2, 4, 0)
+	return request->fields.protocol;
+#else
+	return request->fields.service;
+#endif
+}
+
 /* frozen_for_move - TRUE (logged) when user's mailbox is frozen for a
    move and request is not doveadm's: that request fails temporarily */
 static bool frozen_for_move(struct auth_request *request, const struct mb_user *user)
 {
-#if DOVECOT_PREREQ(2, 4, 0)
-	const char *service = request->fields.protocol;
-#else
-	const char *service = request->fields.service;
-#endif
+	const char *service = request_service(request);
+
 	if (!mb_user_frozen(user, (int64_t)time(NULL)) ||
 	    (service != NULL && strcmp(service, "doveadm") == 0))
 		return FALSE;
 	e_info(authdb_event(request), "mailbag: mailbox being moved to node %s; temporary failure",
 	       user->move.to);
+	return TRUE;
+}
+
+/* lmtp_for_another_node - TRUE (logged) for Dovecot LMTP's lookup of a
+   user whose record names another node than this one (context node):
+   a delivery judged before her mailbox moved, deferred so that it
+   reaches her new node */
+static bool lmtp_for_another_node(struct mailbag_db *db, struct auth_request *request,
+				  const struct mb_user *user)
+{
+	const char *service = request_service(request);
+
+	if (db->ctx == NULL || db->ctx->node[0] == '\0' || service == NULL || strcmp(service, "lmtp") != 0 ||
+	    mb_context_node_is_local(db->ctx, user->node))
+		return FALSE;
+	e_info(authdb_event(request), "mailbag: mailbox is on node %s, not this node (%s); temporary failure",
+	       user->node, db->ctx->node);
 	return TRUE;
 }
 
@@ -588,7 +616,7 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 		callback(ret < 0 ? USERDB_RESULT_INTERNAL_FAILURE : USERDB_RESULT_USER_UNKNOWN, request);
 		return;
 	}
-	if (frozen_for_move(request, &user)) {
+	if (frozen_for_move(request, &user) || lmtp_for_another_node(module->db, request, &user)) {
 		mb_user_clear(&user);
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;

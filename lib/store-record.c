@@ -135,7 +135,8 @@ int mb_move_phase_parse(const char *name, enum mb_move_phase *phase_r)
 
 bool mb_user_frozen(const struct mb_user *user, int64_t now)
 {
-	return user->move.phase == MB_MOVE_FREEZE && now < user->move.until;
+	return (user->move.phase == MB_MOVE_FREEZE || user->move.phase == MB_MOVE_FINAL) &&
+		now < user->move.until;
 }
 
 /* decode_node_name - a node name field into buf; 0, or -1 if absent or

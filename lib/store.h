@@ -39,7 +39,7 @@ enum mb_move_phase {
 	MB_MOVE_NONE,    /* no move */
 	MB_MOVE_COPY,    /* first copy to `to`; the mailbox is live on `from` */
 	MB_MOVE_FREEZE,  /* until `until`: deliveries 4xx, logins fail temporarily */
-	MB_MOVE_FINAL,   /* node is `to` now; the last sync from `from` is pending */
+	MB_MOVE_FINAL,   /* node is `to` now, still frozen until `until`: the last sync */
 	MB_MOVE_DONE,    /* moved; the old copy on `from` is kept until --purge */
 };
 
@@ -48,7 +48,7 @@ struct mb_user_move {
 	char from[MB_NODE_NAME_MAX + 1]; /* the node the mailbox leaves */
 	char to[MB_NODE_NAME_MAX + 1];   /* the node it goes to */
 	int64_t started;                 /* unix time the move began */
-	int64_t until;                   /* FREEZE: the freeze's end (a lease) */
+	int64_t until;                   /* FREEZE, FINAL: the freeze's end (a lease) */
 };
 
 struct mb_user {

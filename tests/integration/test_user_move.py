@@ -54,8 +54,11 @@ def override_home(conf_text, root):
 
 
 class NodeB:
+    """Node b: its own Dovecot and context file (the same store, "node": "b")."""
+
     def __init__(self, stack, doveadm_port, password_file):
         self.dir = os.path.join(stack.root, "move-node-b")
+        self.context = os.path.join(self.dir, "context.json")
         self.home_root = os.path.join(self.dir, "vmail")
         self.imap_port = mailstack.free_port()
         self.doveadm_port = doveadm_port
@@ -66,11 +69,20 @@ class NodeB:
         os.chown(self.home_root, stack.vmail_user.pw_uid, stack.vmail_user.pw_gid)
         values = stack.template_values()
         values.update({"DOVECOT_LMTP": self.lmtp_socket, "DOVECOT_AUTH": os.path.join(self.dir, "dovecot-auth"),
-                       "DOVECOT_CONF": self.conf})
+                       "DOVECOT_CONF": self.conf, "CONTEXT": self.context})
         self.mailbag_conf = override_home(mailstack.render(mailstack.dovecot_template(), values), self.home_root)
         self.include = os.path.join(self.dir, "doveadm.conf")
         with open(self.include, "w") as f:
             f.write(doveadm_block(doveadm_port, password_file))
+
+    def write_context(self, stack):
+        with open(stack.context) as f:
+            ctx = json.load(f)
+        ctx["node"] = "b"
+        with open(self.context + ".new", "w") as f:
+            json.dump(ctx, f, indent=2)
+        os.chmod(self.context + ".new", os.stat(stack.context).st_mode & 0o777)
+        os.rename(self.context + ".new", self.context)
 
     def start(self):
         mailstack.start_dovecot_instance(self.dir, self.imap_port, {}, include=self.include)
@@ -114,6 +126,7 @@ def nodes(stack, monkeypatch_module):
     mailstack.start_dovecot_instance(stack.dovecot_dir, stack.ports["imap"], stack.template_values(),
                                      include=include_a)
     stack.started.append("dovecot")
+    b.write_context(stack)
     b.start()
     try:
         yield b

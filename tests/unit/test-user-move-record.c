@@ -95,7 +95,9 @@ static void test_frozen(void **state)
 		{ MB_MOVE_FREEZE, 100, 10, true },
 		{ MB_MOVE_FREEZE, 100, 99, true },
 		{ MB_MOVE_FREEZE, 100, 100, false }, /* the lease ran out: the command died */
-		{ MB_MOVE_FINAL, 100, 10, false },
+		{ MB_MOVE_FINAL, 100, 10, true },  /* switched, the last sync under way */
+		{ MB_MOVE_FINAL, 100, 200, false },
+		{ MB_MOVE_FINAL, 0, 10, false },
 		{ MB_MOVE_DONE, 100, 10, false },
 	};
 	struct mb_user user = { 0 };
