@@ -59,6 +59,7 @@ class NodeB:
     def __init__(self, stack, doveadm_port, password_file):
         self.dir = os.path.join(stack.root, "move-node-b")
         self.context = os.path.join(self.dir, "context.json")
+        self.stack = stack
         self.home_root = os.path.join(self.dir, "vmail")
         self.imap_port = mailstack.free_port()
         self.doveadm_port = doveadm_port
@@ -85,6 +86,10 @@ class NodeB:
         os.rename(self.context + ".new", self.context)
 
     def start(self):
+        # Dovecot loads auth modules from its one compiled-in directory:
+        # make sure it holds this build's (another checkout's test run may
+        # have put its own there since the stack started)
+        self.stack._install_auth_module()
         mailstack.start_dovecot_instance(self.dir, self.imap_port, {}, include=self.include)
         wait_until(lambda: mailstack.port_open(self.doveadm_port), 15, "node b's doveadm port")
 
