@@ -17,9 +17,16 @@
  *	passdb hands the stored {SCHEME} hash to Dovecot, which verifies
  *	the password itself; the userdb returns uid, gid, home, the mail
  *	location (2.3: mail; 2.4: mail_driver and mail_path) and the quota
- *	(2.3: quota_rule; 2.4: quota_storage_size); 2.4's userdb fields { }
- *	and 2.3's override_fields apply over them. With the LMDB store,
- *	lookups read a memory map in the auth process itself; with Redis
+ *	(2.3: quota_rule; 2.4: quota_storage_size). On a node of several
+ *	(context node and nodes), a verified IMAP, POP3 or ManageSieve login
+ *	whose record names another node is answered with Dovecot's proxy
+ *	fields (proxy_maybe, host, port, ssl or starttls), so the login
+ *	process proxies it to that node; a node the context does not know,
+ *	and a userdb lookup other than doveadm's for a mailbox elsewhere,
+ *	are temporary failures (lib/node-route.c has the rules). 2.4's
+ *	userdb fields { } and 2.3's override_fields apply over the store's
+ *	answer. With the LMDB store, lookups read a memory map in the auth
+ *	process itself; with Redis
  *	(a network round trip that can stall) the driver declares itself
  *	blocking, so Dovecot runs it in its auth-worker processes and one
  *	slow Redis answer never holds up the auth process. Dovecot 2.4
@@ -34,11 +41,10 @@
  *	password or hash is ever logged. A mailbox frozen for a move to
  *	another node (`mailbag user move`) is a temporary failure, after
  *	the password check, for every service but doveadm, whose dsync
- *	does the copying: logins, and the userdb lookup of Dovecot's LMTP.
- *	With a node name in the context, Dovecot's LMTP is refused (a
- *	temporary failure) a user whose record names another node: mail
- *	judged before her mailbox moved is deferred, not saved in the copy
- *	left behind.
+ *	does the copying: logins, and the userdb lookup of Dovecot's LMTP
+ *	(after the move's switch, the old node's LMTP is refused her as a
+ *	mailbox elsewhere: mail judged before the move is deferred, not
+ *	saved in the copy left behind).
  *
  * DIAGNOSTICS
  *	A bad context file or a store that cannot be opened is logged once
@@ -73,6 +79,7 @@
 #include "address.h"
 #include "context.h"
 #include "lockout.h"
+#include "node-route.h"
 #include "password.h"
 #include "redis-location.h"
 #include "store.h"
@@ -282,14 +289,47 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 	return ret;
 }
 
-/* request_service - "imap", "lmtp", "doveadm", ... (NULL if unknown) */
+/* request_service - the service logged in to or looked up for: "imap",
+   "pop3", "sieve", "smtp", "lmtp", "doveadm", ... */
 static const char *request_service(const struct auth_request *request)
 {
 #if DOVECOT_PREREQ(2, 4, 0)
-	return request->fields.protocol;
+	const char *service = request->fields.protocol;
 #else
-	return request->fields.service;
+	const char *service = request->fields.service;
 #endif
+	return service != NULL ? service : "";
+}
+
+/* route_request - which node answers this request for a user whose
+   record names node; a temporary failure is logged here */
+static enum mb_node_answer route_request(struct auth_request *request, const struct mailbag_db *db,
+					 const char *node, enum mb_node_lookup lookup,
+					 struct mb_node_route *route_r)
+{
+	mb_node_route(db->ctx, node, request_service(request), lookup, route_r);
+	if (route_r->answer == MB_NODE_TEMPFAIL)
+		e_error(authdb_event(request), "mailbag: %s: answering a temporary failure",
+			route_r->reason);
+	return route_r->answer;
+}
+
+/* set_proxy_fields - Dovecot's login process proxies the session to the
+   node holding the mailbox, which checks the password again against the
+   same store. proxy_maybe: a host that is this Dovecot's own address
+   (the one the client reached) is served here instead of looping. TLS
+   to the backend verifies its certificate (ssl_client_ca_* settings). */
+static void set_proxy_fields(struct auth_request *request, const struct mb_node_route *route)
+{
+	auth_request_set_field(request, "proxy_maybe", "y", NULL);
+	auth_request_set_field(request, "host", route->node->host, NULL);
+	auth_request_set_field(request, "port", dec2str(route->port), NULL);
+	if (route->ssl == MB_NODE_SSL_YES)
+		auth_request_set_field(request, "ssl", "yes", NULL);
+	else if (route->ssl == MB_NODE_SSL_STARTTLS)
+		auth_request_set_field(request, "starttls", "yes", NULL);
+	e_debug(authdb_event(request), "mailbag: the mailbox is on node %s: proxying to %s port %u (TLS %s)",
+		route->node->lmtp.name, route->node->host, route->port, mb_node_ssl_name(route->ssl));
 }
 
 /* frozen_for_move - TRUE (logged) when user's mailbox is frozen for a
@@ -298,28 +338,10 @@ static bool frozen_for_move(struct auth_request *request, const struct mb_user *
 {
 	const char *service = request_service(request);
 
-	if (!mb_user_frozen(user, (int64_t)time(NULL)) ||
-	    (service != NULL && strcmp(service, "doveadm") == 0))
+	if (!mb_user_frozen(user, (int64_t)time(NULL)) || strcmp(service, "doveadm") == 0)
 		return FALSE;
 	e_info(authdb_event(request), "mailbag: mailbox being moved to node %s; temporary failure",
 	       user->move.to);
-	return TRUE;
-}
-
-/* lmtp_for_another_node - TRUE (logged) for Dovecot LMTP's lookup of a
-   user whose record names another node than this one (context node):
-   a delivery judged before her mailbox moved, deferred so that it
-   reaches her new node */
-static bool lmtp_for_another_node(struct mailbag_db *db, struct auth_request *request,
-				  const struct mb_user *user)
-{
-	const char *service = request_service(request);
-
-	if (db->ctx == NULL || db->ctx->node[0] == '\0' || service == NULL || strcmp(service, "lmtp") != 0 ||
-	    mb_context_node_is_local(db->ctx, user->node))
-		return FALSE;
-	e_info(authdb_event(request), "mailbag: mailbox is on node %s, not this node (%s); temporary failure",
-	       user->node, db->ctx->node);
 	return TRUE;
 }
 
@@ -515,6 +537,8 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	}
 	bool enabled = user.enabled;
 	bool frozen = ret > 0 && enabled && frozen_for_move(request, &user);
+	char node[sizeof(user.node)];
+	memcpy(node, user.node, sizeof(node));
 	mb_user_clear(&user);
 	lockout_count(request, &origin, ret > 0);
 	if (ret <= 0) {
@@ -529,6 +553,20 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	if (frozen) {
 		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
 		return;
+	}
+	/* only a verified login learns where its mailbox is */
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mb_node_route route;
+	switch (route_request(request, module->db, node, MB_NODE_LOOKUP_PASSDB, &route)) {
+	case MB_NODE_TEMPFAIL:
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	case MB_NODE_PROXY:
+		set_proxy_fields(request, &route);
+		break;
+	case MB_NODE_SERVE_HERE:
+		break;
 	}
 	callback(PASSDB_RESULT_OK, request);
 }
@@ -556,6 +594,19 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 		callback(result, NULL, 0, request);
 		return;
 	}
+	/* Dovecot compares the credentials after this answer, and uses
+	   the proxy fields only when they match */
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	struct mb_node_route route;
+	if (route_request(request, module->db, user.node, MB_NODE_LOOKUP_PASSDB, &route) ==
+	    MB_NODE_TEMPFAIL) {
+		mb_user_clear(&user);
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	if (route.answer == MB_NODE_PROXY)
+		set_proxy_fields(request, &route);
 	set_password_field(request, &user, &crypted, &scheme);
 	mb_user_clear(&user);
 	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme, callback, request);
@@ -616,7 +667,11 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 		callback(ret < 0 ? USERDB_RESULT_INTERNAL_FAILURE : USERDB_RESULT_USER_UNKNOWN, request);
 		return;
 	}
-	if (frozen_for_move(request, &user) || lmtp_for_another_node(module->db, request, &user)) {
+	/* a mailbox on another node is not opened here: a misrouted
+	   delivery stays queued, no session sees an empty mailbox */
+	struct mb_node_route route;
+	if (frozen_for_move(request, &user) ||
+	    route_request(request, module->db, user.node, MB_NODE_LOOKUP_USERDB, &route) == MB_NODE_TEMPFAIL) {
 		mb_user_clear(&user);
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;

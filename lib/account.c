@@ -51,6 +51,9 @@ void mb_account_prepare(const struct mb_context *ctx, const char *address, struc
 	user->home = home;
 	user->enabled = true;
 	user->created = (int64_t)time(NULL);
+	/* on a node of several, the mailbox is made here: name this node,
+	   as "" would mean whichever node reads the record */
+	snprintf(user->node, sizeof(user->node), "%s", ctx->node);
 }
 
 /* mb_auto_create_refusal - may a first login create this account */

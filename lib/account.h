@@ -21,8 +21,9 @@ const char *mb_auto_create_refusal(const struct mb_context *ctx, const char *add
 
 /* Fill user for a new account at address: quota and message size left
    to its domain and the context (MB_LIMIT_DEFAULT), home under
-   mail_root, enabled, created now; home is the caller's buffer for the
-   home path. The hash is the caller's. */
+   mail_root, enabled, created now, on this node (the context's node);
+   home is the caller's buffer for the home path. The hash is the
+   caller's. */
 void mb_account_prepare(const struct mb_context *ctx, const char *address, struct mb_user *user,
 			char *home, size_t home_size);
 

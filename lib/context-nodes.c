@@ -182,16 +182,18 @@ static int node_ssl(struct parse_state *st, const char *key, json_t *entry, stru
 	return context_fail(st, key, "expected \"no\", \"starttls\" or \"yes\" (TLS from the proxy to this node)");
 }
 
-/* the port members, their defaults and where they go */
+/* the port members, their defaults (with "ssl": "yes", implicit TLS:
+   IMAPS and POP3S) and where they go */
 static const struct {
 	const char *name;
 	unsigned int default_port;
+	unsigned int default_tls_port;
 	size_t offset;
 } ports[] = {
-	{ "imap_port", 143, offsetof(struct mb_node, imap_port) },
-	{ "pop3_port", 110, offsetof(struct mb_node, pop3_port) },
-	{ "sieve_port", 4190, offsetof(struct mb_node, sieve_port) },
-	{ "doveadm_port", 2425, offsetof(struct mb_node, doveadm_port) },
+	{ "imap_port", 143, 993, offsetof(struct mb_node, imap_port) },
+	{ "pop3_port", 110, 995, offsetof(struct mb_node, pop3_port) },
+	{ "sieve_port", 4190, 4190, offsetof(struct mb_node, sieve_port) },
+	{ "doveadm_port", 2425, 2425, offsetof(struct mb_node, doveadm_port) },
 };
 
 #define MEMBER_KEY_MAX 160
@@ -228,8 +230,10 @@ static int check_node(struct parse_state *st, const char *key, const char *name,
 		return -1;
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
 		unsigned int *port = (unsigned int *)((char *)node + ports[i].offset);
+		unsigned int default_port = node->ssl == MB_NODE_SSL_YES ?
+			ports[i].default_tls_port : ports[i].default_port;
 		if (node_port(st, member_key(member_key_buf, node_key, ports[i].name), entry,
-			      ports[i].name, ports[i].default_port, port) < 0)
+			      ports[i].name, default_port, port) < 0)
 			return -1;
 	}
 	return 0;

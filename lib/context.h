@@ -89,11 +89,12 @@ struct mb_node {
 	struct mb_lmtp_node lmtp;        /* its name and Dovecot LMTP address
 					    (what mb_context_node answers) */
 	char host[MB_DOMAIN_MAX + 1];    /* IP address or host name */
-	unsigned int imap_port;          /* 143 */
-	unsigned int pop3_port;          /* 110 */
+	unsigned int imap_port;          /* 143 (993 with ssl yes) */
+	unsigned int pop3_port;          /* 110 (995 with ssl yes) */
 	unsigned int sieve_port;         /* 4190 (ManageSieve) */
 	unsigned int doveadm_port;       /* 2425, its doveadm server over TCP */
-	enum mb_node_ssl ssl;            /* to its login ports */
+	enum mb_node_ssl ssl;            /* to its login ports (ManageSieve:
+					    STARTTLS for "yes") */
 };
 
 struct mb_nodes {

@@ -277,6 +277,9 @@ static void test_node_map(void **state)
 	assert_string_equal(n->lmtp.address, "[2001:db8::6]:24");
 	assert_int_equal(n->doveadm_port, 12425);
 	assert_int_equal(n->ssl, MB_NODE_SSL_YES);
+	assert_int_equal(n->imap_port, 993);
+	assert_int_equal(n->pop3_port, 995);
+	assert_int_equal(n->sieve_port, 4190);
 	n = mb_context_node_entry(ctx, "named");
 	assert_string_equal(n->host, "node.example.org");
 	assert_int_equal(mb_context_node_entry(ctx, "a")->ssl, MB_NODE_SSL_NO);
