@@ -36,12 +36,12 @@ KILLED_MAILBOX = 300
 KILLED_DURING = 100
 
 
-def doveadm_block(port, password_file):
-    """The template's doveadm-over-TCP block, uncommented, on 127.0.0.1:port."""
+def doveadm_block(port, password_file, address="127.0.0.1"):
+    """The template's doveadm-over-TCP block, uncommented, on address:port."""
     text = open(os.path.join(mailstack.SOURCE_ROOT, "config-templates", mailstack.dovecot_template())).read()
     block = re.search(r"^# -- doveadm over TCP\n(.*?)^# -- end\n", text, re.S | re.M).group(1)
     block = "".join(line[1:] + "\n" for line in block.splitlines())
-    block = block.replace("10.0.0.1", "127.0.0.1").replace("2425", str(port))
+    block = block.replace("10.0.0.1", address).replace("2425", str(port))
     return block.replace("/etc/dovecot/mailbag-doveadm.password", password_file)
 
 
@@ -150,13 +150,14 @@ def monkeypatch_module():
     mp.undo()
 
 
-def fill_mailbox(stack, address, count, tag):
-    """count messages straight into node a's Dovecot over LMTP (the
-    mailbox as it stands before the move); their Message-IDs."""
+def fill_mailbox(stack, address, count, tag, lmtp=None):
+    """count messages straight into node a's Dovecot over LMTP (its unix
+    socket, or lmtp: (host, port)): the mailbox as it stands before the
+    move; their Message-IDs."""
     ids = []
-    sock = socket.socket(socket.AF_UNIX)
+    sock = socket.socket(socket.AF_INET if lmtp else socket.AF_UNIX)
     sock.settimeout(60)
-    sock.connect(stack.dovecot_lmtp)
+    sock.connect(lmtp or stack.dovecot_lmtp)
     f = sock.makefile("rwb")
 
     def reply():
@@ -187,9 +188,9 @@ def fill_mailbox(stack, address, count, tag):
     return ids
 
 
-def set_flags(port, address, password):
+def set_flags(port, address, password, host="127.0.0.1"):
     """\\Seen on every 3rd message, \\Flagged on every 7th (by sequence)."""
-    im = imaplib.IMAP4("127.0.0.1", port)
+    im = imaplib.IMAP4(host, port)
     im.login(address, password)
     im.select("INBOX")
     typ, data = im.search(None, "ALL")
@@ -202,9 +203,9 @@ def set_flags(port, address, password):
     im.logout()
 
 
-def mailbox_state(port, address, password):
+def mailbox_state(port, address, password, host="127.0.0.1"):
     """{Message-ID: [flags, ...]} of every message of INBOX on the node at port."""
-    im = imaplib.IMAP4("127.0.0.1", port)
+    im = imaplib.IMAP4(host, port)
     im.login(address, password)
     im.select("INBOX", readonly=True)
     typ, data = im.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
@@ -222,13 +223,14 @@ def mailbox_state(port, address, password):
 class Sender(threading.Thread):
     """count messages through Postfix's SMTP port, paced over the move."""
 
-    def __init__(self, stack, address, count, tag, pace=0.02):
+    def __init__(self, stack, address, count, tag, pace=0.02, smtp=None):
         super().__init__(daemon=True)
+        self.smtp = smtp or ("127.0.0.1", stack.ports["smtp"])
         self.stack, self.address, self.count, self.tag, self.pace = stack, address, count, tag, pace
         self.ids, self.errors = [], []
 
     def run(self):
-        with smtplib.SMTP("127.0.0.1", self.stack.ports["smtp"], timeout=30) as s:
+        with smtplib.SMTP(*self.smtp, timeout=30) as s:
             for i in range(self.count):
                 msgid = "<%s-%d@during.test>" % (self.tag, i)
                 body = ("From: sender@remote.test\r\nTo: %s\r\nSubject: during %d\r\nMessage-ID: %s\r\n\r\n"
@@ -244,16 +246,16 @@ class Sender(threading.Thread):
 class LoginProbe(threading.Thread):
     """Logs in on node a again and again until stopped: what it was told."""
 
-    def __init__(self, port, address, password):
+    def __init__(self, port, address, password, host="127.0.0.1"):
         super().__init__(daemon=True)
-        self.port, self.address, self.password = port, address, password
+        self.port, self.address, self.password, self.host = port, address, password, host
         self.answers = []
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
             try:
-                im = imaplib.IMAP4("127.0.0.1", self.port)
+                im = imaplib.IMAP4(self.host, self.port)
                 try:
                     im.login(self.address, self.password)
                     self.answers.append("OK")
