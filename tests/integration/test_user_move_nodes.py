@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import wait_until
+from mailstack import MailStack
 from helpers import add_user
 from test_user_move import (LoginProbe, Sender, doveadm_block, fill_mailbox, mailbox_state,
                             set_flags)
@@ -36,6 +37,9 @@ def moving(nodes):
     os.chmod(password_file, 0o600)
     node_map = {n: {"host": node.address, "lmtp": node.lmtp_address, "doveadm_port": DOVEADM_PORT,
                     "imap_port": node.ports["imap"]} for n, node in nodes.items()}
+    # this build's auth module in Dovecot's one module directory (another
+    # checkout's run may have put its own there since the nodes started)
+    MailStack._install_auth_module(nodes["a"])
     for name in ("a", "b"):
         node = nodes[name]
         node.dovecot_include = os.path.join(node.root, "doveadm.conf")
