@@ -313,6 +313,10 @@ static int plan(struct move_run *run, const struct mb_user *user, const char *ta
 		} else if (strcmp(here, move_r->from) != 0) {
 			return cli_fail(run->cli, EX_USAGE, "the old copy of %s is on node %s: run --purge there "
 					"(this is node %s)", user->address, move_r->from, here);
+		} else if (mb_context_node_is_local(run->cli->ctx, user->node)) {
+			/* her node was set back here by hand: this copy is the one served */
+			return cli_fail(run->cli, EX_USAGE, "%s's record names this node (%s): the copy here is the "
+					"one in use, not purged", user->address, here);
 		}
 		return EX_OK;
 	}
