@@ -46,6 +46,8 @@ static const char user_usage[] =
 	"       mailbag user disable|enable ADDRESS\n"
 	"       mailbag user quota ADDRESS SIZE|default\n"
 	"       mailbag user node ADDRESS NODE|local  (the Dovecot node of the mailbox)\n"
+	"       mailbag user move [--purge | --cancel] ADDRESS NODE  (the mailbox moved\n"
+	"                        live to another node; see 'mailbag user move --help')\n"
 	"       mailbag user app-password add|list|del|only ...  (per-device passwords)\n"
 	"       mailbag user import [--domain D] [--create-domains] [--dry-run] FILE\n"
 	"                        (a Dovecot passwd-file; see 'mailbag user import --help')\n"
@@ -215,6 +217,10 @@ static int print_user(const struct mb_user *user, void *context)
 			"max_message_from", mb_limit_source_name(limits.max_message_source),
 			"created", (json_int_t)user->created, "home", user->home);
 		json_object_set_new(entry, "node", json_string(user->node[0] != '\0' ? user->node : "local"));
+		if (user->move.phase != MB_MOVE_NONE)
+			json_object_set_new(entry, "move", json_pack("{s:s, s:s, s:s, s:I}",
+				"phase", mb_move_phase_name(user->move.phase), "from", user->move.from,
+				"to", user->move.to, "started", (json_int_t)user->move.started));
 		json_object_set_new(entry, "usage_bytes", known ? json_integer((json_int_t)used) : json_null());
 		json_object_set_new(entry, "usage_messages", known ? json_integer((json_int_t)messages) : json_null());
 		json_object_set_new(entry, "last_login", logged_in ? json_integer((json_int_t)seen) : json_null());
@@ -331,6 +337,10 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "import") == 0) {
 		cli->command = "user import";
 		return cmd_user_import(cli, argc - 1, argv + 1);
+	}
+	if (strcmp(verb, "move") == 0) {
+		cli->command = "user move";
+		return cmd_user_move(cli, argc - 1, argv + 1);
 	}
 	if (strcmp(verb, "app-password") == 0) {
 		cli->command = "user app-password";

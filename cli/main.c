@@ -39,7 +39,7 @@ static const struct command commands[] = {
 	{ "unsetup", cmd_setup, "unsetup", "put Postfix's and Dovecot's own configuration back" },
 	{ "init", cmd_init, "init", "create the context file and the store" },
 	{ "domain", cmd_domain, "domain add|del|list", "the domains whose mail is kept here" },
-	{ "user", cmd_user, "user add|del|list|passwd|disable|enable|quota", "mailboxes and their passwords" },
+	{ "user", cmd_user, "user add|del|list|passwd|disable|enable|quota|node|move", "mailboxes and their passwords" },
 	{ "alias", cmd_alias, "alias add|del|list", "forwarding: fan-out, catch-all, domain alias" },
 	{ "expire", cmd_expire, "expire [--apply]", "disable or delete accounts unused for expire.after" },
 	{ "dkim", cmd_dkim, "dkim keygen|rotate|activate|show DOMAIN",

@@ -252,6 +252,10 @@ static int change_node(struct cli *cli, struct mb_user *user, const void *arg)
 {
 	const char *name = arg;
 
+	if (user->move.phase != MB_MOVE_NONE && user->move.phase != MB_MOVE_DONE)
+		return cli_fail(cli, EX_DATAERR, "a move of %s to node %s is under way; finish it with "
+				"'mailbag user move %s %s' (or --cancel)", user->address, user->move.to,
+				user->address, user->move.to);
 	if (strcmp(name, "local") == 0) {
 		user->node[0] = '\0';
 		return EX_OK;

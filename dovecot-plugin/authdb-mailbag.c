@@ -23,8 +23,10 @@
  *	fields (proxy_maybe, host, port, ssl or starttls), so the login
  *	process proxies it to that node; a node the context does not know,
  *	and a userdb lookup other than doveadm's for a mailbox elsewhere,
- *	are temporary failures (lib/node-route.c has the rules). With the
- *	LMDB store, lookups read a memory map in the auth process itself; with Redis
+ *	are temporary failures (lib/node-route.c has the rules). 2.4's
+ *	userdb fields { } and 2.3's override_fields apply over the store's
+ *	answer. With the LMDB store, lookups read a memory map in the auth
+ *	process itself; with Redis
  *	(a network round trip that can stall) the driver declares itself
  *	blocking, so Dovecot runs it in its auth-worker processes and one
  *	slow Redis answer never holds up the auth process. Dovecot 2.4
@@ -36,7 +38,13 @@
  *	User names with '%', control characters or over 512 bytes are
  *	refused before any lookup. A disabled user is refused after the
  *	password check, so strangers cannot probe which accounts exist. No
- *	password or hash is ever logged.
+ *	password or hash is ever logged. A mailbox frozen for a move to
+ *	another node (`mailbag user move`) is a temporary failure, after
+ *	the password check, for every service but doveadm, whose dsync
+ *	does the copying: logins, and the userdb lookup of Dovecot's LMTP
+ *	(after the move's switch, the old node's LMTP is refused her as a
+ *	mailbox elsewhere: mail judged before the move is deferred, not
+ *	saved in the copy left behind).
  *
  * DIAGNOSTICS
  *	A bad context file or a store that cannot be opened is logged once
@@ -62,6 +70,7 @@
 #  pragma weak settings_get
 #  pragma weak auth_request_db_password_verify
 #  pragma weak auth_request_db_log_unknown_user
+#  pragma weak auth_request_set_userdb_fields
 #else
 #  pragma weak auth_default_subsystems
 #endif
@@ -323,6 +332,19 @@ static void set_proxy_fields(struct auth_request *request, const struct mb_node_
 		route->node->lmtp.name, route->node->host, route->port, mb_node_ssl_name(route->ssl));
 }
 
+/* frozen_for_move - TRUE (logged) when user's mailbox is frozen for a
+   move and request is not doveadm's: that request fails temporarily */
+static bool frozen_for_move(struct auth_request *request, const struct mb_user *user)
+{
+	const char *service = request_service(request);
+
+	if (!mb_user_frozen(user, (int64_t)time(NULL)) || strcmp(service, "doveadm") == 0)
+		return FALSE;
+	e_info(authdb_event(request), "mailbag: mailbox being moved to node %s; temporary failure",
+	       user->move.to);
+	return TRUE;
+}
+
 /* set_password_field - give Dovecot the hash; returns crypted/scheme */
 static void set_password_field(struct auth_request *request, const struct mb_user *user,
 			       const char **crypted_r, const char **scheme_r)
@@ -514,6 +536,7 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 		}
 	}
 	bool enabled = user.enabled;
+	bool frozen = ret > 0 && enabled && frozen_for_move(request, &user);
 	char node[sizeof(user.node)];
 	memcpy(node, user.node, sizeof(node));
 	mb_user_clear(&user);
@@ -525,6 +548,10 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	if (!enabled) {
 		e_info(authdb_event(request), "mailbag: account is disabled");
 		callback(PASSDB_RESULT_USER_DISABLED, request);
+		return;
+	}
+	if (frozen) {
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
 	/* only a verified login learns where its mailbox is */
@@ -554,6 +581,9 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 	if (result == PASSDB_RESULT_OK && !user.enabled) {
 		mb_user_clear(&user);
 		result = PASSDB_RESULT_USER_DISABLED;
+	} else if (result == PASSDB_RESULT_OK && frozen_for_move(request, &user)) {
+		mb_user_clear(&user);
+		result = PASSDB_RESULT_INTERNAL_FAILURE;
 	} else if (result == PASSDB_RESULT_OK && user.app_passwords_only) {
 		/* the main hash must not log in, and app passwords are only
 		   checked as plain passwords: no credentials to hand out */
@@ -640,8 +670,8 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 	/* a mailbox on another node is not opened here: a misrouted
 	   delivery stays queued, no session sees an empty mailbox */
 	struct mb_node_route route;
-	if (route_request(request, module->db, user.node, MB_NODE_LOOKUP_USERDB, &route) ==
-	    MB_NODE_TEMPFAIL) {
+	if (frozen_for_move(request, &user) ||
+	    route_request(request, module->db, user.node, MB_NODE_LOOKUP_USERDB, &route) == MB_NODE_TEMPFAIL) {
 		mb_user_clear(&user);
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
@@ -676,6 +706,14 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 	}
 #endif
 	mb_user_clear(&user);
+#if DOVECOT_PREREQ(2, 4, 0)
+	/* the block's own fields { } (userdb_fields) last, as Dovecot's
+	   drivers do: they override what the store said */
+	if (auth_request_set_userdb_fields(request, NULL) < 0) {
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	}
+#endif
 	callback(USERDB_RESULT_OK, request);
 }
 

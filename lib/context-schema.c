@@ -191,6 +191,19 @@ static const struct field tls_fields[] = {
 	END_OF_FIELDS
 };
 
+static const struct field move_fields[] = {
+	{ "doveadm_password_file", FIELD_PATH, offsetof(struct mb_context, move.doveadm_password_file),
+	  "/etc/dovecot/mailbag-doveadm.password", NULL,
+	  "an absolute path (mode 0600 or 0640; the config templates' doveadm_password reads it)", false },
+	{ "dovecot_config", FIELD_PATH, offsetof(struct mb_context, move.dovecot_config),
+	  "/etc/dovecot/dovecot.conf", NULL, "an absolute path (this node's dovecot.conf)", false },
+	{ "freeze", FIELD_DURATION, offsetof(struct mb_context, move.freeze),
+	  "10m", NULL, "a duration: seconds as a number, or \"10m\"", false },
+	{ "grace", FIELD_DURATION, offsetof(struct mb_context, move.grace),
+	  "2s", NULL, "a duration: seconds as a number, or \"2s\"", false },
+	END_OF_FIELDS
+};
+
 const struct field context_schema[] = {
 	{ "hostname", FIELD_HOSTNAME, offsetof(struct mb_context, hostname),
 	  "localhost.localdomain", NULL, "a fully qualified host name", false },
@@ -227,6 +240,7 @@ const struct field context_schema[] = {
 	{ "milter", FIELD_OBJECT, 0, NULL, milter_fields, "an object", false },
 	{ "clients", FIELD_OBJECT, 0, NULL, clients_fields, "an object", false },
 	{ "tls", FIELD_OBJECT, 0, NULL, tls_fields, "an object", false },
+	{ "move", FIELD_OBJECT, 0, NULL, move_fields, "an object", false },
 	END_OF_FIELDS
 };
 

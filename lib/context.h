@@ -251,6 +251,16 @@ struct mb_context_tls {
 	char *dovecot_conf;        /* written by `mailbag tls apply` */
 };
 
+/* `mailbag user move` (cli/user-move.c): how this node's doveadm reaches
+   the others' doveadm servers (context nodes: host, doveadm_port) */
+struct mb_context_move {
+	char *doveadm_password_file; /* the password the nodes share, 0600/0640;
+					Dovecot's doveadm_password reads it */
+	char *dovecot_config;      /* the local Dovecot's config, for doveadm -c */
+	int64_t freeze;            /* seconds a freeze lasts at most (its lease) */
+	int64_t grace;             /* seconds for deliveries under way to finish */
+};
+
 /* The checked, frozen settings. Strings are owned by the context. */
 struct mb_context {
 	char *hostname;            /* this host's name, used in banners */
@@ -275,6 +285,7 @@ struct mb_context {
 	struct mb_context_milter milter;
 	struct mb_context_clients clients;
 	struct mb_context_tls tls;
+	struct mb_context_move move;
 };
 
 /* The certificate for hostname (case-insensitive), NULL if none. */

@@ -6,9 +6,14 @@
  *	default", app passwords are a list of {name, hash, created}. Keys
  *	are "domain/local" ("domain/" for a catch-all), so one domain's
  *	entries are one prefix. A record that does not decode is "damaged",
- *	named with its key.
+ *	named with its key. A user being moved to another node carries
+ *	"move": {"phase", "from", "to", "started", "until"}; a move that
+ *	does not decode makes the record damaged (a half-read move could
+ *	unfreeze a mailbox in the middle of its copy).
  */
 #include "store-internal.h"
+
+#include "context.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -106,6 +111,79 @@ int store_corrupt(char *error, size_t size, const char *what, const char *key)
 	return -1;
 }
 
+static const char *const move_phase_names[] = {
+	[MB_MOVE_NONE] = "", [MB_MOVE_COPY] = "copy", [MB_MOVE_FREEZE] = "freeze",
+	[MB_MOVE_FINAL] = "final", [MB_MOVE_DONE] = "done",
+};
+
+const char *mb_move_phase_name(enum mb_move_phase phase)
+{
+	return (size_t)phase < sizeof(move_phase_names) / sizeof(move_phase_names[0]) ?
+		move_phase_names[phase] : "?";
+}
+
+int mb_move_phase_parse(const char *name, enum mb_move_phase *phase_r)
+{
+	for (size_t i = MB_MOVE_COPY; i < sizeof(move_phase_names) / sizeof(move_phase_names[0]); i++) {
+		if (strcmp(name, move_phase_names[i]) == 0) {
+			*phase_r = (enum mb_move_phase)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool mb_user_frozen(const struct mb_user *user, int64_t now)
+{
+	return (user->move.phase == MB_MOVE_FREEZE || user->move.phase == MB_MOVE_FINAL) &&
+		now < user->move.until;
+}
+
+/* decode_node_name - a node name field into buf; 0, or -1 if absent or
+   not a node name */
+static int decode_node_name(json_t *root, const char *field, char buf[MB_NODE_NAME_MAX + 1])
+{
+	const char *name = json_string_value(json_object_get(root, field));
+
+	if (name == NULL || !mb_node_name_valid(name))
+		return -1;
+	memcpy(buf, name, strlen(name) + 1);
+	return 0;
+}
+
+/* decode_move - "move": absent (no move), or a whole one; 0 or -1 */
+static int decode_move(json_t *move, struct mb_user_move *move_r)
+{
+	const char *phase = json_string_value(json_object_get(move, "phase"));
+	json_t *started = json_object_get(move, "started"), *until = json_object_get(move, "until");
+
+	memset(move_r, 0, sizeof(*move_r));
+	if (move == NULL)
+		return 0;
+	if (!json_is_object(move) || phase == NULL || mb_move_phase_parse(phase, &move_r->phase) < 0 ||
+	    decode_node_name(move, "from", move_r->from) < 0 ||
+	    decode_node_name(move, "to", move_r->to) < 0 ||
+	    !json_is_integer(started) || (until != NULL && !json_is_integer(until))) {
+		memset(move_r, 0, sizeof(*move_r));
+		return -1;
+	}
+	move_r->started = json_integer_value(started);
+	move_r->until = until != NULL ? json_integer_value(until) : 0;
+	return 0;
+}
+
+static json_t *encode_move(const struct mb_user_move *move)
+{
+	json_t *object = json_pack("{s:s, s:s, s:s, s:I}",
+				   "phase", mb_move_phase_name(move->phase),
+				   "from", move->from, "to", move->to,
+				   "started", (json_int_t)move->started);
+
+	if (object != NULL && move->until != 0)
+		json_object_set_new(object, "until", json_integer((json_int_t)move->until));
+	return object;
+}
+
 /* decode_limit - a byte limit; absent means "the default" (see store.h) */
 static uint64_t decode_limit(json_t *root, const char *name)
 {
@@ -147,7 +225,14 @@ int store_decode_user(const char *key, size_t key_len, const char *value,
 	const char *node = json_string_value(json_object_get(root, "node"));
 	snprintf(user->node, sizeof(user->node), "%s", node != NULL ? node : "");
 	int apps_ok = decode_app_passwords(json_object_get(root, "apps"), user);
+	int move_ok = decode_move(json_object_get(root, "move"), &user->move);
 	json_decref(root);
+	if (move_ok < 0) {
+		char address[MB_ADDRESS_MAX + 1];
+		snprintf(address, sizeof(address), "%s", user->address);
+		mb_user_clear(user);
+		return store_corrupt(error, size, "user (move)", address);
+	}
 	if (apps_ok < 0) {
 		char address[MB_ADDRESS_MAX + 1];
 		snprintf(address, sizeof(address), "%s", user->address);
@@ -184,6 +269,8 @@ char *store_encode_user(const struct mb_user *user)
 		json_object_set_new(root, "apps_only", json_true());
 	if (root != NULL && user->node[0] != '\0')
 		json_object_set_new(root, "node", json_string(user->node));
+	if (root != NULL && user->move.phase != MB_MOVE_NONE)
+		json_object_set_new(root, "move", encode_move(&user->move));
 	char *text = root == NULL ? NULL : json_dumps(root, JSON_COMPACT);
 
 	json_decref(root);

@@ -32,6 +32,25 @@ struct mb_domain {
 	int64_t created;
 };
 
+/* A move of the mailbox to another node (`mailbag user move`, see
+   lib/user-move.c): the progress is kept in the record, so every node's
+   mailbag-lmtpd and Dovecot passdb see a freeze at once. */
+enum mb_move_phase {
+	MB_MOVE_NONE,    /* no move */
+	MB_MOVE_COPY,    /* first copy to `to`; the mailbox is live on `from` */
+	MB_MOVE_FREEZE,  /* until `until`: deliveries 4xx, logins fail temporarily */
+	MB_MOVE_FINAL,   /* node is `to` now, still frozen until `until`: the last sync */
+	MB_MOVE_DONE,    /* moved; the old copy on `from` is kept until --purge */
+};
+
+struct mb_user_move {
+	enum mb_move_phase phase;
+	char from[MB_NODE_NAME_MAX + 1]; /* the node the mailbox leaves */
+	char to[MB_NODE_NAME_MAX + 1];   /* the node it goes to */
+	int64_t started;                 /* unix time the move began */
+	int64_t until;                   /* FREEZE, FINAL: the freeze's end (a lease) */
+};
+
 struct mb_user {
 	char address[MB_ADDRESS_MAX + 1];
 	char *password_hash;       /* "{SCHEME}..." */
@@ -45,7 +64,15 @@ struct mb_user {
 	bool app_passwords_only;   /* the main password does not log in */
 	/* the Dovecot node holding the mailbox (context lmtpd.nodes); "" the local one */
 	char node[MB_NODE_NAME_MAX + 1];
+	struct mb_user_move move;  /* phase MB_MOVE_NONE: none */
 };
+
+/* Whether the user's mailbox is frozen for a move at now: deliveries
+   get 4xx, logins a temporary failure (only doveadm opens it). */
+bool mb_user_frozen(const struct mb_user *user, int64_t now);
+/* "copy", "freeze", "final", "done" ("" for none); parse: 0 or -1 */
+const char *mb_move_phase_name(enum mb_move_phase phase);
+int mb_move_phase_parse(const char *name, enum mb_move_phase *phase_r);
 
 #define MB_ALIAS_MAX_TARGETS 1000
 

@@ -12,7 +12,10 @@
  *	refusal is that recipient's alone. A user whose record names a node
  *	goes to that node's Dovecot (context nodes or lmtpd.nodes); no node,
  *	or this node's own name (context node), means the local one. When the store cannot answer, the answer is 4xx, so
- *	Postfix keeps the mail.
+ *	Postfix keeps the mail. A user whose mailbox is frozen for a move
+ *	to another node (`mailbag user move`) gets 451 too, that recipient
+ *	only: Postfix retries after the switch, and the message lands on
+ *	the new node.
  */
 #include "route.h"
 #include "account.h"
@@ -92,6 +95,9 @@ void route_recipient(const struct mb_context *ctx, struct mb_store *store, const
 	}
 	if (!user.enabled) {
 		verdict(route, 550, "550 5.2.1 <%s>: mailbox disabled", recipient);
+	} else if (mb_user_frozen(&user, now)) {
+		verdict(route, 451, "451 4.2.1 <%s>: mailbox being moved to node %s; try again later",
+			recipient, user.move.to);
 	} else if (judge_room(ctx, store, &user, recipient, declared_size, now, route) == 0) {
 		/* this node's own name is the local Dovecot too */
 		if (!mb_context_node_is_local(ctx, user.node) &&

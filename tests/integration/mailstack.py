@@ -598,7 +598,8 @@ class MailStack:
         start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values(),
                                address=self.address, prefix=self.prefix,
                                lmtp_port=self.ports.get("lmtp", 0),
-                               instance=self.dovecot_instance_name())
+                               instance=self.dovecot_instance_name(),
+                               include=getattr(self, "dovecot_include", None))
         self.started.append("dovecot")
 
     def dovecot_instance_name(self):

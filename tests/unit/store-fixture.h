@@ -153,6 +153,24 @@ static inline void fixture_add_user(struct mb_store *store, const char *address,
 	}
 }
 
+/* A user in the middle of a move from node a to node b */
+static inline void fixture_add_moving_user(struct mb_store *store, const char *address,
+					   enum mb_move_phase phase, int64_t until)
+{
+	struct mb_user user = { .quota_bytes = 1000, .enabled = true, .created = 1 };
+	char error[512];
+
+	snprintf(user.address, sizeof(user.address), "%s", address);
+	user.password_hash = (char *)"{SHA512-CRYPT}$6$x";
+	user.home = (char *)"/var/vmail/x";
+	user.move = (struct mb_user_move){ .phase = phase, .from = "a", .to = "b", .started = 1,
+					   .until = until };
+	if (mb_store_user_add(store, &user, error, sizeof(error)) != 0) {
+		fprintf(stderr, "fixture_add_moving_user %s: %s\n", address, error);
+		abort();
+	}
+}
+
 /* Write a value no decoder accepts under key, straight into LMDB: the
    store's failure path, not a fake of it. LMDB wants one environment per
    file and process (with 0.9.31, closing a second one on the same file

@@ -309,6 +309,9 @@ static int world_setup(void **state)
 	fixture_add_user(store, "ann@example.org", true);
 	fixture_add_user(store, "bob@example.org", true);
 	fixture_add_user(store, "off@example.org", false);
+	fixture_add_moving_user(store, "moving@example.org", MB_MOVE_FREEZE, (int64_t)time(NULL) + 3600);
+	fixture_add_moving_user(store, "copying@example.org", MB_MOVE_COPY, 0);
+	fixture_add_moving_user(store, "stale@example.org", MB_MOVE_FREEZE, 1000);
 	mb_store_close(&store); /* the bridge's process opens its own */
 
 	snprintf(w->context, sizeof(w->context), "%s/context.json", w->dir);
@@ -419,7 +422,15 @@ static void test_commands_in_their_order(void **state)
 	cmd(c, "DATA", "503 5.5.1 No valid recipients");
 	cmd(c, "RCPT TO:<nobody@example.org>", "550 5.1.1 <nobody@example.org>: no such mailbox here");
 	cmd(c, "RCPT TO:<off@example.org>", "550 5.2.1 <off@example.org>: mailbox disabled");
+	/* a mailbox frozen for a move: 451 for it alone; the copy before
+	   the freeze, and a freeze whose lease ran out, take mail */
+	cmd(c, "RCPT TO:<moving@example.org>",
+	    "451 4.2.1 <moving@example.org>: mailbox being moved to node b; try again later");
 	cmd(c, "DATA", "503 5.5.1 No valid recipients");
+	cmd(c, "RCPT TO:<copying@example.org>", "250 2.1.5 <copying@example.org> OK");
+	cmd(c, "RCPT TO:<stale@example.org>", "250 2.1.5 <stale@example.org> OK");
+	cmd(c, "RSET", "250 2.0.0");
+	cmd(c, "MAIL FROM:<a@remote.example> SIZE=1000", "250 2.1.0");
 	cmd(c, "RCPT TO:<ann+tag@example.org>", "250 2.1.5 <ann+tag@example.org> OK");
 	cmd(c, "NOOP", "250 2.0.0");
 	cmd(c, "VRFY ann@example.org", "252 2.5.0");
