@@ -196,7 +196,7 @@ const struct field context_schema[] = {
 	  "localhost.localdomain", NULL, "a fully qualified host name", false },
 	{ "store", FIELD_STORE, offsetof(struct mb_context, store),
 	  "lmdb:/var/lib/mailbag/store", NULL,
-	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or \"unix:/PATH[?db=N&password=P]\"", true },
+	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\", \"unix:/PATH[?db=N&password=P]\" or \"sentinel://[:PASSWORD@]HOST[:PORT],HOST[:PORT].../MASTER[/DB]\"", true },
 	{ "daemon_user", FIELD_USER, offsetof(struct mb_context, daemon_user),
 	  "mailbag", NULL, "a user name", true },
 	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),

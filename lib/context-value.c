@@ -82,7 +82,7 @@ static int check_string_value(struct parse_state *st, const char *key,
 		    mb_redis_location_parse(value, &loc, &error) < 0)
 			return context_fail(st, key, "expected %s: %s", f->help, error);
 		if (mb_redis_location_is(value)) {
-			st->has_secret = loc.password[0] != '\0';
+			st->has_secret = loc.password[0] != '\0' || loc.sentinel_password[0] != '\0';
 			explicit_bzero(&loc, sizeof(loc));
 			return 0;
 		}

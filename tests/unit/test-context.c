@@ -38,6 +38,8 @@ static const struct context_case cases[] = {
 	{ "{\"store\": \"redis://redis.example.org:6380/2\"}", NULL },
 	{ "{\"store\": \"redis://[::1]:6379\"}", NULL },
 	{ "{\"store\": \"unix:/run/redis/redis.sock?db=3\"}", NULL },
+	{ "{\"store\": \"sentinel://10.0.0.1,10.0.0.2,10.0.0.3/mymaster/1\"}", NULL },
+	{ "{\"store\": \"sentinel://10.0.0.1:26379\"}", "the master's name is missing" },
 	{ "{\"store\": \"redis://\"}", "the host is a name or an address" },
 	{ "{\"store\": \"redis://h:99999\"}", "the port is a number from 1 to 65535" },
 	{ "{\"store\": \"redis://h/300\"}", "the database after '/' is a number from 0 to 255" },
@@ -408,7 +410,8 @@ static void test_redact_store_location(void **state)
 		{ "redis://:pw@host:6379/1", "redis://:***@host:6379/1" },
 		{ "redis://user:p:w@host", "redis://user:***@host" },
 		{ "redis://host:6379", "redis://host:6379" },
-		{ "unix:/run/r.sock?db=1&password=pw&x", "unix:/run/r.sock?db=1&password=***&x" },
+		/* an item the parser does not know is hidden whole */
+		{ "unix:/run/r.sock?db=1&password=pw&x", "unix:/run/r.sock?db=1&password=***&***" },
 		{ "unix:/run/r.sock?password=pw", "unix:/run/r.sock?password=***" },
 		{ "lmdb:/var/lib/mailbag/store", "lmdb:/var/lib/mailbag/store" },
 	};
