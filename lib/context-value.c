@@ -86,7 +86,12 @@ static int check_string_value(struct parse_state *st, const char *key,
 			explicit_bzero(&loc, sizeof(loc));
 			return 0;
 		}
-		return context_fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
+		/* nor any other: "rediss://:PASSWORD@..." is a typo away */
+		size_t scheme_len = strcspn(value, ":/@?");
+		if (value[scheme_len] != ':' || scheme_len > 20)
+			return context_fail(st, key, "expected %s (got no SCHEME: at the start)", f->help);
+		return context_fail(st, key, "expected %s (got the scheme \"%.*s:\")", f->help,
+				    (int)scheme_len, value);
 	}
 	case FIELD_USER:
 		if (value[0] == '\0' || strlen(value) > 32 ||

@@ -341,6 +341,19 @@ static void test_store_password_is_kept_secret(void **state)
 	(void)state;
 	assert_int_equal(mb_context_parse("c", bad, strlen(bad), &ctx, error, sizeof(error)), -1);
 	assert_null(strstr(error, "s3cret"));
+	/* nor in a scheme this build does not know (a typo, or an older build) */
+	static const char *const unknown[] = {
+		"{\"store\": \"rediss://:s3cret-pw@host\"}",
+		"{\"store\": \"sentinel2://:s3cret-pw@h1,h2/m\"}",
+		"{\"store\": \"s3cret-pw-pasted-here\"}",
+	};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		assert_int_equal(mb_context_parse("c", unknown[i], strlen(unknown[i]), &ctx, error,
+						  sizeof(error)), -1);
+		assert_non_null(strstr(error, "key 'store'"));
+		if (strstr(error, "s3cret-pw") != NULL)
+			fail_msg("%s: the error shows the password: %s", unknown[i], error);
+	}
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
