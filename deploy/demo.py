@@ -68,10 +68,13 @@ def ensure_postfix_main_cf():
 
 
 def register_postfix_config(directory, add):
-    """directory added to (or taken out of) alternate_config_directories
-    of the default main.cf, which `postfix -c` requires. Under a lock:
-    instances in several processes at once (a test run, the demo) must
-    not undo each other's entries."""
+    """directory (or a list of them) added to (or taken out of)
+    alternate_config_directories of the default main.cf, which `postfix
+    -c` requires. Under a lock: instances in several processes at once (a
+    test run, the demo) must not undo each other's entries. Several at
+    once in one change: Postfix rereads a main.cf changed in the last
+    second until it has cooled down, which costs each change 1-2 s."""
+    directories = [directory] if isinstance(directory, str) else list(directory)
     ensure_postfix_main_cf()
     with open(os.path.join(POSTFIX_DEFAULT_CONFIG, ".mailbag-tests.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -79,7 +82,7 @@ def register_postfix_config(directory, add):
                               "alternate_config_directories"],
                              capture_output=True, text=True).stdout.split()
         cur = [d.strip(",") for d in cur if d.strip(",")]
-        want = [d for d in cur if d != directory] + ([directory] if add else [])
+        want = [d for d in cur if d not in directories] + (directories if add else [])
         subprocess.run(["postconf", "-c", POSTFIX_DEFAULT_CONFIG, "-e",
                         "alternate_config_directories = " + " ".join(want)],
                        check=True, capture_output=True)
@@ -89,8 +92,9 @@ class SmtpSink:
     """A tiny SMTP server keeping every message it is given (and, with
     maildir, writing each into that Maildir's new/ as it arrives)."""
 
-    def __init__(self, port, maildir=None):
+    def __init__(self, port, maildir=None, address="127.0.0.1"):
         self.port = port
+        self.address = address
         self.messages = []  # (mail_from, [rcpt], data bytes)
         self.lock = threading.Lock()
         self.maildir = maildir
@@ -138,7 +142,7 @@ class SmtpSink:
             allow_reuse_address = True
             daemon_threads = True
 
-        self.server = Server(("127.0.0.1", port), Handler)
+        self.server = Server((address, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def keep(self, mail_from, rcpts, data):

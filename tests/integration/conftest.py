@@ -69,6 +69,23 @@ def redis_stack():
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def nodes(request):
+    """Three nodes, each in its own network namespace, on one Redis set
+    (tests/integration/nodes.py), for the module. A module sets
+    NODES_STORE = "sentinel" for stores that name the sentinels."""
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests run Postfix and Dovecot and need root")
+    import nodes as nodeset
+    n = nodeset.Nodes(BUILD, store=getattr(request.module, "NODES_STORE", "master"),
+                      keep=bool(os.environ.get("MAILBAG_KEEP_TEST_DIR")))
+    n.start()  # stops what it started when it fails
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
 def wait_until(predicate, timeout=20, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

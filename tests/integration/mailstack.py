@@ -16,6 +16,7 @@ import re
 import os
 import pwd
 import grp
+import shlex
 import shutil
 import signal
 import socket
@@ -27,7 +28,7 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 # the product's demo (deploy/demo.py) holds what a private instance needs
 # whichever way it is configured: these tests reuse it
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "deploy"))
-from demo import (SmtpSink, ensure_postfix_main_cf, port_open, register_postfix_config,  # noqa: E402
+from demo import (SmtpSink, ensure_postfix_main_cf, register_postfix_config,  # noqa: E402
                   wait_for)
 TEMPLATES = os.path.join(SOURCE_ROOT, "config-templates")
 DOVECOT_MODULE_DIR = "/usr/lib/dovecot/modules"
@@ -59,10 +60,18 @@ def dovecot_template():
     return "dovecot24-mailbag.conf" if dovecot24() else "dovecot-mailbag.conf"
 
 
-def free_port():
+def free_port(address="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return s.getsockname()[1]
+
+
+def port_open(port, address="127.0.0.1"):
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def ensure_system_user(name, home="/nonexistent"):
@@ -114,26 +123,31 @@ class RedisServer:
     append-only file (fsync always), so that stop() and start() keep the
     data as a restarted production Redis would."""
 
-    def __init__(self, root_dir, password="test-redis-password"):
-        self.dir = os.path.join(os.path.abspath(root_dir), "redis")
-        self.port = free_port()
+    def __init__(self, root_dir, password="test-redis-password", address="127.0.0.1",
+                 name="redis", port=None):
+        self.dir = os.path.join(os.path.abspath(root_dir), name)
+        self.address = address
+        self.port = port or free_port(address)
         self.password = password
         self.proc = None
+        # more redis-server options (replicaof, masterauth...), for start()
+        self.extra_args = []
 
     @property
     def location(self):
-        return "redis://:%s@127.0.0.1:%d/0" % (self.password, self.port)
+        return "redis://:%s@%s:%d/0" % (self.password, self.address, self.port)
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
         log = open(os.path.join(self.dir, "redis.log"), "a")
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+            ["redis-server", "--bind", self.address, "--port", str(self.port),
              "--requirepass", self.password, "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
+             "--appendonly", "yes", "--appendfsync", "always"] + self.extra_args,
             stdout=log, stderr=log)
         log.close()
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, "redis-server")
+        wait_for(lambda: port_open(self.port, self.address) or self.proc.poll() is not None, 10,
+                 "redis-server")
         if self.proc.poll() is not None:
             raise RuntimeError("redis-server exited: " + open(os.path.join(self.dir, "redis.log")).read())
         return self
@@ -152,24 +166,33 @@ DOVECOT_BASE = """# private test instance: see tests/integration/mailstack.py
 {versions}base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-instance_name = mailbag-{port}
+instance_name = {instance}
 protocols = imap lmtp
-listen = 127.0.0.1
+listen = {address}
 ssl = no
 {cleartext}
 auth_verbose = yes
 auth_username_chars =
 service imap-login {{
   inet_listener imap {{
-    {listen} = 127.0.0.1
+    {listen} = {address}
     port = {port}
   }}
   inet_listener imaps {{
-    {listen} = 127.0.0.1
+    {listen} = {address}
     port = {imaps}
   }}
 }}
-!include {d}/mailbag.conf
+{lmtp_tcp}!include {d}/mailbag.conf
+"""
+
+# LMTP over TCP too, for mailbag-lmtpd on other nodes (tests/integration/nodes.py)
+DOVECOT_LMTP_TCP = """service lmtp {{
+  inet_listener lmtp {{
+    {listen} = {address}
+    port = {lmtp_port}
+  }}
+}}
 """
 
 # what 2.3 and 2.4 call the same things
@@ -178,35 +201,42 @@ DOVECOT24_BASE_NAMES = {"versions": "dovecot_config_version = 2.4.0\ndovecot_sto
                         "cleartext": "auth_allow_cleartext = yes", "listen": "listen"}
 
 
-def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None):
+def start_dovecot_instance(dovecot_dir, imap_port, values, imaps_port=0, include=None,
+                           address="127.0.0.1", prefix=(), lmtp_port=0, instance=None):
     """Dovecot as root with its own base_dir under dovecot_dir, the
     mailbag template (values) included, IMAP on imap_port; with include,
     that file too, last (`mailbag tls apply`'s TLS settings), and IMAP
-    with implicit TLS on imaps_port."""
+    with implicit TLS on imaps_port. A node of nodes.py gives its own
+    address, the command prefix that runs Dovecot in its network
+    namespace, and a TCP port for LMTP from the other nodes."""
     conf = os.path.join(dovecot_dir, "dovecot.conf")
+    names = DOVECOT24_BASE_NAMES if dovecot24() else DOVECOT23_BASE_NAMES
     with open(os.path.join(dovecot_dir, "mailbag.conf"), "w") as f:
         f.write(render(dovecot_template(), values))
+    lmtp_tcp = (DOVECOT_LMTP_TCP.format(address=address, lmtp_port=lmtp_port, **names)
+                if lmtp_port else "")
     with open(conf, "w") as f:
         f.write(DOVECOT_BASE.format(d=dovecot_dir, port=imap_port, imaps=imaps_port,
-                                    **(DOVECOT24_BASE_NAMES if dovecot24() else DOVECOT23_BASE_NAMES)))
+                                    address=address, lmtp_tcp=lmtp_tcp,
+                                    instance=instance or "mailbag-%d" % imap_port, **names))
         if include:
             f.write("!include %s\n" % include)
     os.makedirs(os.path.join(dovecot_dir, "state"), exist_ok=True)
     # the daemon keeps its stdio: a pipe here would never reach EOF
     with open(os.path.join(dovecot_dir, "start.out"), "w") as out:
-        ret = subprocess.run(["dovecot", "-c", conf], stdin=subprocess.DEVNULL,
+        ret = subprocess.run([*prefix, "dovecot", "-c", conf], stdin=subprocess.DEVNULL,
                              stdout=out, stderr=out).returncode
     if ret != 0:
         raise RuntimeError("dovecot failed to start: " +
                            open(os.path.join(dovecot_dir, "start.out")).read())
-    wait_for(lambda: port_open(imap_port), 15, "Dovecot's IMAP port")
+    wait_for(lambda: port_open(imap_port, address), 15, "Dovecot's IMAP port")
 
 
-def stop_dovecot_instance(dovecot_dir, imap_port):
-    subprocess.run(["dovecot", "-c", os.path.join(dovecot_dir, "dovecot.conf"), "stop"],
+def stop_dovecot_instance(dovecot_dir, imap_port, address="127.0.0.1", prefix=()):
+    subprocess.run([*prefix, "dovecot", "-c", os.path.join(dovecot_dir, "dovecot.conf"), "stop"],
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    wait_for(lambda: not port_open(imap_port) and
+    wait_for(lambda: not port_open(imap_port, address) and
              not os.path.exists(os.path.join(dovecot_dir, "run", "master.pid")),
              15, "Dovecot to stop")
 
@@ -238,11 +268,24 @@ class DovecotNode:
 
 
 class MailStack:
-    """A private mail server under root_dir. Call start(), then stop()."""
+    """A private mail server under root_dir. Call start(), then stop().
+
+    By default on loopback (127.0.0.1) with its own SMTP sink. A node of
+    nodes.py gives address (what Postfix and Dovecot listen on), netns
+    (the network namespace every process of the stack runs in, through
+    `ip netns exec`), and the sink and DNS server it shares with the
+    other nodes (started and stopped by their owner)."""
 
     def __init__(self, root_dir, mailbag, policyd, auth_module, hostname="mx.mailbag.test",
-                 ports=None, store=None, lmtpd=None):
+                 ports=None, store=None, lmtpd=None, address="127.0.0.1", netns=None,
+                 sink=None, dns=None):
         self.root = os.path.abspath(root_dir)
+        self.address = address
+        self.netns = netns
+        # what every command of this stack starts with
+        self.prefix = ["ip", "netns", "exec", netns] if netns else []
+        self.shared_sink = sink
+        self.shared_dns = dns
         self.mailbag_bin = mailbag
         self.policyd_bin = policyd
         # beside policyd when installed; in the build tree, its own folder
@@ -259,6 +302,8 @@ class MailStack:
         self.auth_module = auth_module
         self.hostname = hostname
         self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink")}
+        if sink is not None:
+            self.ports["sink"] = sink.port
         self.ports.update(ports or {})
         self.context = os.path.join(self.root, "etc", "context.json")
         self.store_dir = os.path.join(self.root, "store")
@@ -294,7 +339,7 @@ class MailStack:
 
     # --- the mailbag command -------------------------------------------
     def mailbag(self, *args, input=None, check=False):
-        proc = subprocess.run([self.mailbag_bin, "--context", self.context, *args],
+        proc = subprocess.run([*self.prefix, self.mailbag_bin, "--context", self.context, *args],
                               input=input, capture_output=True, text=True)
         if check and proc.returncode != 0:
             raise RuntimeError("mailbag %s failed (%d): %s" % (" ".join(args), proc.returncode, proc.stderr))
@@ -304,9 +349,12 @@ class MailStack:
     def start(self):
         try:
             self._prepare()
-            self.sink = SmtpSink(self.ports["sink"])
-            self.sink.start()
-            self.started.append("sink")
+            if self.shared_sink is not None:
+                self.sink = self.shared_sink
+            else:
+                self.sink = SmtpSink(self.ports["sink"])
+                self.sink.start()
+                self.started.append("sink")
             self.start_policyd()
             self._start_dovecot()
             self.start_lmtpd()
@@ -329,7 +377,7 @@ class MailStack:
         self.vmail_user = ensure_system_user("vmail", "/var/vmail")
         os.chown(self.run_dir, 0, grp.getgrnam("postfix").gr_gid)
         os.chmod(self.run_dir, 0o755)
-        subprocess.run([self.mailbag_bin, "--context", self.context, "init",
+        subprocess.run([*self.prefix, self.mailbag_bin, "--context", self.context, "init",
                         "--hostname", self.hostname,
                         "--store", self.store,
                         "--vmail-uid", str(self.vmail_user.pw_uid),
@@ -352,10 +400,11 @@ class MailStack:
         ctx["clients"] = {"submission_port": self.ports["submission"],
                           "submissions_port": self.ports["submissions"],
                           "imap_port": self.ports["imap"], "imaps_port": 0}
+        self.customise_context(ctx)
         with open(self.context, "w") as f:
             json.dump(ctx, f, indent=2)
         # init again: creates the mail root named by the edited context
-        subprocess.run([self.mailbag_bin, "--context", self.context, "init"],
+        subprocess.run([*self.prefix, self.mailbag_bin, "--context", self.context, "init"],
                        check=True, capture_output=True)
         self._make_certificate()
         # Postfix's SNI table and Dovecot's local_name blocks (postmap
@@ -364,6 +413,12 @@ class MailStack:
         self.mailbag("tls", "apply", check=True)
         self._install_auth_module()
         self._compile_sieve()
+
+    def before_postfix_start(self, queue):
+        """What a subclass does once Postfix's configuration is written."""
+
+    def customise_context(self, ctx):
+        """What a subclass adds to the context before the daemons start."""
 
     def _make_certificate(self):
         make_certificate(self.hostname, self.cert, self.key)
@@ -406,8 +461,8 @@ class MailStack:
             "DELIMITER": "+",
             "TLS_CERT": self.cert,
             "TLS_KEY": self.key,
-            "SUBMISSION_LISTEN": "127.0.0.1:%d" % self.ports["submission"],
-            "SUBMISSIONS_LISTEN": "127.0.0.1:%d" % self.ports["submissions"],
+            "SUBMISSION_LISTEN": "%s:%d" % (self.address, self.ports["submission"]),
+            "SUBMISSIONS_LISTEN": "%s:%d" % (self.address, self.ports["submissions"]),
             "SNI_MAP": self.sni_map,
             "CONTEXT": self.context,
             "STORE_GROUP": "mailbag",
@@ -435,7 +490,7 @@ class MailStack:
             if os.path.exists(path):
                 os.unlink(path)
         log = open(log_path, "a")
-        proc = subprocess.Popen([self.policyd_bin, "-c", context] +
+        proc = subprocess.Popen([*self.prefix, self.policyd_bin, "-c", context] +
                                 (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
                                 stdout=log, stderr=log)
         log.close()
@@ -471,7 +526,7 @@ class MailStack:
         if os.path.exists(self.lmtpd_socket):
             os.unlink(self.lmtpd_socket)
         log = open(self.lmtpd_log, "a")
-        self.lmtpd_proc = subprocess.Popen([self.lmtpd_bin, "-c", self.context] +
+        self.lmtpd_proc = subprocess.Popen([*self.prefix, self.lmtpd_bin, "-c", self.context] +
                                            (["-d"] if os.environ.get("MAILBAG_DEBUG") else []),
                                            stdout=log, stderr=log)
         log.close()
@@ -487,10 +542,10 @@ class MailStack:
         It runs in its own mount namespace whose /etc/resolv.conf names the
         test DNS server (dnsserver.py), so nothing asks the real DNS."""
         import dnsserver
-        self.dns = dnsserver.shared()
+        self.dns = self.shared_dns or dnsserver.shared()
         with open(self.resolv_conf, "w") as f:
             f.write("nameserver %s\noptions timeout:2 attempts:1\n" % self.dns.address)
-        milter = ["unshare", "--mount", "--", "sh", "-c",
+        milter = [*self.prefix, "unshare", "--mount", "--", "sh", "-c",
                   'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf,
                   self.milter_bin, "-c", context or self.context] + (
             ["-d"] if os.environ.get("MAILBAG_DEBUG") else [])
@@ -540,11 +595,17 @@ class MailStack:
         self.policyd_proc = None
 
     def _start_dovecot(self):
-        start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values())
+        start_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.template_values(),
+                               address=self.address, prefix=self.prefix,
+                               lmtp_port=self.ports.get("lmtp", 0),
+                               instance=self.dovecot_instance_name())
         self.started.append("dovecot")
 
+    def dovecot_instance_name(self):
+        return None  # mailbag-IMAPPORT
+
     def stop_dovecot(self):
-        stop_dovecot_instance(self.dovecot_dir, self.ports["imap"])
+        stop_dovecot_instance(self.dovecot_dir, self.ports["imap"], self.address, self.prefix)
         self.started.remove("dovecot")
 
     def start_dovecot(self):
@@ -597,13 +658,15 @@ class MailStack:
                        "myhostname = " + self.hostname,
                        "mydomain = mailbag.test",
                        "myorigin = $myhostname",
-                       "inet_interfaces = 127.0.0.1",
+                       "inet_interfaces = " + self.address,
                        "inet_protocols = ipv4",
-                       "mynetworks = 127.0.0.0/8",
+                       "mynetworks = 127.0.0.0/8" + (
+                           "" if self.address.startswith("127.") else " %s/32" % self.address),
                        "alias_maps =",
                        "alias_database =",
                        "biff = no",
-                       "relayhost = [127.0.0.1]:%d" % self.ports["sink"],
+                       "relayhost = [%s]:%d" % (getattr(self.sink, "address", "127.0.0.1"),
+                                                self.ports["sink"]),
                        "smtp_dns_support_level = disabled",
                        "smtp_tls_security_level = none",
                        "delay_warning_time = 0",
@@ -617,33 +680,36 @@ class MailStack:
                 settings.append(line)
         self._postconf("-e", *settings)
         self._postconf("-MX", "smtp/inet")
-        self._postconf("-M", "127.0.0.1:%d/inet = 127.0.0.1:%d inet n - n - - smtpd"
-                       % (self.ports["smtp"], self.ports["smtp"]))
+        self._postconf("-M", "{a}:{p}/inet = {a}:{p} inet n - n - - smtpd".format(
+                       a=self.address, p=self.ports["smtp"]))
         with open(os.path.join(self.postfix_etc, "master.cf"), "a") as f:
             f.write(render("postfix-master.cf", self.template_values()))
         self._postconf("-F", "*/*/chroot = n")
         self._register_postfix_config(True)
+        self.before_postfix_start(queue)
         self.started.append("postfix")
         # under script(1): Postfix tells its fatal errors only to a tty
         start_out = os.path.join(self.postfix_dir, "start.out")
         with open(start_out, "w") as out:
-            ret = subprocess.run(["script", "-qec", "postfix -c %s start" % self.postfix_etc,
+            ret = subprocess.run(["script", "-qec", shlex.join(
+                                      self.prefix + ["postfix", "-c", self.postfix_etc, "start"]),
                                   "/dev/null"], stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=out).returncode
         if ret != 0:
             raise RuntimeError("postfix start failed: %s %s" % (open(start_out).read(),
                                                                   self.read_maillog()))
-        wait_for(lambda: port_open(self.ports["smtp"]), 15, "Postfix's SMTP port")
+        wait_for(lambda: port_open(self.ports["smtp"], self.address), 15, "Postfix's SMTP port")
 
     # --- stop -------------------------------------------------------------
     def stop(self):
         if "postfix" in self.started:
-            subprocess.run(["script", "-qec", "postfix -c %s stop" % self.postfix_etc, "/dev/null"],
+            subprocess.run(["script", "-qec", shlex.join(
+                                self.prefix + ["postfix", "-c", self.postfix_etc, "stop"]), "/dev/null"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             self._register_postfix_config(False)
         if "dovecot" in self.started:
-            subprocess.run(["dovecot", "-c", self.dovecot_conf, "stop"],
+            subprocess.run([*self.prefix, "dovecot", "-c", self.dovecot_conf, "stop"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         if "lmtpd" in self.started:
