@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 static const char init_usage[] =
-	"usage: mailbag init [--hostname NAME] [--store lmdb:/DIR | redis://HOST[:PORT][/DB] | unix:/PATH]\n"
+	"usage: mailbag init [--hostname NAME] [--store lmdb:/DIR | redis://HOST[:PORT][/DB] | unix:/PATH | sentinel://HOST[:PORT],.../MASTER[/DB]]\n"
 	"                    [--vmail-uid N] [--vmail-gid N]\n"
 	"\n"
 	"Create the context file (if missing), the store and the mail root.\n"

@@ -14,15 +14,15 @@
 #include <sysexits.h>
 #include <time.h>
 
-/* is_alias_domain - whether "@domain" is a domain alias: 1, 0, -1 */
-static int is_alias_domain(struct cli *cli, const char *domain)
+/* is_alias_domain - whether "@domain" is a domain alias: 1, 0, -1 (why in error) */
+static int is_alias_domain(struct cli *cli, const char *domain, char *error, size_t error_size)
 {
-	char source[MB_DOMAIN_MAX + 2], error[512];
+	char source[MB_DOMAIN_MAX + 2];
 	struct mb_alias alias;
 	int ret;
 
 	snprintf(source, sizeof(source), "@%s", domain);
-	ret = mb_store_alias_get(cli->store, source, &alias, error, sizeof(error));
+	ret = mb_store_alias_get(cli->store, source, &alias, error, error_size);
 	if (ret > 0) {
 		ret = alias.target_count > 0 && alias.targets[0][0] == '@';
 		mb_alias_clear(&alias);
@@ -49,9 +49,9 @@ int cli_domain_add(struct cli *cli, const char *domain, const struct cli_domain_
 
 	snprintf(record.name, sizeof(record.name), "%s", domain);
 	apply_limits(opts, &record);
-	ret = is_alias_domain(cli, domain);
+	ret = is_alias_domain(cli, domain, error, sizeof(error));
 	if (ret != 0)
-		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "store lookup failed") :
+		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :
 			cli_fail(cli, EX_DATAERR, "%s is a domain alias; remove it first with 'mailbag alias del @%s'",
 				 domain, domain);
 	/* the domain and its limits in one transaction */

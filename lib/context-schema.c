@@ -209,7 +209,7 @@ const struct field context_schema[] = {
 	  "localhost.localdomain", NULL, "a fully qualified host name", false },
 	{ "store", FIELD_STORE, offsetof(struct mb_context, store),
 	  "lmdb:/var/lib/mailbag/store", NULL,
-	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or \"unix:/PATH[?db=N&password=P]\"", true },
+	  "\"lmdb:/absolute/dir\", \"redis://[:PASSWORD@]HOST[:PORT][/DB]\", \"unix:/PATH[?db=N&password=P]\" or \"sentinel://[:PASSWORD@]HOST[:PORT],HOST[:PORT].../MASTER[/DB]\"", true },
 	{ "node", FIELD_NODE_NAME, offsetof(struct mb_context, node),
 	  "", NULL, "\"\" (a single node) or this node's name: 1 to 32 of a-z 0-9 . _ - (not \"local\")", false },
 	{ "nodes", FIELD_NODE_MAP, offsetof(struct mb_context, nodes), NULL, NULL,

@@ -82,11 +82,16 @@ static int check_string_value(struct parse_state *st, const char *key,
 		    mb_redis_location_parse(value, &loc, &error) < 0)
 			return context_fail(st, key, "expected %s: %s", f->help, error);
 		if (mb_redis_location_is(value)) {
-			st->has_secret = loc.password[0] != '\0';
+			st->has_secret = loc.password[0] != '\0' || loc.sentinel_password[0] != '\0';
 			explicit_bzero(&loc, sizeof(loc));
 			return 0;
 		}
-		return context_fail(st, key, "expected %s (got \"%.80s\")", f->help, value);
+		/* nor any other: "rediss://:PASSWORD@..." is a typo away */
+		size_t scheme_len = strcspn(value, ":/@?");
+		if (value[scheme_len] != ':' || scheme_len > 20)
+			return context_fail(st, key, "expected %s (got no SCHEME: at the start)", f->help);
+		return context_fail(st, key, "expected %s (got the scheme \"%.*s:\")", f->help,
+				    (int)scheme_len, value);
 	}
 	case FIELD_USER:
 		if (value[0] == '\0' || strlen(value) > 32 ||

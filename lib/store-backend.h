@@ -27,8 +27,9 @@ typedef int mb_kv_cb(const char *key, size_t key_len, const char *value,
 		     size_t value_len, void *context);
 
 struct mb_store_backend {
-	/* the schemes of the locations it serves: "lmdb"; "redis" and "unix" */
-	const char *schemes[2];
+	/* the schemes of the locations it serves: "lmdb"; "redis", "unix"
+	   and "sentinel" */
+	const char *schemes[3];
 	/* location: the whole "scheme:...". create: make an empty store. */
 	int (*open)(const char *location, bool writable, bool create,
 		    void **state_r, char *error, size_t error_size);

@@ -22,11 +22,21 @@
  *	names the server (never the password); the caller answers TEMP or
  *	DEFER. The connection is made again on the next call, at most once
  *	a second while Redis stays away.
+ *
+ *	A sentinel:// location (redis-sentinel.c): each connection starts
+ *	by asking the sentinels where the master is and checking its ROLE;
+ *	a lost connection, a timeout or a reply that says the node is not
+ *	the master (READONLY, LOADING, MASTERDOWN) drops the connection, and
+ *	the next call asks again. Reads are tried once more at once; writes
+ *	never (a counter or a transaction whose reply was lost may have been
+ *	carried out). A change waits (WAIT 1, up to 1 s) until a replica
+ *	has it, so that a failover right after does not lose it.
  */
 #include "store-backend.h"
 #include "grow.h"
 
 #include "redis-location.h"
+#include "redis-sentinel.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -48,6 +58,7 @@
 #define REDIS_LOCK_TTL_MS 10000
 #define REDIS_LOCK_WAIT_MS 5000
 #define REDIS_STATE_PREFIX "mailbag:state:"
+#define REDIS_WAIT_REPLICA_MS 1000
 
 static const char *const table_keys[MB_TABLE_COUNT] = {
 	"mailbag:domains", "mailbag:users", "mailbag:aliases"
@@ -73,8 +84,9 @@ struct pending_op {
 
 struct redis_state {
 	struct mb_redis_location loc;
-	char name[300];            /* "redis 127.0.0.1:6379 db 0", no password */
+	char name[400];            /* "redis 127.0.0.1:6379 db 0", no password */
 	redisContext *conn;
+	struct mb_redis_sentinel *sentinel; /* sentinel:// only, else NULL */
 	time_t last_failed_connect;
 	bool in_transaction;
 	char lock_token[40];
@@ -123,11 +135,56 @@ static redisReply *checked_reply(struct redis_state *st, redisReply *reply, cons
 		return NULL;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
-		redis_fail(st, error, size, "%s: %.200s", what, reply->str);
+		bool failover = mb_redis_error_kind(reply->str) == MB_REDIS_ERROR_FAILOVER;
+		redis_fail(st, error, size, "%s: %.200s%s", what, reply->str,
+			   failover ? " (not the master: finding it again)" : "");
 		freeReplyObject(reply);
+		if (failover)
+			drop_connection(st);
 		return NULL;
 	}
 	return reply;
+}
+
+static void set_name(struct redis_state *st)
+{
+	if (st->sentinel != NULL && st->loc.host[0] != '\0')
+		snprintf(st->name, sizeof(st->name), "Redis master %s at %s:%d db %d", st->loc.master_name,
+			 st->loc.host, st->loc.port, st->loc.db);
+	else if (st->sentinel != NULL)
+		snprintf(st->name, sizeof(st->name), "Redis master %s (from %zu sentinels) db %d",
+			 st->loc.master_name, st->loc.sentinel_count, st->loc.db);
+	else if (st->loc.socket_path[0] != '\0')
+		snprintf(st->name, sizeof(st->name), "Redis unix:%s db %d", st->loc.socket_path, st->loc.db);
+	else
+		snprintf(st->name, sizeof(st->name), "Redis %s:%d db %d", st->loc.host, st->loc.port,
+			 st->loc.db);
+}
+
+/* find_master - a Sentinel location's master address, into st->loc */
+static int find_master(struct redis_state *st, char *error, size_t size)
+{
+	struct mb_redis_endpoint master;
+	struct mb_error_text discover_error;
+
+	if (mb_redis_sentinel_discover(st->sentinel, &master, &discover_error) < 0)
+		return redis_fail(st, error, size, "%s", discover_error.text);
+	memcpy(st->loc.host, master.host, sizeof(st->loc.host));
+	st->loc.port = master.port;
+	set_name(st);
+	return 0;
+}
+
+/* confirm_master - the node a sentinel named still is the master */
+static int confirm_master(struct redis_state *st, char *error, size_t size)
+{
+	struct mb_error_text role_error;
+
+	if (mb_redis_confirm_master(st->conn, &role_error) < 0) {
+		mb_redis_sentinel_stale(st->sentinel);
+		return redis_fail(st, error, size, "%s", role_error.text);
+	}
+	return 0;
 }
 
 static int connect_redis(struct redis_state *st, char *error, size_t size)
@@ -140,6 +197,8 @@ static int connect_redis(struct redis_state *st, char *error, size_t size)
 	drop_connection(st);
 	if (now == st->last_failed_connect)
 		return redis_fail(st, error, size, "unreachable (next attempt within a second)");
+	if (st->sentinel != NULL && find_master(st, error, size) < 0)
+		goto failed;
 	if (st->loc.socket_path[0] != '\0')
 		st->conn = redisConnectUnixWithTimeout(st->loc.socket_path,
 						       milliseconds(REDIS_CONNECT_TIMEOUT_MS));
@@ -149,6 +208,8 @@ static int connect_redis(struct redis_state *st, char *error, size_t size)
 	if (st->conn == NULL || st->conn->err != 0) {
 		redis_fail(st, error, size, "cannot connect: %s",
 			   st->conn != NULL ? st->conn->errstr : "out of memory");
+		if (st->sentinel != NULL)
+			mb_redis_sentinel_stale(st->sentinel);
 		goto failed;
 	}
 	redisSetTimeout(st->conn, milliseconds(REDIS_COMMAND_TIMEOUT_MS));
@@ -166,6 +227,8 @@ static int connect_redis(struct redis_state *st, char *error, size_t size)
 			goto failed;
 		freeReplyObject(reply);
 	}
+	if (st->sentinel != NULL && confirm_master(st, error, size) < 0)
+		goto failed;
 	return 0;
 failed:
 	drop_connection(st);
@@ -205,9 +268,11 @@ static redisReply *read_command(struct redis_state *st, char *error, size_t size
 		va_start(args, format);
 		reply = redisvCommand(st->conn, format, args);
 		va_end(args);
-		bool io_failure = reply == NULL;
+		/* a lost connection, or a node that stopped being the master */
+		bool retry = reply == NULL || (reply->type == REDIS_REPLY_ERROR &&
+					       mb_redis_error_kind(reply->str) == MB_REDIS_ERROR_FAILOVER);
 		reply = checked_reply(st, reply, what, error, size);
-		if (reply != NULL || !io_failure || !reused)
+		if (reply != NULL || !retry || !reused)
 			break;
 	}
 	return reply;
@@ -231,7 +296,8 @@ static void redis_close(void *state)
 	clear_ops(st);
 	free(st->ops);
 	drop_connection(st);
-	explicit_bzero(st->loc.password, sizeof(st->loc.password));
+	mb_redis_sentinel_free(&st->sentinel);
+	explicit_bzero(&st->loc, sizeof(st->loc));
 	free(st);
 }
 
@@ -254,11 +320,13 @@ static int redis_open(const char *location, bool writable, bool create,
 		free(st);
 		return -1;
 	}
-	if (st->loc.socket_path[0] != '\0')
-		snprintf(st->name, sizeof(st->name), "Redis unix:%s db %d", st->loc.socket_path, st->loc.db);
-	else
-		snprintf(st->name, sizeof(st->name), "Redis %s:%d db %d", st->loc.host, st->loc.port,
-			 st->loc.db);
+	if (st->loc.master_name[0] != '\0' &&
+	    (st->sentinel = mb_redis_sentinel_new(&st->loc)) == NULL) {
+		snprintf(error, size, "out of memory");
+		free(st);
+		return -1;
+	}
+	set_name(st);
 	/* hiredis write()s to the socket: a Redis that went away must be an
 	   error return, not a SIGPIPE that kills the process. Daemons
 	   (policyd, Dovecot) ignore SIGPIPE already; the command did not. */
@@ -398,11 +466,17 @@ static int redis_del(void *state, enum mb_table table, const char *key,
 	return add_op(st, true, table, key, NULL, 0, error, size) < 0 ? -1 : 1;
 }
 
-/* send_transaction - MULTI, the buffered changes, EXEC, pipelined */
+/* send_transaction - MULTI, the buffered changes, EXEC, pipelined (and
+   for a Sentinel set WAIT: the reply comes once a replica has the change,
+   or after REDIS_WAIT_REPLICA_MS; its count is not checked, the change is
+   made either way). Redis runs nothing before it has read EXEC whole, so
+   a failure while sending changed nothing; a failure after it may have. */
 static int send_transaction(struct redis_state *st, char *error, size_t size)
 {
 	redisReply *reply;
-	int ret = 0;
+	int ret = 0, done = 0;
+	size_t replies = st->op_count + 2;
+	bool failover = false;
 
 	if (connect_redis(st, error, size) < 0)
 		return -1;
@@ -416,21 +490,41 @@ static int send_transaction(struct redis_state *st, char *error, size_t size)
 					   op->value, op->len);
 	}
 	redisAppendCommand(st->conn, "EXEC");
-	/* read every reply, even after a failure, to keep the stream in step */
-	for (size_t i = 0; i < st->op_count + 2; i++) {
-		void *raw = NULL;
-		if (redisGetReply(st->conn, &raw) != REDIS_OK) {
-			redis_fail(st, error, size, "transaction: %s", st->conn->errstr);
+	if (st->sentinel != NULL) {
+		redisAppendCommand(st->conn, "WAIT 1 %d", REDIS_WAIT_REPLICA_MS);
+		replies++;
+	}
+	while (!done) {
+		if (redisBufferWrite(st->conn, &done) != REDIS_OK) {
+			redis_fail(st, error, size, "transaction not sent (%s): nothing was changed; try again",
+				   st->conn->errstr);
 			drop_connection(st);
 			return -1;
 		}
+	}
+	/* read every reply, even after a failure, to keep the stream in step */
+	for (size_t i = 0; i < replies; i++) {
+		void *raw = NULL;
+		if (redisGetReply(st->conn, &raw) != REDIS_OK) {
+			/* past EXEC's reply (only WAIT's was lost) the change is made */
+			if (i <= st->op_count + 1)
+				redis_fail(st, error, size, "connection lost after the change was sent (%s): it may or may not have been made; look before trying again",
+					   st->conn->errstr);
+			drop_connection(st);
+			return i <= st->op_count + 1 ? -1 : ret;
+		}
 		reply = raw;
-		if (reply->type == REDIS_REPLY_ERROR && ret == 0)
-			ret = redis_fail(st, error, size, "transaction: %.200s", reply->str);
+		if (reply->type == REDIS_REPLY_ERROR)
+			failover = failover || mb_redis_error_kind(reply->str) == MB_REDIS_ERROR_FAILOVER;
+		if (reply->type == REDIS_REPLY_ERROR && ret == 0 && i <= st->op_count + 1)
+			ret = redis_fail(st, error, size, "transaction: %.200s%s", reply->str,
+					 failover ? " (not the master: nothing was changed; try again)" : "");
 		if (i == st->op_count + 1 && reply->type != REDIS_REPLY_ARRAY && ret == 0)
 			ret = redis_fail(st, error, size, "transaction was not executed");
 		freeReplyObject(reply);
 	}
+	if (failover)
+		drop_connection(st);
 	return ret;
 }
 
@@ -578,7 +672,7 @@ static int redis_state_add(void *state, const char *key, int64_t delta, int64_t 
 }
 
 const struct mb_store_backend mb_store_backend_redis = {
-	.schemes = { "redis", "unix" },
+	.schemes = { "redis", "unix", "sentinel" },
 	.open = redis_open,
 	.close = redis_close,
 	.get = redis_get,

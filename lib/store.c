@@ -70,7 +70,7 @@ int mb_store_open(const char *location, enum mb_store_mode mode,
 		return 0;
 	}
 	/* only the scheme: the rest may hold a password */
-	snprintf(error, error_size, "unknown store location scheme '%.*s': expected lmdb:/DIR, redis://HOST[:PORT][/DB] or unix:/PATH",
+	snprintf(error, error_size, "unknown store location scheme '%.*s': expected lmdb:/DIR, redis://HOST[:PORT][/DB], unix:/PATH or sentinel://HOST[:PORT],.../MASTER",
 		 colon != NULL && colon - location < 20 ? (int)(colon - location) : 20, location);
 	return -1;
 }

@@ -430,7 +430,11 @@ static void on_transaction_reply(struct upstream *up, int code, const char *line
 		}
 		for (size_t i = 0; i < up->accepted_count; i++)
 			answer(up, up->accepted[i], code / 100 == 2 ? 451 : code, line, len);
-		up->state = UP_READY;
+		/* DATA refused (no valid recipient: every RCPT got a 4xx, as
+		   from a Dovecot whose userdb is away) leaves Dovecot's MAIL
+		   open, and the next MAIL on this session would get "503 MAIL
+		   already given": a 5xx, a bounce. Start afresh next time. */
+		close_connection(up);
 		finish(up);
 	}
 }
