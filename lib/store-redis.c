@@ -26,7 +26,9 @@
 #include "store-backend.h"
 #include "grow.h"
 
+#include "redis-cache.h"
 #include "redis-location.h"
+#include "store-redis-cache.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -80,6 +82,7 @@ struct redis_state {
 	char lock_token[40];
 	struct pending_op *ops;
 	size_t op_count, op_alloc;
+	struct redis_tracking *tracking; /* the read cache, or NULL (store-redis-cache.c) */
 };
 
 static int redis_fail(struct redis_state *st, char *error, size_t size, const char *fmt, ...)
@@ -231,6 +234,7 @@ static void redis_close(void *state)
 	clear_ops(st);
 	free(st->ops);
 	drop_connection(st);
+	redis_tracking_free(&st->tracking);
 	explicit_bzero(st->loc.password, sizeof(st->loc.password));
 	free(st);
 }
@@ -273,10 +277,10 @@ static int redis_open(const char *location, bool writable, bool create,
 	return 0;
 }
 
-static int redis_get(void *state, enum mb_table table, const char *key,
-		     char **value_r, size_t *len_r, char *error, size_t size)
+/* server_get - HGET, no cache */
+static int server_get(struct redis_state *st, enum mb_table table, const char *key,
+		      char **value_r, size_t *len_r, char *error, size_t size)
 {
-	struct redis_state *st = state;
 	redisReply *reply = read_command(st, error, size, "HGET", "HGET %s %s", table_keys[table], key);
 
 	*value_r = NULL;
@@ -301,6 +305,60 @@ static int redis_get(void *state, enum mb_table table, const char *key,
 	*len_r = reply->len;
 	freeReplyObject(reply);
 	return 1;
+}
+
+static int copy_value(struct redis_state *st, const char *value, size_t len, char **value_r,
+		      size_t *len_r, char *error, size_t size)
+{
+	*value_r = malloc(len + 1);
+	if (*value_r == NULL)
+		return redis_fail(st, error, size, "out of memory");
+	memcpy(*value_r, value, len);
+	(*value_r)[len] = '\0';
+	*len_r = len;
+	return 1;
+}
+
+/* redis_get - from the cache when it holds the key (and may answer:
+   store-redis-cache.c), else from the server, remembering the answer.
+   Never inside a change: its reads must see the committed data. */
+static int redis_get(void *state, enum mb_table table, const char *key,
+		     char **value_r, size_t *len_r, char *error, size_t size)
+{
+	struct redis_state *st = state;
+	struct mb_redis_cache *cache = st->tracking != NULL && !st->in_transaction ?
+		redis_tracking_cache(st->tracking) : NULL;
+	const char *cached;
+	size_t cached_len;
+
+	*value_r = NULL;
+	if (cache == NULL)
+		return server_get(st, table, key, value_r, len_r, error, size);
+	switch (mb_redis_cache_get(cache, table, key, &cached, &cached_len)) {
+	case 1:
+		return copy_value(st, cached, cached_len, value_r, len_r, error, size);
+	case 0:
+		return 0;
+	}
+	uint64_t generation = mb_redis_cache_generation(cache, table);
+	int found = server_get(st, table, key, value_r, len_r, error, size);
+	if (found >= 0)
+		mb_redis_cache_put(cache, table, generation, key, found > 0 ? *value_r : NULL,
+				   found > 0 ? *len_r : 0);
+	return found;
+}
+
+static int redis_cache_enable(void *state, size_t max_entries, char *error, size_t size)
+{
+	struct redis_state *st = state;
+
+	redis_tracking_free(&st->tracking);
+	if (max_entries == 0)
+		return 0;
+	st->tracking = redis_tracking_new(&st->loc, table_keys, max_entries);
+	if (st->tracking == NULL)
+		return redis_fail(st, error, size, "out of memory for a cache of %zu entries", max_entries);
+	return 0;
 }
 
 static void release_lock(struct redis_state *st)
@@ -592,4 +650,5 @@ const struct mb_store_backend mb_store_backend_redis = {
 	.state_put = redis_state_put,
 	.state_add = redis_state_add,
 	.state_maintain = NULL,
+	.cache_enable = redis_cache_enable,
 };

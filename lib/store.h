@@ -67,6 +67,11 @@ enum mb_store_mode {
 int mb_store_open(const char *location, enum mb_store_mode mode,
 		  struct mb_store **store_r, char *error, size_t error_size);
 void mb_store_close(struct mb_store **store);
+/* Keep a read cache of domains, users and aliases (at most max_entries
+   entries, 0 for none), coherent with every change made by any client:
+   for long-lived processes on a store that is not local (Redis); a no-op
+   for LMDB. 0, or -1 with error. */
+int mb_store_enable_cache(struct mb_store *store, size_t max_entries, char *error, size_t error_size);
 
 /* Lookups: 1 found, 0 not found, -1 the store could not answer. */
 int mb_store_domain_exists(struct mb_store *store, const char *domain,

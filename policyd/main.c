@@ -63,8 +63,8 @@ struct policyd {
 /* current_store - the open store, opening it if needed (once a second) */
 static struct mb_store *current_store(struct policyd *pd)
 {
-	return mb_daemon_store(pd->ctx->store, &pd->store, &pd->last_open_attempt,
-			       pd->store_error, sizeof(pd->store_error));
+	return mb_daemon_store_cached(pd->ctx->store, pd->ctx->store_cache_entries, &pd->store,
+				      &pd->last_open_attempt, pd->store_error, sizeof(pd->store_error));
 }
 
 static size_t reply_netstring(struct server_output *out, const char *reply, size_t len)

@@ -8,12 +8,14 @@ stands for a second MX node; Redis is stopped and started mid-test."""
 import json
 import os
 import shutil
+import subprocess
+import time
 
 import pytest
 
 from conftest import new_domain, wait_until
-from helpers import (add_user, imap_login, login_from, messages_with, policy_query, rcpt_replies,
-                     send, send_until_accepted)
+from helpers import (add_user, imap_login, login_from, messages_with, netstring, policy_query,
+                     rcpt_replies, send, send_until_accepted, socketmap_query)
 
 
 @pytest.fixture
@@ -43,6 +45,7 @@ def second_node(redis_stack):
     proc = redis_stack.spawn_policyd(context, os.path.join(node_dir, "policyd.log"))
     proc.context = context
     proc.policy_socket = ctx["policyd"]["policy_socket"]
+    proc.socketmap = ctx["policyd"]["socketmap_socket"]
     proc.log = os.path.join(node_dir, "policyd.log")
     yield proc
     proc.terminate()
@@ -152,3 +155,51 @@ def test_two_dovecots_share_one_lockout_count(redis_stack, rdomain, second_dovec
         assert redis_stack.redis.password not in second_dovecot.log()
     finally:
         redis_stack.update_context({"auth": original})
+
+
+def lookup(socketmap, address):
+    [reply] = socketmap_query(socketmap, [netstring("virtual_mailbox_maps " + address)])
+    return reply
+
+
+def seen_within(socketmaps, address, predicate, seconds):
+    """Poll every node's socketmap until predicate holds on each: the elapsed time."""
+    start = time.monotonic()
+    pending = list(socketmaps)
+    while pending and time.monotonic() - start < 5:
+        pending = [s for s in pending if not predicate(lookup(s, address))]
+    elapsed = time.monotonic() - start
+    assert not pending, "%s still answered the old record after 5 s" % pending
+    assert elapsed < seconds, "a change took %.3f s to be seen" % elapsed
+    return elapsed
+
+
+def test_a_change_is_seen_by_every_running_policyd_within_100ms(redis_stack, rdomain, second_node):
+    """The read cache (store_cache_entries, on by default) never answers
+    from before a change: mailbag's change is seen by both nodes' next
+    lookups, the negative answers they cached included."""
+    user = "cached@" + rdomain
+    socketmaps = [redis_stack.socketmap, second_node.socketmap]
+    for s in socketmaps:  # cache the absence, twice to be sure it is cached
+        assert b"NOTFOUND" in lookup(s, user) and b"NOTFOUND" in lookup(s, user)
+    add_user(redis_stack, user)
+    seen_within(socketmaps, user, lambda r: b"OK" in r, 0.1)
+    redis_stack.mailbag("user", "disable", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"NOTFOUND" in r, 0.1)
+    redis_stack.mailbag("user", "enable", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"OK" in r, 0.1)
+    redis_stack.mailbag("user", "del", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"NOTFOUND" in r, 0.1)
+
+
+def test_the_cache_is_off_while_its_connection_is_lost(redis_stack, rdomain):
+    """Killing the invalidation connections (CLIENT KILL TYPE pubsub)
+    empties the caches: a change made meanwhile is still seen."""
+    user = "lost@" + rdomain
+    assert b"NOTFOUND" in lookup(redis_stack.socketmap, user)
+    assert b"NOTFOUND" in lookup(redis_stack.socketmap, user)
+    subprocess.run(["redis-cli", "-p", str(redis_stack.redis.port), "--no-auth-warning",
+                    "-a", redis_stack.redis.password, "CLIENT", "KILL", "TYPE", "pubsub"],
+                   check=True, capture_output=True)
+    add_user(redis_stack, user)
+    seen_within([redis_stack.socketmap], user, lambda r: b"OK" in r, 0.1)
