@@ -28,6 +28,7 @@
 
 #include "redis-cache.h"
 #include "redis-location.h"
+#include "redis-state.h"
 #include "store-redis-cache.h"
 
 #include <errno.h>
@@ -49,17 +50,13 @@
 #define REDIS_LOCK_KEY "mailbag:lock"
 #define REDIS_LOCK_TTL_MS 10000
 #define REDIS_LOCK_WAIT_MS 5000
-#define REDIS_STATE_PREFIX "mailbag:state:"
+#define REDIS_STATE_PREFIX MB_REDIS_STATE_PREFIX
 
 static const char *const table_keys[MB_TABLE_COUNT] = {
 	"mailbag:domains", "mailbag:users", "mailbag:aliases"
 };
 
-/* INCRBY with the expiry set when the counter is new (or lost it) */
-static const char counter_script[] =
-	"local v = redis.call('INCRBY', KEYS[1], ARGV[1]) "
-	"if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIREAT', KEYS[1], ARGV[2]) end "
-	"return v";
+static const char counter_script[] = MB_REDIS_COUNTER_SCRIPT;
 
 /* delete the lock only if it is still ours */
 static const char unlock_script[] =

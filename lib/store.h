@@ -238,6 +238,15 @@ int mb_last_login_get(struct mb_store *store, const char *address, int64_t now,
 int mb_last_login_put(struct mb_store *store, const char *address, int64_t when,
 		      int64_t now, char *error, size_t error_size);
 
+/* Send the state calls (mb_state_*, the usage and last-login ones
+   included) to journal instead of the backend, until set to NULL: how
+   a daemon runs a decision without waiting for Redis (state-journal.c). */
+struct mb_state_journal;
+void mb_store_set_journal(struct mb_store *store, struct mb_state_journal *journal);
+/* Whether the journal stopped this run for a result not in yet: a
+   failure now is not one to report (the decision is run again). */
+bool mb_store_waiting(const struct mb_store *store);
+
 /* Call about once a second in a daemon that writes state. */
 int mb_state_maintain(struct mb_store *store, int64_t now,
 		      char *error, size_t error_size);
