@@ -14,6 +14,10 @@
  *	hands it to put, which keeps the value only if the table was not
  *	dropped in between.
  *
+ *	A table small enough to be held whole is loaded whole and marked
+ *	complete: then a key not in it is absent without asking, so a
+ *	lookup of an address never seen is local too.
+ *
  *	The bound: at max_entries entries, the next insert drops every
  *	table first (the working set comes back in one pass of lookups;
  *	no eviction order to keep per lookup).
@@ -34,6 +38,8 @@ struct cache_entry {
 struct cache_table {
 	struct cache_entry **buckets;
 	uint64_t generation;
+	bool complete; /* holds every key of the table: a miss is an absence */
+	bool too_big;  /* found too big to hold whole, since the last drop */
 };
 
 struct mb_redis_cache {
@@ -90,6 +96,7 @@ static void drop_entries(struct mb_redis_cache *cache, struct cache_table *table
 		}
 		table->buckets[b] = NULL;
 	}
+	table->complete = false;
 }
 
 void mb_redis_cache_free(struct mb_redis_cache **cache)
@@ -123,7 +130,7 @@ int mb_redis_cache_get(const struct mb_redis_cache *cache, unsigned table, const
 		return -1;
 	struct cache_entry *e = *find(cache, table, key, strlen(key));
 	if (e == NULL)
-		return -1;
+		return cache->tables[table].complete ? 0 : -1;
 	if (e->absent)
 		return 0;
 	*value_r = e->data + e->key_len + 1;
@@ -179,6 +186,7 @@ void mb_redis_cache_drop(struct mb_redis_cache *cache, unsigned table)
 		return;
 	drop_entries(cache, &cache->tables[table]);
 	cache->tables[table].generation++;
+	cache->tables[table].too_big = false;
 }
 
 void mb_redis_cache_drop_all(struct mb_redis_cache *cache)
@@ -190,4 +198,27 @@ void mb_redis_cache_drop_all(struct mb_redis_cache *cache)
 size_t mb_redis_cache_count(const struct mb_redis_cache *cache)
 {
 	return cache->count;
+}
+
+size_t mb_redis_cache_room(const struct mb_redis_cache *cache)
+{
+	return cache->max_entries - cache->count;
+}
+
+int mb_redis_cache_whole(const struct mb_redis_cache *cache, unsigned table)
+{
+	if (table >= MB_REDIS_CACHE_TABLES)
+		return -1;
+	return cache->tables[table].complete ? 1 : cache->tables[table].too_big ? -1 : 0;
+}
+
+void mb_redis_cache_mark_whole(struct mb_redis_cache *cache, unsigned table, uint64_t generation,
+			       bool whole)
+{
+	if (table >= MB_REDIS_CACHE_TABLES || cache->tables[table].generation != generation)
+		return;
+	if (whole)
+		cache->tables[table].complete = true;
+	else
+		cache->tables[table].too_big = true;
 }

@@ -2,6 +2,7 @@
 #ifndef MAILBAG_REDIS_CACHE_H
 #define MAILBAG_REDIS_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,17 @@ uint64_t mb_redis_cache_generation(const struct mb_redis_cache *cache, unsigned 
 void mb_redis_cache_drop(struct mb_redis_cache *cache, unsigned table);
 void mb_redis_cache_drop_all(struct mb_redis_cache *cache);
 size_t mb_redis_cache_count(const struct mb_redis_cache *cache);
+/* How many more entries fit. */
+size_t mb_redis_cache_room(const struct mb_redis_cache *cache);
+
+/* Whether the table is held whole (1: a key not cached is absent), was
+   found too big to be since it was last dropped (-1), or neither (0:
+   worth loading whole). */
+int mb_redis_cache_whole(const struct mb_redis_cache *cache, unsigned table);
+/* After putting every key of the table read at generation: whole true
+   marks it complete; false remembers it was too big. Ignored when the
+   table was dropped since generation. */
+void mb_redis_cache_mark_whole(struct mb_redis_cache *cache, unsigned table, uint64_t generation,
+			       bool whole);
 
 #endif

@@ -316,6 +316,40 @@ static int copy_value(struct redis_state *st, const char *value, size_t len, cha
 	return 1;
 }
 
+/* load_whole - put every entry of a table that fits into the cache
+   (HLEN, then HGETALL), and mark it whole; one that does not fit is
+   remembered as too big until it changes. Failures leave it as it was:
+   lookups then ask for their key. */
+static void load_whole(struct redis_state *st, struct mb_redis_cache *cache, enum mb_table table)
+{
+	char ignored[256];
+	uint64_t generation = mb_redis_cache_generation(cache, table);
+	redisReply *reply = read_command(st, ignored, sizeof(ignored), "HLEN", "HLEN %s", table_keys[table]);
+
+	if (reply == NULL)
+		return;
+	bool fits = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 &&
+		(unsigned long long)reply->integer < mb_redis_cache_room(cache);
+	freeReplyObject(reply);
+	if (!fits) {
+		mb_redis_cache_mark_whole(cache, table, generation, false);
+		return;
+	}
+	reply = read_command(st, ignored, sizeof(ignored), "HGETALL", "HGETALL %s", table_keys[table]);
+	if (reply == NULL)
+		return;
+	bool complete = reply->type == REDIS_REPLY_ARRAY && reply->elements % 2 == 0 &&
+		reply->elements / 2 < mb_redis_cache_room(cache);
+	for (size_t i = 0; complete && i + 1 < reply->elements; i += 2) {
+		const redisReply *key = reply->element[i], *value = reply->element[i + 1];
+		complete = key->type == REDIS_REPLY_STRING && value->type == REDIS_REPLY_STRING &&
+			strlen(key->str) == key->len &&
+			mb_redis_cache_put(cache, table, generation, key->str, value->str, value->len) == 0;
+	}
+	freeReplyObject(reply);
+	mb_redis_cache_mark_whole(cache, table, generation, complete);
+}
+
 /* redis_get - from the cache when it holds the key (and may answer:
    store-redis-cache.c), else from the server, remembering the answer.
    Never inside a change: its reads must see the committed data. */
@@ -331,11 +365,16 @@ static int redis_get(void *state, enum mb_table table, const char *key,
 	*value_r = NULL;
 	if (cache == NULL)
 		return server_get(st, table, key, value_r, len_r, error, size);
-	switch (mb_redis_cache_get(cache, table, key, &cached, &cached_len)) {
-	case 1:
-		return copy_value(st, cached, cached_len, value_r, len_r, error, size);
-	case 0:
-		return 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		switch (mb_redis_cache_get(cache, table, key, &cached, &cached_len)) {
+		case 1:
+			return copy_value(st, cached, cached_len, value_r, len_r, error, size);
+		case 0:
+			return 0;
+		}
+		if (attempt > 0 || mb_redis_cache_whole(cache, table) != 0)
+			break;
+		load_whole(st, cache, table);
 	}
 	uint64_t generation = mb_redis_cache_generation(cache, table);
 	int found = server_get(st, table, key, value_r, len_r, error, size);

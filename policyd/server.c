@@ -187,10 +187,9 @@ static bool flush(struct mb_reactor *r, struct connection *c)
 	bool pending = mb_buffer_length(out) > 0;
 	if (!pending && c->close_after_flush && !c->held)
 		return false;
-	/* no syscall when the direction stays: one less per request; a held
-	   connection is not read until its reply is in */
-	int mask = pending ? MB_WRITABLE : c->held ? 0 : MB_READABLE;
-	if (watch_connection(r, c, mask, &error) < 0) {
+	/* no syscall when the direction stays: one less per request (a
+	   held connection stays watched: see on_connection_readable) */
+	if (watch_connection(r, c, pending ? MB_WRITABLE : MB_READABLE, &error) < 0) {
 		mb_warning("%s: %s, closing connection", c->protocol->name, error.text);
 		return false;
 	}
@@ -274,6 +273,12 @@ static void on_connection_readable(struct mb_reactor *r, int fd, int mask, void 
 
 	(void)fd;
 	(void)mask;
+	if (c->held) {
+		/* more input before the held reply (Postfix waits for it): not
+		   read until server_answer() watches the connection again */
+		mb_reactor_unwatch(r, c->fd, MB_READABLE | MB_WRITABLE);
+		return;
+	}
 	if (!c->close_after_flush && !read_requests(c)) {
 		connection_close(r, c);
 		return;
