@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -203,3 +204,54 @@ def test_the_cache_is_off_while_its_connection_is_lost(redis_stack, rdomain):
                    check=True, capture_output=True)
     add_user(redis_stack, user)
     seen_within([redis_stack.socketmap], user, lambda r: b"OK" in r, 0.1)
+
+
+def redis_cli(redis_stack, *args):
+    return subprocess.run(["redis-cli", "-p", str(redis_stack.redis.port), "--no-auth-warning",
+                           "-a", redis_stack.redis.password] + list(args),
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_a_stalled_redis_holds_up_only_what_needs_it(redis_stack, rdomain):
+    """While Redis answers nothing (CLIENT PAUSE), lookups policyd holds
+    are answered at once, and a policy request that needs Redis waits
+    for policyd.store_timeout and is deferred, not answered wrongly."""
+    user = "stall@" + rdomain
+    add_user(redis_stack, user)
+    with open(redis_stack.context) as f:
+        policyd = json.load(f)["policyd"]
+    redis_stack.update_context({"greylisting": {"enabled": True, "allowlist": []},
+                                "policyd": dict(policyd, store_timeout=1)})
+    try:
+        # what the lookups and the decision read of the tables is held
+        # now (state is not: each triplet and counter is Redis's)
+        assert b"OK" in lookup(redis_stack.socketmap, user)
+        reply = policy_query(redis_stack.policy_socket, dict(rcpt_request(user), sender="warm@remote.test"))
+        assert reply.startswith("action=DEFER_IF_PERMIT 4.7.1 Greylisted"), reply
+        redis_cli(redis_stack, "CLIENT", "PAUSE", "4000", "ALL")
+        replies = {}
+
+        def ask():
+            start = time.monotonic()
+            replies["policy"] = policy_query(redis_stack.policy_socket, rcpt_request(user))
+            replies["elapsed"] = time.monotonic() - start
+        asking = threading.Thread(target=ask)
+        asking.start()
+        slowest = 0
+        while asking.is_alive():
+            start = time.monotonic()
+            assert b"OK" in lookup(redis_stack.socketmap, user)
+            slowest = max(slowest, time.monotonic() - start)
+            time.sleep(0.01)
+        asking.join()
+        assert replies["policy"].startswith(
+            "action=DEFER_IF_PERMIT 4.3.0 mailbag store did not answer within 1000 ms"), replies
+        assert 0.9 < replies["elapsed"] < 3, replies
+        assert slowest < 0.5, "a held lookup took %.3f s while Redis was paused" % slowest
+        redis_cli(redis_stack, "CLIENT", "UNPAUSE")
+        # Redis back: decided again (a new triplet: greylisted)
+        reply = policy_query(redis_stack.policy_socket, dict(rcpt_request(user), sender="new@remote.test"))
+        assert reply.startswith("action=DEFER_IF_PERMIT 4.7.1 Greylisted"), reply
+    finally:
+        redis_cli(redis_stack, "CLIENT", "UNPAUSE")
+        redis_stack.update_context({"greylisting": None, "policyd": policyd})
