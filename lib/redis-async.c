@@ -11,6 +11,14 @@
  *	waiting at a time go out in one write and come back in one read,
  *	and a slow reply holds up only the decisions waiting on it.
  *
+ *	Commands are written once per round of the event loop: hiredis's
+ *	"add write" hook does not watch the descriptor for writing (a
+ *	socket is nearly always writable: two epoll_ctl and a wakeup per
+ *	command for nothing) but arms a 0 ms reactor timer, which runs after
+ *	the round's I/O events and writes what every handler of the round
+ *	queued, in one write(). Only while connecting, or when that write
+ *	does not take everything, is the descriptor watched for writing.
+ *
  *	Connecting is non-blocking too (the AUTH and SELECT commands are
  *	queued behind it); a connection not made within a second is given
  *	up, and one is tried again at most once a second while Redis stays
@@ -48,12 +56,15 @@ struct mb_redis_async {
 	bool connected;
 	time_t last_attempt;
 	long long connect_timer; /* 0 when none */
+	long long flush_timer;   /* the round's write, 0 when none is due */
+	bool flushing;           /* inside that write: a new add-write is real */
 	char last_error[200];    /* why the last connection failed or was lost */
 };
 
 /* the reactor side of one redisAsyncContext (its ev.data) */
 struct reactor_events {
 	redisAsyncContext *ac;
+	struct mb_redis_async *async;
 	struct mb_reactor *reactor;
 	int fd;
 };
@@ -94,11 +105,34 @@ static void del_read(void *data)
 	mb_reactor_unwatch(e->reactor, e->fd, MB_READABLE);
 }
 
+/* on_flush - the round's commands, in one write */
+static long long on_flush(struct mb_reactor *r, long long id, void *data)
+{
+	struct mb_redis_async *a = data;
+
+	(void)r, (void)id;
+	a->flush_timer = 0;
+	if (a->ac != NULL) {
+		a->flushing = true;
+		redisAsyncHandleWrite(a->ac); /* may free the context: a->ac is NULL then */
+		a->flushing = false;
+	}
+	return MB_TIMER_DONE;
+}
+
 static void add_write(void *data)
 {
 	struct reactor_events *e = data;
+	struct mb_redis_async *a = e->async;
 	struct mb_error_text error;
 
+	if (a->connected && !a->flushing) {
+		if (a->flush_timer == 0)
+			a->flush_timer = mb_reactor_add_timer(e->reactor, 0, on_flush, a, &error);
+		if (a->flush_timer > 0)
+			return;
+		a->flush_timer = 0; /* no timer: watch, as hiredis asks */
+	}
 	mb_reactor_watch(e->reactor, e->fd, MB_WRITABLE, on_writable, e, &error);
 }
 
@@ -126,6 +160,7 @@ static int attach(struct mb_redis_async *a, redisAsyncContext *ac)
 	if (e == NULL)
 		return -1;
 	e->ac = ac;
+	e->async = a;
 	e->reactor = a->reactor;
 	e->fd = ac->c.fd;
 	ac->ev.data = e;
@@ -270,6 +305,9 @@ void mb_redis_async_free(struct mb_redis_async **async)
 	if (a == NULL)
 		return;
 	cancel_connect_timer(a);
+	if (a->flush_timer > 0)
+		mb_reactor_cancel_timer(a->reactor, a->flush_timer);
+	a->flush_timer = 0;
 	if (a->ac != NULL) {
 		redisAsyncContext *ac = a->ac;
 		a->ac = NULL;
