@@ -13,10 +13,11 @@
  *	FLUSHALL/FLUSHDB sends a null and every table is dropped.
  *
  *	Pending invalidations are read without blocking before a lookup is
- *	answered from the cache (at most once a millisecond, on the coarse
- *	monotonic clock), so a change is seen by the next lookup after it
- *	(within a millisecond plus delivery), in any process, event loop or
- *	not. An event loop may also watch redis_tracking_fd().
+ *	answered from the cache (one recv() at most once a millisecond of
+ *	the coarse monotonic clock, whose tick is 1 to 4 ms), so a change is
+ *	seen by every lookup a few milliseconds after it reaches this host,
+ *	in any process, event loop or not. An event loop may also watch
+ *	redis_tracking_fd().
  *
  * DIAGNOSTICS
  *	Never a stale answer: while the invalidation connection is down,

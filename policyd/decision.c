@@ -11,16 +11,21 @@
  *	(server_hold) and other connections are served meanwhile. When the
  *	replies are in, the decision runs again from the start, and goes a
  *	step further each time, until it ends: its reply is then written
- *	(server_answer) once its writes are confirmed.
+ *	(server_answer) at once. Its writes (greylisting's triplet: the
+ *	only state a decision puts without reading it back) are not waited
+ *	for: the answer was decided from what was read, and Redis carries
+ *	out one connection's commands in order, so the next request of the
+ *	triplet sees the write. A write that fails costs a later deferral of
+ *	that triplet (it is new again), never an accept; one known to have
+ *	failed before the answer (it could not be sent) defers it.
  *
  *	A request none of whose checks touches state is answered by the
  *	first run, at once. Decisions are kept for reuse: a request
  *	allocates nothing once the daemon has served as many at a time.
  *
  * DIAGNOSTICS
- *	Fail closed: a write that fails turns the answer into
- *	DEFER_IF_PERMIT 4.3.0 (a failed read the decision answers itself,
- *	as without Redis), and a decision not done within policyd's
+ *	Fail closed: a read that fails is answered by the decision itself,
+ *	as without Redis (DEFER_IF_PERMIT 4.3.0), and a decision not done within policyd's
  *	store_timeout is answered DEFER_IF_PERMIT 4.3.0 at that moment; its
  *	replies, when they come, are dropped. An operation sent may still be
  *	carried out after its decision was answered (a counter counted once
@@ -220,14 +225,17 @@ static void run_once(struct decision *d)
 	}
 }
 
-/* progress - move d on as far as it goes without waiting */
+/* progress - move d on as far as it goes without waiting: answered
+   once a run ends, kept (abandoned) until its last reply is in */
 static void progress(struct decision *d)
 {
-	while (d->outstanding == 0 && !d->abandoned) {
+	while (!d->abandoned) {
 		if (d->finished) {
 			finish(d);
 			break;
 		}
+		if (d->outstanding > 0)
+			break;
 		run_once(d);
 	}
 	if (d->abandoned && d->outstanding == 0)
@@ -270,13 +278,15 @@ size_t decision_start(struct decision *d, int64_t now, long long timeout_ms, str
 	do
 		run_once(d); /* again at once when what it asked for failed to go out */
 	while (!d->finished && d->outstanding == 0);
-	if (d->outstanding == 0) {
+	if (d->finished) {
 		/* no state, or none to wait for: the answer is here */
 		const char *failure = failed_write(&d->journal);
 		int n = failure == NULL ? snprintf(reply, reply_size, "%s", d->reply) :
 			snprintf(reply, reply_size, "action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable: %.300s\n\n",
 				 failure);
-		decision_drop(d);
+		d->abandoned = true;
+		if (d->outstanding == 0)
+			decision_drop(d);
 		return n > 0 && (size_t)n < reply_size ? (size_t)n : 0;
 	}
 	d->hold = server_hold(out);
