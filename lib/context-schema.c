@@ -24,6 +24,8 @@ static const struct field policyd_fields[] = {
 	  "postfix", NULL, "a group name", false },
 	{ "socket_mode", FIELD_MODE, offsetof(struct mb_context, policyd.socket_mode),
 	  "0660", NULL, "an octal mode as a string, \"0600\" to \"0666\", no execute bits", false },
+	{ "store_timeout", FIELD_DURATION, offsetof(struct mb_context, policyd.store_timeout),
+	  "2s", NULL, "a duration: seconds as a number, or \"2s\"; at least 1", false },
 	END_OF_FIELDS
 };
 
@@ -215,6 +217,8 @@ const struct field context_schema[] = {
 	{ "nodes", FIELD_NODE_MAP, offsetof(struct mb_context, nodes), NULL, NULL,
 	  "an object of node names to {\"host\": IP or name, \"lmtp\": \"IP:PORT\", \"imap_port\", "
 	  "\"pop3_port\", \"sieve_port\", \"doveadm_port\": N, \"ssl\": \"no\"|\"starttls\"|\"yes\"}", false },
+	{ "store_cache_entries", FIELD_COUNT, offsetof(struct mb_context, store_cache_entries),
+	  "10000", NULL, "a number of entries, 0 for no cache (daemons on a Redis store)", false },
 	{ "daemon_user", FIELD_USER, offsetof(struct mb_context, daemon_user),
 	  "mailbag", NULL, "a user name", true },
 	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),

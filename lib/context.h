@@ -154,6 +154,7 @@ struct mb_context_policyd {
 	char *usage_socket;        /* policyd's dict listener for quota_clone */
 	char *socket_group;        /* group that may connect (postfix) */
 	unsigned int socket_mode;
+	int64_t store_timeout;     /* seconds a decision waits for Redis */
 };
 
 struct mb_context_defaults {
@@ -267,6 +268,7 @@ struct mb_context {
 	char *node;                /* this node's name; "" a single node */
 	struct mb_nodes nodes;     /* every node, by name (this one may be among them) */
 	char *store;               /* "lmdb:/var/lib/mailbag/store" */
+	uint64_t store_cache_entries; /* the daemons' Redis read cache; 0 off */
 	char *daemon_user;         /* daemons drop to this user */
 	char *recipient_delimiter; /* "+" by default, "" for none */
 	char *mail_root;           /* homes are mail_root/domain/local */

@@ -222,3 +222,17 @@ struct mb_store *mb_daemon_store(const char *location, struct mb_store **store, 
 	mb_info("store %s open", shown);
 	return *store;
 }
+
+struct mb_store *mb_daemon_store_cached(const char *location, uint64_t cache_entries,
+					struct mb_store **store, time_t *last_attempt,
+					char *error, size_t error_size)
+{
+	bool was_open = *store != NULL;
+	struct mb_store *s = mb_daemon_store(location, store, last_attempt, error, error_size);
+
+	/* without its cache the store still answers, a round trip a lookup */
+	if (s != NULL && !was_open && cache_entries > 0 &&
+	    mb_store_enable_cache(s, (size_t)cache_entries, error, error_size) < 0)
+		mb_warning("store read cache off: %s", error);
+	return s;
+}

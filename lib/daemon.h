@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "store.h"
@@ -31,6 +32,12 @@ int mb_drop_privileges(const char *user, char *error, size_t error_size);
    in error), NULL while it fails. */
 struct mb_store *mb_daemon_store(const char *location, struct mb_store **store, time_t *last_attempt,
 				 char *error, size_t error_size);
+/* The same, with the store's read cache of cache_entries entries (0:
+   none; context store_cache_entries) turned on when it is opened. For
+   the single-threaded daemons (policyd, mailbag-lmtpd). */
+struct mb_store *mb_daemon_store_cached(const char *location, uint64_t cache_entries,
+					struct mb_store **store, time_t *last_attempt,
+					char *error, size_t error_size);
 
 /* SIGTERM and SIGINT ask to stop, SIGHUP to reload; SIGPIPE ignored.
    Without SA_RESTART, so a waiting epoll_wait returns. 0 or -1. */

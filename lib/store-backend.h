@@ -68,6 +68,11 @@ struct mb_store_backend {
 	   state: drop some expired entries, flush to disk. NULL if the
 	   backend expires entries itself. */
 	int (*state_maintain)(void *state, int64_t now, char *error, size_t error_size);
+
+	/* Keep a read cache of the tables of at most max_entries entries,
+	   coherent with every other client's changes (store-redis-cache.c).
+	   NULL for a backend whose reads are local already. 0 or -1. */
+	int (*cache_enable)(void *state, size_t max_entries, char *error, size_t error_size);
 };
 
 

@@ -16,6 +16,8 @@ struct mb_store {
 	const struct mb_store_backend *backend;
 	void *state;
 	bool writable;
+	/* while set, state calls go to it (state-journal.c), not the backend */
+	struct mb_state_journal *journal;
 };
 
 /* "local@domain" -> "domain/local", "@domain" -> "domain/"; 0, or -1

@@ -35,8 +35,11 @@
 #include "store-backend.h"
 #include "grow.h"
 
+#include "redis-cache.h"
 #include "redis-location.h"
 #include "redis-sentinel.h"
+#include "redis-state.h"
+#include "store-redis-cache.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -57,18 +60,14 @@
 #define REDIS_LOCK_KEY "mailbag:lock"
 #define REDIS_LOCK_TTL_MS 10000
 #define REDIS_LOCK_WAIT_MS 5000
-#define REDIS_STATE_PREFIX "mailbag:state:"
+#define REDIS_STATE_PREFIX MB_REDIS_STATE_PREFIX
 #define REDIS_WAIT_REPLICA_MS 1000
 
 static const char *const table_keys[MB_TABLE_COUNT] = {
 	"mailbag:domains", "mailbag:users", "mailbag:aliases"
 };
 
-/* INCRBY with the expiry set when the counter is new (or lost it) */
-static const char counter_script[] =
-	"local v = redis.call('INCRBY', KEYS[1], ARGV[1]) "
-	"if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIREAT', KEYS[1], ARGV[2]) end "
-	"return v";
+static const char counter_script[] = MB_REDIS_COUNTER_SCRIPT;
 
 /* delete the lock only if it is still ours */
 static const char unlock_script[] =
@@ -92,6 +91,7 @@ struct redis_state {
 	char lock_token[40];
 	struct pending_op *ops;
 	size_t op_count, op_alloc;
+	struct redis_tracking *tracking; /* the read cache, or NULL (store-redis-cache.c) */
 };
 
 static int redis_fail(struct redis_state *st, char *error, size_t size, const char *fmt, ...)
@@ -296,6 +296,7 @@ static void redis_close(void *state)
 	clear_ops(st);
 	free(st->ops);
 	drop_connection(st);
+	redis_tracking_free(&st->tracking);
 	mb_redis_sentinel_free(&st->sentinel);
 	explicit_bzero(&st->loc, sizeof(st->loc));
 	free(st);
@@ -341,10 +342,10 @@ static int redis_open(const char *location, bool writable, bool create,
 	return 0;
 }
 
-static int redis_get(void *state, enum mb_table table, const char *key,
-		     char **value_r, size_t *len_r, char *error, size_t size)
+/* server_get - HGET, no cache */
+static int server_get(struct redis_state *st, enum mb_table table, const char *key,
+		      char **value_r, size_t *len_r, char *error, size_t size)
 {
-	struct redis_state *st = state;
 	redisReply *reply = read_command(st, error, size, "HGET", "HGET %s %s", table_keys[table], key);
 
 	*value_r = NULL;
@@ -369,6 +370,99 @@ static int redis_get(void *state, enum mb_table table, const char *key,
 	*len_r = reply->len;
 	freeReplyObject(reply);
 	return 1;
+}
+
+static int copy_value(struct redis_state *st, const char *value, size_t len, char **value_r,
+		      size_t *len_r, char *error, size_t size)
+{
+	*value_r = malloc(len + 1);
+	if (*value_r == NULL)
+		return redis_fail(st, error, size, "out of memory");
+	memcpy(*value_r, value, len);
+	(*value_r)[len] = '\0';
+	*len_r = len;
+	return 1;
+}
+
+/* load_whole - put every entry of a table that fits into the cache
+   (HLEN, then HGETALL), and mark it whole; one that does not fit is
+   remembered as too big until it changes. Failures leave it as it was:
+   lookups then ask for their key. */
+static void load_whole(struct redis_state *st, struct mb_redis_cache *cache, enum mb_table table)
+{
+	char ignored[256];
+	uint64_t generation = mb_redis_cache_generation(cache, table);
+	redisReply *reply = read_command(st, ignored, sizeof(ignored), "HLEN", "HLEN %s", table_keys[table]);
+
+	if (reply == NULL)
+		return;
+	bool fits = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 &&
+		(unsigned long long)reply->integer < mb_redis_cache_room(cache);
+	freeReplyObject(reply);
+	if (!fits) {
+		mb_redis_cache_mark_whole(cache, table, generation, false);
+		return;
+	}
+	reply = read_command(st, ignored, sizeof(ignored), "HGETALL", "HGETALL %s", table_keys[table]);
+	if (reply == NULL)
+		return;
+	bool complete = reply->type == REDIS_REPLY_ARRAY && reply->elements % 2 == 0 &&
+		reply->elements / 2 < mb_redis_cache_room(cache);
+	for (size_t i = 0; complete && i + 1 < reply->elements; i += 2) {
+		const redisReply *key = reply->element[i], *value = reply->element[i + 1];
+		complete = key->type == REDIS_REPLY_STRING && value->type == REDIS_REPLY_STRING &&
+			strlen(key->str) == key->len &&
+			mb_redis_cache_put(cache, table, generation, key->str, value->str, value->len) == 0;
+	}
+	freeReplyObject(reply);
+	mb_redis_cache_mark_whole(cache, table, generation, complete);
+}
+
+/* redis_get - from the cache when it holds the key (and may answer:
+   store-redis-cache.c), else from the server, remembering the answer.
+   Never inside a change: its reads must see the committed data. */
+static int redis_get(void *state, enum mb_table table, const char *key,
+		     char **value_r, size_t *len_r, char *error, size_t size)
+{
+	struct redis_state *st = state;
+	struct mb_redis_cache *cache = st->tracking != NULL && !st->in_transaction ?
+		redis_tracking_cache(st->tracking) : NULL;
+	const char *cached;
+	size_t cached_len;
+
+	*value_r = NULL;
+	if (cache == NULL)
+		return server_get(st, table, key, value_r, len_r, error, size);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		switch (mb_redis_cache_get(cache, table, key, &cached, &cached_len)) {
+		case 1:
+			return copy_value(st, cached, cached_len, value_r, len_r, error, size);
+		case 0:
+			return 0;
+		}
+		if (attempt > 0 || mb_redis_cache_whole(cache, table) != 0)
+			break;
+		load_whole(st, cache, table);
+	}
+	uint64_t generation = mb_redis_cache_generation(cache, table);
+	int found = server_get(st, table, key, value_r, len_r, error, size);
+	if (found >= 0)
+		mb_redis_cache_put(cache, table, generation, key, found > 0 ? *value_r : NULL,
+				   found > 0 ? *len_r : 0);
+	return found;
+}
+
+static int redis_cache_enable(void *state, size_t max_entries, char *error, size_t size)
+{
+	struct redis_state *st = state;
+
+	redis_tracking_free(&st->tracking);
+	if (max_entries == 0)
+		return 0;
+	st->tracking = redis_tracking_new(&st->loc, table_keys, max_entries);
+	if (st->tracking == NULL)
+		return redis_fail(st, error, size, "out of memory for a cache of %zu entries", max_entries);
+	return 0;
 }
 
 static void release_lock(struct redis_state *st)
@@ -686,4 +780,5 @@ const struct mb_store_backend mb_store_backend_redis = {
 	.state_put = redis_state_put,
 	.state_add = redis_state_add,
 	.state_maintain = NULL,
+	.cache_enable = redis_cache_enable,
 };

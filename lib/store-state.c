@@ -7,6 +7,7 @@
  *	and the day of its last login ("login/ADDRESS", written once a day).
  */
 #include "store-internal.h"
+#include "state-journal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 int mb_state_get(struct mb_store *store, const char *key, int64_t now,
 		 char *value, size_t value_size, char *error, size_t error_size)
 {
+	if (store->journal != NULL)
+		return mb_state_journal_get(store->journal, key, now, value, value_size, error, error_size);
 	return store->backend->state_get(store->state, key, now, value, value_size,
 					 error, error_size);
 }
@@ -27,6 +30,8 @@ int mb_state_put(struct mb_store *store, const char *key, const char *value,
 			 strlen(value), MB_STATE_VALUE_MAX);
 		return -1;
 	}
+	if (store->journal != NULL)
+		return mb_state_journal_put(store->journal, key, value, expires, error, error_size);
 	return store->backend->state_put(store->state, key, value, expires, error, error_size);
 }
 
@@ -34,8 +39,21 @@ int mb_state_add(struct mb_store *store, const char *key, int64_t delta,
 		 int64_t expires, int64_t now, int64_t *value_r,
 		 char *error, size_t error_size)
 {
+	if (store->journal != NULL)
+		return mb_state_journal_add(store->journal, key, delta, expires, now, value_r,
+					    error, error_size);
 	return store->backend->state_add(store->state, key, delta, expires, now, value_r,
 					 error, error_size);
+}
+
+void mb_store_set_journal(struct mb_store *store, struct mb_state_journal *journal)
+{
+	store->journal = journal;
+}
+
+bool mb_store_waiting(const struct mb_store *store)
+{
+	return store->journal != NULL && store->journal->blocked;
 }
 
 int mb_state_maintain(struct mb_store *store, int64_t now,

@@ -75,6 +75,13 @@ int mb_store_open(const char *location, enum mb_store_mode mode,
 	return -1;
 }
 
+int mb_store_enable_cache(struct mb_store *store, size_t max_entries, char *error, size_t error_size)
+{
+	if (store->backend->cache_enable == NULL)
+		return 0;
+	return store->backend->cache_enable(store->state, max_entries, error, error_size);
+}
+
 void mb_store_close(struct mb_store **storep)
 {
 	struct mb_store *store = *storep;

@@ -94,6 +94,11 @@ enum mb_store_mode {
 int mb_store_open(const char *location, enum mb_store_mode mode,
 		  struct mb_store **store_r, char *error, size_t error_size);
 void mb_store_close(struct mb_store **store);
+/* Keep a read cache of domains, users and aliases (at most max_entries
+   entries, 0 for none), coherent with every change made by any client:
+   for long-lived processes on a store that is not local (Redis); a no-op
+   for LMDB. 0, or -1 with error. */
+int mb_store_enable_cache(struct mb_store *store, size_t max_entries, char *error, size_t error_size);
 
 /* Lookups: 1 found, 0 not found, -1 the store could not answer. */
 int mb_store_domain_exists(struct mb_store *store, const char *domain,
@@ -259,6 +264,15 @@ int mb_last_login_get(struct mb_store *store, const char *address, int64_t now,
    day already recorded writes nothing. 0 or -1. */
 int mb_last_login_put(struct mb_store *store, const char *address, int64_t when,
 		      int64_t now, char *error, size_t error_size);
+
+/* Send the state calls (mb_state_*, the usage and last-login ones
+   included) to journal instead of the backend, until set to NULL: how
+   a daemon runs a decision without waiting for Redis (state-journal.c). */
+struct mb_state_journal;
+void mb_store_set_journal(struct mb_store *store, struct mb_state_journal *journal);
+/* Whether the journal stopped this run for a result not in yet: a
+   failure now is not one to report (the decision is run again). */
+bool mb_store_waiting(const struct mb_store *store);
 
 /* Call about once a second in a daemon that writes state. */
 int mb_state_maintain(struct mb_store *store, int64_t now,

@@ -17,5 +17,6 @@ struct mb_store *bridge_store(struct bridge *b)
 {
 	char error[1024];
 
-	return mb_daemon_store(b->ctx->store, &b->store, &b->last_open_attempt, error, sizeof(error));
+	return mb_daemon_store_cached(b->ctx->store, b->ctx->store_cache_entries, &b->store,
+				      &b->last_open_attempt, error, sizeof(error));
 }

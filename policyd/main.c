@@ -38,6 +38,8 @@
 #include "service.h"
 #include "socketmap.h"
 #include "store.h"
+#include "decision.h"
+#include "redis-location.h"
 #include "usage.h"
 
 #include "mailbag-config.h"
@@ -58,13 +60,19 @@ struct policyd {
 	char reply[SOCKETMAP_MAX_REPLY]; /* one request's answer */
 	struct policy_request policy_request; /* the one being decided */
 	struct policy_scratch *policy_scratch;
+	struct decisions *decisions; /* on Redis: decisions that do not block (decision.c) */
+};
+
+/* what a policy connection keeps: the decision it waits for */
+struct policy_connection {
+	struct decision *pending;
 };
 
 /* current_store - the open store, opening it if needed (once a second) */
 static struct mb_store *current_store(struct policyd *pd)
 {
-	return mb_daemon_store(pd->ctx->store, &pd->store, &pd->last_open_attempt,
-			       pd->store_error, sizeof(pd->store_error));
+	return mb_daemon_store_cached(pd->ctx->store, pd->ctx->store_cache_entries, &pd->store,
+				      &pd->last_open_attempt, pd->store_error, sizeof(pd->store_error));
 }
 
 static size_t reply_netstring(struct server_output *out, const char *reply, size_t len)
@@ -132,17 +140,39 @@ static size_t socketmap_process(void *context, void *connection_state, const cha
 	return used;
 }
 
+/* run_decision - one run of a decision on the current context and
+   store; its state calls go to journal when one is given (decision.c) */
+static size_t run_decision(void *context, struct mb_state_journal *journal, const struct policy_request *req,
+			   int64_t now, char *reply, size_t size)
+{
+	struct policyd *pd = context;
+	struct mb_store *store = current_store(pd);
+
+	if (store == NULL)
+		return (size_t)snprintf(reply, size, "action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
+	mb_store_set_journal(store, journal);
+	size_t len = policy_decide(req, pd->ctx, store, pd->policy_scratch, now, reply, size);
+	mb_store_set_journal(store, NULL);
+	return len;
+}
+
 /* policy_process - the reactor's hook for policy delegation requests */
 static size_t policy_process(void *context, void *connection_state, const char *in,
 			     size_t len, struct server_output *out, bool *close_r)
 {
 	struct policyd *pd = context;
-	(void)connection_state;
-	struct policy_request *req = &pd->policy_request;
+	struct policy_connection *conn = connection_state;
 	char reply[POLICY_MAX_ACTION + 64];
 	size_t used = 0, consumed, reply_len;
+	/* on Redis the request is parsed into the decision that keeps it */
+	struct decision *decision = NULL;
 
 	while (used < len) {
+		if (pd->decisions != NULL && decision == NULL && (decision = decision_take(pd->decisions)) == NULL) {
+			mb_error("policy: out of memory for a decision");
+			return used;
+		}
+		struct policy_request *req = decision != NULL ? decision_request(decision) : &pd->policy_request;
 		enum policy_parse_result r = policy_request_parse(in + used, len - used, req, &consumed);
 		if (r == POLICY_PARSE_NEED_MORE)
 			break;
@@ -153,29 +183,40 @@ static size_t policy_process(void *context, void *connection_state, const char *
 				   POLICY_MAX_LINE, POLICY_MAX_ATTRIBUTES);
 			server_output(out, refuse, sizeof(refuse) - 1);
 			*close_r = true;
+			if (decision != NULL)
+				decision_drop(decision);
 			return len;
 		}
 		if (req->malformed_lines > 0)
 			mb_warning("policy: %zu malformed line(s) skipped in a request", req->malformed_lines);
-		struct mb_store *store = current_store(pd);
-		if (store == NULL)
-			reply_len = (size_t)snprintf(reply, sizeof(reply),
-				"action=DEFER_IF_PERMIT 4.3.0 mailbag store unavailable\n\n");
-		else
-			reply_len = policy_decide(req, pd->ctx, store, pd->policy_scratch,
-						  (int64_t)time(NULL), reply, sizeof(reply));
-		if (strncmp(reply, "action=DUNNO", 12) != 0) {
-			const char *rcpt = policy_get(req, "recipient");
-			char safe[300];
-			mb_info("policy: %.*s for recipient <%s>", (int)(reply_len - 2), reply,
-				mb_log_sanitize(rcpt != NULL ? rcpt : "", rcpt != NULL ? strlen(rcpt) : 0,
-						safe, sizeof(safe)));
+		used += consumed;
+		if (decision != NULL) {
+			reply_len = decision_start(decision, (int64_t)time(NULL), pd->ctx->policyd.store_timeout * 1000,
+						   out, &conn->pending, reply, sizeof(reply));
+			decision = NULL; /* answered (given back) or held */
+			if (reply_len == 0)
+				return used; /* held: answered later, nothing more read till then */
+		} else {
+			reply_len = run_decision(pd, NULL, req, (int64_t)time(NULL), reply, sizeof(reply));
 		}
+		decision_log_reply(req, reply, reply_len);
 		if (server_output(out, reply, reply_len) < 0)
 			break;
-		used += consumed;
 	}
+	if (decision != NULL)
+		decision_drop(decision);
 	return used;
+}
+
+/* policy_closed - a connection goes: a decision it waits for is dropped */
+static void policy_closed(void *context, void *connection_state)
+{
+	struct policy_connection *conn = connection_state;
+
+	(void)context;
+	if (conn->pending != NULL)
+		decision_abandon(conn->pending);
+	conn->pending = NULL;
 }
 
 /* maintain - once a second: a requested reload (the skeleton's: the
@@ -291,6 +332,28 @@ static void policyd_reloaded(struct mb_service_run *run)
 	pd->ctx = run->ctx;
 }
 
+/* start_decisions - on a Redis store, decisions on the event loop;
+   without (out of memory), they are made synchronously as on LMDB */
+static int start_decisions(void *context, struct mb_reactor *reactor)
+{
+	struct policyd *pd = context;
+	struct mb_error_text error;
+
+	if (!mb_redis_location_is(pd->ctx->store))
+		return 0;
+	pd->decisions = decisions_new(reactor, pd->ctx->store, run_decision, pd, &error);
+	if (pd->decisions == NULL)
+		mb_error("policy decisions will wait for Redis: %s", error.text);
+	return 0;
+}
+
+static void stop_decisions(void *context)
+{
+	struct policyd *pd = context;
+
+	decisions_free(&pd->decisions);
+}
+
 /* policyd_run - the three protocols on the skeleton's listeners, until
    SIGTERM or SIGINT */
 static int policyd_run(struct mb_service_run *run)
@@ -307,7 +370,9 @@ static int policyd_run(struct mb_service_run *run)
 	struct server_protocol policy = {
 		.name = "policy",
 		.max_input = POLICY_MAX_REQUEST + 1,
+		.state_size = sizeof(struct policy_connection),
 		.process = policy_process,
+		.closed = policy_closed,
 		.context = pd,
 	};
 	struct server_protocol usage = {
@@ -320,7 +385,7 @@ static int policyd_run(struct mb_service_run *run)
 	const struct server_protocol *protocols[] = { &socketmap, &policy, &usage };
 	mb_info("serving socketmap on %s, policy delegation on %s, usage reports on %s",
 		ctx->policyd.socketmap_socket, ctx->policyd.policy_socket, ctx->policyd.usage_socket);
-	int ret = server_run(run->listen_fds, protocols, 3, maintain, pd);
+	int ret = server_run(run->listen_fds, protocols, 3, maintain, start_decisions, stop_decisions, pd);
 	/* a reload replaced ctx: only pd->ctx is valid from here */
 	return ret < 0 ? EX_SOFTWARE : 0;
 }

@@ -403,7 +403,7 @@ size_t policy_decide(const struct policy_request *req, const struct mb_context *
 		return decide_rcpt(&call, reply, reply_size);
 	/* the message is in: failing to count it must not refuse it */
 	if (strcmp(state, "END-OF-MESSAGE") == 0 && rate_limits_on(ctx) &&
-	    policy_count_message(&call, reason, sizeof(reason)) < 0)
+	    policy_count_message(&call, reason, sizeof(reason)) < 0 && !mb_store_waiting(store))
 		mb_warning("policy: a message could not be counted for the rate limits: %s", reason);
 	return action(reply, reply_size, "DUNNO");
 }

@@ -26,6 +26,7 @@
 #include "reactor.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,7 @@ struct connection {
 	struct server_output out;
 	void *state; /* the protocol's per-connection memory, or NULL */
 	bool close_after_flush;
+	bool held;   /* a reply comes later (server_hold): read nothing more */
 	time_t last_active;
 	struct connection *prev, *next;
 };
@@ -62,6 +64,7 @@ struct tick_call {
 
 static struct connection *connections;
 static size_t connection_count;
+static struct mb_reactor *running_reactor;
 
 int server_output(struct server_output *out, const char *data, size_t len)
 {
@@ -84,6 +87,8 @@ static void connection_close(struct mb_reactor *r, struct connection *c)
 		connections = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->protocol->closed != NULL)
+		c->protocol->closed(c->protocol->context, c->state);
 	free(c->in);
 	mb_buffer_free(&c->out.buffer);
 	free(c->state);
@@ -180,13 +185,30 @@ static bool flush(struct mb_reactor *r, struct connection *c)
 		mb_buffer_consume(out, (size_t)n);
 	}
 	bool pending = mb_buffer_length(out) > 0;
-	if (!pending && c->close_after_flush)
+	if (!pending && c->close_after_flush && !c->held)
 		return false;
-	/* no syscall when the direction stays: one less per request */
+	/* no syscall when the direction stays: one less per request (a
+	   held connection stays watched: see on_connection_readable) */
 	if (watch_connection(r, c, pending ? MB_WRITABLE : MB_READABLE, &error) < 0) {
 		mb_warning("%s: %s, closing connection", c->protocol->name, error.text);
 		return false;
 	}
+	return true;
+}
+
+/* process_input - hand the protocol what was read; false to close */
+static bool process_input(struct connection *c)
+{
+	const struct server_protocol *p = c->protocol;
+	bool close_now = false;
+	size_t used = p->process(p->context, c->state, c->in, c->in_len, &c->out, &close_now);
+
+	if (c->out.overflow)
+		return false;
+	memmove(c->in, c->in + used, c->in_len - used);
+	c->in_len -= used;
+	if (close_now)
+		c->close_after_flush = true;
 	return true;
 }
 
@@ -210,20 +232,39 @@ static bool read_requests(struct connection *c)
 			return false;
 		c->in_len += (size_t)n;
 		c->last_active = time(NULL);
-
-		bool close_now = false;
-		size_t used = p->process(p->context, c->state, c->in, c->in_len, &c->out, &close_now);
-		if (c->out.overflow)
+		if (!process_input(c))
 			return false;
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-		if (close_now) {
-			c->close_after_flush = true;
+		if (c->close_after_flush || c->held)
 			return true;
-		}
 		if (mb_buffer_length(&c->out.buffer) > 0)
 			return true; /* write before reading more */
 	}
+}
+
+struct server_hold *server_hold(struct server_output *out)
+{
+	struct connection *c = (struct connection *)((char *)out - offsetof(struct connection, out));
+
+	c->held = true;
+	return (struct server_hold *)c;
+}
+
+void server_answer(struct server_hold *hold, const char *data, size_t len)
+{
+	struct connection *c = (struct connection *)hold;
+
+	c->held = false;
+	c->last_active = time(NULL);
+	server_output(&c->out, data, len);
+	/* requests that came behind the held one, already read */
+	bool ok = !c->out.overflow && (c->in_len == 0 || c->close_after_flush || process_input(c));
+	if (!ok || !flush(running_reactor, c))
+		connection_close(running_reactor, c);
+}
+
+struct mb_reactor *server_reactor(void)
+{
+	return running_reactor;
 }
 
 static void on_connection_readable(struct mb_reactor *r, int fd, int mask, void *data)
@@ -232,6 +273,12 @@ static void on_connection_readable(struct mb_reactor *r, int fd, int mask, void 
 
 	(void)fd;
 	(void)mask;
+	if (c->held) {
+		/* more input before the held reply (Postfix waits for it): not
+		   read until server_answer() watches the connection again */
+		mb_reactor_unwatch(r, c->fd, MB_READABLE | MB_WRITABLE);
+		return;
+	}
 	if (!c->close_after_flush && !read_requests(c)) {
 		connection_close(r, c);
 		return;
@@ -260,7 +307,7 @@ static long long on_tick(struct mb_reactor *r, long long id, void *data)
 	(void)id;
 	for (struct connection *c = connections; c != NULL; c = next) {
 		next = c->next;
-		if (now - c->last_active > SERVER_IDLE_TIMEOUT_SECONDS)
+		if (!c->held && now - c->last_active > SERVER_IDLE_TIMEOUT_SECONDS)
 			connection_close(r, c);
 	}
 	if (tick->fn != NULL)
@@ -290,7 +337,8 @@ static int serve(struct mb_reactor *r, const int *listen_fds, struct listener *l
 }
 
 int server_run(const int *listen_fds, const struct server_protocol *const *protocols,
-	       size_t count, server_tick_fn *tick_fn, void *tick_context)
+	       size_t count, server_tick_fn *tick_fn, server_start_fn *start, server_stop_fn *stop,
+	       void *tick_context)
 {
 	struct mb_error_text error;
 	struct tick_call tick = { .fn = tick_fn, .context = tick_context };
@@ -305,12 +353,22 @@ int server_run(const int *listen_fds, const struct server_protocol *const *proto
 	}
 	for (size_t i = 0; i < count; i++)
 		listeners[i].protocol = protocols[i];
+	running_reactor = r;
+	if (start != NULL && start(tick_context, r) < 0) {
+		running_reactor = NULL;
+		mb_reactor_free(&r);
+		free(listeners);
+		return -1;
+	}
 	int ret = serve(r, listen_fds, listeners, count, &tick);
 	while (connections != NULL)
 		connection_close(r, connections);
 	for (size_t i = 0; i < count; i++)
 		mb_reactor_unwatch(r, listen_fds[i], MB_READABLE);
+	if (stop != NULL)
+		stop(tick_context);
 	mb_reactor_free(&r);
+	running_reactor = NULL;
 	free(listeners);
 	return ret;
 }

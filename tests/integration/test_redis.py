@@ -8,12 +8,15 @@ stands for a second MX node; Redis is stopped and started mid-test."""
 import json
 import os
 import shutil
+import subprocess
+import threading
+import time
 
 import pytest
 
 from conftest import new_domain, wait_until
-from helpers import (add_user, imap_login, login_from, messages_with, policy_query, rcpt_replies,
-                     send, send_until_accepted)
+from helpers import (add_user, imap_login, login_from, messages_with, netstring, policy_query,
+                     rcpt_replies, send, send_until_accepted, socketmap_query)
 
 
 @pytest.fixture
@@ -43,6 +46,7 @@ def second_node(redis_stack):
     proc = redis_stack.spawn_policyd(context, os.path.join(node_dir, "policyd.log"))
     proc.context = context
     proc.policy_socket = ctx["policyd"]["policy_socket"]
+    proc.socketmap = ctx["policyd"]["socketmap_socket"]
     proc.log = os.path.join(node_dir, "policyd.log")
     yield proc
     proc.terminate()
@@ -152,3 +156,102 @@ def test_two_dovecots_share_one_lockout_count(redis_stack, rdomain, second_dovec
         assert redis_stack.redis.password not in second_dovecot.log()
     finally:
         redis_stack.update_context({"auth": original})
+
+
+def lookup(socketmap, address):
+    [reply] = socketmap_query(socketmap, [netstring("virtual_mailbox_maps " + address)])
+    return reply
+
+
+def seen_within(socketmaps, address, predicate, seconds):
+    """Poll every node's socketmap until predicate holds on each: the elapsed time."""
+    start = time.monotonic()
+    pending = list(socketmaps)
+    while pending and time.monotonic() - start < 5:
+        pending = [s for s in pending if not predicate(lookup(s, address))]
+    elapsed = time.monotonic() - start
+    assert not pending, "%s still answered the old record after 5 s" % pending
+    assert elapsed < seconds, "a change took %.3f s to be seen" % elapsed
+    return elapsed
+
+
+def test_a_change_is_seen_by_every_running_policyd_within_100ms(redis_stack, rdomain, second_node):
+    """The read cache (store_cache_entries, on by default) never answers
+    from before a change: mailbag's change is seen by both nodes' next
+    lookups, the negative answers they cached included."""
+    user = "cached@" + rdomain
+    socketmaps = [redis_stack.socketmap, second_node.socketmap]
+    for s in socketmaps:  # cache the absence, twice to be sure it is cached
+        assert b"NOTFOUND" in lookup(s, user) and b"NOTFOUND" in lookup(s, user)
+    add_user(redis_stack, user)
+    seen_within(socketmaps, user, lambda r: b"OK" in r, 0.1)
+    redis_stack.mailbag("user", "disable", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"NOTFOUND" in r, 0.1)
+    redis_stack.mailbag("user", "enable", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"OK" in r, 0.1)
+    redis_stack.mailbag("user", "del", user, check=True)
+    seen_within(socketmaps, user, lambda r: b"NOTFOUND" in r, 0.1)
+
+
+def test_the_cache_is_off_while_its_connection_is_lost(redis_stack, rdomain):
+    """Killing the invalidation connections (CLIENT KILL TYPE pubsub)
+    empties the caches: a change made meanwhile is still seen."""
+    user = "lost@" + rdomain
+    assert b"NOTFOUND" in lookup(redis_stack.socketmap, user)
+    assert b"NOTFOUND" in lookup(redis_stack.socketmap, user)
+    subprocess.run(["redis-cli", "-p", str(redis_stack.redis.port), "--no-auth-warning",
+                    "-a", redis_stack.redis.password, "CLIENT", "KILL", "TYPE", "pubsub"],
+                   check=True, capture_output=True)
+    add_user(redis_stack, user)
+    seen_within([redis_stack.socketmap], user, lambda r: b"OK" in r, 0.1)
+
+
+def redis_cli(redis_stack, *args):
+    return subprocess.run(["redis-cli", "-p", str(redis_stack.redis.port), "--no-auth-warning",
+                           "-a", redis_stack.redis.password] + list(args),
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_a_stalled_redis_holds_up_only_what_needs_it(redis_stack, rdomain):
+    """While Redis answers nothing (CLIENT PAUSE), lookups policyd holds
+    are answered at once, and a policy request that needs Redis waits
+    for policyd.store_timeout and is deferred, not answered wrongly."""
+    user = "stall@" + rdomain
+    add_user(redis_stack, user)
+    with open(redis_stack.context) as f:
+        policyd = json.load(f)["policyd"]
+    redis_stack.update_context({"greylisting": {"enabled": True, "allowlist": []},
+                                "policyd": dict(policyd, store_timeout=1)})
+    try:
+        # what the lookups and the decision read of the tables is held
+        # now (state is not: each triplet and counter is Redis's)
+        assert b"OK" in lookup(redis_stack.socketmap, user)
+        reply = policy_query(redis_stack.policy_socket, dict(rcpt_request(user), sender="warm@remote.test"))
+        assert reply.startswith("action=DEFER_IF_PERMIT 4.7.1 Greylisted"), reply
+        redis_cli(redis_stack, "CLIENT", "PAUSE", "4000", "ALL")
+        replies = {}
+
+        def ask():
+            start = time.monotonic()
+            replies["policy"] = policy_query(redis_stack.policy_socket, rcpt_request(user))
+            replies["elapsed"] = time.monotonic() - start
+        asking = threading.Thread(target=ask)
+        asking.start()
+        slowest = 0
+        while asking.is_alive():
+            start = time.monotonic()
+            assert b"OK" in lookup(redis_stack.socketmap, user)
+            slowest = max(slowest, time.monotonic() - start)
+            time.sleep(0.01)
+        asking.join()
+        assert replies["policy"].startswith(
+            "action=DEFER_IF_PERMIT 4.3.0 mailbag store did not answer within 1000 ms"), replies
+        assert 0.9 < replies["elapsed"] < 3, replies
+        assert slowest < 0.5, "a held lookup took %.3f s while Redis was paused" % slowest
+        redis_cli(redis_stack, "CLIENT", "UNPAUSE")
+        # Redis back: decided again (a new triplet: greylisted)
+        reply = policy_query(redis_stack.policy_socket, dict(rcpt_request(user), sender="new@remote.test"))
+        assert reply.startswith("action=DEFER_IF_PERMIT 4.7.1 Greylisted"), reply
+    finally:
+        redis_cli(redis_stack, "CLIENT", "UNPAUSE")
+        redis_stack.update_context({"greylisting": None, "policyd": policyd})

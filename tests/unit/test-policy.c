@@ -10,7 +10,15 @@
 #include "account.h"
 #include "context.h"
 #include "policy.h"
+#include "state-journal.h"
 #include "store-fixture.h"
+
+/* When set, decisions run as the daemon runs them on Redis: through a
+   state journal (lib/state-journal.c), again and again until no state
+   result is missing, the operations carried out between runs. The same
+   expectations must hold: one implementation of each rule. */
+static bool via_journal;
+static struct mb_state_journal journal;
 
 struct parse_case {
 	const char *input;
@@ -84,7 +92,25 @@ static size_t decide_at(struct store_fixture *f, const struct mb_context *ctx, i
 
 	assert_non_null(scratch);
 	assert_int_equal(policy_request_parse(request, strlen(request), &req, &consumed), POLICY_PARSE_OK);
-	len = policy_decide(&req, ctx, f->store, scratch, now, reply, size);
+	if (!via_journal) {
+		len = policy_decide(&req, ctx, f->store, scratch, now, reply, size);
+		policy_scratch_free(&scratch);
+		return len;
+	}
+	mb_state_journal_clear(&journal);
+	for (int run = 0;; run++) {
+		mb_state_journal_rewind(&journal);
+		mb_store_set_journal(f->store, &journal);
+		len = policy_decide(&req, ctx, f->store, scratch, now, reply, size);
+		mb_store_set_journal(f->store, NULL);
+		size_t sent = mb_state_journal_count(&journal, MB_STATE_OP_NEW);
+		mb_state_journal_apply(&journal, f->store);
+		if (!journal.blocked)
+			break;
+		if (sent == 0 || run > MB_JOURNAL_MAX_OPS)
+			fail_msg("run %d stopped with nothing new to ask", run);
+	}
+	assert_null(mb_state_journal_failure(&journal));
 	policy_scratch_free(&scratch);
 	return len;
 }
@@ -447,6 +473,21 @@ static void test_quota_at_rcpt(void **state)
 	mb_context_free(&ctx);
 }
 
+#define VIA_JOURNAL(name) \
+	static void name##_via_journal(void **state) \
+	{ \
+		via_journal = true; \
+		name(state); \
+		via_journal = false; \
+		mb_state_journal_free(&journal); \
+	}
+VIA_JOURNAL(test_recipient_cap)
+VIA_JOURNAL(test_quota_at_rcpt)
+VIA_JOURNAL(test_greylisting)
+VIA_JOURNAL(test_greylisting_auto_allow)
+VIA_JOURNAL(test_rate_limit_recipients)
+VIA_JOURNAL(test_rate_limit_messages)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +503,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_greylisting_auto_allow, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_recipients, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_messages, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_recipient_cap_via_journal, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_quota_at_rcpt_via_journal, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_greylisting_via_journal, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_greylisting_auto_allow_via_journal, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_recipients_via_journal, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_messages_via_journal, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

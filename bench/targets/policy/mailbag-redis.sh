@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Policy target "mailbag-redis": the "mailbag" target on a private
 # redis-server (unix socket, no persistence), emptied before every run:
-# the several-nodes set-up, where each check is a round trip to Redis.
+# the several-nodes set-up: tables from the read cache, state on Redis
+# (non-blocking, pipelined across connections).
 # shellcheck source=/dev/null
 source "$(dirname "${BASH_SOURCE[0]}")/mailbag.sh"
 
