@@ -20,7 +20,11 @@
  *	does not take everything, is the descriptor watched for writing.
  *
  *	Connecting is non-blocking too (the AUTH and SELECT commands are
- *	queued behind it); a connection not made within a second is given
+ *	queued behind it; with a sentinel:// location the master's address
+ *	is asked of the sentinels first, blocking for at most
+ *	MB_SENTINEL_TIMEOUT_MS a sentinel, and a ROLE queued behind SELECT
+ *	ends a connection to a node that is no longer the master, as does
+ *	a READONLY, LOADING or MASTERDOWN reply); a connection not made within a second is given
  *	up, and one is tried again at most once a second while Redis stays
  *	away. Timeouts of the decisions are the caller's: an operation
  *	waits for its reply as long as the connection lives.
@@ -34,6 +38,7 @@
 
 #include "reactor.h"
 #include "redis-location.h"
+#include "redis-sentinel.h"
 #include "redis-state.h"
 #include "state-journal.h"
 
@@ -51,6 +56,7 @@
 struct mb_redis_async {
 	struct mb_reactor *reactor;
 	struct mb_redis_location loc;
+	struct mb_redis_sentinel *sentinel; /* sentinel:// only, else NULL */
 	char name[300];          /* "Redis 127.0.0.1:6379 db 0", no password */
 	redisAsyncContext *ac;   /* NULL while there is no connection */
 	bool connected;
@@ -235,6 +241,42 @@ static void on_setup_reply(redisAsyncContext *ac, void *raw, void *data)
 	}
 }
 
+/* on_role_reply - with Sentinel, the node the sentinels named must
+   still be the master: else the connection ends and the next attempt
+   asks them again */
+static void on_role_reply(redisAsyncContext *ac, void *raw, void *data)
+{
+	struct mb_redis_async *a = data;
+	struct mb_error_text error;
+
+	if (raw == NULL || mb_redis_role_parse(raw, &error) == 1)
+		return;
+	snprintf(a->last_error, sizeof(a->last_error), "not the master: %.150s", error.text);
+	mb_redis_sentinel_stale(a->sentinel);
+	redisAsyncDisconnect(ac);
+}
+
+/* find_master - a sentinel:// location's master address, into a->loc
+   (blocking, but each sentinel gets MB_SENTINEL_TIMEOUT_MS and a set
+   that does not answer is asked again only after MB_SENTINEL_RETRY_MS) */
+static bool find_master(struct mb_redis_async *a)
+{
+	struct mb_redis_endpoint master;
+	struct mb_error_text error;
+
+	if (a->sentinel == NULL)
+		return true;
+	if (mb_redis_sentinel_discover(a->sentinel, &master, &error) < 0) {
+		snprintf(a->last_error, sizeof(a->last_error), "%.190s", error.text);
+		return false;
+	}
+	memcpy(a->loc.host, master.host, sizeof(a->loc.host));
+	a->loc.port = master.port;
+	snprintf(a->name, sizeof(a->name), "Redis master %.63s at %.100s:%d db %d", a->loc.master_name,
+		 a->loc.host, a->loc.port, a->loc.db);
+	return true;
+}
+
 /* connect_async - a connection, or false (at most one attempt a second) */
 static bool connect_async(struct mb_redis_async *a)
 {
@@ -246,6 +288,8 @@ static bool connect_async(struct mb_redis_async *a)
 	if (now == a->last_attempt)
 		return false;
 	a->last_attempt = now;
+	if (!find_master(a))
+		return false;
 	redisAsyncContext *ac = a->loc.socket_path[0] != '\0' ? redisAsyncConnectUnix(a->loc.socket_path) :
 		redisAsyncConnect(a->loc.host, a->loc.port);
 	if (ac == NULL || ac->err != 0 || attach(a, ac) < 0) {
@@ -268,6 +312,8 @@ static bool connect_async(struct mb_redis_async *a)
 	}
 	if (a->loc.db != 0)
 		redisAsyncCommand(ac, on_setup_reply, a, "SELECT %d", a->loc.db);
+	if (a->sentinel != NULL)
+		redisAsyncCommand(ac, on_role_reply, a, "ROLE");
 	a->connect_timer = mb_reactor_add_timer(a->reactor, ASYNC_CONNECT_TIMEOUT_MS, on_connect_timeout, a,
 						&error);
 	if (a->connect_timer < 0)
@@ -291,7 +337,15 @@ struct mb_redis_async *mb_redis_async_new(struct mb_reactor *reactor, const char
 		return NULL;
 	}
 	a->reactor = reactor;
-	if (a->loc.socket_path[0] != '\0')
+	if (a->loc.master_name[0] != '\0' && (a->sentinel = mb_redis_sentinel_new(&a->loc)) == NULL) {
+		mb_set_error(error_r, "out of memory");
+		free(a);
+		return NULL;
+	}
+	if (a->sentinel != NULL)
+		snprintf(a->name, sizeof(a->name), "Redis master %s (from %zu sentinels) db %d",
+			 a->loc.master_name, a->loc.sentinel_count, a->loc.db);
+	else if (a->loc.socket_path[0] != '\0')
 		snprintf(a->name, sizeof(a->name), "Redis unix:%s db %d", a->loc.socket_path, a->loc.db);
 	else
 		snprintf(a->name, sizeof(a->name), "Redis %s:%d db %d", a->loc.host, a->loc.port, a->loc.db);
@@ -314,7 +368,8 @@ void mb_redis_async_free(struct mb_redis_async **async)
 		ac->onDisconnect = NULL; /* a is going away */
 		redisAsyncFree(ac);
 	}
-	explicit_bzero(a->loc.password, sizeof(a->loc.password));
+	mb_redis_sentinel_free(&a->sentinel);
+	explicit_bzero(&a->loc, sizeof(a->loc));
 	free(a);
 	*async = NULL;
 }
@@ -334,6 +389,13 @@ static void read_reply(struct mb_redis_async *a, struct mb_state_op *op, const r
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		op_failed(a, op, reply->str);
+		/* READONLY, LOADING, MASTERDOWN...: not the master any more;
+		   the next operation finds the new one */
+		if (mb_redis_error_kind(reply->str) == MB_REDIS_ERROR_FAILOVER && a->ac != NULL) {
+			if (a->sentinel != NULL)
+				mb_redis_sentinel_stale(a->sentinel);
+			redisAsyncDisconnect(a->ac);
+		}
 		return;
 	}
 	switch (op->kind) {

@@ -30,6 +30,7 @@
 
 #include "redis-cache.h"
 #include "redis-location.h"
+#include "redis-sentinel.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -48,6 +49,7 @@
 
 struct redis_tracking {
 	struct mb_redis_location loc;
+	struct mb_redis_sentinel *sentinel; /* sentinel:// only, else NULL */
 	const char *const *table_keys; /* MB_REDIS_CACHE_TABLES names */
 	struct mb_redis_cache *cache;
 	redisContext *conn;            /* subscribed, or NULL */
@@ -76,6 +78,11 @@ struct redis_tracking *redis_tracking_new(const struct mb_redis_location *loc,
 		return NULL;
 	}
 	t->loc = *loc;
+	if (loc->master_name[0] != '\0' && (t->sentinel = mb_redis_sentinel_new(loc)) == NULL) {
+		mb_redis_cache_free(&t->cache);
+		free(t);
+		return NULL;
+	}
 	t->table_keys = table_keys;
 	return t;
 }
@@ -98,7 +105,8 @@ void redis_tracking_free(struct redis_tracking **tracking)
 	if (t->conn != NULL)
 		redisFree(t->conn);
 	mb_redis_cache_free(&t->cache);
-	explicit_bzero(t->loc.password, sizeof(t->loc.password));
+	mb_redis_sentinel_free(&t->sentinel);
+	explicit_bzero(&t->loc, sizeof(t->loc));
 	free(t);
 	*tracking = NULL;
 }
@@ -129,9 +137,38 @@ static redisContext *open_connection(const struct mb_redis_location *loc)
 	return redisConnectWithTimeout(loc->host, loc->port, tv);
 }
 
+/* find_master - a sentinel:// location's master, into t->loc: the
+   changes to track are made there */
+static bool find_master(struct redis_tracking *t)
+{
+	struct mb_redis_endpoint master;
+	struct mb_error_text error;
+
+	if (t->sentinel == NULL)
+		return true;
+	if (mb_redis_sentinel_discover(t->sentinel, &master, &error) < 0)
+		return false;
+	memcpy(t->loc.host, master.host, sizeof(t->loc.host));
+	t->loc.port = master.port;
+	return true;
+}
+
+/* still_master - with Sentinel, the node named is the master (ROLE) */
+static bool still_master(struct redis_tracking *t, redisContext *c)
+{
+	struct mb_error_text error;
+
+	if (t->sentinel == NULL || mb_redis_confirm_master(c, &error) == 0)
+		return true;
+	mb_redis_sentinel_stale(t->sentinel);
+	return false;
+}
+
 /* subscribe - a connection that receives every table's invalidations */
 static int subscribe(struct redis_tracking *t)
 {
+	if (!find_master(t))
+		return -1;
 	redisContext *c = open_connection(&t->loc);
 	long long id = 0;
 	bool ok = c != NULL && c->err == 0;
@@ -143,6 +180,7 @@ static int subscribe(struct redis_tracking *t)
 		ok = t->loc.user[0] != '\0' ?
 			step(c, REDIS_REPLY_STATUS, NULL, "AUTH %s %s", t->loc.user, t->loc.password) :
 			step(c, REDIS_REPLY_STATUS, NULL, "AUTH %s", t->loc.password);
+	ok = ok && still_master(t, c);
 	ok = ok && step(c, REDIS_REPLY_INTEGER, &id, "CLIENT ID");
 	ok = ok && step(c, REDIS_REPLY_STATUS, NULL,
 			"CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s PREFIX %s PREFIX %s", id,
