@@ -7,20 +7,17 @@ daemons and the Dovecot driver find the new master without a restart,
 the rate limit loses at most one window of counts, and the killed master
 comes back as a replica without breaking anything."""
 
-import collections
-import email.parser
 import imaplib
 import os
 import shutil
 import smtplib
 import tempfile
-import threading
-import zlib
 import time
 
 import pytest
 
 from conftest import BUILD, TEST_AUTH_SETTINGS, new_domain, wait_until
+from failover_run import Run, delivered_or_bounced, message_ids
 from helpers import add_user
 import mailstack
 from sentinelset import SentinelSet
@@ -29,8 +26,6 @@ MESSAGES = 400          # the main run: each must arrive exactly once
 FLOOD_ATTEMPTS = 100    # from the rate-limited sender domain, beside them
 FLOOD_LIMIT = 50        # recipients per day from one sender domain
 SENDER_DOMAINS = 40     # the main run's sender domains: 10 messages each
-THREADS = 4
-MESSAGES_PER_CONNECTION = 20
 KILL_AFTER = 100        # accepted messages before the master is killed
 
 
@@ -64,122 +59,6 @@ def failover_stack():
             shutil.rmtree(root, ignore_errors=True)
 
 
-class Run:
-    """Messages sent by THREADS clients that behave as a remote MTA: a 4xx
-    or a lost connection is tried again, a 5xx is a failure of the test."""
-
-    def __init__(self, stack, users):
-        self.stack = stack
-        self.users = users
-        self.lock = threading.Lock()
-        self.queue = collections.deque()
-        self.accepted = []            # Message-IDs of the main run
-        self.flood_accepted = []
-        self.flood_limited = 0
-        self.temporary = collections.Counter()   # code -> count
-        self.permanent = []           # (msgid, code, text): must stay empty
-        self.lost_connections = 0
-        for i in range(MESSAGES):
-            self.queue.append(("s%d@sender%d.test" % (i, i % SENDER_DOMAINS), "<fo-%d@failover.test>" % i))
-            if i % (MESSAGES // FLOOD_ATTEMPTS) == 0:
-                self.queue.append(("f%d@flood.test" % i, "<flood-%d@failover.test>" % i))
-
-    def take(self):
-        with self.lock:
-            return self.queue.popleft() if self.queue else None
-
-    def send_one(self, conn, sender, msgid):
-        """Send one message (on conn, reconnecting when it is gone) until it
-        is accepted, refused for good, or limited; returns the connection."""
-        rcpt = self.users[zlib.crc32(msgid.encode()) % len(self.users)]
-        body = ("From: %s\r\nTo: %s\r\nSubject: failover\r\nMessage-ID: %s\r\n\r\n%s\r\n"
-                % (sender, rcpt, msgid, msgid))
-        flood = sender.endswith("@flood.test")
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if conn is None:
-                    conn = smtplib.SMTP("127.0.0.1", self.stack.ports["smtp"], timeout=30)
-                conn.sendmail(sender, [rcpt], body)
-                with self.lock:
-                    (self.flood_accepted if flood else self.accepted).append(msgid)
-                return conn
-            except smtplib.SMTPRecipientsRefused as e:
-                code, text = list(e.recipients.values())[0]
-            except smtplib.SMTPResponseException as e:
-                code, text = e.smtp_code, e.smtp_error
-            except (smtplib.SMTPServerDisconnected, ConnectionError, OSError):
-                with self.lock:
-                    self.lost_connections += 1
-                conn = None
-                time.sleep(0.2)
-                continue
-            with self.lock:
-                if code >= 500:
-                    self.permanent.append((msgid, code, text))
-                    return conn
-                self.temporary[code] += 1
-                if flood and b"Rate limit" in text:
-                    self.flood_limited += 1
-                    return conn  # over the limit: a real sender would wait hours
-            time.sleep(0.2)
-        with self.lock:
-            self.permanent.append((msgid, 0, b"not accepted within 60 s"))
-        return conn
-
-    def worker(self):
-        """One client: up to MESSAGES_PER_CONNECTION messages on a connection,
-        as an MTA with a queue for this server does"""
-        conn, sent = None, 0
-        while True:
-            item = self.take()
-            if item is None:
-                break
-            conn = self.send_one(conn, *item)
-            sent += 1
-            if conn is not None and sent % MESSAGES_PER_CONNECTION == 0:
-                try:
-                    conn.quit()
-                except (smtplib.SMTPException, OSError):
-                    pass
-                conn = None
-        if conn is not None:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
-
-    def start(self):
-        self.threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(THREADS)]
-        for t in self.threads:
-            t.start()
-
-    def join(self, timeout):
-        deadline = time.time() + timeout
-        for t in self.threads:
-            t.join(max(0, deadline - time.time()))
-        assert not any(t.is_alive() for t in self.threads), "the senders did not finish in %ss" % timeout
-
-
-def message_ids(stack, users):
-    """Every Message-ID in the users' mailboxes, with how often it is there."""
-    found = collections.Counter()
-    parser = email.parser.BytesHeaderParser()
-    for u in users:
-        for raw in stack.maildir_messages(u):
-            found[parser.parsebytes(raw)["Message-ID"]] += 1
-    return found
-
-
-def delivered_or_bounced(stack, users, expected):
-    """The Message-IDs in the mailboxes once every expected one is there;
-    a bounce (a 5xx after the message was queued) fails at once."""
-    bounced = [line for line in stack.read_maillog().splitlines() if "status=bounced" in line]
-    assert bounced == [], bounced[:3]
-    found = message_ids(stack, users)
-    return found if expected <= set(found) else None
-
-
 def imap_answer(stack, user, password):
     """('OK', None) or ('NO', the server's text) for a login now."""
     im = imaplib.IMAP4("127.0.0.1", stack.ports["imap"])
@@ -200,7 +79,8 @@ def test_master_killed_during_a_run(failover_stack):
     pids = (stack.policyd_proc.pid, stack.lmtpd_proc.pid)
 
     started = time.time()
-    run = Run(stack, users)
+    run = Run([("127.0.0.1", stack.ports["smtp"])], users, MESSAGES, MESSAGES // FLOOD_ATTEMPTS,
+              SENDER_DOMAINS)
     run.start()
     wait_until(lambda: len(run.accepted) >= KILL_AFTER, timeout=60, what="the run to get going")
     old = redis_set.master
@@ -224,7 +104,7 @@ def test_master_killed_during_a_run(failover_stack):
     # every message of the main run is in a mailbox exactly once
     expected = set(run.accepted)
     assert len(expected) == MESSAGES and not run.permanent, run.permanent[:5]
-    found = wait_until(lambda: delivered_or_bounced(stack, users, expected),
+    found = wait_until(lambda: delivered_or_bounced(stack, [stack], users, expected),
                        timeout=90, what="every accepted message to be delivered")
     delivered_in = time.time() - started
     doubled = [m for m, n in found.items() if n > 1]
