@@ -75,6 +75,16 @@ class Run:
                 if flood and b"Rate limit" in text:
                     self.flood_limited += 1
                     return conn  # over the limit: a real sender would wait hours
+            # as an MTA's queue does, try a deferred message again on a new
+            # session: Postfix's smtpd remembers a failed address resolution
+            # (its resolve cache) for as long as the process lives, so the
+            # failover stacks give each session a fresh smtpd (max_use=1)
+            # where a real sender's retry minutes later would meet one
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError, AttributeError):
+                pass
+            conn = None
             time.sleep(0.2)
         with self.lock:
             self.permanent.append((msgid, 0, "not accepted within 120 s via %s:%d; last: %s"

@@ -11,6 +11,7 @@ import imaplib
 import os
 import shutil
 import smtplib
+import subprocess
 import tempfile
 import time
 
@@ -45,6 +46,9 @@ def failover_stack():
     s.redis_set = redis_set
     try:
         s.start()
+        # a fresh smtpd per session (see failover_run.Run.send_one)
+        s._postconf("-e", "max_use=1")
+        subprocess.run(["postfix", "-c", s.postfix_etc, "reload"], check=True, capture_output=True)
         s.update_context({"auth": TEST_AUTH_SETTINGS,
                           "rate_limits": [{"name": "flood", "key": "sender_domain",
                                            "count": "recipients", "per": "day",

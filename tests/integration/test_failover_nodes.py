@@ -35,6 +35,9 @@ def test_master_killed_during_a_run_through_two_mx(nodes):
               "limit": FLOOD_LIMIT}]
     for mx in (a, b):
         mx.update_context({"rate_limits": limit})
+        # a fresh smtpd per session (see failover_run.Run.send_one)
+        mx._postconf("-e", "max_use=1")
+        mx.run(["postfix", "-c", mx.postfix_etc, "reload"])
     pids = {n.name: (n.policyd_proc.pid, n.lmtpd_proc.pid) for n in (a, b, c)}
 
     started = time.time()
