@@ -6,6 +6,7 @@ counting of Message-IDs in the mailboxes afterwards."""
 import collections
 import email.parser
 import smtplib
+import subprocess
 import threading
 import time
 import zlib
@@ -78,7 +79,7 @@ class Run:
             # as an MTA's queue does, try a deferred message again on a new
             # session: Postfix's smtpd remembers a failed address resolution
             # (its resolve cache) for as long as the process lives, so the
-            # failover stacks give each session a fresh smtpd (max_use=1)
+            # failover stacks give each session a fresh smtpd (fresh_smtpd_per_session)
             # where a real sender's retry minutes later would meet one
             try:
                 conn.quit()
@@ -146,3 +147,16 @@ def delivered_or_bounced(mailboxes, mx_stacks, users, expected):
         assert bounced == [], bounced[:3]
     found = message_ids(mailboxes, users)
     return found if expected <= set(found) else None
+
+
+def fresh_smtpd_per_session(stack, run=subprocess.run):
+    """Give each SMTP session of stack's port 25 service a new smtpd
+    (master.cf's max_use=1 for that service alone): Postfix's smtpd caches
+    every address resolution, failures included, for its process's life, so
+    that a sender retrying at once would meet a failure of the switch again
+    where a real MTA's retry minutes later meets a new process. run: how to
+    run a command where the stack's Postfix runs (a node's namespace)."""
+    service = "%s:%d/inet" % (stack.address, stack.ports["smtp"])
+    subprocess.run(["postconf", "-c", stack.postfix_etc, "-P", service + "/max_use=1"],
+                   check=True, capture_output=True)
+    run(["postfix", "-c", stack.postfix_etc, "reload"], check=True, capture_output=True)

@@ -11,14 +11,13 @@ import imaplib
 import os
 import shutil
 import smtplib
-import subprocess
 import tempfile
 import time
 
 import pytest
 
 from conftest import BUILD, TEST_AUTH_SETTINGS, new_domain, wait_until
-from failover_run import Run, delivered_or_bounced, message_ids
+from failover_run import Run, delivered_or_bounced, fresh_smtpd_per_session, message_ids
 from helpers import add_user
 import mailstack
 from sentinelset import SentinelSet
@@ -46,9 +45,7 @@ def failover_stack():
     s.redis_set = redis_set
     try:
         s.start()
-        # a fresh smtpd per session (see failover_run.Run.send_one)
-        s._postconf("-e", "max_use=1")
-        subprocess.run(["postfix", "-c", s.postfix_etc, "reload"], check=True, capture_output=True)
+        fresh_smtpd_per_session(s)
         s.update_context({"auth": TEST_AUTH_SETTINGS,
                           "rate_limits": [{"name": "flood", "key": "sender_domain",
                                            "count": "recipients", "per": "day",

@@ -10,7 +10,7 @@ after the old one is back as a replica, without a restart."""
 import time
 
 from conftest import wait_until
-from failover_run import Run, delivered_or_bounced, message_ids
+from failover_run import Run, delivered_or_bounced, fresh_smtpd_per_session, message_ids
 from helpers import add_user
 
 NODES_STORE = "sentinel"
@@ -35,9 +35,7 @@ def test_master_killed_during_a_run_through_two_mx(nodes):
               "limit": FLOOD_LIMIT}]
     for mx in (a, b):
         mx.update_context({"rate_limits": limit})
-        # a fresh smtpd per session (see failover_run.Run.send_one)
-        mx._postconf("-e", "max_use=1")
-        mx.run(["postfix", "-c", mx.postfix_etc, "reload"])
+        fresh_smtpd_per_session(mx, mx.run)
     pids = {n.name: (n.policyd_proc.pid, n.lmtpd_proc.pid) for n in (a, b, c)}
 
     started = time.time()
