@@ -108,6 +108,14 @@ static struct mb_state_op *next(struct mb_state_journal *j, enum mb_state_op_kin
 	return op;
 }
 
+/* unanswered - an operation just recorded, or one whose reply is not
+   in: the decision stops here and waits (returns the "waiting" error) */
+static int unanswered(struct mb_state_journal *j, char *error, size_t error_size)
+{
+	j->blocked = true;
+	return waiting(error, error_size);
+}
+
 int mb_state_journal_get(struct mb_state_journal *j, const char *key, int64_t now,
 			 char *value, size_t value_size, char *error, size_t error_size)
 {
@@ -117,15 +125,10 @@ int mb_state_journal_get(struct mb_state_journal *j, const char *key, int64_t no
 
 	if (op == NULL)
 		return stop;
-	if (j->count > recorded) {
+	if (j->count > recorded)
 		op->now = now;
-		j->blocked = true;
-		return waiting(error, error_size);
-	}
-	if (op->status != MB_STATE_OP_DONE) {
-		j->blocked = true;
-		return waiting(error, error_size);
-	}
+	if (op->status != MB_STATE_OP_DONE) /* just recorded (NEW), or sent */
+		return unanswered(j, error, error_size);
 	if (op->found)
 		snprintf(value, value_size, "%s", op->value);
 	return op->found;
@@ -165,13 +168,9 @@ int mb_state_journal_add(struct mb_state_journal *j, const char *key, int64_t de
 		op->delta = delta;
 		op->expires = expires;
 		op->now = now;
-		j->blocked = true;
-		return waiting(error, error_size);
 	}
-	if (op->status != MB_STATE_OP_DONE) {
-		j->blocked = true;
-		return waiting(error, error_size);
-	}
+	if (op->status != MB_STATE_OP_DONE) /* just recorded (NEW), or sent */
+		return unanswered(j, error, error_size);
 	*value_r = op->integer;
 	return 0;
 }
