@@ -62,16 +62,20 @@ enum user_field {
 	FIELD_COUNT
 };
 
-static const char *const field_names[FIELD_COUNT] = {
-	[FIELD_V] = "v",
-	[FIELD_HASH] = "hash",
-	[FIELD_ENABLED] = "enabled",
-	[FIELD_CREATED] = "created",
-	[FIELD_HOME] = "home",
-	[FIELD_QUOTA] = "quota",
-	[FIELD_MAX_MESSAGE] = "max_message",
-	[FIELD_APPS_ONLY] = "apps_only",
-	[FIELD_NODE] = "node",
+#define FIELD_NAME(name) { name, sizeof(name) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} field_names[FIELD_COUNT] = {
+	[FIELD_V] = FIELD_NAME("v"),
+	[FIELD_HASH] = FIELD_NAME("hash"),
+	[FIELD_ENABLED] = FIELD_NAME("enabled"),
+	[FIELD_CREATED] = FIELD_NAME("created"),
+	[FIELD_HOME] = FIELD_NAME("home"),
+	[FIELD_QUOTA] = FIELD_NAME("quota"),
+	[FIELD_MAX_MESSAGE] = FIELD_NAME("max_message"),
+	[FIELD_APPS_ONLY] = FIELD_NAME("apps_only"),
+	[FIELD_NODE] = FIELD_NAME("node"),
 };
 
 enum scan_kind {
@@ -108,23 +112,28 @@ static bool scan_byte(struct scan *s, char c)
 	return true;
 }
 
+/* plain_byte - a byte a string may hold on the fast path: printable
+   ASCII but the quote and the backslash */
+static bool plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
 /* scan_string - a string without escapes, of printable ASCII only */
 static bool scan_string(struct scan *s, const char **text_r, size_t *len_r)
 {
+	const char *start;
+
 	if (!scan_byte(s, '"'))
 		return false;
-	for (const char *start = s->p; s->p < s->end; s->p++) {
-		unsigned char c = (unsigned char)*s->p;
-		if (c == '"') {
-			*text_r = start;
-			*len_r = (size_t)(s->p - start);
-			s->p++;
-			return true;
-		}
-		if (c < 0x20 || c > 0x7e || c == '\\')
-			return false;
-	}
-	return false;
+	start = s->p;
+	while (s->p < s->end && plain_byte((unsigned char)*s->p))
+		s->p++;
+	if (!scan_byte(s, '"'))
+		return false;
+	*text_r = start;
+	*len_r = (size_t)(s->p - 1 - start);
+	return true;
 }
 
 static bool is_digit(const struct scan *s)
@@ -196,7 +205,7 @@ static bool scan_value(struct scan *s, struct scan_value *value_r)
 static int field_index(const char *text, size_t len)
 {
 	for (int i = 0; i < FIELD_COUNT; i++) {
-		if (strlen(field_names[i]) == len && memcmp(field_names[i], text, len) == 0)
+		if (field_names[i].len == len && memcmp(field_names[i].name, text, len) == 0)
 			return i;
 	}
 	return -1;
