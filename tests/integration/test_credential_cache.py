@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -41,10 +42,35 @@ AUTH_DEBUG_CONF = "auth_debug = yes\n"
 FAILURE_DELAY = 2.0
 
 
+class Teardown:
+    """The module's Dovecots stopped side by side at its end, each taking
+    3 to 7 s, and then their directories removed."""
+
+    def __init__(self):
+        self.stopping = []
+        self.roots = []
+
+    def stop_dovecot(self, conf):
+        self.stopping.append(subprocess.Popen(["dovecot", "-c", conf, "stop"],
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL))
+
+    def finish(self):
+        for proc in self.stopping:
+            proc.wait(60)
+        for root in self.roots:
+            if os.environ.get("MAILBAG_KEEP_TEST_DIR"):
+                print("test directory kept:", root)
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+
+
 class AuthStack(mailstack.MailStack):
     """A mail stack with only what IMAP logins need: mailbag-policyd
     (update_context makes it reload) and Dovecot, the latter with the
     settings of dovecot_include (auth debug logging) last."""
+
+    teardown = None
 
     def start(self):
         try:
@@ -56,70 +82,74 @@ class AuthStack(mailstack.MailStack):
             raise
         return self
 
+    def stop(self):
+        if "dovecot" in self.started and self.teardown is not None:
+            self.teardown.stop_dovecot(self.dovecot_conf)
+            self.started.remove("dovecot")
+        super().stop()
 
-def make_stack(root, store=None):
+
+def make_stack(teardown, prefix, store=None):
+    root = tempfile.mkdtemp(prefix=prefix)
+    teardown.roots.append(root)
     os.chmod(root, 0o755)
     stack = AuthStack(root, os.path.join(BUILD, "cli", "mailbag"),
                       os.path.join(BUILD, "policyd", "mailbag-policyd"),
                       os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so"), store=store)
+    stack.teardown = teardown
     stack.dovecot_include = os.path.join(root, "dovecot-auth-debug.conf")
     with open(stack.dovecot_include, "w") as f:
         f.write(AUTH_DEBUG_CONF)
     return stack
 
 
-def remove(root):
-    if os.environ.get("MAILBAG_KEEP_TEST_DIR"):
-        print("test directory kept:", root)
-    else:
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture(scope="module")
+def teardown():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests run Dovecot and need root")
+    t = Teardown()
+    try:
+        yield t
+    finally:
+        t.finish()
 
 
 @pytest.fixture(scope="module")
-def lmdb():
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests run Dovecot and need root")
-    root = tempfile.mkdtemp(prefix="mailbag-cache-test-")
-    stack = make_stack(root)
+def lmdb(teardown):
+    stack = make_stack(teardown, "mailbag-cache-test-")
     try:
         stack.start()
         stack.update_context({"auth": TEST_AUTH_SETTINGS})
         yield stack
     finally:
         stack.stop()
-        remove(root)
 
 
 @pytest.fixture(scope="module")
-def redis():
+def redis(teardown):
     """A stack on a real Redis; its Dovecot is node A."""
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests run Dovecot and need root")
-    root = tempfile.mkdtemp(prefix="mailbag-cache-redis-test-")
-    os.chmod(root, 0o755)
-    server = mailstack.RedisServer(root).start()
-    stack = make_stack(root, store=server.location)
-    stack.redis = server
+    stack = make_stack(teardown, "mailbag-cache-redis-test-")
+    stack.redis = mailstack.RedisServer(stack.root).start()
+    stack.store = stack.redis.location
     try:
         stack.start()
         stack.update_context({"auth": TEST_AUTH_SETTINGS})
         yield stack
     finally:
         stack.stop()
-        server.stop()
-        remove(root)
+        stack.redis.stop()
 
 
 @pytest.fixture(scope="module")
-def node_b(redis):
+def node_b(redis, teardown):
     """A second Dovecot on the same Redis and context (node B), auth debug on."""
     node = redis.spawn_dovecot("node-b", include=redis.dovecot_include)
     yield node
-    node.stop()
+    teardown.stop_dovecot(node.conf)
 
 
 @pytest.fixture(scope="module")
-def uncached(lmdb):
+def uncached(lmdb, teardown):
     """A second Dovecot on the LMDB store whose context turns the
     credential cache off (auth.credential_cache_entries = 0)."""
     node_dir = os.path.join(lmdb.root, "uncached")
@@ -134,7 +164,7 @@ def uncached(lmdb):
     shutil.chown(context, group="mailbag")
     node = lmdb.spawn_dovecot("uncached", include=lmdb.dovecot_include, context=context)
     yield node
-    node.stop()
+    teardown.stop_dovecot(node.conf)
 
 
 # --- logging in and reading the log ----------------------------------------
@@ -290,18 +320,21 @@ def revoke_app_password(stack, user):
 
 
 # name: (make the user and return the secret it logs in with,
-#        change the store and return the secret that works now, or None)
+#        change the store and return the secret that works now or None,
+#        whether the old secret still verifies against the stored hash)
+# A disabled account keeps its hash: the cache may vouch for the
+# password, and the account is refused after that, as without a cache.
 REVOCATIONS = {
-    "passwd": (add_user, new_password),
-    "disable": (add_user, disable),
-    "delete": (add_user, delete),
-    "app-password-del": (app_password, revoke_app_password),
+    "passwd": (add_user, new_password, False),
+    "disable": (add_user, disable, True),
+    "delete": (add_user, delete, False),
+    "app-password-del": (app_password, revoke_app_password, False),
 }
 
 
 @pytest.mark.parametrize("change", sorted(REVOCATIONS))
 def test_change_refuses_the_cached_secret_at_once(lmdb, change):
-    make, revoke = REVOCATIONS[change]
+    make, revoke, still_verifies = REVOCATIONS[change]
     user = "%s@%s" % (change.replace("-", ""), new_domain(lmdb))
     secret = make(lmdb, user)
     logins = Logins(main_node(lmdb), user)
@@ -309,7 +342,8 @@ def test_change_refuses_the_cached_secret_at_once(lmdb, change):
     now_valid = revoke(lmdb, user)
     answer = logins.attempt(secret)
     assert refused_as_wrong(answer), "%s: the old secret got %r\n%s" % (change, answer, logins.excerpt())
-    assert logins.hits() == hits, logins.excerpt()
+    if not still_verifies:
+        assert logins.hits() == hits, "the old entry served a login:\n" + logins.excerpt()
     if now_valid is not None:
         assert logins.attempt(now_valid) == "OK", logins.excerpt()
 
@@ -319,7 +353,7 @@ def test_change_on_one_node_refuses_the_cached_secret_on_the_other(redis, node_b
     """Node B and node A have the secret cached; the change is made with
     `mailbag` (node A's): both refuse the old secret at the next attempt,
     with no pause in between."""
-    make, revoke = REVOCATIONS[change]
+    make, revoke, still_verifies = REVOCATIONS[change]
     user = "%s@%s" % (change.replace("-", ""), new_domain(redis))
     secret = make(redis, user)
     on_b = Logins(other_node(node_b), user)
@@ -331,7 +365,9 @@ def test_change_on_one_node_refuses_the_cached_secret_on_the_other(redis, node_b
     assert refused_as_wrong(answer), "%s: node B gave the old secret %r\n%s" % (change, answer, on_b.excerpt())
     answer = on_a.attempt(secret)
     assert refused_as_wrong(answer), "%s: node A gave the old secret %r\n%s" % (change, answer, on_a.excerpt())
-    assert (on_b.hits(), on_a.hits()) == (b_hits, a_hits), on_b.excerpt() + "\n" + on_a.excerpt()
+    if not still_verifies:
+        assert (on_b.hits(), on_a.hits()) == (b_hits, a_hits), (
+            "the old entry served a login:\n" + on_b.excerpt() + "\n" + on_a.excerpt())
     if now_valid is not None:
         assert on_b.attempt(now_valid) == "OK", on_b.excerpt()
         assert on_a.attempt(now_valid) == "OK", on_a.excerpt()
