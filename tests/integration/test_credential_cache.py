@@ -256,6 +256,12 @@ class Logins:
         return "\n".join(line for line in self.node.log().splitlines() if self.user in line)
 
 
+def timed_attempt(logins, password, source):
+    started = time.monotonic()
+    answer = logins.attempt(password, source)
+    return answer, time.monotonic() - started
+
+
 def cached_login(logins, password, source=None):
     """Log in twice with the right password: the second login must be a
     cache hit. Returns the hits counted after it."""
@@ -273,18 +279,30 @@ def refused_as_wrong(answer):
 
 # --- 1: a repeat login is a hit, a wrong password never ---------------------
 
+def worker_verifications(stack):
+    """Hash verifications sent to an auth-worker (Dovecot's PASSW), as
+    the driver does on LMDB with auth.verify_in_worker (the default)."""
+    return stack.dovecot_log().count("Handling PASSW request")
+
+
 def test_repeat_login_is_served_from_the_cache(lmdb):
     domain = new_domain(lmdb)
     user = "repeat@" + domain
     password = add_user(lmdb, user)
     logins = Logins(main_node(lmdb), user)
+    verified = worker_verifications(lmdb)
     assert logins.attempt(password) == "OK", logins.excerpt()
     assert (logins.misses(), logins.hits()) == (1, 0), logins.excerpt()
+    assert worker_verifications(lmdb) == verified + 1, "the miss was not verified in an auth-worker"
+    # the repeat skips the hash: no verification anywhere
     assert logins.attempt(password) == "OK", logins.excerpt()
     assert (logins.misses(), logins.hits()) == (1, 1), logins.excerpt()
-    # a wrong password right after the right one: refused, never a hit
-    answer = logins.attempt(password + "x")
+    assert worker_verifications(lmdb) == verified + 1, "a cache hit verified the hash"
+    # a wrong password right after the right one: refused after the
+    # failure delay, never a hit
+    answer, took = timed_attempt(logins, password + "x", None)
     assert refused_as_wrong(answer), answer
+    assert took >= FAILURE_DELAY * 0.75, "the wrong password was refused after %.2f s" % took
     assert logins.hits() == 1, logins.excerpt()
     # and the right one is still served from the cache
     assert logins.attempt(password) == "OK", logins.excerpt()
@@ -375,12 +393,6 @@ def test_change_on_one_node_refuses_the_cached_secret_on_the_other(redis, node_b
 
 
 # --- 3: the lock-out refuses a cached password as it did -------------------
-
-def timed_attempt(logins, password, source):
-    started = time.monotonic()
-    answer = logins.attempt(password, source)
-    return answer, time.monotonic() - started
-
 
 def test_lockout_refuses_a_cached_password(lmdb):
     user = "locked@" + new_domain(lmdb)
