@@ -6,7 +6,8 @@
  *	stat() of the file on every lookup was a measurable part of a
  *	lookup's cost. An inotify watch on the file's directory answers
  *	instead: a read of the (non-blocking) inotify descriptor, which
- *	returns at once when nothing happened, tells whether the file was
+ *	returns at once when nothing happened, made at most once a
+ *	millisecond, tells whether the file was
  *	written, replaced (a rename over it, as mailbag writes it), created
  *	or removed. The directory is watched, not the file, so a file
  *	replaced by rename stays watched.
@@ -31,18 +32,20 @@
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_MOVED_TO | IN_MOVED_FROM | \
 		      IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 #define WATCH_RECHECK_NS 1000000000LL
+#define WATCH_READ_INTERVAL_NS 1000000LL
 
 struct mb_file_watch {
 	int fd;              /* inotify, or -1 */
 	char name[NAME_MAX + 1]; /* the file's name in its directory */
 	int64_t last_maybe_ns;   /* monotonic time of the last "maybe" */
+	int64_t last_read_ns;    /* ... of the last read of the queue */
 };
 
 static int64_t monotonic_ns(void)
 {
 	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	clock_gettime(CLOCK_MONOTONIC, &now); /* vDSO: no system call */
 	return (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
@@ -112,8 +115,14 @@ static bool events_name_the_file(struct mb_file_watch *watch)
 
 bool mb_file_watch_maybe_changed(struct mb_file_watch *watch)
 {
-	bool maybe = watch->fd >= 0 && events_name_the_file(watch);
 	int64_t now = monotonic_ns();
+
+	/* under load, one read of the queue per millisecond is enough: a
+	   change applies within a millisecond of being written */
+	if (now - watch->last_read_ns < WATCH_READ_INTERVAL_NS)
+		return false;
+	watch->last_read_ns = now;
+	bool maybe = watch->fd >= 0 && events_name_the_file(watch);
 
 	if (!maybe && now - watch->last_maybe_ns < WATCH_RECHECK_NS)
 		return false;
