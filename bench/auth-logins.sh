@@ -25,9 +25,10 @@
 #   mixed   the p99 of USER lookups on auth-master (1 client, 1 at a time)
 #           while 8 clients make first logins; the same lookups idle first
 #   repeat  conc=1 and conc=8 over u1..u100
-# After each Dovecot's loads: the auth process's RSS and peak (VmHWM), and
-# the auth-worker processes' (count, summed RSS, largest peak); during the
-# mixed load too.
+# After each Dovecot's loads: the auth process's RSS, its anonymous part
+# (RssAnon: heap, not the LMDB or passwd-file pages it maps) and its peak
+# (VmHWM), and the auth-worker processes' (count, summed RSS and RssAnon,
+# largest peak); during the mixed load too.
 #
 # Environment (defaults): AUTH_TARGETS="passwd-file mailbag"
 #   AUTH_USERS="1000 100000 1000000" AUTH_CONC=8 AUTH_WINDOW=32 BENCH_RUNS
@@ -121,11 +122,12 @@ mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # record_processes TARGET PARAMS WHEN - memory of the auth process and of
 # the auth-worker processes now
 record_processes() {
-  local target=$1 p="$2 at=$3" apid wpids pid n=0 rss=0 hwm=0 r h
+  local target=$1 p="$2 at=$3" apid wpids pid n=0 rss=0 anon=0 hwm=0 r h
   apid=$(dc_auth_pid "$DC")
   if [[ -n $apid ]]; then
     record auth "$target" "$p" 1 auth_rss "$(mib "$(status_kb "$apid" VmRSS)")" MiB "VmRSS of dovecot/auth"
     record auth "$target" "$p" 1 auth_hwm "$(mib "$(status_kb "$apid" VmHWM)")" MiB "VmHWM (peak RSS) of dovecot/auth"
+    record auth "$target" "$p" 1 auth_anon "$(mib "$(status_kb "$apid" RssAnon)")" MiB "RssAnon (heap and stacks, no file pages) of dovecot/auth"
   fi
   wpids=$(ps -o pid=,args= --ppid "$DC_MASTER_PID" | awk '$2 ~ /\/auth-worker/ { print $1 }')
   for pid in $wpids; do
@@ -133,10 +135,12 @@ record_processes() {
     h=$(status_kb "$pid" VmHWM)
     n=$((n + 1))
     rss=$((rss + ${r:-0}))
+    anon=$((anon + $(status_kb "$pid" RssAnon)))
     ((${h:-0} > hwm)) && hwm=$h
   done
   record auth "$target" "$p" 1 worker_count "$n" count "dovecot/auth-worker processes"
   record auth "$target" "$p" 1 worker_rss "$(mib "$rss")" MiB "VmRSS summed over dovecot/auth-worker processes"
+  record auth "$target" "$p" 1 worker_anon "$(mib "$anon")" MiB "RssAnon summed over dovecot/auth-worker processes"
   record auth "$target" "$p" 1 worker_hwm "$(mib "$hwm")" MiB "largest VmHWM of a dovecot/auth-worker process"
   log "auth $target $p: dovecot children: $(ps -o pid=,time=,rss=,args= --ppid "$DC_MASTER_PID" | tr '\n' ';')"
 }

@@ -12,8 +12,9 @@ and their ratio, with issue 20's goals marked:
   Argon2id at mailbag's default cost: first and repeat logins per second
       at 1 and 8 clients; USER lookup p50/p99, idle and while 8 clients
       make first logins
-  memory: the auth process (the kit's RSS after its runs; RSS and peak
-      after the login loads) and the auth-worker processes
+  memory: the auth process (the kit's RSS after its runs; RSS, its
+      anonymous part and peak after the login loads) and the auth-worker
+      processes
 """
 import csv
 import statistics
@@ -152,8 +153,8 @@ def argon_tables(t):
 
 def memory_table(t):
     print("### Memory (MiB): the auth process and the auth-worker processes\n")
-    print("| users | scheme | when | target | auth RSS | auth peak | workers | workers' RSS | largest worker peak |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| users | scheme | when | target | auth RSS | auth anon | auth peak | workers | workers' RSS | workers' anon | largest worker peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for scheme in ("SHA512-CRYPT", "ARGON2ID"):
         for users in user_counts(t, scheme):
             base = f"users={users} scheme={scheme}"
@@ -169,8 +170,10 @@ def memory_table(t):
                         continue
                     n = t.median(target, p, "worker_count")
                     print(f"| {users:,} | {scheme} | {when} | {target} | {num(rss, 1)} | "
+                          f"{num(t.median(target, p, 'auth_anon'), 1)} | "
                           f"{num(t.median(target, p, 'auth_hwm'), 1)} | {num(n, 0)} | "
                           f"{num(t.median(target, p, 'worker_rss'), 1)} | "
+                          f"{num(t.median(target, p, 'worker_anon'), 1)} | "
                           f"{num(t.median(target, p, 'worker_hwm'), 1)} |")
     print()
 
