@@ -14,8 +14,12 @@
  *	libauthdb_mailbag.so, built for the Dovecot whose headers it was
  *	compiled with: Dovecot refuses a module of another ABI version. An
  *	empty or missing path is the built-in default context file. The
- *	passdb hands the stored {SCHEME} hash to Dovecot, which verifies
- *	the password itself; the userdb returns uid, gid, home, the mail
+ *	passdb checks a login's password against the stored {SCHEME} hash
+ *	with Dovecot's own verification (login-verify.c: from the
+ *	verified-credential cache for a repeat login, else in an auth-worker
+ *	process), and hands the hash to Dovecot for credentials lookups;
+ *	records are kept decoded while the store is unchanged
+ *	(mailbag-db.c). The userdb returns uid, gid, home, the mail
  *	location (2.3: mail; 2.4: mail_driver and mail_path) and the quota
  *	(2.3: quota_rule; 2.4: quota_storage_size). On a node of several
  *	(context node and nodes), a verified IMAP, POP3 or ManageSieve login
@@ -75,32 +79,21 @@
 #  pragma weak auth_default_subsystems
 #endif
 
+#include "login-verify.h"
+#include "mailbag-db.h"
+
 #include "account.h"
 #include "address.h"
 #include "context.h"
 #include "lockout.h"
 #include "node-route.h"
 #include "password.h"
-#include "redis-location.h"
 #include "store.h"
 
 #include <stdio.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #define MAILBAG_USERNAME_MAX 512
-
-/* One context and store for the passdb and the userdb of this process. */
-struct mailbag_db {
-	int refcount;
-	char *context_path;
-	struct timespec context_mtime; /* of the file ctx was read from */
-	struct mb_context *ctx;
-	struct mb_store *store;
-	char error[1024]; /* the last open failure */
-};
-
-static struct mailbag_db *mailbag_db;
 
 struct mailbag_passdb_module {
 	struct passdb_module module;
@@ -115,93 +108,6 @@ struct mailbag_userdb_module {
 const char *authdb_mailbag_version = DOVECOT_ABI_VERSION;
 void authdb_mailbag_init(void);
 void authdb_mailbag_deinit(void);
-
-/* context_changed - the context file was written since it was read: its
-   settings (lock-out thresholds, ...) apply from the next login on */
-static bool context_changed(struct mailbag_db *db)
-{
-	struct stat st;
-
-	if (stat(db->context_path, &st) < 0)
-		return FALSE; /* keep what was read; the store open reports */
-	return st.st_mtim.tv_sec != db->context_mtime.tv_sec ||
-		st.st_mtim.tv_nsec != db->context_mtime.tv_nsec;
-}
-
-static int load_context(struct mailbag_db *db)
-{
-	struct mb_context *fresh;
-	struct stat st;
-
-	if (stat(db->context_path, &st) == 0)
-		db->context_mtime = st.st_mtim;
-	if (mb_context_load(db->context_path, &fresh, db->error, sizeof(db->error)) < 0)
-		return -1;
-	/* opened again: the location, or whether auto-create needs to
-	   write, may have changed */
-	mb_store_close(&db->store);
-	mb_context_free(&db->ctx);
-	db->ctx = fresh;
-	return 0;
-}
-
-/* mailbag_db_ready - the context and an open store, (re)opened lazily */
-static int mailbag_db_ready(struct mailbag_db *db, const char **error_r)
-{
-	if ((db->ctx == NULL || context_changed(db)) && load_context(db) < 0) {
-		if (db->ctx == NULL) {
-			*error_r = db->error;
-			return -1;
-		}
-		/* a broken edit: keep the settings that worked */
-		i_error("mailbag: %s (keeping the settings read before)", db->error);
-	}
-	if (db->store == NULL &&
-	    mb_store_open(db->ctx->store,
-			  db->ctx->auto_create.domains.count > 0 ? MB_STORE_WRITE : MB_STORE_READ,
-			  &db->store, db->error, sizeof(db->error)) < 0) {
-		*error_r = db->error;
-		return -1;
-	}
-	return 0;
-}
-
-/* mailbag_db_blocking - whether lookups may wait on the network (Redis):
-   Dovecot then runs them in auth-worker processes */
-static bool mailbag_db_blocking(const struct mailbag_db *db)
-{
-	return db->ctx == NULL || mb_redis_location_is(db->ctx->store);
-}
-
-/* mailbag_db_get - the shared db for this context file ("": the default) */
-static int mailbag_db_get(const char *path, struct mailbag_db **db_r, const char **error_r)
-{
-	const char *error;
-
-	if (path[0] == '\0')
-		path = mb_context_path(NULL);
-	if (mailbag_db != NULL) {
-		if (strcmp(mailbag_db->context_path, path) != 0) {
-			*error_r = t_strdup_printf(
-				"mailbag: passdb and userdb must name the same context file (%s, %s)",
-				mailbag_db->context_path, path);
-			return -1;
-		}
-		mailbag_db->refcount++;
-		*db_r = mailbag_db;
-		return 0;
-	}
-	mailbag_db = i_new(struct mailbag_db, 1);
-	mailbag_db->refcount = 1;
-	mailbag_db->context_path = i_strdup(path);
-	/* first open while still root (preinit), so the store works even
-	   before the auth process's groups are set up; failures are
-	   retried on each lookup */
-	if (mailbag_db_ready(mailbag_db, &error) < 0)
-		i_error("mailbag: %s (lookups fail temporarily until this is fixed)", error);
-	*db_r = mailbag_db;
-	return 0;
-}
 
 #if DOVECOT_PREREQ(2, 4, 0)
 /* mailbag_db_get_event - the db named by mailbag_context_path, as the
@@ -231,20 +137,6 @@ static struct mailbag_db *mailbag_db_get_args(const char *args)
 }
 #endif
 
-static void mailbag_db_unref(struct mailbag_db **dbp)
-{
-	struct mailbag_db *db = *dbp;
-
-	*dbp = NULL;
-	if (--db->refcount > 0)
-		return;
-	mb_store_close(&db->store);
-	mb_context_free(&db->ctx);
-	i_free(db->context_path);
-	i_free(db);
-	mailbag_db = NULL;
-}
-
 /* username_acceptable - refuse names no lookup should ever see */
 static bool username_acceptable(const char *user)
 {
@@ -260,9 +152,10 @@ static bool username_acceptable(const char *user)
 	return TRUE;
 }
 
-/* lookup_user - 1 found (user_r filled), 0 unknown, -1 failure */
+/* lookup_user - 1 found (*user_r valid until the next lookup, not to be
+   cleared), 0 unknown, -1 failure */
 static int lookup_user(struct mailbag_db *db, struct auth_request *request,
-		       struct mb_user *user_r)
+		       const struct mb_user **user_r)
 {
 	const char *name = request->fields.user, *error;
 	char address[MB_ADDRESS_MAX + 1], store_error[512];
@@ -283,7 +176,7 @@ static int lookup_user(struct mailbag_db *db, struct auth_request *request,
 		e_error(authdb_event(request), "mailbag: %s", error);
 		return -1;
 	}
-	ret = mb_store_user_get(db->store, address, user_r, store_error, sizeof(store_error));
+	ret = mailbag_db_user(db, address, user_r, store_error, sizeof(store_error));
 	if (ret < 0)
 		e_error(authdb_event(request), "mailbag: store lookup failed: %s", store_error);
 	return ret;
@@ -307,7 +200,7 @@ static enum mb_node_answer route_request(struct auth_request *request, const str
 					 const char *node, enum mb_node_lookup lookup,
 					 struct mb_node_route *route_r)
 {
-	mb_node_route(db->ctx, node, request_service(request), lookup, route_r);
+	mb_node_route(mailbag_db_context(db), node, request_service(request), lookup, route_r);
 	if (route_r->answer == MB_NODE_TEMPFAIL)
 		e_error(authdb_event(request), "mailbag: %s: answering a temporary failure",
 			route_r->reason);
@@ -362,7 +255,7 @@ static void set_password_field(struct auth_request *request, const struct mb_use
 /* passdb_user - the user of a passdb request: OK with user_r filled, or
    the result to report (the unknown user is logged as Dovecot's own
    drivers do) */
-static enum passdb_result passdb_user(struct auth_request *request, struct mb_user *user_r)
+static enum passdb_result passdb_user(struct auth_request *request, const struct mb_user **user_r)
 {
 	struct mailbag_passdb_module *module =
 		(struct mailbag_passdb_module *)request->passdb->passdb;
@@ -379,19 +272,6 @@ static enum passdb_result passdb_user(struct auth_request *request, struct mb_us
 		return PASSDB_RESULT_USER_UNKNOWN;
 	}
 	return PASSDB_RESULT_OK;
-}
-
-/* verify_password - 1 when password matches crypted, else 0 or -1
-   (Dovecot has logged the mismatch or the unusable hash) */
-static int verify_password(struct auth_request *request, const char *password,
-			   const char *crypted, const char *scheme)
-{
-#if DOVECOT_PREREQ(2, 4, 0)
-	return auth_request_db_password_verify(request, password, crypted, scheme) ==
-		PASSDB_RESULT_OK ? 1 : 0;
-#else
-	return auth_request_password_verify(request, password, crypted, scheme, AUTH_SUBSYS_DB);
-#endif
 }
 
 /* The address and the account a lock-out counts for. The account is the
@@ -427,7 +307,7 @@ static bool lockout_refuses(struct auth_request *request, const struct login_ori
 		*failed_r = TRUE;
 		return TRUE;
 	}
-	ret = mb_lockout_check(db->store, db->ctx, origin->ip, origin->account, (int64_t)time(NULL),
+	ret = mb_lockout_check(mailbag_db_store(db), mailbag_db_context(db), origin->ip, origin->account, (int64_t)time(NULL),
 			       why, sizeof(why));
 	if (ret < 0) {
 		e_error(authdb_event(request), "mailbag: lock-out state: %s", why);
@@ -445,11 +325,13 @@ static void lockout_count(struct auth_request *request, const struct login_origi
 	struct mailbag_passdb_module *module =
 		(struct mailbag_passdb_module *)request->passdb->passdb;
 	struct mailbag_db *db = module->db;
+	struct mb_store *store = mailbag_db_store(db);
+	const struct mb_context *ctx = mailbag_db_context(db);
 	char error[256];
 	int ret = success ?
-		mb_lockout_succeeded(db->store, db->ctx, origin->account, (int64_t)time(NULL),
+		mb_lockout_succeeded(store, ctx, origin->account, (int64_t)time(NULL),
 				     error, sizeof(error)) :
-		mb_lockout_failed(db->store, db->ctx, origin->ip, origin->account, (int64_t)time(NULL),
+		mb_lockout_failed(store, ctx, origin->ip, origin->account, (int64_t)time(NULL),
 				  error, sizeof(error));
 
 	if (ret < 0)
@@ -463,17 +345,17 @@ static bool auto_create(struct auth_request *request, const char *password)
 {
 	struct mailbag_passdb_module *module =
 		(struct mailbag_passdb_module *)request->passdb->passdb;
-	struct mailbag_db *db = module->db;
+	const struct mb_context *ctx = mailbag_db_context(module->db);
 	char address[MB_ADDRESS_MAX + 1], hash[MB_HASH_MAX], home[4096], error[512];
 	struct mb_address parsed;
 	struct mb_user user;
 	const char *why;
 
-	if (db->ctx == NULL || db->ctx->auto_create.domains.count == 0 ||
+	if (ctx == NULL || ctx->auto_create.domains.count == 0 ||
 	    mb_address_parse(request->fields.user, NULL, &parsed, &why) < 0)
 		return FALSE;
 	mb_address_format(&parsed, address, sizeof(address));
-	why = mb_auto_create_refusal(db->ctx, address, password);
+	why = mb_auto_create_refusal(ctx, address, password);
 	if (why != NULL) {
 		e_debug(authdb_event(request), "mailbag: not auto-creating: %s", why);
 		return FALSE;
@@ -482,9 +364,9 @@ static bool auto_create(struct auth_request *request, const char *password)
 		e_error(authdb_event(request), "mailbag: auto-create: %s", why);
 		return FALSE;
 	}
-	mb_account_prepare(db->ctx, address, &user, home, sizeof(home));
+	mb_account_prepare(ctx, address, &user, home, sizeof(home));
 	user.password_hash = hash;
-	int ret = mb_store_user_add(db->store, &user, error, sizeof(error));
+	int ret = mb_store_user_add(mailbag_db_store(module->db), &user, error, sizeof(error));
 	explicit_bzero(hash, sizeof(hash));
 	if (ret < 0) {
 		/* -EEXIST: a concurrent first login made it; verify normally next time */
@@ -495,20 +377,92 @@ static bool auto_create(struct auth_request *request, const char *password)
 	return TRUE;
 }
 
+/* What a login's answer needs once its password is checked (maybe by an
+   auth-worker, later): the record's facts, no secret. */
+struct login_facts {
+	verify_plain_callback_t *callback;
+	struct login_origin origin;
+	bool enabled;
+	bool frozen;                   /* for a move, and not doveadm's */
+	char move_to[MB_NODE_NAME_MAX + 1];
+	char node[MB_NODE_NAME_MAX + 1];
+};
+
+static void login_facts_of(struct auth_request *request, const struct mb_user *user,
+			   struct login_facts *facts)
+{
+	facts->enabled = user->enabled;
+	facts->frozen = mb_user_frozen(user, (int64_t)time(NULL)) &&
+		strcmp(request_service(request), "doveadm") != 0;
+	memcpy(facts->move_to, user->move.to, sizeof(facts->move_to));
+	memcpy(facts->node, user->node, sizeof(facts->node));
+}
+
+/* login_verified - the answer to a login whose password was checked:
+   counted for lock-out, then refused (wrong password, disabled, frozen),
+   proxied to the mailbox's node or accepted */
+static void login_verified(struct auth_request *request, int result, void *context)
+{
+	struct login_facts *facts = context;
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
+	const char *error;
+
+	/* the context may have been re-read while a worker verified */
+	if (result < 0 || mailbag_db_ready(module->db, &error) < 0) {
+		if (result >= 0)
+			e_error(authdb_event(request), "mailbag: %s", error);
+		facts->callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	}
+	lockout_count(request, &facts->origin, result > 0);
+	if (result == 0) {
+		facts->callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
+		return;
+	}
+	if (!facts->enabled) {
+		e_info(authdb_event(request), "mailbag: account is disabled");
+		facts->callback(PASSDB_RESULT_USER_DISABLED, request);
+		return;
+	}
+	if (facts->frozen) {
+		e_info(authdb_event(request), "mailbag: mailbox being moved to node %s; temporary failure",
+		       facts->move_to);
+		facts->callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	}
+	/* only a verified login learns where its mailbox is */
+	struct mb_node_route route;
+	switch (route_request(request, module->db, facts->node, MB_NODE_LOOKUP_PASSDB, &route)) {
+	case MB_NODE_TEMPFAIL:
+		facts->callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
+		return;
+	case MB_NODE_PROXY:
+		set_proxy_fields(request, &route);
+		break;
+	case MB_NODE_SERVE_HERE:
+		break;
+	}
+	facts->callback(PASSDB_RESULT_OK, request);
+}
+
 static void mailbag_verify_plain(struct auth_request *request, const char *password,
 				 verify_plain_callback_t *callback)
 {
+	struct login_facts *facts = p_new(request->pool, struct login_facts, 1);
+	struct mailbag_passdb_module *module =
+		(struct mailbag_passdb_module *)request->passdb->passdb;
 	const char *crypted, *scheme;
-	struct login_origin origin;
-	struct mb_user user;
+	const struct mb_user *user;
 	bool failed;
 
 	/* a locked-out address or account gets the answer of a wrong
 	   password (and Dovecot's same failure delay), unchecked */
-	login_origin(request, &origin);
-	if (lockout_refuses(request, &origin, &failed)) {
+	facts->callback = callback;
+	login_origin(request, &facts->origin);
+	if (lockout_refuses(request, &facts->origin, &failed)) {
 		if (!failed)
-			lockout_count(request, &origin, FALSE);
+			lockout_count(request, &facts->origin, FALSE);
 		callback(failed ? PASSDB_RESULT_INTERNAL_FAILURE : PASSDB_RESULT_PASSWORD_MISMATCH,
 			 request);
 		return;
@@ -520,74 +474,31 @@ static void mailbag_verify_plain(struct auth_request *request, const char *passw
 	}
 	if (result != PASSDB_RESULT_OK) {
 		if (result == PASSDB_RESULT_USER_UNKNOWN)
-			lockout_count(request, &origin, FALSE);
+			lockout_count(request, &facts->origin, FALSE);
 		callback(result, request);
 		return;
 	}
-	set_password_field(request, &user, &crypted, &scheme);
+	set_password_field(request, user, &crypted, &scheme);
+	login_facts_of(request, user, facts);
 	/* the main password (unless app passwords only), then each app
 	   password: revocable per-device passwords, hashed by mailbag */
-	int ret = user.app_passwords_only ? 0 :
-		verify_password(request, password, crypted, scheme);
-	for (size_t i = 0; ret <= 0 && i < user.app_password_count; i++) {
-		if (mb_password_verify_argon2(password, user.app_passwords[i].hash) == 1) {
-			e_info(authdb_event(request), "mailbag: app password %s", user.app_passwords[i].name);
-			ret = 1;
-		}
-	}
-	bool enabled = user.enabled;
-	bool frozen = ret > 0 && enabled && frozen_for_move(request, &user);
-	char node[sizeof(user.node)];
-	memcpy(node, user.node, sizeof(node));
-	mb_user_clear(&user);
-	lockout_count(request, &origin, ret > 0);
-	if (ret <= 0) {
-		callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
-		return;
-	}
-	if (!enabled) {
-		e_info(authdb_event(request), "mailbag: account is disabled");
-		callback(PASSDB_RESULT_USER_DISABLED, request);
-		return;
-	}
-	if (frozen) {
-		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
-		return;
-	}
-	/* only a verified login learns where its mailbox is */
-	struct mailbag_passdb_module *module =
-		(struct mailbag_passdb_module *)request->passdb->passdb;
-	struct mb_node_route route;
-	switch (route_request(request, module->db, node, MB_NODE_LOOKUP_PASSDB, &route)) {
-	case MB_NODE_TEMPFAIL:
-		callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
-		return;
-	case MB_NODE_PROXY:
-		set_proxy_fields(request, &route);
-		break;
-	case MB_NODE_SERVE_HERE:
-		break;
-	}
-	callback(PASSDB_RESULT_OK, request);
+	mailbag_login_verify(request, module->db, user, password, login_verified, facts);
 }
 
 static void mailbag_lookup_credentials(struct auth_request *request,
 				       lookup_credentials_callback_t *callback)
 {
 	const char *crypted, *scheme;
-	struct mb_user user;
+	const struct mb_user *user;
 	enum passdb_result result = passdb_user(request, &user);
 
-	if (result == PASSDB_RESULT_OK && !user.enabled) {
-		mb_user_clear(&user);
+	if (result == PASSDB_RESULT_OK && !user->enabled) {
 		result = PASSDB_RESULT_USER_DISABLED;
-	} else if (result == PASSDB_RESULT_OK && frozen_for_move(request, &user)) {
-		mb_user_clear(&user);
+	} else if (result == PASSDB_RESULT_OK && frozen_for_move(request, user)) {
 		result = PASSDB_RESULT_INTERNAL_FAILURE;
-	} else if (result == PASSDB_RESULT_OK && user.app_passwords_only) {
+	} else if (result == PASSDB_RESULT_OK && user->app_passwords_only) {
 		/* the main hash must not log in, and app passwords are only
 		   checked as plain passwords: no credentials to hand out */
-		mb_user_clear(&user);
 		result = PASSDB_RESULT_SCHEME_NOT_AVAILABLE;
 	}
 	if (result != PASSDB_RESULT_OK) {
@@ -599,16 +510,14 @@ static void mailbag_lookup_credentials(struct auth_request *request,
 	struct mailbag_passdb_module *module =
 		(struct mailbag_passdb_module *)request->passdb->passdb;
 	struct mb_node_route route;
-	if (route_request(request, module->db, user.node, MB_NODE_LOOKUP_PASSDB, &route) ==
+	if (route_request(request, module->db, user->node, MB_NODE_LOOKUP_PASSDB, &route) ==
 	    MB_NODE_TEMPFAIL) {
-		mb_user_clear(&user);
 		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
 		return;
 	}
 	if (route.answer == MB_NODE_PROXY)
 		set_proxy_fields(request, &route);
-	set_password_field(request, &user, &crypted, &scheme);
-	mb_user_clear(&user);
+	set_password_field(request, user, &crypted, &scheme);
 	passdb_handle_credentials(PASSDB_RESULT_OK, crypted, scheme, callback, request);
 }
 
@@ -660,7 +569,7 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 {
 	struct mailbag_userdb_module *module =
 		(struct mailbag_userdb_module *)request->userdb->userdb;
-	struct mb_user user;
+	const struct mb_user *user;
 	int ret = lookup_user(module->db, request, &user);
 
 	if (ret <= 0) {
@@ -670,24 +579,22 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 	/* a mailbox on another node is not opened here: a misrouted
 	   delivery stays queued, no session sees an empty mailbox */
 	struct mb_node_route route;
-	if (frozen_for_move(request, &user) ||
-	    route_request(request, module->db, user.node, MB_NODE_LOOKUP_USERDB, &route) == MB_NODE_TEMPFAIL) {
-		mb_user_clear(&user);
+	if (frozen_for_move(request, user) ||
+	    route_request(request, module->db, user->node, MB_NODE_LOOKUP_USERDB, &route) == MB_NODE_TEMPFAIL) {
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
-	const struct mb_context *ctx = module->db->ctx;
+	const struct mb_context *ctx = mailbag_db_context(module->db);
 	struct mb_limits limits;
 	char error[512];
-	if (mb_user_limits(ctx, module->db->store, &user, &limits, error, sizeof(error)) < 0) {
+	if (mailbag_db_limits(module->db, user, &limits, error, sizeof(error)) < 0) {
 		e_error(authdb_event(request), "mailbag: store lookup failed: %s", error);
-		mb_user_clear(&user);
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
 	auth_request_set_userdb_field(request, "uid", dec2str(ctx->vmail_uid));
 	auth_request_set_userdb_field(request, "gid", dec2str(ctx->vmail_gid));
-	auth_request_set_userdb_field(request, "home", user.home);
+	auth_request_set_userdb_field(request, "home", user->home);
 #if DOVECOT_PREREQ(2, 4, 0)
 	/* userdb fields are settings overrides; ~/ is the home above */
 	auth_request_set_userdb_field(request, "mail_driver", "maildir");
@@ -705,7 +612,6 @@ static void mailbag_userdb_lookup(struct auth_request *request, userdb_callback_
 			t_strdup_printf("*:bytes=%llu", (unsigned long long)limits.quota_bytes));
 	}
 #endif
-	mb_user_clear(&user);
 #if DOVECOT_PREREQ(2, 4, 0)
 	/* the block's own fields { } (userdb_fields) last, as Dovecot's
 	   drivers do: they override what the store said */

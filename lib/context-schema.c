@@ -75,6 +75,12 @@ static const struct field auth_fields[] = {
 	  "15m", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
 	{ "lockout_max", FIELD_DURATION, offsetof(struct mb_context, auth.lockout_max),
 	  "1d", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
+	{ "credential_cache_entries", FIELD_COUNT, offsetof(struct mb_context, auth.credential_cache_entries),
+	  "10000", NULL, "a number of verified logins to remember, 0 to verify every login", false },
+	{ "credential_cache_lifetime", FIELD_DURATION, offsetof(struct mb_context, auth.credential_cache_lifetime),
+	  "1h", NULL, "a duration: seconds as a number, or \"300s\", \"5m\", \"2h\", \"35d\"", false },
+	{ "verify_in_worker", FIELD_BOOL, offsetof(struct mb_context, auth.verify_in_worker),
+	  "true", NULL, "true or false", false },
 	END_OF_FIELDS
 };
 

@@ -174,6 +174,12 @@ static int check_relations(struct parse_state *st, const struct mb_context *ctx)
 	if (ctx->auth.lockout_max < ctx->auth.lockout)
 		return context_fail(st, "auth.lockout_max", "must not be shorter than auth.lockout (%lld s; got %lld s)",
 			    (long long)ctx->auth.lockout, (long long)ctx->auth.lockout_max);
+	if (ctx->auth.credential_cache_entries > 10000000)
+		return context_fail(st, "auth.credential_cache_entries", "must be at most 10000000 (got %llu)",
+			    (unsigned long long)ctx->auth.credential_cache_entries);
+	if (ctx->auth.credential_cache_entries > 0 && ctx->auth.credential_cache_lifetime <= 0)
+		return context_fail(st, "auth.credential_cache_lifetime",
+			    "must be longer than 0 s while auth.credential_cache_entries is not 0");
 	return context_check_node_maps(st, ctx);
 }
 

@@ -186,6 +186,11 @@ struct mb_context_auth {
 	uint64_t failures_per_account;
 	int64_t lockout;               /* seconds, doubled per failure past */
 	int64_t lockout_max;
+	/* verified logins remembered by the Dovecot driver; 0 off */
+	uint64_t credential_cache_entries;
+	int64_t credential_cache_lifetime; /* seconds */
+	/* hashes verified in Dovecot's auth-worker processes */
+	int verify_in_worker;
 };
 
 struct mb_context_auto_create {

@@ -73,6 +73,12 @@ struct mb_store_backend {
 	   coherent with every other client's changes (store-redis-cache.c).
 	   NULL for a backend whose reads are local already. 0 or -1. */
 	int (*cache_enable)(void *state, size_t max_entries, char *error, size_t error_size);
+
+	/* A number that changes whenever a record of the tables (not the
+	   state) changed, by any writer: a reader may keep what it decoded
+	   for as long as the number stays. NULL for a backend that has no
+	   such number (Redis). 0 or -1. */
+	int (*generation)(void *state, uint64_t *generation_r, char *error, size_t error_size);
 };
 
 

@@ -1,7 +1,8 @@
 /* store-internal.h - what the parts of the store share (store*.c, not the backends)
  *
- * The store handle, and the records' codec (store-record.c): which key a
- * record lives under and what its JSON holds.
+ * The store handle, and the records' codec (store-record.c, with a fast
+ * path for user records in record-scan.c): which key a record lives
+ * under and what its JSON holds.
  */
 #ifndef MAILBAG_STORE_INTERNAL_H
 #define MAILBAG_STORE_INTERNAL_H
@@ -37,6 +38,16 @@ char *store_encode_domain(const struct mb_domain *domain);
 int store_decode_user(const char *key, size_t key_len, const char *value,
 		      size_t len, struct mb_user *user, char *error, size_t size);
 char *store_encode_user(const struct mb_user *user);
+/* store_decode_user's two paths, apart for the tests and the
+   differential fuzzer (tests/fuzz/fuzz-user-record-fast.c); everyone
+   else calls store_decode_user. fast (record-scan.c): 1 decoded, 0 not
+   a record it reads (user untouched: the JSON path decides), -1 damaged
+   (said in error), always as the JSON path would answer; json (jansson,
+   the decoder of record): 0 or -1 */
+int store_decode_user_fast(const char *key, size_t key_len, const char *value,
+			   size_t len, struct mb_user *user, char *error, size_t size);
+int store_decode_user_json(const char *key, size_t key_len, const char *value,
+			   size_t len, struct mb_user *user, char *error, size_t size);
 int store_decode_alias(const char *key, size_t key_len, const char *value,
 		       size_t len, struct mb_alias *alias, char *error, size_t size);
 char *store_encode_alias(const struct mb_alias *alias);

@@ -608,8 +608,24 @@ static int lmdb_state_maintain(void *state, int64_t now, char *error, size_t siz
 	return rc == 0 ? 0 : lmdb_fail(error, size, "state sync", st->path, rc);
 }
 
+/* lmdb_generation - the id of the last committed write transaction of
+   the tables' environment (the state lives in its own): read from the
+   meta page in the map, so another process's commit shows at once */
+static int lmdb_generation(void *state, uint64_t *generation_r, char *error, size_t size)
+{
+	struct lmdb_state *st = state;
+	MDB_envinfo info;
+	int rc = mdb_env_info(st->env, &info);
+
+	if (rc != 0)
+		return lmdb_fail(error, size, "read the generation of", st->path, rc);
+	*generation_r = (uint64_t)info.me_last_txnid;
+	return 0;
+}
+
 const struct mb_store_backend mb_store_backend_lmdb = {
 	.schemes = { "lmdb", NULL },
+	.generation = lmdb_generation,
 	.open = lmdb_open,
 	.close = lmdb_close,
 	.get = lmdb_get,

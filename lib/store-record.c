@@ -199,8 +199,8 @@ static void encode_limit(json_t *root, const char *name, uint64_t bytes)
 		json_object_set_new(root, name, json_integer((json_int_t)bytes));
 }
 
-int store_decode_user(const char *key, size_t key_len, const char *value,
-		       size_t len, struct mb_user *user, char *error, size_t size)
+int store_decode_user_json(const char *key, size_t key_len, const char *value,
+			   size_t len, struct mb_user *user, char *error, size_t size)
 {
 	json_t *root = json_loadb(value, len, 0, NULL);
 	json_t *hash, *home;
@@ -245,6 +245,18 @@ int store_decode_user(const char *key, size_t key_len, const char *value,
 		return -1;
 	}
 	return 0;
+}
+
+/* store_decode_user - the records mailbag writes by the fast path
+   (record-scan.c), everything else by jansson, the decoder of record */
+int store_decode_user(const char *key, size_t key_len, const char *value,
+		       size_t len, struct mb_user *user, char *error, size_t size)
+{
+	int ret = store_decode_user_fast(key, key_len, value, len, user, error, size);
+
+	if (ret != 0)
+		return ret > 0 ? 0 : -1;
+	return store_decode_user_json(key, key_len, value, len, user, error, size);
 }
 
 char *store_encode_user(const struct mb_user *user)

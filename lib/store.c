@@ -82,6 +82,13 @@ int mb_store_enable_cache(struct mb_store *store, size_t max_entries, char *erro
 	return store->backend->cache_enable(store->state, max_entries, error, error_size);
 }
 
+int mb_store_generation(struct mb_store *store, uint64_t *generation_r, char *error, size_t error_size)
+{
+	if (store->backend->generation == NULL)
+		return 0;
+	return store->backend->generation(store->state, generation_r, error, error_size) < 0 ? -1 : 1;
+}
+
 void mb_store_close(struct mb_store **storep)
 {
 	struct mb_store *store = *storep;

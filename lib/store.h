@@ -99,6 +99,11 @@ void mb_store_close(struct mb_store **store);
    for long-lived processes on a store that is not local (Redis); a no-op
    for LMDB. 0, or -1 with error. */
 int mb_store_enable_cache(struct mb_store *store, size_t max_entries, char *error, size_t error_size);
+/* The store's change generation: a number that changes whenever a domain,
+   user or alias record changes (by any process), so that what was decoded
+   under one number may be kept while it stays. 1 with *generation_r set,
+   0 when the store has no such number (Redis: read every time), -1. */
+int mb_store_generation(struct mb_store *store, uint64_t *generation_r, char *error, size_t error_size);
 
 /* Lookups: 1 found, 0 not found, -1 the store could not answer. */
 int mb_store_domain_exists(struct mb_store *store, const char *domain,

@@ -206,6 +206,26 @@ static void test_second_handle_sees_changes_at_once(void **state)
 	assert_null(reader);
 }
 
+/* the generation changes with every table change made by any handle,
+   and not with state writes (lock-out counters, greylisting) */
+static void test_generation_follows_table_changes(void **state)
+{
+	struct store_fixture *f = *state;
+	struct mb_store *reader;
+	uint64_t before, after, again;
+	char error[512];
+
+	assert_int_equal(mb_store_open(f->location, MB_STORE_READ, &reader, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_generation(reader, &before, error, sizeof(error)), 1);
+	assert_int_equal(mb_store_domain_add(f->store, "gen.example", error, sizeof(error)), 0);
+	assert_int_equal(mb_store_generation(reader, &after, error, sizeof(error)), 1);
+	assert_true(after != before);
+	assert_int_equal(mb_state_put(f->store, "authfail/ip/192.0.2.1", "1", 4000000000, error, sizeof(error)), 0);
+	assert_int_equal(mb_store_generation(reader, &again, error, sizeof(error)), 1);
+	assert_true(again == after);
+	mb_store_close(&reader);
+}
+
 static void test_refuses_world_readable_store(void **state)
 {
 	struct store_fixture *f = *state;
@@ -372,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_del_unalias, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_domain_del_keeps_or_forces, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_second_handle_sees_changes_at_once, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_generation_follows_table_changes, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_world_readable_store, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_counters_expire, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_state_put_get_and_sweep, store_fixture_setup, store_fixture_teardown),
