@@ -129,7 +129,9 @@ record_processes() {
     record auth "$target" "$p" 1 auth_hwm "$(mib "$(status_kb "$apid" VmHWM)")" MiB "VmHWM (peak RSS) of dovecot/auth"
     record auth "$target" "$p" 1 auth_anon "$(mib "$(status_kb "$apid" RssAnon)")" MiB "RssAnon (heap and stacks, no file pages) of dovecot/auth"
   fi
-  wpids=$(ps -o pid=,args= --ppid "$DC_MASTER_PID" | awk '$2 ~ /\/auth-worker/ { print $1 }')
+  # the auth-worker service runs "auth -w" (its title: .../auth -w)
+  wpids=$(ps -o pid=,args= --ppid "$DC_MASTER_PID" |
+    awk '($2 ~ /\/auth$/ && $3 == "-w") || $2 ~ /\/auth-worker/ { print $1 }')
   for pid in $wpids; do
     r=$(status_kb "$pid" VmRSS)
     h=$(status_kb "$pid" VmHWM)
