@@ -72,7 +72,6 @@
    instead of failing on the first unresolved symbol. */
 #if DOVECOT_PREREQ(2, 4, 0)
 #  pragma weak settings_get
-#  pragma weak auth_request_db_password_verify
 #  pragma weak auth_request_db_log_unknown_user
 #  pragma weak auth_request_set_userdb_fields
 #else

@@ -60,9 +60,14 @@
 
 #include <time.h>
 
+/* symbols of one ABI only, weak: a module of the other ABI is then
+   refused by its version, not by an unresolved symbol (as in
+   authdb-mailbag.c) */
 #if DOVECOT_PREREQ(2, 4, 0)
 #  pragma weak auth_request_db_password_verify
 #  pragma weak auth_request_db_log_password_mismatch
+#else
+#  pragma weak auth_default_subsystems
 #endif
 
 struct login_candidate {
