@@ -170,6 +170,20 @@ struct mb_credential_cache *mailbag_db_credentials(struct mailbag_db *db)
 	return db->credentials;
 }
 
+/* open_early - whether this process opens the store at start: the auth
+   process does; an auth-worker only when the store is Redis (then the
+   whole passdb runs in workers). With LMDB a worker only verifies
+   hashes (login-verify.c), so the map is not put into it, where it
+   would count against the worker's vsz_limit. */
+static bool open_early(struct mailbag_db *db)
+{
+	if (!worker)
+		return TRUE;
+	if (load_context(db) < 0)
+		return TRUE; /* mailbag_db_ready reports it */
+	return mb_redis_location_is(db->ctx->store);
+}
+
 int mailbag_db_get(const char *path, struct mailbag_db **db_r, const char **error_r)
 {
 	const char *error;
@@ -193,11 +207,8 @@ int mailbag_db_get(const char *path, struct mailbag_db **db_r, const char **erro
 	mailbag_db->context_watch = mb_file_watch_open(path);
 	/* first open while still root (preinit), so the store works even
 	   before the auth process's groups are set up; failures are
-	   retried on each lookup. Not in an auth-worker: it looks up only
-	   for a Redis store (opened at the first lookup), and otherwise
-	   only verifies hashes (login-verify.c), so an LMDB map it would
-	   never read is not mapped into it (nor held against its vsz_limit) */
-	if (!worker && mailbag_db_ready(mailbag_db, &error) < 0)
+	   retried on each lookup */
+	if (open_early(mailbag_db) && mailbag_db_ready(mailbag_db, &error) < 0)
 		i_error("mailbag: %s (lookups fail temporarily until this is fixed)", error);
 	*db_r = mailbag_db;
 	return 0;
