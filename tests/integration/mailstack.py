@@ -612,20 +612,24 @@ class MailStack:
     def start_dovecot(self):
         self._start_dovecot()
 
-    def spawn_dovecot(self, name, tls=False):
+    def spawn_dovecot(self, name, tls=False, include=None, context=None):
         """Another Dovecot on the same store and context (another node):
         its own directory, IMAP port, LMTP and auth sockets. Stop it with
         its stop(). With tls: the TLS settings `mailbag tls apply` wrote
-        (SNI by local_name) and IMAP with implicit TLS on node.imaps_port."""
+        (SNI by local_name) and IMAP with implicit TLS on node.imaps_port.
+        With include: that Dovecot settings file, last (instead of the TLS
+        one); with context: its driver reads that context file instead."""
         node = DovecotNode(os.path.join(self.root, name), free_port())
         node.imaps_port = free_port() if tls else 0
         values = self.template_values()
         values.update({"DOVECOT_LMTP": node.lmtp_socket, "DOVECOT_AUTH": node.auth_socket,
                        "DOVECOT_CONF": node.conf})
+        if context is not None:
+            values["CONTEXT"] = context
         os.makedirs(node.dir, exist_ok=True)
         os.chmod(node.dir, 0o755)
         start_dovecot_instance(node.dir, node.imap_port, values, imaps_port=node.imaps_port,
-                               include=self.dovecot_tls_conf if tls else None)
+                               include=include or (self.dovecot_tls_conf if tls else None))
         return node
 
     def dovecot_log(self):
