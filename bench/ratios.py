@@ -8,16 +8,17 @@ opendkim-rsa-unix).
 Reads the shared kit's rows (time bench target params run metric value
 unit command) and prints, for each (params, metric) of throughput (rps,
 rate), latency (p50, p99, batch_p50, batch_p99, cold_start) and memory
-(auth_rss), every target's median and its ratio to the peer's median in
-the same file (the same run). For rps and rate a ratio above 1 is
-better; for the others, below 1."""
+(auth_rss, auth_hwm, auth_anon, worker_rss, worker_anon, worker_hwm),
+every target's median and its ratio to the peer's median in the same
+file (the same run). For rps and rate a ratio above 1 is better; for the
+others, below 1."""
 import csv
 import statistics
 import sys
 from collections import defaultdict
 
 METRICS = ("rps", "rate", "p50", "p99", "batch_p50", "batch_p99", "cold_start", "auth_rss",
-           "inject_rate", "e2e_rate", "milter_cpu_per_msg")
+           "auth_hwm", "auth_anon", "worker_rss", "worker_anon", "worker_hwm", "inject_rate", "e2e_rate", "milter_cpu_per_msg")
 
 
 def peer_of(target, peer):

@@ -9,10 +9,17 @@
 #       `mailbag init`; creates the mailbag user if needed
 #   mailbag_bench_import DIR FILE
 #       `mailbag user import --create-domains FILE` into that store
-#   mailbag_bench_dovecot_authdb CONTEXT
+#   mailbag_bench_dovecot_authdb CONTEXT [private]
 #       DC_AUTHDB_CONF / DC_EXTRA_CONF for the kit's lib/dovecot.sh: the
 #       mailbag passdb and userdb, the auth process in the mailbag group,
-#       the module installed where Dovecot loads it
+#       the module installed where Dovecot loads it; with "private", not
+#       installed but given to our Dovecot alone (mailbag_bench_private_module)
+#   mailbag_bench_private_module
+#       DOVECOT_BIN becomes a wrapper that starts Dovecot in a mount
+#       namespace of its own, where Dovecot's auth module directory is a
+#       copy holding this build's libauthdb_mailbag.so: a bench run neither
+#       replaces the module other Dovecots on the machine load (integration
+#       tests install theirs there) nor measures theirs by mistake
 : "${MAILBAG_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build-release}"
 : "${DOVECOT_AUTH_MODULE_DIR:=/usr/lib/dovecot/modules/auth}"
 
@@ -37,7 +44,11 @@ mailbag_bench_import() {
 
 mailbag_bench_dovecot_authdb() {
   local context=$1
-  install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" "$DOVECOT_AUTH_MODULE_DIR/"
+  if [[ ${2:-} == private ]]; then
+    mailbag_bench_private_module
+  else
+    install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" "$DOVECOT_AUTH_MODULE_DIR/"
+  fi
   DC_AUTHDB_CONF="passdb {
   driver = mailbag
   args = $context
@@ -50,4 +61,24 @@ userdb {
   DC_EXTRA_CONF="service auth {
   extra_groups = mailbag
 }"
+}
+
+mailbag_bench_private_module() {
+  local modules="$BENCH_DIR/mailbag-auth-modules" wrapper="$BENCH_DIR/bin/dovecot-private-auth-modules" f
+  : "${MAILBAG_BENCH_SYSTEM_DOVECOT:=${DOVECOT_BIN:-/usr/sbin/dovecot}}"
+  rm -rf "$modules"
+  mkdir -p "$modules" "$BENCH_DIR/bin"
+  for f in "$DOVECOT_AUTH_MODULE_DIR"/*.so; do
+    [[ -e $f && $(basename "$f") != libauthdb_mailbag.so ]] && cp -p "$f" "$modules/"
+  done
+  install -m 0644 "$MAILBAG_BUILD/dovecot-plugin/libauthdb_mailbag.so" "$modules/"
+  chmod 755 "$modules"
+  cat >"$wrapper" <<SH
+#!/bin/sh
+# written by bench/targets/mailbag-common.sh: Dovecot with this bench's auth
+# modules ($modules) bound over $DOVECOT_AUTH_MODULE_DIR in a private mount namespace
+exec unshare --mount --propagation private /bin/sh -c 'mount --bind "\$0" "$DOVECOT_AUTH_MODULE_DIR" && exec "$MAILBAG_BENCH_SYSTEM_DOVECOT" "\$@"' "$modules" "\$@"
+SH
+  chmod 755 "$wrapper"
+  DOVECOT_BIN=$wrapper
 }

@@ -35,9 +35,12 @@ target_prepare() {
     log "mailbag: $(cat "$data/imported") in $((SECONDS - t0)) s"
   fi
   AUTH_DATA_FILE=
-  mailbag_bench_dovecot_authdb "$data/context.json"
+  # the module goes to our Dovecot only, not into the system's directory
+  mailbag_bench_dovecot_authdb "$data/context.json" private
 }
 
 target_cleanup() {
-  unset DC_AUTHDB_CONF DC_EXTRA_CONF
+  unset DC_AUTHDB_CONF
+  DC_EXTRA_CONF=
+  DOVECOT_BIN=${MAILBAG_BENCH_SYSTEM_DOVECOT:-/usr/sbin/dovecot}
 }
