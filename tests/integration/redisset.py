@@ -250,8 +250,12 @@ class RedisSet:
             server.address, server.port, "INFO", "replication")), 20,
             "the restarted server on port %d to sync as a replica" % server.port)
         # a sentinel elects only a replica it has seen in sync: until
-        # then a failover would find no candidate and retry 10 s later
-        wait_for(lambda: all(self._sees_good_replica(s, server) for s in self.sentinels), 30,
+        # then a failover would find no candidate and retry 10 s later.
+        # A sentinel learns of the old master's return from its INFO
+        # rounds (every 10 s to a replica) and clears its down flags
+        # after them: on a loaded machine (a CI leg beside other work)
+        # that took over 30 s once
+        wait_for(lambda: all(self._sees_good_replica(s, server) for s in self.sentinels), 60,
                  "the sentinels to see the server on port %d as a good replica" % server.port)
         return server
 
