@@ -79,8 +79,7 @@ static void configure_credentials(struct mailbag_db *db)
 	int64_t lifetime = db->ctx->auth.credential_cache_lifetime;
 	struct mb_error_text error;
 
-	if (db->credentials != NULL && entries > 0 &&
-	    (entries + 7) / 8 * 8 == mb_credential_cache_entries(db->credentials) &&
+	if (db->credentials != NULL && entries == mb_credential_cache_entries(db->credentials) &&
 	    lifetime == mb_credential_cache_lifetime(db->credentials))
 		return;
 	mb_credential_cache_free(&db->credentials);

@@ -105,17 +105,25 @@ void mb_limits_resolve(const struct mb_context *ctx, const struct mb_domain *dom
 	     &limits_r->max_message_bytes, &limits_r->max_message_source);
 }
 
+const char *mb_user_limits_domain(const struct mb_user *user)
+{
+	const char *at = strrchr(user->address, '@');
+
+	if (at == NULL ||
+	    (user->quota_bytes != MB_LIMIT_DEFAULT && user->max_message_bytes != MB_LIMIT_DEFAULT))
+		return NULL;
+	return at + 1;
+}
+
 int mb_user_limits(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
 		   struct mb_limits *limits_r, char *error, size_t error_size)
 {
 	struct mb_domain domain;
-	const char *at = strrchr(user->address, '@');
+	const char *name = mb_user_limits_domain(user);
 	int found = 0;
 
-	/* the domain record is read only when the user leaves a limit to it */
-	if ((user->quota_bytes == MB_LIMIT_DEFAULT || user->max_message_bytes == MB_LIMIT_DEFAULT) &&
-	    at != NULL) {
-		found = mb_store_domain_get(store, at + 1, &domain, error, error_size);
+	if (name != NULL) {
+		found = mb_store_domain_get(store, name, &domain, error, error_size);
 		if (found < 0)
 			return -1;
 	}

@@ -41,6 +41,9 @@ struct mb_limits {
 /* The same from a domain record the caller has read (NULL: none). */
 void mb_limits_resolve(const struct mb_context *ctx, const struct mb_domain *domain,
 		       const struct mb_user *user, struct mb_limits *limits_r);
+/* The domain whose record the user's limits need (the user leaves a
+   limit to it), or NULL: then no domain record is read. */
+const char *mb_user_limits_domain(const struct mb_user *user);
 /* 0, or -1 when the domain record could not be read (error says why). */
 int mb_user_limits(const struct mb_context *ctx, struct mb_store *store, const struct mb_user *user,
 		   struct mb_limits *limits_r, char *error, size_t error_size);

@@ -54,6 +54,7 @@ struct mb_credential_cache {
 	struct cache_memory *memory;
 	size_t memory_size;
 	size_t sets;
+	size_t requested; /* the entries asked for (sets * 8 may be more) */
 	int64_t lifetime;
 };
 
@@ -79,6 +80,7 @@ int mb_credential_cache_create(size_t entries, int64_t lifetime,
 	if (cache == NULL)
 		return mb_set_error(error_r, "credential cache: out of memory");
 	cache->sets = sets;
+	cache->requested = entries;
 	cache->lifetime = lifetime;
 	cache->memory_size = sizeof(struct cache_memory) + sets * CACHE_WAYS * sizeof(struct cache_entry);
 	void *memory = mmap(NULL, cache->memory_size, PROT_READ | PROT_WRITE,
@@ -116,7 +118,7 @@ void mb_credential_cache_free(struct mb_credential_cache **cachep)
 
 size_t mb_credential_cache_entries(const struct mb_credential_cache *cache)
 {
-	return cache->sets * CACHE_WAYS;
+	return cache->requested;
 }
 
 int64_t mb_credential_cache_lifetime(const struct mb_credential_cache *cache)

@@ -18,6 +18,7 @@ int mb_credential_cache_create(size_t entries, int64_t lifetime,
 			       struct mb_credential_cache **cache_r, struct mb_error_text *error_r);
 void mb_credential_cache_free(struct mb_credential_cache **cache);
 
+/* what it was made with, to tell whether new settings need a new one */
 size_t mb_credential_cache_entries(const struct mb_credential_cache *cache);
 int64_t mb_credential_cache_lifetime(const struct mb_credential_cache *cache);
 

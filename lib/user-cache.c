@@ -163,11 +163,9 @@ int mb_user_cache_limits(struct mb_user_cache *cache, const struct mb_context *c
 			 struct mb_limits *limits_r, char *error, size_t error_size)
 {
 	const struct mb_domain *domain = NULL;
-	const char *at = strrchr(user->address, '@');
+	const char *name = mb_user_limits_domain(user);
 
-	/* the domain record is read only when the user leaves a limit to it */
-	if ((user->quota_bytes == MB_LIMIT_DEFAULT || user->max_message_bytes == MB_LIMIT_DEFAULT) &&
-	    at != NULL && domain_get(cache, store, at + 1, &domain, error, error_size) < 0)
+	if (name != NULL && domain_get(cache, store, name, &domain, error, error_size) < 0)
 		return -1;
 	mb_limits_resolve(ctx, domain, user, limits_r);
 	return 0;
