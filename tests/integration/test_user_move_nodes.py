@@ -12,6 +12,7 @@ import imaplib
 import os
 import re
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -52,6 +53,25 @@ def moving(nodes):
         node.stop_dovecot()
         node.start_dovecot()
     yield nodes
+
+
+def where_missing(a, b, address, password, want):
+    """What a stuck wait for node b saw: the messages missing there, which
+    of them lie on node a's disk (delivered to the old node after the
+    move), node a's queue and its log lines about the address."""
+    on_b = mailbox_state(b.ports["imap"], address, password, host=b.address)
+    missing = sorted(set(want) - set(on_b))
+    on_a_disk = set()
+    for raw in a.maildir_messages(address):
+        m = re.search(rb"Message-ID:\s*(<[^>]+>)", raw, re.I)
+        if m:
+            on_a_disk.add(m.group(1).decode())
+    queue = subprocess.run(["postqueue", "-c", a.postfix_etc, "-p"], capture_output=True, text=True).stdout
+    log = [line for line in a.read_maillog().splitlines() if address in line][-15:]
+    return ("%d of %d messages not on node b; %d of those on node a's disk: %s\n"
+            "node a's queue:\n%s\nnode a's last log lines for %s:\n%s"
+            % (len(missing), len(want), len(set(missing) & on_a_disk), missing[:5],
+               queue[-3000:], address, "\n".join(log)))
 
 
 def domain_on(nodes):
@@ -95,7 +115,10 @@ def test_move_between_hosts(moving):
     def arrived():
         a.flush_queue()
         return len(mailbox_state(b.ports["imap"], address, password, host=b.address)) >= len(want)
-    wait_until(arrived, 120, "every message on node b")
+    try:
+        wait_until(arrived, 120, "every message on node b")
+    except AssertionError:
+        raise AssertionError(where_missing(a, b, address, password, want))
     time.sleep(1)
     state = mailbox_state(b.ports["imap"], address, password, host=b.address)
     assert not {m: v for m, v in state.items() if len(v) != 1}, "doubled on node b"
