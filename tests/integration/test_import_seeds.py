@@ -149,6 +149,7 @@ def test_courier_userdb_moves_in(stack):
     assert "Maildir %s/Maildir moved into mailbag's home (3 messages)" % homes["ann"] in out, out
     assert "spacey@%s needs a new password (only hmac-md5pw" % domain in out, out
     assert "bob@%s: field shell is not carried over" % domain in out
+    assert "bob@%s keeps a weak MD5-CRYPT password hash" % domain in out, out
     assert "ann-old-pw" not in out + run.stderr and "$6$" not in out + run.stderr
     assert users_of(stack, domain) == sorted("%s@%s" % (u, domain) for u in ("ann", "bob", "cat", "spacey"))
     # moved, not copied: the old place is empty, mailbag's home has it, vmail's
