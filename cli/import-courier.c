@@ -20,6 +20,7 @@
  *	webmailpw) are ignored with a notice; any other field, a key that is
  *	not an address, a duplicate, plain text or an unknown hash is
  *	refused as FILE:LINE.
+ *	A Maildir is only taken as one when it has cur/.
  *	Files in a directory are read in name order, skipping dot files and
  *	backups (NAME~), as makeuserdb does. The reader only reads.
  */
@@ -164,7 +165,10 @@ static void maildir_of(const struct courier_fields *f, char *buf, size_t size)
 		snprintf(buf, size, "%s", f->mail);
 	else if (f->home != NULL && !import_path_join(buf, size, f->home, "Maildir"))
 		buf[0] = '\0';
-	if (buf[0] != '\0' && (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode)))
+	/* only a directory that is a Maildir (it has cur/) is moved or kept */
+	char cur[4200];
+	if (buf[0] != '\0' && (!import_path_join(cur, sizeof(cur), buf, "cur") || stat(cur, &st) < 0 ||
+				!S_ISDIR(st.st_mode)))
 		buf[0] = '\0';
 }
 
@@ -190,7 +194,7 @@ static int add_user(const char *file, size_t line, const char *address, const st
 	maildir_of(f, maildir, sizeof(maildir));
 	user.maildir = maildir[0] != '\0' ? maildir : NULL;
 	if (user.maildir == NULL && (f->home != NULL || f->mail != NULL) &&
-	    import_plan_notice(plan, file, line, "%s: no Maildir at %s%s; the mailbox starts empty", address,
+	    import_plan_notice(plan, file, line, "%s: no Maildir at %s%s (none with cur/ there): no old mail to carry over", address,
 			       f->mail != NULL ? f->mail : f->home, f->mail != NULL ? "" : "/Maildir") < 0)
 		return -1;
 	int ret = import_plan_user(plan, &user, file, line);

@@ -362,7 +362,8 @@ static void maildir_of(const char *dir, const char *name, char *buf, size_t size
 	buf[0] = '\0';
 	if (!import_path_join(base, sizeof(base), dir, name))
 		return;
-	if (import_path_join(buf, size, base, "Maildir") && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+	if (import_path_join(buf, size, base, "Maildir") && import_path_join(cur, sizeof(cur), buf, "cur") &&
+	    stat(cur, &st) == 0 && S_ISDIR(st.st_mode))
 		return;
 	if (import_path_join(cur, sizeof(cur), base, "cur") && stat(cur, &st) == 0 && S_ISDIR(st.st_mode)) {
 		snprintf(buf, size, "%s", base);
@@ -387,7 +388,7 @@ static int add_users(struct mo_read *r, const char *maildirs)
 				       a->name, a->address) < 0)
 			return -1;
 		if (user.maildir == NULL &&
-		    import_plan_notice(r->plan, r->accounts_file, a->line, "no Maildir for %s in %s/%s; the mailbox starts empty",
+		    import_plan_notice(r->plan, r->accounts_file, a->line, "no Maildir for %s in %s/%s (none with cur/ there): no old mail to carry over",
 				       a->name, maildirs, a->name) < 0)
 			return -1;
 	}

@@ -26,6 +26,7 @@ static void test_good_users(void **state)
 	fixture_start();
 	fixture_mkdir("spacey");
 	fixture_mkdir("spacey/Maildir");
+	fixture_mkdir("spacey/Maildir/cur");
 	snprintf(home, sizeof(home), "%s/spacey", fixture_dir);
 	snprintf(text, sizeof(text),
 		 "# a comment\n\n"
@@ -144,6 +145,24 @@ static void test_directory(void **state)
 	fixture_stop();
 }
 
+/* mail= naming a directory that is no Maildir (no cur/) is not taken as one */
+static void test_not_a_maildir(void **state)
+{
+	struct import_plan plan;
+	char text[1024];
+	(void)state;
+
+	fixture_start();
+	fixture_mkdir("etc");
+	snprintf(text, sizeof(text), "ann@rton.me\tsystempw=" SHA512_CRYPT "|mail=%s/etc\n", fixture_dir);
+	read_text(text, &plan);
+	assert_int_equal(plan.problem_count, 0);
+	assert_null(plan.users[0].maildir);
+	assert_true(plan_says(plan.notices, plan.notice_count, "userdb", 1, "no Maildir at"));
+	import_plan_free(&plan);
+	fixture_stop();
+}
+
 static void test_hash_schemes(void **state)
 {
 	char hash[MB_HASH_MAX];
@@ -170,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_duplicate_and_missing),
 		cmocka_unit_test(test_directory),
+		cmocka_unit_test(test_not_a_maildir),
 		cmocka_unit_test(test_hash_schemes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

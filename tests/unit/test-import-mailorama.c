@@ -56,6 +56,7 @@ static void test_the_seed(void **state)
 	fixture_mkdir("mail");
 	fixture_mkdir("mail/al");
 	fixture_mkdir("mail/al/Maildir");
+	fixture_mkdir("mail/al/Maildir/cur");
 	read_tree(good_accounts, good_domains, good_virtuals, good_aliases, &plan);
 	print_messages("problem", plan.problems, plan.problem_count);
 	assert_int_equal(plan.problem_count, 0);
