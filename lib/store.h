@@ -179,7 +179,9 @@ int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
    alias of the address, an enabled user of it, the same two without its
    "+detail" (after one of delimiters); for a domain that is only a domain
    alias, the same local part at the target domain if an alias or enabled
-   user there receives it; last the domain's catch-all. An alias (or
+   user there receives it; then a global alias of the local part
+   ("LOCAL@*", below; for postmaster without one, the context's
+   postmaster default); last the domain's catch-all. An alias (or
    catch-all) counts only with its live targets: a target on a domain
    served here (a mailbox domain or a domain alias) that nothing would
    receive, or a disabled user, is left out, and an alias left with none
