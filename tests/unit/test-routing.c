@@ -242,6 +242,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_records_round_trip, store_fixture_setup, store_fixture_teardown),
 		cmocka_unit_test(test_next_hop_parse),
+		/* the same records on Redis */
+		cmocka_unit_test_setup_teardown(test_answers, store_fixture_setup_redis, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_records_round_trip, store_fixture_setup_redis, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
