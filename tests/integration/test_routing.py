@@ -192,6 +192,8 @@ def test_relay_domain_and_served_domain_exclude_each_other(world):
     ok(stack, "relay", "domain", "add", "backup.routing.test")
     out = stack.mailbag("domain", "add", "backup.routing.test")
     assert out.returncode != 0 and "relay domain" in out.stderr
+    out = stack.mailbag("alias", "add", "@backup.routing.test", "@" + G1)
+    assert out.returncode == 65 and "relay domain" in out.stderr
     out = stack.mailbag("relay", "domain", "add", "x.routing.test", "--next-hop", "[::1")
     assert out.returncode == 65 and "--next-hop '[::1'" in out.stderr
     out = stack.mailbag("relay", "network", "add", "127.0.0.9/8")
