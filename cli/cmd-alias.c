@@ -52,7 +52,7 @@ static const char alias_usage[] =
 	"--global: LOCAL (postmaster, abuse) at every domain served here, listed\n"
 	"as LOCAL@*; a domain's own LOCAL@ alias or user comes first, its\n"
 	"catch-all after. postmaster@ with neither goes to the context's\n"
-	"postmaster addresses.\n";
+	"postmaster addresses (list --global shows them).\n";
 
 struct list_context {
 	struct mb_store *store;
@@ -179,7 +179,7 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 					   keep_alias, &lc, error, sizeof(error));
 	for (size_t i = 0; ret == 0 && lc.error[0] == '\0' && i < lc.count; i++)
 		print_alias(&lc.aliases[i], &lc);
-	if (ret == 0 && lc.error[0] == '\0' && (global || argc == 2))
+	if (ret == 0 && lc.error[0] == '\0' && global)
 		print_postmaster_default(cli, &lc);
 	for (size_t i = 0; i < lc.count; i++)
 		mb_alias_clear(&lc.aliases[i]);
