@@ -233,3 +233,39 @@ def test_relay_networks_relay_without_login_and_nothing_else_does(world):
     ok(stack, "relay", "network", "del", RELAY_NET)
     code, _ = rcpt_from(stack, RELAY_NET, outside, sender=BOSS)
     assert code == 554
+
+
+def test_routing_records_on_redis_are_live_through_the_read_cache(redis_stack):
+    """On a Redis store the daemons keep a read cache that Redis
+    invalidates: a routing record added or taken away after a lookup
+    cached its absence is seen at once all the same."""
+    stack = redis_stack
+    domain, relay = "r.routing.test", "rr.routing.test"
+    target = "rb@" + domain
+    outside = "friend@far.routing.test"
+
+    def answers(source, rcpt, code, sender="someone@remote.test"):
+        return wait_until(lambda: rcpt_from(stack, source, rcpt, sender=sender)[0] == code, 10,
+                          "%s from %s to get %d" % (rcpt, source, code))
+
+    ok(stack, "domain", "add", domain)
+    add_user(stack, target, "rb-password-123")
+    try:
+        # each absence looked up (and cached) first
+        assert rcpt_from(stack, "127.0.0.2", "abuse@" + domain)[0] == 550
+        assert rcpt_from(stack, "127.0.0.2", "x@" + relay)[0] == 554
+        assert rcpt_from(stack, RELAY_NET, outside, sender=target)[0] == 554
+        ok(stack, "alias", "add", "--global", "abuse", target)
+        ok(stack, "relay", "domain", "add", relay, "--recipient", "x@" + relay)
+        ok(stack, "relay", "network", "add", RELAY_NET)
+        answers("127.0.0.2", "abuse@" + domain, 250)
+        answers("127.0.0.2", "x@" + relay, 250)
+        answers("127.0.0.2", "y@" + relay, 550)
+        answers(RELAY_NET, outside, 250, sender=target)
+        ok(stack, "relay", "network", "del", RELAY_NET)
+        answers(RELAY_NET, outside, 554, sender=target)
+    finally:
+        stack.mailbag("alias", "del", "--global", "abuse")
+        stack.mailbag("relay", "domain", "del", relay)
+        stack.mailbag("relay", "network", "del", RELAY_NET)
+        stack.mailbag("domain", "del", "--force", domain)
