@@ -59,6 +59,15 @@ static int check_add(struct cli *cli, const char *source, const char *const *tar
 	if (domain_alias) {
 		if (served > 0)
 			return cli_fail(cli, EX_DATAERR, "%s has mailboxes here; a domain alias needs a domain that is not served (use a catch-all target address instead)", source_domain);
+		struct mb_relay_domain relay;
+		int relayed = mb_store_relay_domain_get(cli->store, source_domain, &relay, error, sizeof(error));
+		if (relayed < 0)
+			return cli_fail(cli, EX_TEMPFAIL, "%s", error);
+		if (relayed > 0) {
+			mb_relay_domain_clear(&relay);
+			return cli_fail(cli, EX_DATAERR, "%s is a relay domain (we are its backup MX); take it off with 'mailbag relay domain del %s' first",
+					source_domain, source_domain);
+		}
 		int target = mb_store_domain_exists(cli->store, targets[0] + 1, error, sizeof(error));
 		if (target <= 0)
 			return cli_fail(cli, target < 0 ? EX_TEMPFAIL : EX_NOUSER,

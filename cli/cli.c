@@ -68,6 +68,8 @@ int cli_store(struct cli *cli, int *exit_r)
 		*exit_r = cli_fail(cli, EX_UNAVAILABLE, "%s", error);
 		return -1;
 	}
+	/* what postmaster@ reaches, as policyd has it (alias add's checks) */
+	mb_store_set_postmaster(cli->store, cli->ctx->postmaster.items, cli->ctx->postmaster.count);
 	return 0;
 }
 

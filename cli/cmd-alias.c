@@ -20,6 +20,7 @@
  */
 #include "aliases.h"
 #include "cli.h"
+#include "relay.h"
 #include "commands.h"
 #include "grow.h"
 
@@ -33,6 +34,8 @@ static const char alias_usage[] =
 	"usage: mailbag alias add [--allow-missing] SOURCE TARGET [TARGET...]\n"
 	"       mailbag alias del SOURCE [TARGET...]\n"
 	"       mailbag alias list [DOMAIN]\n"
+	"       mailbag alias add|del --global LOCAL TARGET...\n"
+	"       mailbag alias list --global\n"
 	"\n"
 	"SOURCE is user@domain, or @domain for a catch-all.\n"
 	"TARGET is an address here or elsewhere; @other.domain as the only\n"
@@ -45,7 +48,11 @@ static const char alias_usage[] =
 	"disabled users; an alias left with none is refused at RCPT like an\n"
 	"unknown address. list marks them: (missing), (disabled), or (catch-all)\n"
 	"for one only the domain's catch-all receives; --json lists them under\n"
-	"\"dangling\" with their \"state\".\n";
+	"\"dangling\" with their \"state\".\n"
+	"--global: LOCAL (postmaster, abuse) at every domain served here, listed\n"
+	"as LOCAL@*; a domain's own LOCAL@ alias or user comes first, its\n"
+	"catch-all after. postmaster@ with neither goes to the context's\n"
+	"postmaster addresses (list --global shows them).\n";
 
 struct list_context {
 	struct mb_store *store;
@@ -60,6 +67,8 @@ struct list_context {
 static int keep_alias(const struct mb_alias *alias, void *context)
 {
 	struct list_context *lc = context;
+	if (mb_alias_is_routing(alias->source) && !mb_alias_is_global(alias->source))
+		return 0; /* a relay record: `mailbag relay domain|network list` */
 	struct mb_alias *grown = mb_grow(lc->aliases, &lc->capacity, lc->count + 1, sizeof(*grown), 0);
 
 	if (grown == NULL)
@@ -123,17 +132,44 @@ static int print_alias(const struct mb_alias *alias, struct list_context *lc)
 	return 0;
 }
 
+/* print_postmaster_default - the context's postmaster, when no global
+   postmaster alias takes its place */
+static void print_postmaster_default(struct cli *cli, struct list_context *lc)
+{
+	struct mb_alias alias = { .target_count = cli->ctx->postmaster.count };
+
+	for (size_t i = 0; i < lc->count; i++) {
+		if (strcmp(lc->aliases[i].source, "postmaster@" MB_GLOBAL_DOMAIN) == 0)
+			return;
+	}
+	if (alias.target_count == 0)
+		return;
+	alias.targets = calloc(alias.target_count + 1, sizeof(char *));
+	if (alias.targets == NULL)
+		return;
+	for (size_t i = 0; i < alias.target_count; i++)
+		alias.targets[i] = cli->ctx->postmaster.items[i];
+	snprintf(alias.source, sizeof(alias.source), "postmaster@%s", MB_GLOBAL_DOMAIN);
+	if (lc->list == NULL)
+		printf("(default, context key postmaster) ");
+	print_alias(&alias, lc);
+	free(alias.targets);
+}
+
 static int alias_list(struct cli *cli, int argc, char **argv)
 {
 	char domain[MB_DOMAIN_MAX + 1], error[1024];
 	int exit_code;
 
 	cli->command = "alias list";
+	bool global = argc == 3 && strcmp(argv[2], "--global") == 0;
 	if (argc > 3) {
 		fputs(alias_usage, stderr);
 		return EX_USAGE;
 	}
-	if (argc == 3 && cli_parse_domain(cli, argv[2], domain) < 0)
+	if (global)
+		snprintf(domain, sizeof(domain), "%s", MB_GLOBAL_DOMAIN);
+	else if (argc == 3 && cli_parse_domain(cli, argv[2], domain) < 0)
 		return EX_DATAERR;
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
@@ -143,6 +179,8 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 					   keep_alias, &lc, error, sizeof(error));
 	for (size_t i = 0; ret == 0 && lc.error[0] == '\0' && i < lc.count; i++)
 		print_alias(&lc.aliases[i], &lc);
+	if (ret == 0 && lc.error[0] == '\0' && global)
+		print_postmaster_default(cli, &lc);
 	for (size_t i = 0; i < lc.count; i++)
 		mb_alias_clear(&lc.aliases[i]);
 	free(lc.aliases);
@@ -151,6 +189,36 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 		ret = -1;
 	}
 	return cli_list_done(cli, lc.list, ret, error);
+}
+
+/* alias_global - add|del --global LOCAL [TARGET...] (relay.c) */
+static int alias_global(struct cli *cli, bool adding, bool allow_missing, int argc, char **argv)
+{
+	char local[MB_LOCAL_MAX + 1];
+	size_t count = (size_t)(argc - 3);
+	int ret;
+
+	if (cli_parse_local_part(cli, argv[2], local) < 0)
+		return EX_DATAERR;
+	char (*targets)[MB_ADDRESS_MAX + 1] = calloc(count + 1, sizeof(*targets));
+	const char **target_ptrs = calloc(count + 1, sizeof(char *));
+	ret = targets == NULL || target_ptrs == NULL ? cli_fail(cli, EX_OSERR, "out of memory") : EX_OK;
+	for (size_t i = 0; ret == EX_OK && i < count; i++) {
+		if (cli_parse_address(cli, argv[3 + i], false, targets[i]) < 0)
+			ret = EX_DATAERR;
+		target_ptrs[i] = targets[i];
+	}
+	if (ret == EX_OK && cli_store(cli, &ret) < 0) {
+		/* ret holds the exit code */
+	} else if (ret == EX_OK) {
+		ret = adding ? cli_global_alias_add(cli, local, target_ptrs, count, allow_missing) :
+			cli_global_alias_del(cli, local, target_ptrs, count);
+		if (ret == EX_OK)
+			printf(cli->json ? "{\"alias\": \"%s@*\", \"ok\": true}\n" : "updated %s@*\n", local);
+	}
+	free(targets);
+	free(target_ptrs);
+	return ret;
 }
 
 int cmd_alias(struct cli *cli, int argc, char **argv)
@@ -164,12 +232,17 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "list") == 0)
 		return alias_list(cli, argc, argv);
-	bool adding = strcmp(argv[1], "add") == 0, allow_missing = false;
-	/* add's one option, before SOURCE or among the targets */
-	for (int i = 2; adding && i < argc; i++) {
-		if (strcmp(argv[i], "--allow-missing") != 0)
+	bool adding = strcmp(argv[1], "add") == 0, allow_missing = false, global = false;
+	/* the options, before SOURCE or among the targets: add's
+	   --allow-missing, add's and del's --global */
+	for (int i = 2; i < argc; i++) {
+		bool is_global = strcmp(argv[i], "--global") == 0;
+		if ((!adding || strcmp(argv[i], "--allow-missing") != 0) && !is_global)
 			continue;
-		allow_missing = true;
+		if (is_global)
+			global = true;
+		else
+			allow_missing = true;
 		memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(char *));
 		argc--;
 		i--;
@@ -180,6 +253,8 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 		return EX_USAGE;
 	}
 	cli->command = adding ? "alias add" : "alias del";
+	if (global)
+		return alias_global(cli, adding, allow_missing, argc, argv);
 	if (cli_parse_address(cli, argv[2], true, source) < 0)
 		return EX_DATAERR;
 

@@ -41,6 +41,7 @@ static const struct command commands[] = {
 	{ "domain", cmd_domain, "domain add|del|list", "the domains whose mail is kept here" },
 	{ "user", cmd_user, "user add|del|list|passwd|disable|enable|quota|node|move", "mailboxes and their passwords" },
 	{ "alias", cmd_alias, "alias add|del|list", "forwarding: fan-out, catch-all, domain alias" },
+	{ "relay", cmd_relay, "relay domain|network add|del|list", "backup MX domains and networks that relay\nwithout a login" },
 	{ "expire", cmd_expire, "expire [--apply]", "disable or delete accounts unused for expire.after" },
 	{ "dkim", cmd_dkim, "dkim keygen|rotate|activate|show DOMAIN",
 	  "DKIM keys (RSA and Ed25519) and their DNS records" },

@@ -229,6 +229,8 @@ const struct field context_schema[] = {
 	  "mailbag", NULL, "a user name", true },
 	{ "recipient_delimiter", FIELD_DELIMITER, offsetof(struct mb_context, recipient_delimiter),
 	  "+", NULL, "up to 4 characters from \"+-_=\", or \"\" for none", false },
+	{ "postmaster", FIELD_ADDRESS_LIST, offsetof(struct mb_context, postmaster),
+	  "[]", NULL, "a list of addresses (\"admin@example.org\") that postmaster@ of every served domain reaches when it has no alias of its own and there is no global one (mailbag init writes [\"root@HOSTNAME\"]); [] for none", false },
 	{ "mail_root", FIELD_PATH, offsetof(struct mb_context, mail_root),
 	  "/var/vmail", NULL, "an absolute path", false },
 	{ "vmail_uid", FIELD_ID, offsetof(struct mb_context, vmail_uid),

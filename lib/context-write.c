@@ -75,13 +75,18 @@ int mb_context_write_new(const char *path, const char *hostname,
 	json_t *root;
 	int ret;
 
-	root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+	/* RFC 5321's postmaster@ of every domain: the host's root, whose
+	   mail the system aliases (or /etc/aliases) hand to a person */
+	char postmaster[MB_ADDRESS_MAX + 1];
+	snprintf(postmaster, sizeof(postmaster), "root@%s", hostname);
+	root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:[s]}",
 			 "hostname", hostname, "store", store,
 			 "daemon_user", mb_context_default("daemon_user"),
 			 "recipient_delimiter", mb_context_default("recipient_delimiter"),
 			 "mail_root", mb_context_default("mail_root"),
 			 "vmail_uid", (json_int_t)vmail_uid,
-			 "vmail_gid", (json_int_t)vmail_gid);
+			 "vmail_gid", (json_int_t)vmail_gid,
+			 "postmaster", postmaster);
 	char *text = root == NULL ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (text == NULL)

@@ -276,6 +276,7 @@ struct mb_context {
 	uint64_t store_cache_entries; /* the daemons' Redis read cache; 0 off */
 	char *daemon_user;         /* daemons drop to this user */
 	char *recipient_delimiter; /* "+" by default, "" for none */
+	struct mb_address_list postmaster; /* postmaster@ any domain, when nothing else */
 	char *mail_root;           /* homes are mail_root/domain/local */
 	long vmail_uid;            /* owner of the mailboxes */
 	long vmail_gid;

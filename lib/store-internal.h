@@ -19,6 +19,9 @@ struct mb_store {
 	bool writable;
 	/* while set, state calls go to it (state-journal.c), not the backend */
 	struct mb_state_journal *journal;
+	/* the context's postmaster (mb_store_set_postmaster), or count 0 */
+	const char (*postmaster)[MB_ADDRESS_MAX + 1];
+	size_t postmaster_count;
 };
 
 /* "local@domain" -> "domain/local", "@domain" -> "domain/"; 0, or -1

@@ -148,6 +148,65 @@ static int walk_exact(struct route_walk *w, const char *key, int depth, struct m
 	return ret == 2 ? 0 : ret;
 }
 
+/* walk_global - a global alias of the local part (as given, then
+   without its +detail), else for postmaster the context's default:
+   1 found (r->route ALIAS with its live targets), 0 none, -1 */
+static int walk_global(struct route_walk *w, const char *address, const char *base, bool has_base,
+		       int depth, struct mb_route_result *r)
+{
+	char source[MB_ADDRESS_MAX + 1];
+
+	for (int pass = 0; pass < (has_base ? 2 : 1); pass++) {
+		const char *spelling = pass == 0 ? address : base;
+		const char *at = strrchr(spelling, '@');
+		snprintf(source, sizeof(source), "%.*s@%s", (int)(at - spelling), spelling, MB_GLOBAL_DOMAIN);
+		int ret = walk_alias(w, source, &r->alias);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			continue;
+		if (filter_live(w, &r->alias, depth + 1) < 0) {
+			mb_alias_clear(&r->alias);
+			return -1;
+		}
+		if (r->alias.target_count > 0) {
+			r->route = MB_ROUTE_ALIAS;
+			return 1;
+		}
+		mb_alias_clear(&r->alias);
+	}
+	const char *plain = has_base ? base : address;
+	if (w->store->postmaster_count == 0 || strncmp(plain, "postmaster@", 11) != 0)
+		return 0;
+	/* RFC 5321 4.5.1: postmaster@ every domain served here */
+	r->alias.targets = calloc(w->store->postmaster_count + 1, sizeof(char *));
+	if (r->alias.targets == NULL) {
+		snprintf(w->error, w->error_size, "out of memory");
+		w->failed = -1;
+		return -1;
+	}
+	snprintf(r->alias.source, sizeof(r->alias.source), "postmaster@%s", MB_GLOBAL_DOMAIN);
+	for (size_t i = 0; i < w->store->postmaster_count; i++) {
+		if ((r->alias.targets[i] = strdup(w->store->postmaster[i])) == NULL) {
+			mb_alias_clear(&r->alias);
+			snprintf(w->error, w->error_size, "out of memory");
+			w->failed = -1;
+			return -1;
+		}
+		r->alias.target_count++;
+	}
+	if (filter_live(w, &r->alias, depth + 1) < 0) {
+		mb_alias_clear(&r->alias);
+		return -1;
+	}
+	if (r->alias.target_count > 0) {
+		r->route = MB_ROUTE_ALIAS;
+		return 1;
+	}
+	mb_alias_clear(&r->alias);
+	return 0;
+}
+
 /* walk_route - the rule of store.h for one address; 0 or -1 */
 static int walk_route(struct route_walk *w, const char *address, int depth,
 		      struct mb_route_result *r)
@@ -157,7 +216,8 @@ static int walk_route(struct route_walk *w, const char *address, int depth,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	if (at == NULL || address[0] == '@' || at[1] == '\0')
+	/* "*..." is the routing records' namespace, never a domain */
+	if (at == NULL || address[0] == '@' || at[1] == '\0' || at[1] == '*')
 		return 0;
 	/* 1. the address as given, 2. without its subaddress */
 	bool has_base = mb_address_base(address, w->delimiters, base);
@@ -192,12 +252,20 @@ static int walk_route(struct route_walk *w, const char *address, int depth,
 			r->route = MB_ROUTE_DOMAIN_ALIAS;
 			snprintf(r->rewritten, sizeof(r->rewritten), "%.*s@%s", (int)(at - address),
 				 address, target_domain);
+			return 0;
 		}
-		return 0;
+		/* 4. a global alias (or the postmaster default): an address
+		   of every domain served here, this one's own coming first */
+		return walk_global(w, address, base, has_base, depth, r) < 0 ? -1 : 0;
 	}
 	if (ret == 0)
 		return 0;
-	/* 4. the catch-all of a mailbox domain */
+	/* 4. a global alias, before the catch-all, which would otherwise
+	   take postmaster@ and abuse@ of every domain that has one */
+	ret = walk_global(w, address, base, has_base, depth, r);
+	if (ret != 0)
+		return ret < 0 ? -1 : 0;
+	/* 5. the catch-all of a mailbox domain */
 	ret = walk_alias(w, at, &r->alias);
 	if (ret <= 0)
 		return ret;

@@ -53,6 +53,21 @@ static int require_domain(struct mb_store *store, const char *domain,
 	return 0;
 }
 
+/* relay_domain_refused - a domain we relay for is served elsewhere,
+   never here: -EEXIST (said in error), -EIO, 0 */
+static int relay_domain_refused(struct mb_store *store, const char *domain, char *error, size_t size)
+{
+	struct mb_relay_domain relay;
+	int ret = mb_store_relay_domain_get(store, domain, &relay, error, size);
+
+	if (ret <= 0)
+		return ret < 0 ? -EIO : 0;
+	mb_relay_domain_clear(&relay);
+	snprintf(error, size, "%s is a relay domain (we are its backup MX); take it off with 'mailbag relay domain del %s' first",
+		 domain, domain);
+	return -EEXIST;
+}
+
 /* put_domain - write domain's record; must_exist: an update (-ENOENT
    without one), else a creation (-EEXIST with one) */
 static int put_domain(struct mb_store *store, const struct mb_domain *domain, bool must_exist,
@@ -74,6 +89,8 @@ static int put_domain(struct mb_store *store, const struct mb_domain *domain, bo
 	} else if (ret == 0 && must_exist) {
 		snprintf(error, size, "domain %s does not exist", domain->name);
 		ret = -ENOENT;
+	} else if (ret == 0 && (ret = relay_domain_refused(store, domain->name, error, size)) < 0) {
+		/* said in error */
 	} else if (ret >= 0) {
 		ret = store->backend->put(store->state, MB_TABLE_DOMAINS, domain->name,
 					  record, strlen(record), error, size) < 0 ? -EIO : 0;

@@ -11,7 +11,8 @@
  *
  *	This file opens a store and reads it: single records and walks
  *	over a table. The records' JSON is store-record.c's, the changes
- *	store-write.c's, routing store-route.c's, the expiring state
+ *	store-write.c's, routing store-route.c's (global aliases, relay
+ *	domains and networks store-routing.c's), the expiring state
  *	store-state.c's.
  *
  *	Callers pass addresses already normalised by address.c; the store

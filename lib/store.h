@@ -179,7 +179,9 @@ int mb_store_aliases_foreach(struct mb_store *store, const char *domain,
    alias of the address, an enabled user of it, the same two without its
    "+detail" (after one of delimiters); for a domain that is only a domain
    alias, the same local part at the target domain if an alias or enabled
-   user there receives it; last the domain's catch-all. An alias (or
+   user there receives it; then a global alias of the local part
+   ("LOCAL@*", below; for postmaster without one, the context's
+   postmaster default); last the domain's catch-all. An alias (or
    catch-all) counts only with its live targets: a target on a domain
    served here (a mailbox domain or a domain alias) that nothing would
    receive, or a disabled user, is left out, and an alias left with none
@@ -282,5 +284,93 @@ bool mb_store_waiting(const struct mb_store *store);
 /* Call about once a second in a daemon that writes state. */
 int mb_state_maintain(struct mb_store *store, int64_t now,
 		      char *error, size_t error_size);
+
+/* Routing records (store-routing.c): global aliases, the domains we
+   relay for (backup MX) and the networks that relay without logging in.
+   They live in the aliases table under keys that no domain can spell
+   (their "domain" starts with '*'), so they need no migration, are live
+   at once on every node and are cached and invalidated like any alias:
+     "*" /LOCAL          a global alias: LOCAL@ every served domain
+                         (an alias record, source "LOCAL@*")
+     "*relay-to" /DOMAIN a relay domain (source "DOMAIN@*relay-to"):
+                         its recipient list as the targets, its next hop
+     "*relay-from" /     the relay networks (source "@*relay-from"),
+                         one record whose targets are the CIDR texts */
+#define MB_GLOBAL_DOMAIN "*"
+#define MB_RELAY_TO_DOMAIN "*relay-to"
+#define MB_RELAY_FROM_SOURCE "@*relay-from"
+#define MB_RELAY_MAX_NETWORKS 1000
+#define MB_NEXT_HOP_MAX 300
+
+/* Whether an alias source is a routing record rather than an alias of
+   a domain (its domain starts with '*'); global: "LOCAL@*" only. */
+bool mb_alias_is_routing(const char *source);
+bool mb_alias_is_global(const char *source);
+
+/* Global aliases: LOCAL (a local part, lower case) -> targets. The
+   route (mb_store_route) tries one after the address's own alias and
+   user and before the domain's catch-all. add/del as mb_store_alias_*. */
+int mb_store_global_alias_get(struct mb_store *store, const char *local,
+			      struct mb_alias *alias_r, char *error, size_t error_size);
+int mb_store_global_alias_add(struct mb_store *store, const char *local,
+			      const char *const *targets, size_t count, char *error, size_t error_size);
+int mb_store_global_alias_del(struct mb_store *store, const char *local,
+			      const char *const *targets, size_t count, char *error, size_t error_size);
+/* What postmaster@ of a served domain reaches when neither it nor a
+   global "postmaster" alias exists (the context's postmaster key): the
+   caller keeps targets alive while the store uses them; count 0: none. */
+void mb_store_set_postmaster(struct mb_store *store, const char (*targets)[MB_ADDRESS_MAX + 1],
+			     size_t count);
+
+/* A domain we are backup MX for: mail to it is accepted, queued and
+   sent on to next_hop (its DNS MX when ""), never delivered here. */
+struct mb_relay_domain {
+	char name[MB_DOMAIN_MAX + 1];
+	char next_hop[MB_NEXT_HOP_MAX + 1]; /* "" MX; else Postfix's "[host]:port" */
+	char **recipients;        /* the only addresses accepted; none: any */
+	size_t recipient_count;
+	int64_t created;
+};
+
+void mb_relay_domain_clear(struct mb_relay_domain *relay);
+/* Whether relay accepts mail to address (at its domain). */
+bool mb_relay_domain_accepts(const struct mb_relay_domain *relay, const char *address);
+/* "HOST", "HOST:PORT", "[HOST]:PORT" (HOST a domain name, an IPv4
+   address or a bracketed IPv6 one) as Postfix's next hop "[HOST]:PORT"
+   (brackets: no MX lookup; port 25 when none). 0, or -1 with *why_r. */
+int mb_next_hop_parse(const char *text, char out[MB_NEXT_HOP_MAX + 1], const char **why_r);
+/* 1 found (relay_r to clear), 0 not a relay domain, -1 */
+int mb_store_relay_domain_get(struct mb_store *store, const char *domain,
+			      struct mb_relay_domain *relay_r, char *error, size_t error_size);
+/* Make domain a relay domain, or change one: the recipients are added
+   to its list, next_hop (NULL: keep; "": DNS MX) replaces its own.
+   -EEXIST when domain is served here (a mailbox or alias domain),
+   -E2BIG past MB_ALIAS_MAX_TARGETS recipients, -EINVAL a recipient not
+   at domain. 0, or the negative errno with error. */
+int mb_store_relay_domain_add(struct mb_store *store, const char *domain,
+			      const char *const *recipients, size_t count, const char *next_hop,
+			      char *error, size_t error_size);
+/* Take recipients from its list, or with none the whole relay domain;
+   -ENOENT for one it does not have. */
+int mb_store_relay_domain_del(struct mb_store *store, const char *domain,
+			      const char *const *recipients, size_t count,
+			      char *error, size_t error_size);
+typedef int mb_relay_domain_cb(const struct mb_relay_domain *relay, void *context);
+int mb_store_relay_domains_foreach(struct mb_store *store, mb_relay_domain_cb *cb, void *context,
+				   char *error, size_t error_size);
+
+/* The relay networks (CIDR texts as mb_network_parse reads them, kept
+   as given). add: -EINVAL a bad network, -E2BIG past
+   MB_RELAY_MAX_NETWORKS; an existing one is no change. del: -ENOENT. */
+int mb_store_relay_network_add(struct mb_store *store, const char *cidr,
+			       char *error, size_t error_size);
+int mb_store_relay_network_del(struct mb_store *store, const char *cidr,
+			       char *error, size_t error_size);
+/* The list as one alias record (targets: the networks); 1, 0 none, -1 */
+int mb_store_relay_networks_get(struct mb_store *store, struct mb_alias *list_r,
+				char *error, size_t error_size);
+/* Whether a client address lies in a relay network: 1, 0, -1 */
+int mb_store_relay_from(struct mb_store *store, const char *client_address,
+			char *error, size_t error_size);
 
 #endif

@@ -3,7 +3,8 @@
  * thread: Debian's libmilter hands them to a pool of workers).
  *
  * Outbound mail (an authenticated client, or one in
- * milter.trusted_networks):
+ * milter.trusted_networks or a relay network of the store, `mailbag
+ * relay network`):
  *	- the From field must name the login or an address the store lets
  *	  that login send as (Postfix checks only the envelope): else 550 5.7.1;
  *	- the submitter's Received, X-Originating-IP, X-Mailer and User-Agent
@@ -181,6 +182,25 @@ static void address_text(const struct sockaddr *sa, char *out, size_t size)
 	}
 }
 
+/* in_relay_network - whether the client is in a relay network of the
+   store (`mailbag relay network`): Postfix lets it relay without a
+   login, so its mail is outbound here too. A store failure is "no"
+   (logged): Postfix's own relay check fails the same way. */
+static bool in_relay_network(const char *client_ip)
+{
+	char error[512];
+	int ret;
+
+	pthread_mutex_lock(&store_lock);
+	struct mb_store *s = mb_daemon_store(shared->ctx->store, &store, &store_last_attempt,
+					     store_error, sizeof(store_error));
+	ret = s == NULL ? -1 : mb_store_relay_from(s, client_ip, error, sizeof(error));
+	if (ret < 0)
+		mb_error("relay network check of %s: store: %s", client_ip, s == NULL ? store_error : error);
+	pthread_mutex_unlock(&store_lock);
+	return ret > 0;
+}
+
 static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct connection *c = conn_of(ctx);
@@ -196,6 +216,8 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	c->trusted = false;
 	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter.trusted_networks.count; i++)
 		c->trusted = c->trusted || mb_network_contains(&shared->ctx->milter.trusted_networks.items[i], c->client_ip);
+	if (!c->trusted && c->client_ip[0] != '\0')
+		c->trusted = in_relay_network(c->client_ip);
 	return no_reply(ctx, SMFIP_NR_CONN);
 }
 

@@ -71,8 +71,12 @@ struct policy_connection {
 /* current_store - the open store, opening it if needed (once a second) */
 static struct mb_store *current_store(struct policyd *pd)
 {
-	return mb_daemon_store_cached(pd->ctx->store, pd->ctx->store_cache_entries, &pd->store,
-				      &pd->last_open_attempt, pd->store_error, sizeof(pd->store_error));
+	struct mb_store *store = mb_daemon_store_cached(pd->ctx->store, pd->ctx->store_cache_entries, &pd->store,
+							&pd->last_open_attempt, pd->store_error, sizeof(pd->store_error));
+	/* the running context's (a reload may have changed it) */
+	if (store != NULL)
+		mb_store_set_postmaster(store, pd->ctx->postmaster.items, pd->ctx->postmaster.count);
+	return store;
 }
 
 static size_t reply_netstring(struct server_output *out, const char *reply, size_t len)

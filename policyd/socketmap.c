@@ -31,6 +31,8 @@
  *	                          Targets elsewhere are answered as they are.
  *	smtpd_sender_login_maps   address -> the logins that may send as it:
  *	                          the user itself, or an alias's local users
+ *	relay_domains, relay_recipient_maps, transport_maps, relay_from_hosts
+ *	                          backup MX and trusted networks: relay-maps.c
  *
  *	Postfix treats a socketmap as a pattern table: it asks for the full
  *	address only, never for "user@domain" without the extension or for
@@ -43,6 +45,7 @@
  *	than MB_ROUTE_MAX_LOOKUPS lookups to resolve are PERM.
  */
 #include "socketmap.h"
+#include "relay-maps.h"
 #include "sender.h"
 #include "store.h"
 
@@ -62,6 +65,10 @@ static const struct map_name map_names[] = {
 	{ "virtual_mailbox_maps", SOCKETMAP_MAILBOX_MAPS },
 	{ "virtual_alias_maps", SOCKETMAP_ALIAS_MAPS },
 	{ "smtpd_sender_login_maps", SOCKETMAP_SENDER_LOGIN_MAPS },
+	{ "relay_domains", SOCKETMAP_RELAY_DOMAINS },
+	{ "relay_recipient_maps", SOCKETMAP_RELAY_RECIPIENTS },
+	{ "transport_maps", SOCKETMAP_TRANSPORT },
+	{ "relay_from_hosts", SOCKETMAP_RELAY_FROM_HOSTS },
 };
 
 int socketmap_parse_request(const char *payload, size_t len,
@@ -273,6 +280,17 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 		return answer_alias_maps(store, req.key, delimiters, &r);
 	case SOCKETMAP_SENDER_LOGIN_MAPS:
 		return answer_sender_logins(store, req.key, delimiters, &r);
+	case SOCKETMAP_RELAY_DOMAINS:
+	case SOCKETMAP_RELAY_RECIPIENTS:
+	case SOCKETMAP_TRANSPORT:
+	case SOCKETMAP_RELAY_FROM_HOSTS: {
+		char value[MB_NEXT_HOP_MAX + 16];
+		ret = relay_maps_answer(store, req.map, req.key, delimiters, value, sizeof(value),
+					error, sizeof(error));
+		if (ret < 0)
+			return store_failed(&r, error);
+		return ret > 0 ? reply_status(&r, "OK ", value) : reply_status(&r, "NOTFOUND ", "");
+	}
 	default:
 		return reply_status(&r, "PERM ", "unknown map name");
 	}

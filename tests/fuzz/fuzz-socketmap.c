@@ -35,6 +35,7 @@ static void make_store(void)
 {
 	const char *team[] = { "ann@example.org", "ext@elsewhere.test" };
 	const char *domain_target[] = { "@example.org" };
+	const char *relay_listed[] = { "ok@listed.example" };
 	struct mb_user user = { .enabled = true };
 	char location[64], error[512];
 
@@ -52,6 +53,14 @@ static void make_store(void)
 	    mb_store_alias_add(fuzz_store, "team@example.org", team, 2, error, sizeof(error)) < 0 ||
 	    mb_store_alias_add(fuzz_store, "@example.org", team, 1, error, sizeof(error)) < 0 ||
 	    mb_store_alias_add(fuzz_store, "@alias.example", domain_target, 1, error, sizeof(error)) < 0)
+		abort();
+	/* the routing records: a global alias, relay domains, a network */
+	if (mb_store_global_alias_add(fuzz_store, "abuse", team, 1, error, sizeof(error)) < 0 ||
+	    mb_store_relay_domain_add(fuzz_store, "backup.example", NULL, 0, "127.0.0.1:2525",
+				      error, sizeof(error)) < 0 ||
+	    mb_store_relay_domain_add(fuzz_store, "listed.example", relay_listed, 1, NULL,
+				      error, sizeof(error)) < 0 ||
+	    mb_store_relay_network_add(fuzz_store, "10.0.0.0/8", error, sizeof(error)) < 0)
 		abort();
 }
 
