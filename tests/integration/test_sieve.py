@@ -73,8 +73,17 @@ class SieveStack(mailstack.MailStack):
             f.write("protocols {\n  sieve = yes\n}\n" if v24 else "protocols = $protocols sieve\n")
             f.write("service managesieve-login {\n  inet_listener sieve {\n    port = %d\n  }\n}\n"
                     % self.ports["sieve"])
-            f.write("sendmail_path = /usr/sbin/sendmail -C %s\n" % self.postfix_etc)
+            f.write("sendmail_path = %s\n" % self._sendmail_wrapper())
         super()._start_dovecot()
+
+    def _sendmail_wrapper(self):
+        """Postfix's sendmail with this instance's configuration first (-C),
+        whatever arguments Dovecot adds (2.4 passes its own first)."""
+        path = os.path.join(self.root, "etc", "sendmail")
+        with open(path, "w") as f:
+            f.write('#!/bin/sh\nexec /usr/sbin/sendmail -C %s "$@"\n' % self.postfix_etc)
+        os.chmod(path, 0o755)
+        return path
 
 
 @pytest.fixture(scope="module")
