@@ -188,6 +188,11 @@ def test_managesieve_offers_starttls_and_takes_only_the_right_password(sstack, t
     assert b'"STARTTLS"' in greeting and b'"SIEVE"' in greeting, greeting
     listed = sieve_connect(sstack, user, password, "--list")
     assert listed.returncode == 0, listed.stdout + listed.stderr
+    # an app password is a login here too
+    out = sstack.mailbag("user", "app-password", "add", user, "phone", check=True).stdout
+    app = out.rsplit(": ", 1)[1].strip()
+    by_app = sieve_connect(sstack, user, app, "--list")
+    assert by_app.returncode == 0, by_app.stdout + by_app.stderr
     wrong = sieve_connect(sstack, user, password + "x", "--list")
     assert wrong.returncode != 0 and "uthentication" in wrong.stdout + wrong.stderr, wrong.stdout + wrong.stderr
     # a client that checks the certificate against another CA refuses it
