@@ -16,7 +16,9 @@
  *	            block of master.cf services; the first change keeps
  *	            main.cf.mailbag-backup and master.cf.mailbag-backup
  *	  dovecot   conf.d/90-mailbag.conf from dovecot-mailbag.conf, then
- *	            the dedupe Sieve script compiled from it; the system users' passdb
+ *	            the dedupe Sieve script compiled from it, the global Sieve
+ *	            directories (sieve.*) made and compiled, ManageSieve's
+ *	            port (clients.sieve_port); the system users' passdb
  *	            (10-auth.conf) and the snakeoil certificate (10-ssl.conf)
  *	            commented out (backups kept): only mailbag's users log
  *	            in, with the certificates of tls.certificates

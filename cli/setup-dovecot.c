@@ -2,7 +2,8 @@
  * from config-templates/dovecot-mailbag.conf (Dovecot 2.3) or
  * dovecot24-mailbag.conf (2.4), as `dovecot --version` says (the mailbag
  * passdb and userdb, quota, the LMTP and auth listeners, the dedupe Sieve
- * script, compiled here), and the distribution's settings mailbag replaces
+ * script, compiled here; the global Sieve directories and the ManageSieve
+ * listener: setup-sieve.c), and the distribution's settings mailbag replaces
  * commented out, with a backup: the system users' passdb, the snakeoil
  * certificate, and on 2.4 Debian's mbox in /var/mail and its LMTP user
  * name without the domain.
@@ -115,6 +116,7 @@ int setup_dovecot(struct setup *s)
 	char conf[PATH_SIZE + 32], dovecot_conf[PATH_SIZE + 16], sieve[PATH_SIZE + 32];
 	char auth[PATH_SIZE], usage[PATH_SIZE], context[PATH_SIZE];
 	char uid[24], gid[24], quota_warning[PATH_SIZE], run_dir[PATH_SIZE];
+	char sieve_before[PATH_SIZE], sieve_after[PATH_SIZE], sieve_listener[512];
 	const char *libexec = getenv("MAILBAG_LIBEXEC");
 	enum cli_dovecot version;
 	char version_error[512];
@@ -137,6 +139,7 @@ int setup_dovecot(struct setup *s)
 		setup_in_root(s, mb_context_default("policyd.usage_socket"), usage, sizeof(usage));
 	setup_in_root(s, "/run/dovecot", run_dir, sizeof(run_dir));
 	snprintf(context, sizeof(context), "%s", s->context);
+	setup_sieve_dirs_paths(s, sieve_before, sieve_after, sizeof(sieve_before));
 	snprintf(uid, sizeof(uid), "%ld", s->vmail_uid);
 	snprintf(gid, sizeof(gid), "%ld", s->vmail_gid);
 	snprintf(quota_warning, sizeof(quota_warning), "%s/mailbag-quota-warning",
@@ -148,7 +151,7 @@ int setup_dovecot(struct setup *s)
 		"DOVECOT_LMTP", "mailbag-lmtp", "LMTPD_USER", "mailbag", "HOSTNAME", s->hostname,
 		"USAGE_SOCKET", usage, "QUOTA_WARNING", quota_warning, "DOVECOT_CONF", dovecot_conf,
 		"SIEVE_DEDUPE", sieve, "VMAIL_UID", uid, "VMAIL_GID", gid, "VMAIL_USER", "vmail",
-		"DELIMITER", "+", NULL,
+		"DELIMITER", "+", "SIEVE_BEFORE_DIR", sieve_before, "SIEVE_AFTER_DIR", sieve_after, NULL,
 	};
 	char *text = setup_render(s, version == CLI_DOVECOT_24 ? "dovecot24-mailbag.conf" : "dovecot-mailbag.conf",
 				  values);
@@ -160,10 +163,11 @@ int setup_dovecot(struct setup *s)
 			 "\n# setup --imap-port / --imaps-port\nservice imap-login {\n"
 			 "  inet_listener imap {\n    port = %ld\n  }\n"
 			 "  inet_listener imaps {\n    port = %ld\n  }\n}\n", s->imap_port, s->imaps_port);
-	char *full = malloc(strlen(text) + strlen(ports) + 128);
+	setup_sieve_listener(s, version == CLI_DOVECOT_24, sieve_listener, sizeof(sieve_listener));
+	char *full = malloc(strlen(text) + strlen(ports) + strlen(sieve_listener) + 128);
 	if (full == NULL)
 		abort();
-	sprintf(full, "# written by `mailbag setup`; `mailbag unsetup` removes it\n%s%s", text, ports);
+	sprintf(full, "# written by `mailbag setup`; `mailbag unsetup` removes it\n%s%s%s", text, ports, sieve_listener);
 	free(text);
 	if (!s->dry_run && s->root[0] != '\0' && cli_mkdir_p(run_dir, 0755) < 0) {
 		free(full);
@@ -174,8 +178,11 @@ int setup_dovecot(struct setup *s)
 	free(full);
 	if (ret == 0)
 		ret = replace_distribution_settings(s, version);
+	bool conf_changed = s->changes != changes;
 	if (ret == 0)
-		ret = compile_sieve(s, sieve, dovecot_conf, s->changes != changes);
+		ret = setup_sieve_dirs(s, dovecot_conf, conf_changed);
+	if (ret == 0)
+		ret = compile_sieve(s, sieve, dovecot_conf, conf_changed);
 	return ret;
 }
 

@@ -47,5 +47,11 @@ int setup_postfix_dirs(struct setup *s);
 int setup_postfix_main(struct setup *s);
 int setup_postfix_master(struct setup *s);
 int setup_dovecot(struct setup *s);
+/* setup-sieve.c: the global Sieve directories (context sieve.*), made
+   and compiled; their paths; the ManageSieve listener lines for
+   90-mailbag.conf ("" when none are needed) */
+void setup_sieve_dirs_paths(const struct setup *s, char *before, char *after, size_t size);
+int setup_sieve_dirs(struct setup *s, const char *dovecot_conf, bool conf_changed);
+void setup_sieve_listener(const struct setup *s, bool dovecot24, char *out, size_t size);
 
 #endif

@@ -186,6 +186,8 @@ static const struct field clients_fields[] = {
 	  "143", NULL, "a port number, 0 when not offered", false },
 	{ "imaps_port", FIELD_PORT, offsetof(struct mb_context, clients.imaps_port),
 	  "993", NULL, "a port number, 0 when not offered", false },
+	{ "sieve_port", FIELD_PORT, offsetof(struct mb_context, clients.sieve_port),
+	  "4190", NULL, "a port number, 0 when not offered (ManageSieve: `mailbag setup` writes Dovecot's listener)", false },
 	END_OF_FIELDS
 };
 
@@ -209,6 +211,16 @@ static const struct field move_fields[] = {
 	  "10m", NULL, "a duration: seconds as a number, or \"10m\"", false },
 	{ "grace", FIELD_DURATION, offsetof(struct mb_context, move.grace),
 	  "2s", NULL, "a duration: seconds as a number, or \"2s\"", false },
+	END_OF_FIELDS
+};
+
+static const struct field sieve_fields[] = {
+	{ "before_dir", FIELD_PATH, offsetof(struct mb_context, sieve.before_dir),
+	  "/etc/mailbag/sieve/before", NULL,
+	  "an absolute path (a directory of *.sieve scripts run before each user's own; `mailbag setup` compiles them)", false },
+	{ "after_dir", FIELD_PATH, offsetof(struct mb_context, sieve.after_dir),
+	  "/etc/mailbag/sieve/after", NULL,
+	  "an absolute path (a directory of *.sieve scripts run after each user's own; `mailbag setup` compiles them)", false },
 	END_OF_FIELDS
 };
 
@@ -253,6 +265,7 @@ const struct field context_schema[] = {
 	{ "clients", FIELD_OBJECT, 0, NULL, clients_fields, "an object", false },
 	{ "tls", FIELD_OBJECT, 0, NULL, tls_fields, "an object", false },
 	{ "move", FIELD_OBJECT, 0, NULL, move_fields, "an object", false },
+	{ "sieve", FIELD_OBJECT, 0, NULL, sieve_fields, "an object", false },
 	END_OF_FIELDS
 };
 

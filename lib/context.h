@@ -249,6 +249,7 @@ struct mb_context_clients {
 	uint64_t submissions_port; /* implicit TLS, 465 */
 	uint64_t imap_port;        /* STARTTLS, 143 */
 	uint64_t imaps_port;       /* implicit TLS, 993 */
+	uint64_t sieve_port;       /* ManageSieve, STARTTLS, 4190 */
 };
 
 struct mb_context_tls {
@@ -265,6 +266,14 @@ struct mb_context_move {
 	char *dovecot_config;      /* the local Dovecot's config, for doveadm -c */
 	int64_t freeze;            /* seconds a freeze lasts at most (its lease) */
 	int64_t grace;             /* seconds for deliveries under way to finish */
+};
+
+/* Sieve (cli/setup-dovecot.c, config-templates/dovecot*-mailbag.conf):
+   the administrator's scripts run for every user, before and after the
+   user's own; mailbag's dedupe script runs before all of them */
+struct mb_context_sieve {
+	char *before_dir;          /* /etc/mailbag/sieve/before */
+	char *after_dir;           /* /etc/mailbag/sieve/after */
 };
 
 /* The checked, frozen settings. Strings are owned by the context. */
@@ -294,6 +303,7 @@ struct mb_context {
 	struct mb_context_clients clients;
 	struct mb_context_tls tls;
 	struct mb_context_move move;
+	struct mb_context_sieve sieve;
 };
 
 /* The certificate for hostname (case-insensitive), NULL if none. */

@@ -430,6 +430,14 @@ class MailStack:
                         self.sieve_dedupe)
         subprocess.run(["sievec", self.sieve_dedupe], check=True, capture_output=True)
         os.chmod(os.path.dirname(self.sieve_dedupe), 0o755)
+        # the context's sieve.before_dir and sieve.after_dir (empty: tests
+        # that want global scripts put them there and run sievec)
+        self.sieve_before_dir = os.path.join(self.root, "etc", "sieve", "before")
+        self.sieve_after_dir = os.path.join(self.root, "etc", "sieve", "after")
+        for d in (self.sieve_before_dir, self.sieve_after_dir):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+        os.chmod(os.path.dirname(self.sieve_before_dir), 0o755)
 
     def _install_auth_module(self):
         # Dovecot loads auth modules from its compiled-in directory only;
@@ -472,6 +480,8 @@ class MailStack:
             "QUOTA_WARNING": os.path.join(SOURCE_ROOT, "deploy", "mailbag-quota-warning"),
             "DOVECOT_CONF": self.dovecot_conf,
             "SIEVE_DEDUPE": self.sieve_dedupe,
+            "SIEVE_BEFORE_DIR": self.sieve_before_dir,
+            "SIEVE_AFTER_DIR": self.sieve_after_dir,
             "VMAIL_GID": self.vmail_user.pw_gid,
         }
 

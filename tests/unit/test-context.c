@@ -119,6 +119,13 @@ static const struct context_case cases[] = {
 	{ "{\"clients\": {\"imap_port\": 0, \"submission_port\": 2587}}", NULL },
 	{ "{\"clients\": {\"imaps_port\": 70000}}", "key 'clients.imaps_port': expected a port number" },
 	{ "{\"clients\": {\"imaps_port\": \"993\"}}", "key 'clients.imaps_port'" },
+	/* Sieve (issue 21) */
+	{ "{\"clients\": {\"sieve_port\": 0}, \"sieve\": {\"before_dir\": \"/srv/sieve/before\"}}", NULL },
+	{ "{\"clients\": {\"sieve_port\": 65536}}", "key 'clients.sieve_port': expected a port number" },
+	{ "{\"sieve\": {\"before_dir\": \"sieve/before\"}}", "key 'sieve.before_dir'" },
+	{ "{\"sieve\": {\"after_dir\": 4}}", "key 'sieve.after_dir'" },
+	{ "{\"sieve\": {\"discard_dir\": \"/x\"}}", "unknown key" },
+	{ "{\"sieve\": \"/etc/mailbag/sieve\"}", "key 'sieve'" },
 	/* mailbag-lmtpd */
 	{ "{\"lmtpd\": {\"nodes\": {\"node2\": \"/run/dovecot2/lmtp\", \"b\": \"10.0.0.2:24\", \"c\": \"[2001:db8::2]:24\"}}}", NULL },
 	{ "{\"lmtpd\": {\"nodes\": {\"local\": \"/x\"}}}", "node name \"local\"" },
@@ -345,6 +352,9 @@ static void test_path_defaults_below_root(void **state)
 	assert_string_equal(ctx->milter.socket, "/tmp/r/var/spool/postfix/private/mailbag-milter");
 	assert_string_equal(ctx->dkim.key_dir, "/tmp/r/etc/mailbag/dkim");
 	assert_string_equal(ctx->tls.dovecot_conf, "/tmp/r/etc/dovecot/conf.d/91-mailbag-tls.conf");
+	assert_string_equal(ctx->sieve.before_dir, "/tmp/r/etc/mailbag/sieve/before");
+	assert_string_equal(ctx->sieve.after_dir, "/tmp/r/etc/mailbag/sieve/after");
+	assert_int_equal(ctx->clients.sieve_port, 4190);
 	/* optional paths stay off */
 	assert_string_equal(ctx->lmtpd.notify_socket, "");
 	mb_context_free(&ctx);
