@@ -67,7 +67,7 @@ quietly env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 in
   --no-install-recommends \
   build-essential meson ninja-build pkg-config libjansson-dev liblmdb-dev \
   libsodium-dev libhiredis-dev libssl-dev libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev \
-  publicsuffix python3-dnspython postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-dev \
+  publicsuffix python3-dnspython postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve dovecot-managesieved dovecot-dev \
   python3 openssl bsdutils swaks libnet-ssleay-perl
 systemctl disable --now postfix >/dev/null 2>&1 || true
 
