@@ -11,7 +11,8 @@
  *	  SRS0=HHHH=TT=orig-domain=orig-local@SRSDOMAIN
  *	  SRS1=HHHH=first-forwarder==HHHH=TT=orig-domain=orig-local@SRSDOMAIN
  *
- *	HHHH: the first four characters of the base64 of HMAC-SHA1(secret,
+ *	HHHH: the first four characters of the (URL-safe, as PostSRSd 2.x)
+ *	base64 of HMAC-SHA1(secret,
  *	the lower-cased fields after it, run together), as libsrs2 makes
  *	them. SHA-1 rather than SHA-256 for that compatibility: four base64
  *	characters (24 bits) are all an address keeps of the MAC, so the
@@ -49,7 +50,8 @@
 #define SRS_STAMP_SLOTS 1024 /* two base32 characters */
 
 static const char stamp_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-static const char hash_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* PostSRSd 2.x's URL-safe base64: "+" would read as a recipient delimiter */
+static const char hash_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* --- secrets ---------------------------------------------------------------- */
 
@@ -265,14 +267,14 @@ static void srs_hash(const struct mb_srs_secrets *secrets, size_t index, const c
 	sodium_memzero(mac, sizeof(mac));
 }
 
-/* hash_fold - a hash character as compared: lower case, with PostSRSd's
-   URL-safe '-' and '_' the same as '+' and '/' */
+/* hash_fold - a hash character as compared: lower case, with libsrs2's
+   '+' and '/' the same as the URL-safe '-' and '_' */
 static unsigned char hash_fold(unsigned char c)
 {
-	if (c == '-')
-		return '+';
-	if (c == '_')
-		return '/';
+	if (c == '+')
+		return '-';
+	if (c == '/')
+		return '_';
 	return (unsigned char)tolower(c);
 }
 
