@@ -21,7 +21,7 @@
  *	                      including forged, altered and expired addresses
  *	srs_unroute           bob=gmail.com@mailbag-forward.invalid -> bob@gmail.com
  *	srs_recipient_access  an SRS address at srs.domain that does not
- *	                      verify -> "REJECT why" (check_recipient_access:
+ *	                      verify -> "550 5.1.1 why" (check_recipient_access:
  *	                      refused at RCPT, whatever the domain's class)
  *
  *	The secret file is re-read when it changes (at most one stat a
@@ -252,7 +252,7 @@ int srs_map_lookup(enum srs_map map, struct mb_store *store, const char *key, ti
 		ret = mb_srs_reverse(srs_params(), key, now, value, size, &error);
 		if (ret >= 0)
 			return 0;
-		snprintf(value, size, "REJECT 5.1.1 <%s>: %s", key, error);
+		snprintf(value, size, "550 5.1.1 %s", error);
 		return 1;
 	}
 	return 0;

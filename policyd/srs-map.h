@@ -17,7 +17,7 @@ enum srs_map {
 	SRS_MAP_FORWARD,          /* sender -> SRS address */
 	SRS_MAP_REVERSE,          /* SRS address -> original address */
 	SRS_MAP_UNROUTE,          /* routing-only address -> outside target */
-	SRS_MAP_RECIPIENT_ACCESS, /* a bad SRS address at srs.domain -> REJECT */
+	SRS_MAP_RECIPIENT_ACCESS, /* a bad SRS address at srs.domain -> 550 */
 };
 
 /* Take the context's srs settings (at start and after each reload):
