@@ -371,16 +371,21 @@ int mb_srs_forward(const struct mb_srs *srs, const char *sender, time_t now,
 {
 	char local[MB_ADDRESS_MAX + 1], domain[MB_DOMAIN_MAX + 1], hash[MB_SRS_HASH_LEN + 1];
 
+	char checked[MB_DOMAIN_MAX + 1];
+	const char *why;
+
 	if (sender[0] == '\0' || !split_address(sender, local, domain))
 		return 0;
-	if (strcasecmp(domain, srs->domain) == 0)
+	/* a sender domain that is no domain ("=x", "[192.0.2.1]") would make
+	   an address that cannot be split again: it is sent on as it is */
+	if (strcasecmp(domain, srs->domain) == 0 || mb_domain_parse(domain, checked, &why) < 0)
 		return 0;
 	int tag = srs_tag(local);
 	if (tag == 1) {
 		/* SRS1=HASH=host=rest: the first forwarder's host and rest kept, our hash */
 		char *host = strchr(local + 5, SRS_SEPARATOR);
 		char *rest = host != NULL ? strchr(host + 1, SRS_SEPARATOR) : NULL;
-		if (host != NULL && host[1] != '\0' && rest != NULL && rest[1] != '\0') {
+		if (host != NULL && rest != NULL && rest != host + 1 && rest[1] != '\0') {
 			*rest++ = '\0';
 			host++;
 			const char *fields[] = { host, rest };

@@ -57,8 +57,8 @@ bool mb_srs_is_srs(const char *address);
 /* The SRS address of sender for forwarding: SRS0=HASH=TT=domain=local@
    srs->domain, or SRS1=HASH=host=rest@srs->domain for a sender that is
    an SRS0 or SRS1 address of another domain. 1 (written to out), 0 when
-   the sender stays as it is (the null sender, no "@", a sender already
-   at srs->domain), -1 with *error_r when it cannot be done (the result
+   the sender stays as it is (the null sender, no "@", a domain that is
+   no domain name, a sender already at srs->domain), -1 with *error_r when it cannot be done (the result
    would be longer than out_size - 1 or than an address can be). */
 int mb_srs_forward(const struct mb_srs *srs, const char *sender, time_t now,
 		   char *out, size_t out_size, const char **error_r);

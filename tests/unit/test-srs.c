@@ -110,6 +110,8 @@ static void test_not_rewritten(void **state)
 
 	want_forward(&srs, "", 0, 0, NULL);
 	want_forward(&srs, "no-at-sign", 0, 0, NULL);
+	want_forward(&srs, "x@=weird", 0, 0, NULL);
+	want_forward(&srs, "x@[192.0.2.1]", 0, 0, NULL);
 	want_forward(&srs, "someone@mx.example.org", 0, 0, NULL);
 	want_forward(&srs, "someone@MX.Example.ORG", 0, 0, NULL);
 	/* not SRS addresses, or not ours */
@@ -338,9 +340,16 @@ static void test_too_long(void **state)
 	char sender[400], out[MB_ADDRESS_MAX + 1];
 	const char *error = NULL;
 
+	/* 64 + 1 + a domain of 4 labels of 60 and "example": 251 */
 	memset(sender, 'a', 64);
-	snprintf(sender + 64, sizeof(sender) - 64, "@%0240d.example", 0);
-	memset(sender + 65, 'b', 240);
+	sender[64] = '@';
+	size_t at = 65;
+	for (int label = 0; label < 4; label++) {
+		memset(sender + at, 'b', 60);
+		sender[at + 60] = '.';
+		at += 61;
+	}
+	snprintf(sender + at, sizeof(sender) - at, "example");
 	assert_int_equal(mb_srs_forward(&srs, sender, 0, out, sizeof(out), &error), -1);
 	assert_non_null(error);
 	assert_int_equal(mb_srs_forward(&srs, "a@b.example", 0, out, 10, &error), -1);
