@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import shutil
+import subprocess
 
 import pytest
 
@@ -271,3 +272,42 @@ def test_a_served_virtual_domain_as_srs_domain(srs):
     finally:
         section["domain"] = ""
         srs.update_context({"srs": section})
+
+
+def postfix_reload(stack):
+    subprocess.run(["postfix", "-c", stack.postfix_etc, "reload"], check=True, capture_output=True)
+
+
+def test_a_down_forward_smtpd_leaves_the_copy_queued(srs):
+    """Nothing is lost: while the loopback smtpd is down the forwarded copy
+    waits in the queue (the local one is delivered), and leaves with its
+    SRS sender once it is back."""
+    master_cf = os.path.join(srs.postfix_etc, "master.cf")
+    with open(master_cf) as f:
+        saved = f.read()
+    service = "127.0.0.1:%d/inet" % srs.ports["srs_forward"]
+    subprocess.run(["postconf", "-c", srs.postfix_etc, "-M#", service], check=True, capture_output=True)
+    postfix_reload(srs)
+    wait_until(lambda: not mailstack.port_open(srs.ports["srs_forward"]), what="the forward smtpd to stop")
+    before = len(srs.sink.messages)
+    try:
+        msgid = send(srs, ["team@" + srs.domain], subject="srs down", sender="hank@outside.test")
+        carol = "carol@" + srs.domain
+        wait_until(lambda: [m for m in srs.maildir_messages(carol) if msgid.encode() in m],
+                   what="the local copy")
+        wait_until(lambda: "partner=external.test@mailbag-forward.invalid" in subprocess.run(
+            ["postqueue", "-c", srs.postfix_etc, "-p"], capture_output=True, text=True).stdout,
+            what="the forwarded copy deferred in the queue")
+        assert not at_sink(srs, msgid, before)
+    finally:
+        with open(master_cf, "w") as f:
+            f.write(saved)
+        postfix_reload(srs)
+    wait_until(lambda: mailstack.port_open(srs.ports["srs_forward"]), what="the forward smtpd back")
+    srs.flush_queue()
+    (mail_from, rcpts, _), = wait_until(lambda: at_sink(srs, msgid, before), timeout=40,
+                                        what="the forwarded copy after the smtpd came back")
+    with open(srs.srs_secrets) as f:
+        signing = f.readline().strip()
+    assert mail_from == "<%s>" % srs0("hank", "outside.test", HOSTNAME, secret=signing)
+    assert rcpts == ["partner@external.test"]
