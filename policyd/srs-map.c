@@ -244,7 +244,7 @@ int srs_map_lookup(enum srs_map map, struct mb_store *store, const char *key, ti
 			return 0;
 		ret = mb_srs_reverse(srs_params(), key, now, value, size, &error);
 		if (ret < 0)
-			mb_info("srs: not reversed: %s: %s", key, error);
+			mb_debug("srs: not reversed: %s: %s", key, error);
 		return ret > 0 ? 1 : 0;
 	case SRS_MAP_RECIPIENT_ACCESS:
 		if (!srs_on(now))
