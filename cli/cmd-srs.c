@@ -55,7 +55,7 @@ int cmd_srs(struct cli *cli, int argc, char **argv)
 
 	cli->command = "srs";
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+hk:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hk:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			if (parse_keep(optarg, &keep) < 0)
