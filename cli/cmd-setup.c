@@ -502,7 +502,7 @@ static int do_setup(struct setup *s)
 		return EX_CANTCREAT;
 	if (!s->dry_run && cli_context(s->cli, &exit_code) < 0)
 		return exit_code;
-	if ((!s->dry_run && setup_spool(s) < 0) || setup_dkim(s) < 0 || setup_certificate(s) < 0 || setup_postfix_dirs(s) < 0 ||
+	if ((!s->dry_run && setup_spool(s) < 0) || setup_dkim(s) < 0 || setup_srs_secrets(s) < 0 || setup_certificate(s) < 0 || setup_postfix_dirs(s) < 0 ||
 	    setup_postfix_main(s) < 0 || setup_tls(s) < 0 || setup_postfix_master(s) < 0 ||
 	    setup_dovecot(s) < 0 || setup_units(s) < 0)
 		return EX_CANTCREAT;

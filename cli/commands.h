@@ -16,6 +16,8 @@ cli_command_fn cmd_init, cmd_domain, cmd_user, cmd_alias, cmd_expire, cmd_dkim, 
 /* `import FORMAT PATH` (cmd-import.c) */
 cli_command_fn cmd_import;
 cli_command_fn cmd_relay; /* cmd-relay.c */
+/* `srs rotate` (cmd-srs.c) */
+cli_command_fn cmd_srs;
 /* `user import`, `user app-password` and `user move`, argv[0] the verb */
 cli_command_fn cmd_user_import, cmd_user_app_password, cmd_user_move;
 

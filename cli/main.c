@@ -50,6 +50,7 @@ static const struct command commands[] = {
 	{ "tls", cmd_tls, "tls status|apply", "the certificates of each host name; SNI for Postfix\nand Dovecot" },
 	{ "import", cmd_import, "import FORMAT PATH [--dry-run]",
 	  "move another set-up in: courier, mailorama (see import --help)" },
+	{ "srs", cmd_srs, "srs rotate [--keep N]", "a new secret for the SRS senders of forwarded mail" },
 	{ "web", cmd_web, "web build DIR", "client autoconfig, autodiscover and MTA-STS files\nand an nginx server for them" },
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -25,8 +25,10 @@
 static char *postfix_main_settings(struct setup *s)
 {
 	char cert[PATH_SIZE], key[PATH_SIZE], sni[PATH_SIZE], dir[PATH_SIZE];
-	char delimiter[8];
+	char delimiter[8], srs_port[16];
 
+	snprintf(srs_port, sizeof(srs_port), "%lu", s->cli->ctx != NULL ?
+		 (unsigned long)s->cli->ctx->srs.forward_port : 10027UL);
 	snprintf(dir, sizeof(dir), "/etc/mailbag/tls/%s.pem", s->hostname);
 	setup_in_root(s, dir, cert, sizeof(cert));
 	snprintf(dir, sizeof(dir), "/etc/mailbag/tls/%s.key", s->hostname);
@@ -44,6 +46,7 @@ static char *postfix_main_settings(struct setup *s)
 		"TLS_CERT", cert,
 		"TLS_KEY", key,
 		"SNI_MAP", sni,
+		"SRS_FORWARD_PORT", srs_port,
 		NULL,
 	};
 	return setup_render(s, "postfix-main.cf", values);
@@ -231,7 +234,11 @@ int setup_postfix_master(struct setup *s)
 		return cli_fail(s->cli, -1, "cannot read %s: %s", master_cf, strerror(errno));
 	port_or_service(s->submission_port, 587, "submission", submission, sizeof(submission));
 	port_or_service(s->submissions_port, 465, "submissions", submissions, sizeof(submissions));
-	const char *values[] = { "SUBMISSION_LISTEN", submission, "SUBMISSIONS_LISTEN", submissions, NULL };
+	char srs_port[16];
+	snprintf(srs_port, sizeof(srs_port), "%lu", s->cli->ctx != NULL ?
+		 (unsigned long)s->cli->ctx->srs.forward_port : 10027UL);
+	const char *values[] = { "SUBMISSION_LISTEN", submission, "SUBMISSIONS_LISTEN", submissions,
+				 "SOCKETMAP", "private/mailbag-socketmap", "SRS_FORWARD_PORT", srs_port, NULL };
 	char *services = setup_render(s, "postfix-master.cf", values);
 	if (services == NULL) {
 		free(text);

@@ -44,6 +44,8 @@ int setup_edit_distribution_file(struct setup *s, const char *path, const char *
 char *setup_render(struct setup *s, const char *template_name, const char *const *values);
 
 int setup_postfix_dirs(struct setup *s);
+/* setup-srs.c: the SRS secret file, made when missing */
+int setup_srs_secrets(struct setup *s);
 int setup_postfix_main(struct setup *s);
 int setup_postfix_master(struct setup *s);
 int setup_dovecot(struct setup *s);

@@ -16,6 +16,7 @@
 
 enum field_type {
 	FIELD_HOSTNAME,
+	FIELD_OPTIONAL_HOSTNAME, /* "" or a host name */
 	FIELD_STORE,
 	FIELD_USER,
 	FIELD_DELIMITER,

@@ -221,6 +221,18 @@ static const struct field sieve_fields[] = {
 	{ "after_dir", FIELD_PATH, offsetof(struct mb_context, sieve.after_dir),
 	  "/etc/mailbag/sieve/after", NULL,
 	  "an absolute path (a directory of *.sieve scripts run after each user's own; `mailbag setup` compiles them)", false },
+static const struct field srs_fields[] = {
+	{ "enabled", FIELD_BOOL, offsetof(struct mb_context, srs.enabled),
+	  "true", NULL, "true or false", false },
+	{ "domain", FIELD_OPTIONAL_HOSTNAME, offsetof(struct mb_context, srs.domain),
+	  "", NULL, "\"\" (the context's hostname) or a domain that receives mail here", false },
+	{ "secret_file", FIELD_PATH, offsetof(struct mb_context, srs.secret_file),
+	  "/etc/mailbag/srs.secrets", NULL,
+	  "an absolute path (one secret a line, the first signs; mode 0600, or 0640 with the daemon's group)", false },
+	{ "max_age", FIELD_DURATION, offsetof(struct mb_context, srs.max_age),
+	  "21d", NULL, "a duration of whole days from \"1d\" to \"1000d\"", false },
+	{ "forward_port", FIELD_PORT, offsetof(struct mb_context, srs.forward_port),
+	  "10027", NULL, "a port number (on 127.0.0.1) for the smtpd that forwarded copies pass", false },
 	END_OF_FIELDS
 };
 
@@ -266,6 +278,7 @@ const struct field context_schema[] = {
 	{ "tls", FIELD_OBJECT, 0, NULL, tls_fields, "an object", false },
 	{ "move", FIELD_OBJECT, 0, NULL, move_fields, "an object", false },
 	{ "sieve", FIELD_OBJECT, 0, NULL, sieve_fields, "an object", false },
+	{ "srs", FIELD_OBJECT, 0, NULL, srs_fields, "an object", false },
 	END_OF_FIELDS
 };
 

@@ -69,6 +69,10 @@ static int check_string_value(struct parse_state *st, const char *key,
 	char domain[MB_DOMAIN_MAX + 1];
 
 	switch (f->type) {
+	case FIELD_OPTIONAL_HOSTNAME:
+		if (value[0] == '\0')
+			return 0;
+		__attribute__((fallthrough));
 	case FIELD_HOSTNAME:
 		if (mb_domain_parse(value, domain, &error) < 0)
 			return context_fail(st, key, "expected %s: %s (got \"%.80s\")", f->help, error, value);
@@ -210,7 +214,7 @@ int context_set_field(struct parse_state *st, const char *key,
 	const char *error;
 
 	switch (f->type) {
-	case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER:
+	case FIELD_HOSTNAME: case FIELD_OPTIONAL_HOSTNAME: case FIELD_STORE: case FIELD_USER:
 	case FIELD_DELIMITER: case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET:
 	case FIELD_NODE_NAME: {
 		if (!json_is_string(value))

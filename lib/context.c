@@ -282,7 +282,7 @@ static void free_values(const struct field *fields, struct mb_context *ctx)
 		case FIELD_OBJECT:
 			free_values(f->children, ctx);
 			break;
-		case FIELD_HOSTNAME: case FIELD_STORE: case FIELD_USER: case FIELD_DELIMITER:
+		case FIELD_HOSTNAME: case FIELD_OPTIONAL_HOSTNAME: case FIELD_STORE: case FIELD_USER: case FIELD_DELIMITER:
 		case FIELD_PATH: case FIELD_OPTIONAL_PATH: case FIELD_OPTIONAL_INET:
 		case FIELD_NODE_NAME:
 			free(*(char **)base);

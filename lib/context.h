@@ -274,6 +274,13 @@ struct mb_context_move {
 struct mb_context_sieve {
 	char *before_dir;          /* /etc/mailbag/sieve/before */
 	char *after_dir;           /* /etc/mailbag/sieve/after */
+/* the Sender Rewriting Scheme of forwarded mail (lib/srs.c, policyd/srs-map.c) */
+struct mb_context_srs {
+	int enabled;               /* rewrite the sender of forwarded mail */
+	char *domain;              /* where SRS addresses live; "" the hostname */
+	char *secret_file;         /* one secret a line, the first signs */
+	int64_t max_age;           /* seconds an SRS address stays good */
+	uint64_t forward_port;     /* the loopback smtpd forwarded copies pass */
 };
 
 /* The checked, frozen settings. Strings are owned by the context. */
@@ -304,6 +311,7 @@ struct mb_context {
 	struct mb_context_tls tls;
 	struct mb_context_move move;
 	struct mb_context_sieve sieve;
+	struct mb_context_srs srs;
 };
 
 /* The certificate for hostname (case-insensitive), NULL if none. */

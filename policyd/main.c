@@ -37,6 +37,7 @@
 #include "server.h"
 #include "service.h"
 #include "socketmap.h"
+#include "srs-map.h"
 #include "store.h"
 #include "decision.h"
 #include "redis-location.h"
@@ -323,8 +324,11 @@ static int policyd_setup(struct mb_service_run *run, struct mb_error_text *error
    logged now */
 static int policyd_init(struct mb_service_run *run, struct mb_error_text *error_r)
 {
+	struct policyd *pd = run->daemon;
+
 	(void)error_r;
-	current_store(run->daemon);
+	current_store(pd);
+	srs_map_configure(pd->ctx);
 	return 0;
 }
 
@@ -334,6 +338,7 @@ static void policyd_reloaded(struct mb_service_run *run)
 	struct policyd *pd = run->daemon;
 
 	pd->ctx = run->ctx;
+	srs_map_configure(pd->ctx);
 }
 
 /* start_decisions - on a Redis store, decisions on the event loop;
@@ -402,6 +407,7 @@ static void policyd_shutdown(struct mb_service_run *run)
 
 	mb_store_close(&pd->store);
 	policy_scratch_free(&pd->policy_scratch);
+	srs_map_clear();
 	pd->ctx = NULL;
 }
 

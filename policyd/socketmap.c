@@ -33,6 +33,11 @@
  *	                          the user itself, or an alias's local users
  *	relay_domains, relay_recipient_maps, transport_maps, relay_from_hosts
  *	                          backup MX and trusted networks: relay-maps.c
+ *	srs_forward, srs_reverse, srs_unroute, srs_recipient_access
+ *	                          the Sender Rewriting Scheme of forwarded
+ *	                          mail (srs-map.c); with SRS on, an alias's
+ *	                          target outside the domains served here is
+ *	                          answered as its routing-only address
  *
  *	Postfix treats a socketmap as a pattern table: it asks for the full
  *	address only, never for "user@domain" without the extension or for
@@ -47,12 +52,14 @@
 #include "socketmap.h"
 #include "relay-maps.h"
 #include "sender.h"
+#include "srs-map.h"
 #include "store.h"
 
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct map_name {
 	const char *name;
@@ -69,6 +76,10 @@ static const struct map_name map_names[] = {
 	{ "relay_recipient_maps", SOCKETMAP_RELAY_RECIPIENTS },
 	{ "transport_maps", SOCKETMAP_TRANSPORT },
 	{ "relay_from_hosts", SOCKETMAP_RELAY_FROM_HOSTS },
+	{ "srs_forward", SOCKETMAP_SRS_FORWARD },
+	{ "srs_reverse", SOCKETMAP_SRS_REVERSE },
+	{ "srs_unroute", SOCKETMAP_SRS_UNROUTE },
+	{ "srs_recipient_access", SOCKETMAP_SRS_RECIPIENT_ACCESS },
 };
 
 int socketmap_parse_request(const char *payload, size_t len,
@@ -176,13 +187,17 @@ static int domain_alias_target(struct mb_store *store, const char *domain,
 	return ret;
 }
 
-static size_t answer_targets(struct reply *r, const struct mb_alias *alias)
+static size_t answer_targets(struct mb_store *store, struct reply *r, const struct mb_alias *alias)
 {
 	reply_status(r, "OK ", "");
 	for (size_t i = 0; i < alias->target_count; i++) {
+		char routed[MB_ADDRESS_MAX * 2];
+		int ret = srs_map_route_target(store, alias->targets[i], routed, sizeof(routed));
+		if (ret < 0)
+			return store_failed(r, routed);
 		if (i > 0)
 			reply_add(r, ",");
-		reply_add(r, alias->targets[i]);
+		reply_add(r, ret > 0 ? routed : alias->targets[i]);
 	}
 	if (r->overflow)
 		return reply_status(r, "PERM ", "alias has more targets than fit in one reply");
@@ -212,7 +227,7 @@ static size_t answer_alias_maps(struct mb_store *store, const char *key,
 		return reply_status(r, "OK ", route.rewritten);
 	case MB_ROUTE_ALIAS:
 	case MB_ROUTE_CATCH_ALL:
-		len = answer_targets(r, &route.alias);
+		len = answer_targets(store, r, &route.alias);
 		mb_route_clear(&route);
 		return len;
 	case MB_ROUTE_NONE:
@@ -245,6 +260,23 @@ static size_t answer_sender_logins(struct mb_store *store, const char *key,
 	if (r->overflow)
 		return reply_status(r, "PERM ", "too many logins for one reply");
 	return count > 0 ? r->len : reply_status(r, "NOTFOUND ", "");
+}
+
+/* answer_srs - one of srs-map.c's maps */
+static size_t answer_srs(struct mb_store *store, enum socketmap_map map, const char *key, struct reply *r)
+{
+	static const enum srs_map srs_maps[] = {
+		[SOCKETMAP_SRS_FORWARD] = SRS_MAP_FORWARD,
+		[SOCKETMAP_SRS_REVERSE] = SRS_MAP_REVERSE,
+		[SOCKETMAP_SRS_UNROUTE] = SRS_MAP_UNROUTE,
+		[SOCKETMAP_SRS_RECIPIENT_ACCESS] = SRS_MAP_RECIPIENT_ACCESS,
+	};
+	char value[MB_ADDRESS_MAX * 2];
+	int ret = srs_map_lookup(srs_maps[map], store, key, time(NULL), value, sizeof(value));
+
+	if (ret < 0)
+		return store_failed(r, value);
+	return ret > 0 ? reply_status(r, "OK ", value) : reply_status(r, "NOTFOUND ", "");
 }
 
 size_t socketmap_answer(struct mb_store *store, const char *delimiters,
@@ -291,6 +323,11 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 			return store_failed(&r, error);
 		return ret > 0 ? reply_status(&r, "OK ", value) : reply_status(&r, "NOTFOUND ", "");
 	}
+	case SOCKETMAP_SRS_FORWARD:
+	case SOCKETMAP_SRS_REVERSE:
+	case SOCKETMAP_SRS_UNROUTE:
+	case SOCKETMAP_SRS_RECIPIENT_ACCESS:
+		return answer_srs(store, req.map, req.key, &r);
 	default:
 		return reply_status(&r, "PERM ", "unknown map name");
 	}

@@ -301,7 +301,8 @@ class MailStack:
             "mailbag-milter")
         self.auth_module = auth_module
         self.hostname = hostname
-        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink")}
+        self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "imap", "sink",
+                                                     "srs_forward")}
         if sink is not None:
             self.ports["sink"] = sink.port
         self.ports.update(ports or {})
@@ -393,6 +394,11 @@ class MailStack:
                         "spool_dir": self.spool_dir, "socket_group": "postfix"}
         ctx["milter"] = {"socket": self.milter_socket, "socket_group": "postfix", "dns_timeout": "3s"}
         ctx["dkim"] = {"key_dir": self.dkim_dir}
+        # SRS off unless a test turns it on (test_srs.py): its secret file
+        # would be in the stack's own etc/
+        self.srs_secrets = os.path.join(self.root, "etc", "srs.secrets")
+        ctx["srs"] = {"enabled": False, "secret_file": self.srs_secrets,
+                      "forward_port": self.ports["srs_forward"]}
         ctx["tls"] = {"certificates": {self.hostname: {"cert": self.cert, "key": self.key}},
                       "postfix_sni_map": self.sni_map, "dovecot_conf": self.dovecot_tls_conf}
         # what clients are told (autoconfig, SRV): this instance's ports;
@@ -483,6 +489,7 @@ class MailStack:
             "SIEVE_BEFORE_DIR": self.sieve_before_dir,
             "SIEVE_AFTER_DIR": self.sieve_after_dir,
             "VMAIL_GID": self.vmail_user.pw_gid,
+            "SRS_FORWARD_PORT": self.ports["srs_forward"],
         }
 
     def start_policyd(self):
