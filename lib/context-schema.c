@@ -221,6 +221,9 @@ static const struct field sieve_fields[] = {
 	{ "after_dir", FIELD_PATH, offsetof(struct mb_context, sieve.after_dir),
 	  "/etc/mailbag/sieve/after", NULL,
 	  "an absolute path (a directory of *.sieve scripts run after each user's own; `mailbag setup` compiles them)", false },
+	END_OF_FIELDS
+};
+
 static const struct field srs_fields[] = {
 	{ "enabled", FIELD_BOOL, offsetof(struct mb_context, srs.enabled),
 	  "true", NULL, "true or false", false },

@@ -274,6 +274,8 @@ struct mb_context_move {
 struct mb_context_sieve {
 	char *before_dir;          /* /etc/mailbag/sieve/before */
 	char *after_dir;           /* /etc/mailbag/sieve/after */
+};
+
 /* the Sender Rewriting Scheme of forwarded mail (lib/srs.c, policyd/srs-map.c) */
 struct mb_context_srs {
 	int enabled;               /* rewrite the sender of forwarded mail */
