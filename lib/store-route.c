@@ -157,7 +157,8 @@ static int walk_route(struct route_walk *w, const char *address, int depth,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	if (at == NULL || address[0] == '@' || at[1] == '\0')
+	/* "*..." is the routing records' namespace, never a domain */
+	if (at == NULL || address[0] == '@' || at[1] == '\0' || at[1] == '*')
 		return 0;
 	/* 1. the address as given, 2. without its subaddress */
 	bool has_base = mb_address_base(address, w->delimiters, base);

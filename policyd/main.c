@@ -37,6 +37,7 @@
 #include "server.h"
 #include "service.h"
 #include "socketmap.h"
+#include "system-alias-map.h"
 #include "store.h"
 #include "decision.h"
 #include "redis-location.h"
@@ -321,6 +322,7 @@ static int policyd_init(struct mb_service_run *run, struct mb_error_text *error_
 {
 	(void)error_r;
 	current_store(run->daemon);
+	system_alias_map_configure(run->ctx);
 	return 0;
 }
 
@@ -330,6 +332,7 @@ static void policyd_reloaded(struct mb_service_run *run)
 	struct policyd *pd = run->daemon;
 
 	pd->ctx = run->ctx;
+	system_alias_map_configure(pd->ctx);
 }
 
 /* start_decisions - on a Redis store, decisions on the event loop;
