@@ -106,3 +106,8 @@ int cli_alias_del(struct cli *cli, const char *source, const char *const *target
 
 	return ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
 }
+
+int cli_alias_check_target(struct cli *cli, const char *source, const char *target, bool allow_missing)
+{
+	return check_target(cli, source, target, allow_missing);
+}

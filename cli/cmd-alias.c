@@ -17,9 +17,14 @@
  *	accepts mail that would then bounce; list marks them. This file
  *	parses the arguments, lists the aliases and prints; add and del are
  *	actions in aliases.c.
+ *	A SOURCE without '@' is a system alias (system-aliases.c): a host
+ *	account name ("root") whose mail from the host's programs goes to
+ *	the targets; list shows it by its bare name.
  */
 #include "aliases.h"
 #include "cli.h"
+#include "system-alias.h"
+#include "system-aliases.h"
 #include "commands.h"
 #include "grow.h"
 
@@ -31,6 +36,7 @@
 
 static const char alias_usage[] =
 	"usage: mailbag alias add [--allow-missing] SOURCE TARGET [TARGET...]\n"
+	"       mailbag alias add [--allow-missing] NAME ADDRESS [ADDRESS...]\n"
 	"       mailbag alias del SOURCE [TARGET...]\n"
 	"       mailbag alias list [DOMAIN]\n"
 	"\n"
@@ -45,7 +51,10 @@ static const char alias_usage[] =
 	"disabled users; an alias left with none is refused at RCPT like an\n"
 	"unknown address. list marks them: (missing), (disabled), or (catch-all)\n"
 	"for one only the domain's catch-all receives; --json lists them under\n"
-	"\"dangling\" with their \"state\".\n";
+	"\"dangling\" with their \"state\".\n"
+	"A SOURCE without '@' (root, www-data) is a system alias: mail the host's\n"
+	"programs send to that account (cron's to root) goes to the TARGETs, full\n"
+	"addresses; it is live at once, and listed by its bare name.\n";
 
 struct list_context {
 	struct mb_store *store;
@@ -68,6 +77,8 @@ static int keep_alias(const struct mb_alias *alias, void *context)
 	struct mb_alias *copy = &grown[lc->count];
 	memset(copy, 0, sizeof(*copy));
 	memcpy(copy->source, alias->source, sizeof(copy->source));
+	/* a system alias is shown by its account name: "root" */
+	mb_alias_system_name(alias->source, copy->source);
 	copy->targets = calloc(alias->target_count + 1, sizeof(char *));
 	lc->count++;
 	if (copy->targets == NULL)
@@ -180,6 +191,8 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 		return EX_USAGE;
 	}
 	cli->command = adding ? "alias add" : "alias del";
+	if (strchr(argv[2], '@') == NULL)
+		return cli_system_alias_command(cli, adding, allow_missing, argv[2], argv + 3, (size_t)(argc - 3));
 	if (cli_parse_address(cli, argv[2], true, source) < 0)
 		return EX_DATAERR;
 
