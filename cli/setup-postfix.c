@@ -24,7 +24,7 @@
 
 static char *postfix_main_settings(struct setup *s)
 {
-	char cert[PATH_SIZE], key[PATH_SIZE], sni[PATH_SIZE], dir[PATH_SIZE];
+	char cert[PATH_SIZE], key[PATH_SIZE], sni[PATH_SIZE], dir[PATH_SIZE], aliases[PATH_SIZE];
 	char delimiter[8];
 
 	snprintf(dir, sizeof(dir), "/etc/mailbag/tls/%s.pem", s->hostname);
@@ -32,6 +32,7 @@ static char *postfix_main_settings(struct setup *s)
 	snprintf(dir, sizeof(dir), "/etc/mailbag/tls/%s.key", s->hostname);
 	setup_in_root(s, dir, key, sizeof(key));
 	setup_in_root(s, "/etc/postfix/mailbag-sni", sni, sizeof(sni));
+	setup_in_root(s, "/etc/aliases", aliases, sizeof(aliases));
 	snprintf(delimiter, sizeof(delimiter), "%s", s->dry_run || s->cli->ctx == NULL ? "+" :
 		 s->cli->ctx->recipient_delimiter);
 	const char *values[] = {
@@ -44,6 +45,7 @@ static char *postfix_main_settings(struct setup *s)
 		"TLS_CERT", cert,
 		"TLS_KEY", key,
 		"SNI_MAP", sni,
+		"ALIASES", aliases,
 		NULL,
 	};
 	return setup_render(s, "postfix-main.cf", values);
@@ -156,13 +158,16 @@ int setup_postfix_main(struct setup *s)
 		free(current);
 		return -1;
 	}
-	char extra[3 * PATH_SIZE];
+	char extra[4 * PATH_SIZE];
 	size_t used = (size_t)snprintf(extra, sizeof(extra), "myhostname = %s\n", s->hostname);
 	if (s->root[0] != '\0') {
 		/* everything under --root: the queue (and the sockets in it) too */
 		used += (size_t)snprintf(extra + used, sizeof(extra) - used,
 					 "queue_directory = %s/var/spool/postfix\ndata_directory = %s/var/lib/postfix\n",
 					 s->root, s->root);
+		/* and local(8)'s mailboxes (setup-host-mail.c makes the directory) */
+		used += (size_t)snprintf(extra + used, sizeof(extra) - used, "mail_spool_directory = %s/var/mail\n",
+					 s->root);
 	}
 	char *save = NULL;
 	for (char *line = strtok_r(settings, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {

@@ -47,5 +47,11 @@ int setup_postfix_dirs(struct setup *s);
 int setup_postfix_main(struct setup *s);
 int setup_postfix_master(struct setup *s);
 int setup_dovecot(struct setup *s);
+/* setup-host-mail.c: the host's own mail */
+int setup_host_mail_check_domains(struct setup *s);
+int setup_host_mail_check_store(struct setup *s);
+int setup_host_mail_files(struct setup *s);
+/* root's system alias to admin (NULL: none known, said) unless it has one */
+int setup_system_aliases(struct setup *s, const char *admin);
 
 #endif
