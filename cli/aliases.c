@@ -11,6 +11,7 @@
  *	only with allow_missing).
  */
 #include "aliases.h"
+#include "system-aliases.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,10 @@ static int check_add(struct cli *cli, const char *source, const char *const *tar
 	if (served < 0)
 		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
 	if (domain_alias) {
+		/* Postfix's mydestination names these: never a virtual domain too */
+		int own = cli_refuse_host_name_domain(cli, source_domain);
+		if (own != EX_OK)
+			return own;
 		if (served > 0)
 			return cli_fail(cli, EX_DATAERR, "%s has mailboxes here; a domain alias needs a domain that is not served (use a catch-all target address instead)", source_domain);
 		int target = mb_store_domain_exists(cli->store, targets[0] + 1, error, sizeof(error));

@@ -194,3 +194,6 @@ def test_domain_add_refuses_the_host_names(host):
     for name in (stack.hostname, "localhost.mailbag.test"):
         out = stack.mailbag("domain", "add", name)
         assert out.returncode == 65 and "is this host's own name" in out.stderr, out.stderr
+    # nor a domain alias's source (virtual_alias_domains)
+    out = stack.mailbag("alias", "add", "@" + stack.hostname, "@" + DOMAIN)
+    assert out.returncode == 65 and "is this host's own name" in out.stderr, out.stderr
