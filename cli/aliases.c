@@ -11,6 +11,7 @@
  *	only with allow_missing).
  */
 #include "aliases.h"
+#include "system-aliases.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,10 @@ static int check_add(struct cli *cli, const char *source, const char *const *tar
 	if (served < 0)
 		return cli_fail(cli, EX_TEMPFAIL, "%s", error);
 	if (domain_alias) {
+		/* Postfix's mydestination names these: never a virtual domain too */
+		int own = cli_refuse_host_name_domain(cli, source_domain);
+		if (own != EX_OK)
+			return own;
 		if (served > 0)
 			return cli_fail(cli, EX_DATAERR, "%s has mailboxes here; a domain alias needs a domain that is not served (use a catch-all target address instead)", source_domain);
 		struct mb_relay_domain relay;
@@ -114,4 +119,9 @@ int cli_alias_del(struct cli *cli, const char *source, const char *const *target
 	int ret = mb_store_alias_del(cli->store, source, targets, count, error, sizeof(error));
 
 	return ret < 0 ? cli_fail(cli, cli_store_exit_code(ret), "%s", error) : EX_OK;
+}
+
+int cli_alias_check_target(struct cli *cli, const char *source, const char *target, bool allow_missing)
+{
+	return check_target(cli, source, target, allow_missing);
 }

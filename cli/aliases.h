@@ -17,5 +17,8 @@ int cli_alias_add(struct cli *cli, const char *source, const char *const *target
 		  bool allow_missing);
 /* Take the targets from source's alias; none: delete the alias. */
 int cli_alias_del(struct cli *cli, const char *source, const char *const *targets, size_t count);
+/* One target's check as add makes it (source names the alias in notes):
+   for system aliases (system-aliases.c). */
+int cli_alias_check_target(struct cli *cli, const char *source, const char *target, bool allow_missing);
 
 #endif

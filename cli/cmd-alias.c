@@ -17,10 +17,15 @@
  *	accepts mail that would then bounce; list marks them. This file
  *	parses the arguments, lists the aliases and prints; add and del are
  *	actions in aliases.c.
+ *	A SOURCE without '@' is a system alias (system-aliases.c): a host
+ *	account name ("root") whose mail from the host's programs goes to
+ *	the targets; list shows it by its bare name.
  */
 #include "aliases.h"
 #include "cli.h"
 #include "relay.h"
+#include "system-alias.h"
+#include "system-aliases.h"
 #include "commands.h"
 #include "grow.h"
 
@@ -32,6 +37,7 @@
 
 static const char alias_usage[] =
 	"usage: mailbag alias add [--allow-missing] SOURCE TARGET [TARGET...]\n"
+	"       mailbag alias add [--allow-missing] NAME ADDRESS [ADDRESS...]\n"
 	"       mailbag alias del SOURCE [TARGET...]\n"
 	"       mailbag alias list [DOMAIN]\n"
 	"       mailbag alias add|del --global LOCAL TARGET...\n"
@@ -52,7 +58,10 @@ static const char alias_usage[] =
 	"--global: LOCAL (postmaster, abuse) at every domain served here, listed\n"
 	"as LOCAL@*; a domain's own LOCAL@ alias or user comes first, its\n"
 	"catch-all after. postmaster@ with neither goes to the context's\n"
-	"postmaster addresses (list --global shows them).\n";
+	"postmaster addresses (list --global shows them).\n"
+	"A SOURCE without '@' (root, www-data) is a system alias: mail the host's\n"
+	"programs send to that account (cron's to root) goes to the TARGETs, full\n"
+	"addresses; it is live at once, and listed by its bare name.\n";
 
 struct list_context {
 	struct mb_store *store;
@@ -67,7 +76,9 @@ struct list_context {
 static int keep_alias(const struct mb_alias *alias, void *context)
 {
 	struct list_context *lc = context;
-	if (mb_alias_is_routing(alias->source) && !mb_alias_is_global(alias->source))
+	char system_name[MB_LOCAL_MAX + 1];
+	if (mb_alias_is_routing(alias->source) && !mb_alias_is_global(alias->source) &&
+	    !mb_alias_system_name(alias->source, system_name))
 		return 0; /* a relay record: `mailbag relay domain|network list` */
 	struct mb_alias *grown = mb_grow(lc->aliases, &lc->capacity, lc->count + 1, sizeof(*grown), 0);
 
@@ -77,6 +88,8 @@ static int keep_alias(const struct mb_alias *alias, void *context)
 	struct mb_alias *copy = &grown[lc->count];
 	memset(copy, 0, sizeof(*copy));
 	memcpy(copy->source, alias->source, sizeof(copy->source));
+	/* a system alias is shown by its account name: "root" */
+	mb_alias_system_name(alias->source, copy->source);
 	copy->targets = calloc(alias->target_count + 1, sizeof(char *));
 	lc->count++;
 	if (copy->targets == NULL)
@@ -255,6 +268,8 @@ int cmd_alias(struct cli *cli, int argc, char **argv)
 	cli->command = adding ? "alias add" : "alias del";
 	if (global)
 		return alias_global(cli, adding, allow_missing, argc, argv);
+	if (strchr(argv[2], '@') == NULL)
+		return cli_system_alias_command(cli, adding, allow_missing, argv[2], argv + 3, (size_t)(argc - 3));
 	if (cli_parse_address(cli, argv[2], true, source) < 0)
 		return EX_DATAERR;
 

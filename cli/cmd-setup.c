@@ -15,6 +15,9 @@
  *	            (postconf -e, only those that differ), and one marked
  *	            block of master.cf services; the first change keeps
  *	            main.cf.mailbag-backup and master.cf.mailbag-backup
+ *	  host mail the host's own names stay local (no --domain may be one),
+ *	            /etc/aliases and its database, root's system alias
+ *	            (setup-host-mail.c)
  *	  dovecot   conf.d/90-mailbag.conf from dovecot-mailbag.conf, then
  *	            the dedupe Sieve script compiled from it, the global Sieve
  *	            directories (sieve.*) made and compiled, ManageSieve's
@@ -498,13 +501,21 @@ static int do_setup(struct setup *s)
 
 	set_paths(s);
 	s->cli->context_path = s->context;
+	if (setup_host_mail_check_domains(s) < 0)
+		return EX_DATAERR;
 	if (setup_users(s) < 0 || setup_context(s) < 0 || setup_store(s) < 0)
 		return EX_CANTCREAT;
+	if (setup_host_mail_check_store(s) < 0)
+		return EX_DATAERR;
 	if (!s->dry_run && cli_context(s->cli, &exit_code) < 0)
 		return exit_code;
-	if ((!s->dry_run && setup_spool(s) < 0) || setup_dkim(s) < 0 || setup_srs_secrets(s) < 0 || setup_certificate(s) < 0 || setup_postfix_dirs(s) < 0 ||
-	    setup_postfix_main(s) < 0 || setup_tls(s) < 0 || setup_postfix_master(s) < 0 ||
+	if ((!s->dry_run && setup_spool(s) < 0) || setup_dkim(s) < 0 || setup_srs_secrets(s) < 0 || setup_certificate(s) < 0 ||
+	    setup_postfix_dirs(s) < 0 || setup_postfix_main(s) < 0 || setup_host_mail_files(s) < 0 || setup_tls(s) < 0 ||
+	    setup_postfix_master(s) < 0 ||
 	    setup_dovecot(s) < 0 || setup_units(s) < 0)
+		return EX_CANTCREAT;
+	/* the context has no admin address yet: NULL says so */
+	if (setup_system_aliases(s, NULL) < 0)
 		return EX_CANTCREAT;
 	if (start_units(s) < 0)
 		return EX_UNAVAILABLE;

@@ -9,6 +9,7 @@
  *	("@domain" -> "@other") cannot also serve mailboxes.
  */
 #include "domains.h"
+#include "system-aliases.h"
 
 #include <stdio.h>
 #include <sysexits.h>
@@ -49,6 +50,8 @@ int cli_domain_add(struct cli *cli, const char *domain, const struct cli_domain_
 
 	snprintf(record.name, sizeof(record.name), "%s", domain);
 	apply_limits(opts, &record);
+	if ((ret = cli_refuse_host_name_domain(cli, domain)) != EX_OK)
+		return ret;
 	ret = is_alias_domain(cli, domain, error, sizeof(error));
 	if (ret != 0)
 		return ret < 0 ? cli_fail(cli, EX_TEMPFAIL, "%s", error) :

@@ -24,7 +24,7 @@
 
 static char *postfix_main_settings(struct setup *s)
 {
-	char cert[PATH_SIZE], key[PATH_SIZE], sni[PATH_SIZE], dir[PATH_SIZE];
+	char cert[PATH_SIZE], key[PATH_SIZE], sni[PATH_SIZE], dir[PATH_SIZE], aliases[PATH_SIZE];
 	char delimiter[8], srs_port[16];
 
 	snprintf(srs_port, sizeof(srs_port), "%lu", s->cli->ctx != NULL ?
@@ -34,6 +34,7 @@ static char *postfix_main_settings(struct setup *s)
 	snprintf(dir, sizeof(dir), "/etc/mailbag/tls/%s.key", s->hostname);
 	setup_in_root(s, dir, key, sizeof(key));
 	setup_in_root(s, "/etc/postfix/mailbag-sni", sni, sizeof(sni));
+	setup_in_root(s, "/etc/aliases", aliases, sizeof(aliases));
 	snprintf(delimiter, sizeof(delimiter), "%s", s->dry_run || s->cli->ctx == NULL ? "+" :
 		 s->cli->ctx->recipient_delimiter);
 	const char *values[] = {
@@ -47,6 +48,7 @@ static char *postfix_main_settings(struct setup *s)
 		"TLS_KEY", key,
 		"SNI_MAP", sni,
 		"SRS_FORWARD_PORT", srs_port,
+		"ALIASES", aliases,
 		NULL,
 	};
 	return setup_render(s, "postfix-main.cf", values);
@@ -159,13 +161,16 @@ int setup_postfix_main(struct setup *s)
 		free(current);
 		return -1;
 	}
-	char extra[3 * PATH_SIZE];
+	char extra[4 * PATH_SIZE];
 	size_t used = (size_t)snprintf(extra, sizeof(extra), "myhostname = %s\n", s->hostname);
 	if (s->root[0] != '\0') {
 		/* everything under --root: the queue (and the sockets in it) too */
 		used += (size_t)snprintf(extra + used, sizeof(extra) - used,
 					 "queue_directory = %s/var/spool/postfix\ndata_directory = %s/var/lib/postfix\n",
 					 s->root, s->root);
+		/* and local(8)'s mailboxes (setup-host-mail.c makes the directory) */
+		used += (size_t)snprintf(extra + used, sizeof(extra) - used, "mail_spool_directory = %s/var/mail\n",
+					 s->root);
 	}
 	char *save = NULL;
 	for (char *line = strtok_r(settings, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {

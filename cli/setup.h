@@ -55,5 +55,11 @@ int setup_dovecot(struct setup *s);
 void setup_sieve_dirs_paths(const struct setup *s, char *before, char *after, size_t size);
 int setup_sieve_dirs(struct setup *s, const char *dovecot_conf, bool conf_changed);
 void setup_sieve_listener(const struct setup *s, bool dovecot24, char *out, size_t size);
+/* setup-host-mail.c: the host's own mail */
+int setup_host_mail_check_domains(struct setup *s);
+int setup_host_mail_check_store(struct setup *s);
+int setup_host_mail_files(struct setup *s);
+/* root's system alias to admin (NULL: none known, said) unless it has one */
+int setup_system_aliases(struct setup *s, const char *admin);
 
 #endif

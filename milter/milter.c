@@ -2,9 +2,9 @@
  * (a connection's callbacks one at a time, but not always on the same
  * thread: Debian's libmilter hands them to a pool of workers).
  *
- * Outbound mail (an authenticated client, or one in
- * milter.trusted_networks or a relay network of the store, `mailbag
- * relay network`):
+ * Outbound mail (an authenticated client, one in milter.trusted_networks
+ * or a relay network of the store, `mailbag relay network`, or mail this
+ * host injected with sendmail: host-submission.c):
  *	- the From field must name the login or an address the store lets
  *	  that login send as (Postfix checks only the envelope): else 550 5.7.1;
  *	- the submitter's Received, X-Originating-IP, X-Mailer and User-Agent
@@ -35,6 +35,7 @@
 #include "canon.h"
 #include "daemon.h"
 #include "headers.h"
+#include "host-submission.h"
 #include "log.h"
 #include "sender.h"
 #include "signer.h"
@@ -93,6 +94,7 @@ struct connection {
 	char client_ip[INET6_ADDRSTRLEN];
 	char helo[MB_DOMAIN_MAX + 1]; /* a name or an address literal */
 	bool trusted;
+	bool host;                /* mail from this host's sendmail (non_smtpd_milters) */
 	unsigned long protocol;   /* SMFIP_* agreed on */
 	struct message msg;
 };
@@ -161,8 +163,10 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	*pf1 = c->protocol;
 	*pf2 = 0;
 	*pf3 = 0;
-	if ((f0 & SMFIF_SETSYMLIST) != 0)
+	if ((f0 & SMFIF_SETSYMLIST) != 0) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -205,7 +209,6 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct connection *c = conn_of(ctx);
 
-	(void)hostname;
 	if (c == NULL) {
 		/* an MTA that skipped option negotiation: it cannot give
 		   header values with their leading space, so refuse here */
@@ -214,6 +217,9 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	address_text(hostaddr, c->client_ip, sizeof(c->client_ip));
 	c->trusted = false;
+	/* at CONNECT, {daemon_name} is the process's that makes the
+	   connection: an smtpd's, or cleanup's for sendmail's mail */
+	c->host = host_submission(smfi_getsymval(ctx, "{daemon_name}"), hostname, hostaddr);
 	for (size_t i = 0; c->client_ip[0] != '\0' && i < shared->ctx->milter.trusted_networks.count; i++)
 		c->trusted = c->trusted || mb_network_contains(&shared->ctx->milter.trusted_networks.items[i], c->client_ip);
 	if (!c->trusted && c->client_ip[0] != '\0')
@@ -243,7 +249,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	else
 		snprintf(m->mail_from, sizeof(m->mail_from), "%s", from);
 	snprintf(m->login, sizeof(m->login), "%s", login != NULL ? login : "");
-	m->outbound = m->login[0] != '\0' || c->trusted;
+	m->outbound = m->login[0] != '\0' || c->trusted || c->host;
 	if (!m->outbound && shared->ctx->milter.verify)
 		m->check = authcheck_begin(m->queue_id[0] ? m->queue_id : "NOQUEUE");
 	m->all_rcpts_passthrough = true;

@@ -38,6 +38,7 @@
 #include "service.h"
 #include "socketmap.h"
 #include "srs-map.h"
+#include "system-alias-map.h"
 #include "store.h"
 #include "decision.h"
 #include "redis-location.h"
@@ -329,6 +330,7 @@ static int policyd_init(struct mb_service_run *run, struct mb_error_text *error_
 	(void)error_r;
 	current_store(pd);
 	srs_map_configure(pd->ctx);
+	system_alias_map_configure(run->ctx);
 	return 0;
 }
 
@@ -339,6 +341,7 @@ static void policyd_reloaded(struct mb_service_run *run)
 
 	pd->ctx = run->ctx;
 	srs_map_configure(pd->ctx);
+	system_alias_map_configure(pd->ctx);
 }
 
 /* start_decisions - on a Redis store, decisions on the event loop;

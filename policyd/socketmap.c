@@ -29,6 +29,9 @@
  *	                          (or caught by the catch-all) instead of
  *	                          being accepted and bounced: backscatter.
  *	                          Targets elsewhere are answered as they are.
+ *	                          An address at one of the host's own
+ *	                          names (root@HOSTNAME) is a system alias's
+ *	                          instead (system-alias-map.c).
  *	smtpd_sender_login_maps   address -> the logins that may send as it:
  *	                          the user itself, or an alias's local users
  *	relay_domains, relay_recipient_maps, transport_maps, relay_from_hosts
@@ -54,6 +57,7 @@
 #include "sender.h"
 #include "srs-map.h"
 #include "store.h"
+#include "system-alias-map.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -308,8 +312,13 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 			ret = mb_user_enabled(store, base, error, sizeof(error));
 		break;
 	}
-	case SOCKETMAP_ALIAS_MAPS:
+	case SOCKETMAP_ALIAS_MAPS: {
+		/* an address at the host's own names: its system alias */
+		size_t system_len;
+		if (system_alias_map_answer(store, delimiters, req.key, r.buf, r.size, &system_len) > 0)
+			return system_len;
 		return answer_alias_maps(store, req.key, delimiters, &r);
+	}
 	case SOCKETMAP_SENDER_LOGIN_MAPS:
 		return answer_sender_logins(store, req.key, delimiters, &r);
 	case SOCKETMAP_RELAY_DOMAINS:

@@ -335,6 +335,10 @@ class MailStack:
         self.key = os.path.join(self.root, "etc", "key.pem")
         self.sni_map = os.path.join(self.root, "etc", "postfix-sni")
         self.dovecot_tls_conf = os.path.join(self.root, "etc", "dovecot-tls.conf")
+        # the host's own mail (mydestination): its aliases file and
+        # local(8)'s mailboxes, never the real /etc/aliases and /var/mail
+        self.aliases = os.path.join(self.root, "etc", "aliases")
+        self.mail_spool = os.path.join(self.root, "mail")
         self.sink = None
         self.started = []
 
@@ -478,6 +482,7 @@ class MailStack:
             "SUBMISSION_LISTEN": "%s:%d" % (self.address, self.ports["submission"]),
             "SUBMISSIONS_LISTEN": "%s:%d" % (self.address, self.ports["submissions"]),
             "SNI_MAP": self.sni_map,
+            "ALIASES": self.aliases,
             "CONTEXT": self.context,
             "STORE_GROUP": "mailbag",
             "HOSTNAME": self.hostname,
@@ -656,6 +661,17 @@ class MailStack:
         subprocess.run(["postconf", "-c", self.postfix_etc, *args], check=True,
                        capture_output=True, text=True)
 
+    def _local_mail_files(self):
+        """The aliases file and database main.cf names, and local(8)'s
+        spool, under root (mode 1777: local(8) writes as the recipient)."""
+        if not os.path.exists(self.aliases):
+            with open(self.aliases, "w") as f:
+                f.write("postmaster: root\n")
+        subprocess.run(["postalias", "-c", self.postfix_etc, "hash:" + self.aliases], check=True,
+                       capture_output=True)
+        os.makedirs(self.mail_spool, exist_ok=True)
+        os.chmod(self.mail_spool, 0o1777)
+
     def _register_postfix_config(self, add):
         register_postfix_config(self.postfix_etc, add)
 
@@ -677,6 +693,7 @@ class MailStack:
                        "syslog_name = mailbag-test",
                        "maillog_file = " + self.maillog,
                        "maillog_file_prefixes = /tmp, /var, " + self.root,
+                       "mail_spool_directory = " + self.mail_spool,
                        "myhostname = " + self.hostname,
                        "mydomain = mailbag.test",
                        "myorigin = $myhostname",
@@ -701,6 +718,7 @@ class MailStack:
             if line.strip() and not line.lstrip().startswith("#"):
                 settings.append(line)
         self._postconf("-e", *settings)
+        self._local_mail_files()
         self._postconf("-MX", "smtp/inet")
         self._postconf("-M", "{a}:{p}/inet = {a}:{p} inet n - n - - smtpd".format(
                        a=self.address, p=self.ports["smtp"]))

@@ -116,6 +116,27 @@ def test_setup_writes_configs_postfix_and_dovecot_accept(installed):
                           capture_output=True, text=True, check=True).stdout.split("\n")
     assert main[:3] == ["unix:private/mailbag-milter", "lmtp:unix:private/mailbag-lmtp",
                         "hash:%s/etc/postfix/mailbag-sni" % root]
+    # the host's own mail (issue 21): its names local again, unknown
+    # names refused, aliases (and local mailboxes) under --root, mail from
+    # sendmail through the milter, told apart by {daemon_name}
+    host_mail = subprocess.run(["postconf", "-c", os.path.join(root, "etc", "postfix"), "-n",
+                                "mydestination", "myorigin", "local_recipient_maps", "alias_maps",
+                                "alias_database", "non_smtpd_milters", "milter_macro_daemon_name",
+                                "mail_spool_directory"],
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    assert host_mail == [
+        "mydestination = $myhostname, localhost.$mydomain, localhost",
+        "myorigin = $myhostname",
+        "local_recipient_maps = proxy:unix:passwd.byname $alias_maps",
+        "alias_maps = hash:%s/etc/aliases" % root,
+        "alias_database = hash:%s/etc/aliases" % root,
+        "non_smtpd_milters = unix:private/mailbag-milter",
+        "milter_macro_daemon_name = $service_name",
+        "mail_spool_directory = %s/var/mail" % root,
+    ], host_mail
+    assert os.path.exists(os.path.join(root, "etc", "aliases.db"))
+    assert os.path.isdir(os.path.join(root, "var", "mail"))
+    assert "mail to root stays on this host" in out and "mailbag alias add root ADDRESS" in out
     # backups of what was changed, byte for byte the distribution's
     for name in ("postfix/main.cf", "postfix/master.cf", "dovecot/conf.d/10-auth.conf",
                  "dovecot/conf.d/10-ssl.conf"):
@@ -251,6 +272,8 @@ def test_unsetup_puts_the_distribution_configs_back(installed, stack):
     (["setup", "--hostname", "mx.a.test", "--imap-port", "70000"], 64, "--imap-port '70000'"),
     (["setup", "--hostname", "mx.a.test", "--domain", "no such!"], 64, "'no such!' is not a domain"),
     (["setup", "--hostname", "mx.a.test", "extra"], 64, "unexpected 'extra'"),
+    (["setup", "--hostname", "mx.a.test", "--domain", "mx.a.test", "--dry-run"], 65,
+     "--domain mx.a.test is this host's own name"),
     (["unsetup", "--bogus"], 64, "usage: mailbag setup"),
     (["tls"], 64, "usage: mailbag tls status"),
     (["tls", "renew"], 64, "usage: mailbag tls status"),
