@@ -397,7 +397,8 @@ static int check_all(struct apply *a)
 			return -1;
 	}
 	if (import_check_dkim(a->cli, a->plan, a->dkim) < 0 ||
-	    import_check_certificates(a->cli, a->plan, a->certificates) < 0)
+	    import_check_certificates(a->cli, a->plan, a->certificates) < 0 ||
+	    import_check_later(a->cli, a->plan) < 0)
 		return -1;
 	return 0;
 }
@@ -450,8 +451,9 @@ static int write_all(struct apply *a, struct import_tally *t)
 	return ret;
 }
 
-/* carry_over_later - the parts other helpers carry over: one call per kind.
-   THE LEAD WIRES THESE AT MERGE (import-apply-later.c). */
+/* carry_over_later - system aliases, global aliases, relay domains and
+   networks, dkim_required and the global Sieve scripts, written after the
+   rest (import-apply-later.c); how many could not be */
 static size_t carry_over_later(struct cli *cli, const struct import_plan *plan, bool dry_run)
 {
 	return import_apply_system_aliases(cli, plan, dry_run) +

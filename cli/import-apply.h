@@ -32,6 +32,10 @@ int import_apply(struct cli *cli, struct import_plan *plan, const struct import_
 /* the parts other helpers carry over (see the marked place in
    import-apply.c); each prints a notice for what it cannot do yet and
    returns how many items it left */
+/* the routing, system alias, dkim_required and Sieve parts of plan
+   checked before anything is written: refusals go into its problems;
+   0, or -1 when out of memory or the store fails */
+int import_check_later(struct cli *cli, struct import_plan *plan);
 size_t import_apply_system_aliases(struct cli *cli, const struct import_plan *plan, bool dry_run);
 size_t import_apply_global_aliases(struct cli *cli, const struct import_plan *plan, bool dry_run);
 size_t import_apply_relay_domains(struct cli *cli, const struct import_plan *plan, bool dry_run);
