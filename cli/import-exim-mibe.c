@@ -194,10 +194,18 @@ static void lsearch_split(char *line, char **key_r, char **data_r)
 	} else {
 		*key_r = p;
 		p += strcspn(p, ": \t");
+		if (*p == ':') {
+			*p++ = '\0';
+			*data_r = import_tree_trim(p);
+			return;
+		}
 		if (*p != '\0')
 			*p++ = '\0';
 	}
-	while (*p == ' ' || *p == '\t' || *p == ':')
+	/* the colon after a key is optional: one, after blanks */
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == ':')
 		p++;
 	*data_r = import_tree_trim(p);
 }
@@ -611,15 +619,15 @@ static int read_conf(struct exim_reader *r)
 
 static int certificate(struct exim_reader *r, const char *ssl_dir, const char *name)
 {
-	char current[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], error[600];
+	char dir[PATH_MAX], current[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], error[600];
 	char domain[MB_DOMAIN_MAX + 1];
 	const char *why;
 
-	if (!import_tree_join(current, sizeof(current), ssl_dir, name) || !import_tree_is_dir(current))
+	if (!import_tree_join(dir, sizeof(dir), ssl_dir, name) || !import_tree_is_dir(dir))
 		return 0;
 	if (mb_domain_parse(name, domain, &why) < 0)
-		return import_plan_problem(r->plan, current, 0, "the directory's name is no host name: %s", why);
-	if (!import_tree_join(current, sizeof(current), current, "current") || !import_tree_is_dir(current))
+		return import_plan_problem(r->plan, dir, 0, "the directory's name is no host name: %s", why);
+	if (!import_tree_join(current, sizeof(current), dir, "current") || !import_tree_is_dir(current))
 		return import_plan_notice(r->plan, current, 0, "no current certificate for %s: not imported", domain);
 	if (!import_tree_join(cert, sizeof(cert), current, "chained") || !import_tree_join(key, sizeof(key), current, "key") ||
 	    !import_tree_join(ca, sizeof(ca), current, "ca"))
