@@ -13,6 +13,8 @@ typedef int cli_command_fn(struct cli *cli, int argc, char **argv);
 
 cli_command_fn cmd_init, cmd_domain, cmd_user, cmd_alias, cmd_expire, cmd_dkim, cmd_dns, cmd_tls,
 	cmd_web, cmd_setup;
+/* `import FORMAT PATH` (cmd-import.c) */
+cli_command_fn cmd_import;
 /* `user import`, `user app-password` and `user move`, argv[0] the verb */
 cli_command_fn cmd_user_import, cmd_user_app_password, cmd_user_move;
 

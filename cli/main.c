@@ -47,6 +47,8 @@ static const struct command commands[] = {
 	{ "dns", cmd_dns, "dns records [DOMAIN]", "every DNS record the domains need for mail here" },
 	{ "dns", cmd_dns, "dns check [DOMAIN]", "ask DNS whether those records are there and right" },
 	{ "tls", cmd_tls, "tls status|apply", "the certificates of each host name; SNI for Postfix\nand Dovecot" },
+	{ "import", cmd_import, "import FORMAT PATH [--dry-run]",
+	  "move another set-up in: courier, mailorama (see import --help)" },
 	{ "web", cmd_web, "web build DIR", "client autoconfig, autodiscover and MTA-STS files\nand an nginx server for them" },
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -32,6 +32,9 @@ static const struct scheme_shape accepted_schemes[] = {
 	{ "{SHA512-CRYPT}", "$6$", 86 },
 	{ "{SHA256-CRYPT}", "$5$", 43 },
 	{ "{BLF-CRYPT}", "$2", 57 },
+	/* Courier's and Mail-o-Rama's older systempw, kept so the old
+	   password logs in (mailbag itself never makes one) */
+	{ "{MD5-CRYPT}", "$1$", 23 },
 };
 
 int mb_password_init(const char **error_r)
@@ -120,7 +123,7 @@ int mb_password_hash_check(const char *hash, const char **error_r)
 		}
 		return 0;
 	}
-	*error_r = "unsupported hash scheme: use {ARGON2ID}, {ARGON2I}, {SHA512-CRYPT}, {SHA256-CRYPT} or {BLF-CRYPT}";
+	*error_r = "unsupported hash scheme: use {ARGON2ID}, {ARGON2I}, {SHA512-CRYPT}, {SHA256-CRYPT}, {BLF-CRYPT} or {MD5-CRYPT}";
 	return -1;
 }
 

@@ -18,7 +18,7 @@ int mb_password_hash(const char *password, char hash_r[MB_HASH_MAX],
 		     const char **error_r);
 
 /* Check that an existing hash is in a scheme Dovecot verifies and mailbag
-   accepts: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT.
+   accepts: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, MD5-CRYPT.
    Returns 0 or -1 with *error_r naming what is wrong. */
 int mb_password_hash_check(const char *hash, const char **error_r);
 
