@@ -26,7 +26,8 @@
  *	dovecot/sieve/before, after	global Sieve script directories.
  *	DOMAIN/USER/Maildir	the users' mail (Dovecot's mail_location in
  *			the image); also accepted: DOMAIN/USER as the
- *			Maildir itself, and mail/DOMAIN/USER[/Maildir]. A user
+ *			Maildir itself, and mail/DOMAIN/USER[/Maildir]; with
+ *			--maildirs DIR: DIR/DOMAIN/USER[/Maildir]. A user
  *			without one is said, and starts empty.
  *
  *	The lists of exim/conf are read as Exim reads a file named in a
@@ -51,19 +52,20 @@
 #include <string.h>
 
 #define ALIAS_TARGETS_MAX 1000
-#define ALIAS_DATA_MAX (4 * IMPORT_LINE_MAX)
+#define ALIAS_DATA_MAX (4 * IMPORT_TREE_LINE_MAX)
 
 struct exim_reader {
 	struct import_plan *plan;
 	char root[PATH_MAX];
 	char domain[MB_DOMAIN_MAX + 1]; /* of the passwd/ or aliases/ file being read */
 	/* an lsearch entry whose continuation lines may follow */
-	char key[IMPORT_LINE_MAX + 1];
+	char key[IMPORT_TREE_LINE_MAX + 1];
 	char data[ALIAS_DATA_MAX + 1];
 	size_t key_line;
 	bool pending;
 	/* senderverify_exceptions entries seen */
 	size_t exceptions;
+	const char *maildirs; /* --maildirs: DIR/DOMAIN/USER[/Maildir], or NULL */
 };
 
 /* the plan's fill failed for memory: the reader stops */
@@ -147,7 +149,7 @@ static int domain_file(struct exim_reader *r, const char *file, const char *name
 }
 
 /* each_domain_file - fn over every DIR/DOMAIN file */
-static int each_domain_file(struct exim_reader *r, const char *dir_rel, import_line_fn *fn,
+static int each_domain_file(struct exim_reader *r, const char *dir_rel, import_tree_line_fn *fn,
 			    int (*done)(struct exim_reader *, const char *))
 {
 	char dir[PATH_MAX], file[PATH_MAX];
@@ -216,7 +218,7 @@ static int destination(struct exim_reader *r, const char *file, size_t line, con
 		       char *item, char out[MB_ADDRESS_MAX + 1])
 {
 	struct mb_address addr;
-	char qualified[IMPORT_LINE_MAX + MB_DOMAIN_MAX + 2];
+	char qualified[IMPORT_TREE_LINE_MAX + MB_DOMAIN_MAX + 2];
 	const char *why;
 
 	size_t len = strlen(item);
@@ -259,7 +261,7 @@ static int destination(struct exim_reader *r, const char *file, size_t line, con
 static int alias_source(struct exim_reader *r, const char *file, size_t line, const char *key,
 			char out[MB_ADDRESS_MAX + 1])
 {
-	char text[IMPORT_LINE_MAX + MB_DOMAIN_MAX + 2];
+	char text[IMPORT_TREE_LINE_MAX + MB_DOMAIN_MAX + 2];
 	struct mb_address addr;
 	const char *why;
 
@@ -372,7 +374,7 @@ static int global_alias_line(const char *file, size_t number, char *line, void *
 {
 	struct exim_reader *r = context;
 	struct mb_address addr;
-	char local[IMPORT_LINE_MAX + 1], target[MB_ADDRESS_MAX + 1], test[IMPORT_LINE_MAX + 16];
+	char local[IMPORT_TREE_LINE_MAX + 1], target[MB_ADDRESS_MAX + 1], test[IMPORT_TREE_LINE_MAX + 16];
 	const char *why;
 	char *key, *data;
 
@@ -454,7 +456,7 @@ static int list_line(struct exim_reader *r, const char *file, size_t number, cha
 		line = import_tree_trim(line + 2);
 	}
 	/* an item, with a doubled separator standing for itself */
-	char item[IMPORT_LINE_MAX + 1];
+	char item[IMPORT_TREE_LINE_MAX + 1];
 	size_t len = 0;
 	for (const char *p = line;; p++) {
 		if (*p == sep && p[1] == sep) {
@@ -592,7 +594,7 @@ static int read_conf(struct exim_reader *r)
 {
 	static const struct {
 		const char *rel;
-		import_line_fn *fn;
+		import_tree_line_fn *fn;
 	} lists[] = {
 		{ "exim/conf/global_aliases", global_alias_line },
 		{ "exim/conf/rewrite_domains", rewrite_domain_line },
@@ -713,22 +715,25 @@ static int find_maildir(struct exim_reader *r, struct import_user *user)
 	char local[MB_LOCAL_MAX + 1], rel[4][MB_ADDRESS_MAX + 32], path[PATH_MAX];
 
 	snprintf(local, sizeof(local), "%.*s", (int)(at - user->address), user->address);
+	const char *base = r->maildirs != NULL ? r->maildirs : r->root;
+	size_t layouts = r->maildirs != NULL ? 2 : 4;
 	snprintf(rel[0], sizeof(rel[0]), "%s/%s/Maildir", at + 1, local);
 	snprintf(rel[1], sizeof(rel[1]), "%s/%s", at + 1, local);
 	snprintf(rel[2], sizeof(rel[2]), "mail/%s/%s/Maildir", at + 1, local);
 	snprintf(rel[3], sizeof(rel[3]), "mail/%s/%s", at + 1, local);
-	for (size_t i = 0; i < 4; i++) {
-		if (import_tree_join(path, sizeof(path), r->root, rel[i]) && import_tree_is_maildir(path)) {
+	for (size_t i = 0; i < layouts; i++) {
+		if (import_tree_join(path, sizeof(path), base, rel[i]) && import_tree_is_maildir(path)) {
 			free(user->maildir);
 			return (user->maildir = strdup(path)) == NULL ? -1 : 0;
 		}
 	}
 	return import_plan_notice(r->plan, user->origin.file, user->origin.line,
 				  "%s has no Maildir (looked for %s/%s): the mailbox starts empty",
-				  user->address, r->root, rel[0]);
+				  user->address, base, rel[0]);
 }
 
-int import_read_exim_mibe(const char *path, struct import_plan *plan)
+int import_read_exim_mibe(const char *path, const struct import_options *options,
+		             struct import_plan *plan)
 {
 	struct exim_reader *r = calloc(1, sizeof(*r));
 	char passwd[PATH_MAX];
@@ -736,6 +741,7 @@ int import_read_exim_mibe(const char *path, struct import_plan *plan)
 	if (r == NULL)
 		return -1;
 	r->plan = plan;
+	r->maildirs = options != NULL ? options->maildirs : NULL;
 	int ret = -1;
 	if (realpath(path, r->root) == NULL || !import_tree_is_dir(r->root)) {
 		ret = import_plan_problem(plan, path, 0, "not a directory: give the mi-poop-mail /srv/mail tree");

@@ -28,7 +28,9 @@
  *			domain): kept, so signatures go on without a DNS change.
  *	etc/letsencrypt/live/HOSTNAME/{fullchain,privkey}.pem	the certificate.
  *	mail/inboxes/DOMAIN/ADDRESS/Maildir	the users' mail (the seed's
- *			Dovecot: home=/host/mail/inboxes/%d/%u, mail_path=~/Maildir).
+ *			Dovecot: home=/host/mail/inboxes/%d/%u, mail_path=~/Maildir;
+ *			the ADDRESS directory itself may be the Maildir); with
+ *			--maildirs DIR: DIR/DOMAIN/ADDRESS[/Maildir].
  *
  * DIAGNOSTICS
  *	Every refused line is a problem of the plan named FILE:LINE with the
@@ -49,7 +51,7 @@
 
 struct setting {
 	const char *key;
-	char value[IMPORT_LINE_MAX + 1];
+	char value[IMPORT_TREE_LINE_MAX + 1];
 	size_t line; /* 0: not given */
 };
 
@@ -60,6 +62,7 @@ struct pd_reader {
 	struct setting domain, additional, hostname, selector;
 	char main_domain[MB_DOMAIN_MAX + 1];
 	size_t first_valias; /* the plan's first alias from valias */
+	const char *maildirs; /* --maildirs: DIR/DOMAIN/ADDRESS[/Maildir], or NULL */
 };
 
 #define OOM(expr) do { if ((expr) < 0) return -1; } while (0)
@@ -240,7 +243,7 @@ static int read_users(struct pd_reader *r)
 static int valias_address(struct pd_reader *r, const char *text, bool source, char out[MB_ADDRESS_MAX + 2],
 			  const char **why_r)
 {
-	char qualified[IMPORT_LINE_MAX + MB_DOMAIN_MAX + 2];
+	char qualified[IMPORT_TREE_LINE_MAX + MB_DOMAIN_MAX + 2];
 	struct mb_address addr;
 	char domain[MB_DOMAIN_MAX + 1];
 
@@ -416,26 +419,30 @@ static int find_maildir(struct pd_reader *r, struct import_user *user)
 	const char *domain = strrchr(user->address, '@') + 1;
 	char rel[2][2 * MB_ADDRESS_MAX + 40], path[PATH_MAX];
 
-	snprintf(rel[0], sizeof(rel[0]), "mail/inboxes/%s/%s/Maildir", domain, user->address);
-	snprintf(rel[1], sizeof(rel[1]), "mail/inboxes/%s/%s", domain, user->address);
+	const char *base = r->maildirs != NULL ? r->maildirs : r->workspace;
+	const char *under = r->maildirs != NULL ? "" : "mail/inboxes/";
+	snprintf(rel[0], sizeof(rel[0]), "%s%s/%s/Maildir", under, domain, user->address);
+	snprintf(rel[1], sizeof(rel[1]), "%s%s/%s", under, domain, user->address);
 	for (size_t i = 0; i < 2; i++) {
-		if (import_tree_join(path, sizeof(path), r->workspace, rel[i]) && import_tree_is_maildir(path)) {
+		if (import_tree_join(path, sizeof(path), base, rel[i]) && import_tree_is_maildir(path)) {
 			free(user->maildir);
 			return (user->maildir = strdup(path)) == NULL ? -1 : 0;
 		}
 	}
 	return import_plan_notice(r->plan, user->origin.file, user->origin.line,
 				  "%s has no Maildir (looked for %s/%s): the mailbox starts empty",
-				  user->address, r->workspace, rel[0]);
+				  user->address, base, rel[0]);
 }
 
-int import_read_postfix_dovecot(const char *path, struct import_plan *plan)
+int import_read_postfix_dovecot(const char *path, const struct import_options *options,
+		                   struct import_plan *plan)
 {
 	struct pd_reader *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return -1;
 	r->plan = plan;
+	r->maildirs = options != NULL ? options->maildirs : NULL;
 	int ret = -1;
 	size_t problems = plan->problem_count;
 	if (locate(r, path) < 0 || read_settings(r) < 0)

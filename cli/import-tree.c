@@ -67,8 +67,8 @@ char *import_tree_trim(char *s)
 /* check_line - what is wrong with a line as bytes, or NULL */
 static const char *check_line(const char *line, size_t len)
 {
-	if (len > IMPORT_LINE_MAX)
-		return "the line is longer than " MB_STRINGIFY(IMPORT_LINE_MAX) " bytes";
+	if (len > IMPORT_TREE_LINE_MAX)
+		return "the line is longer than " MB_STRINGIFY(IMPORT_TREE_LINE_MAX) " bytes";
 	if (memchr(line, '\0', len) != NULL)
 		return "the line holds a NUL byte";
 	for (size_t i = 0; i < len; i++) {
@@ -87,7 +87,7 @@ static bool blank_or_comment(const char *line)
 }
 
 int import_tree_each_line(struct import_plan *plan, const char *file,
-			  import_line_fn *fn, void *context)
+			  import_tree_line_fn *fn, void *context)
 {
 	FILE *f = fopen(file, "r");
 	if (f == NULL) {
@@ -280,31 +280,35 @@ int import_tree_passwd_line(struct import_plan *plan, const char *file, size_t n
 			    const char *line, const char *default_domain,
 			    struct import_passwd_user *user_r)
 {
-	char copy[IMPORT_LINE_MAX + sizeof(STAND_IN_HASH) + 1], scheme[32];
-	const char *why, *parsed = line;
+	char copy[IMPORT_TREE_LINE_MAX + sizeof(STAND_IN_HASH) + 1], scheme[32];
+	const char *why;
 	size_t len = strlen(line);
 
 	user_r->reset[0] = '\0';
+	int r = mb_passwd_line_parse(line, len, default_domain, &user_r->entry, &why);
+	if (r >= 0)
+		return r;
+	/* refused for its scheme alone: one Dovecot knows makes a user that
+	   needs a new password, the line's other fields still checked */
 	const char *colon = strchr(line, ':');
-	if (colon != NULL && len <= IMPORT_LINE_MAX) {
+	if (strncmp(why, "unsupported hash scheme", 23) == 0 && colon != NULL && len <= IMPORT_TREE_LINE_MAX) {
 		const char *hash = colon + 1, *end = strchr(hash, ':');
 		size_t hash_len = end != NULL ? (size_t)(end - hash) : strlen(hash);
 		const char *other = other_scheme(hash, hash_len, scheme, sizeof(scheme));
 		if (other != NULL) {
 			snprintf(copy, sizeof(copy), "%.*s%s%s", (int)(hash - line), line, STAND_IN_HASH,
 				 end != NULL ? end : "");
-			parsed = copy;
-			snprintf(user_r->reset, sizeof(user_r->reset),
-				 "the password hash is {%s}, a scheme mailbag does not keep; "
-				 "set a new password with `mailbag user passwd`", other);
+			r = mb_passwd_line_parse(copy, strlen(copy), default_domain, &user_r->entry, &why);
+			if (r > 0) {
+				user_r->entry.hash[0] = '\0';
+				snprintf(user_r->reset, sizeof(user_r->reset),
+					 "the password hash is {%s}, a scheme mailbag does not keep; "
+					 "set a new password with `mailbag user passwd`", other);
+				return r;
+			}
 		}
 	}
-	int r = mb_passwd_line_parse(parsed, strlen(parsed), default_domain, &user_r->entry, &why);
-	if (r < 0)
-		return import_plan_problem(plan, file, number, "%s", why) < 0 ? -2 : -1;
-	if (r > 0 && user_r->reset[0] != '\0')
-		user_r->entry.hash[0] = '\0';
-	return r;
+	return import_plan_problem(plan, file, number, "%s", why) < 0 ? -2 : -1;
 }
 
 uint64_t import_tree_quota(uint64_t passwd_quota)

@@ -10,21 +10,21 @@
 #include "import-passwd.h"
 #include "import-plan.h"
 
-#define IMPORT_LINE_MAX 4096    /* a plain number: messages spell it with MB_STRINGIFY */
+#define IMPORT_TREE_LINE_MAX 4096    /* a plain number: messages spell it with MB_STRINGIFY */
 #define IMPORT_FILE_LINES_MAX 1000000
 #define IMPORT_DIR_ENTRIES_MAX 100000
 
 /* called for each line that is not blank and not a '#' comment (the line
    as read, without its newline, NUL-terminated and writable). Returns 0,
    or -1 to stop (out of memory). */
-typedef int import_line_fn(const char *file, size_t number, char *line, void *context);
+typedef int import_tree_line_fn(const char *file, size_t number, char *line, void *context);
 
 /* Read file line by line. A line that is too long, holds a NUL or a
    control character is a problem of the plan (FILE:LINE) and skipped.
    Returns 1 when read, 0 when the file does not exist, -1 when out of
    memory (an unreadable file is a problem, and returns 1). */
 int import_tree_each_line(struct import_plan *plan, const char *file,
-			  import_line_fn *fn, void *context);
+			  import_tree_line_fn *fn, void *context);
 
 /* "dir/name" into out; false (and a problem at dir) when it is too long */
 bool import_tree_join(char *out, size_t size, const char *dir, const char *name);

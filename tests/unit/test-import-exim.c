@@ -44,7 +44,7 @@ static void good_tree(void)
 static void read_tree(struct import_plan *plan)
 {
 	import_plan_init(plan);
-	assert_int_equal(import_read_exim_mibe(root, plan), 0);
+	assert_int_equal(import_read_exim_mibe(root, NULL, plan), 0);
 }
 
 static const struct import_alias *find_alias(const struct import_plan *plan, const char *source)
@@ -197,12 +197,12 @@ static void test_not_the_tree(void **state)
 
 	(void)state;
 	import_plan_init(&plan);
-	assert_int_equal(import_read_exim_mibe("/nonexistent/srv/mail", &plan), 0);
+	assert_int_equal(import_read_exim_mibe("/nonexistent/srv/mail", NULL, &plan), 0);
 	assert_int_equal(plan.problem_count, 1);
 	assert_non_null(strstr(plan.problems[0].text, "not a directory"));
 	import_plan_free(&plan);
 	import_plan_init(&plan);
-	assert_int_equal(import_read_exim_mibe("/usr", &plan), 0);
+	assert_int_equal(import_read_exim_mibe("/usr", NULL, &plan), 0);
 	assert_int_equal(plan.problem_count, 1);
 	assert_non_null(strstr(plan.problems[0].text, "no passwd/ directory"));
 	import_plan_free(&plan);

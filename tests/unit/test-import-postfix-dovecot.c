@@ -66,7 +66,7 @@ static void good_tree(void)
 static void read_tree(struct import_plan *plan, const char *path)
 {
 	import_plan_init(plan);
-	assert_int_equal(import_read_postfix_dovecot(path, plan), 0);
+	assert_int_equal(import_read_postfix_dovecot(path, NULL, plan), 0);
 }
 
 static const struct import_alias *find_alias(const struct import_plan *plan, const char *source)
