@@ -20,6 +20,8 @@
 #include "import-formats.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -112,9 +114,13 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, EX_USAGE, "unknown format '%s' (see mailbag import --help)", argv[optind]);
 	if (cli_store(cli, &exit_code) < 0)
 		return exit_code;
+	/* absolute, so that homes left in place and messages name real paths */
+	char path[PATH_MAX];
+	if (realpath(argv[optind + 1], path) == NULL)
+		snprintf(path, sizeof(path), "%s", argv[optind + 1]);
 	struct import_plan plan;
 	import_plan_init(&plan);
-	if (format->read(argv[optind + 1], &read_options, &plan) < 0) {
+	if (format->read(path, &read_options, &plan) < 0) {
 		import_plan_free(&plan);
 		return cli_fail(cli, EX_OSERR, "out of memory reading %s", argv[optind + 1]);
 	}
