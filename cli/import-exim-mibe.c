@@ -700,6 +700,11 @@ static int read_dovecot(struct exim_reader *r)
 		}
 		fclose(f);
 	}
+	char spool[PATH_MAX];
+	if (path_in(r, spool, sizeof(spool), "exim/spool/input") && has_names(r, spool))
+		OOM(import_plan_notice(r->plan, spool, 0,
+				       "Exim's queue is not empty and is not carried over: let it run out "
+				       "(exim -qff) on the old server before the move"));
 	if (content)
 		OOM(import_plan_notice(r->plan, local, 0,
 				       "the local Dovecot settings are not carried over; "

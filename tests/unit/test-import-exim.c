@@ -39,6 +39,8 @@ static void good_tree(void)
 	tree_write(root, "dovecot/sieve/before/10-spam.sieve", "keep;\n");
 	tree_maildir(root, "example.org/ann/Maildir");
 	tree_maildir(root, "example.net/dan");
+	tree_write(root, "exim/spool/input/1abc-D", "queued\n");
+	tree_write(root, "dovecot/conf/local.conf", "# local\nmail_debug = yes\n");
 }
 
 static void read_tree(struct import_plan *plan)
@@ -122,6 +124,8 @@ static void test_good_tree(void **state)
 	assert_int_equal(plan.dkim_required_count, 2);
 	assert_string_equal(plan.dkim_required[0].pattern, "*.bank.example");
 	assert_true(has_notice(&plan, "sender verification"));
+	assert_true(has_notice(&plan, "Exim's queue is not empty"));
+	assert_true(has_notice(&plan, "local Dovecot settings are not carried over"));
 	assert_non_null(plan.sieve_before_dir);
 	assert_null(plan.sieve_after_dir);
 	import_plan_free(&plan);
