@@ -372,7 +372,8 @@ static void print_notices(const struct import_plan *plan, const struct apply *a)
 	size_t resets = 0;
 
 	for (size_t i = 0; i < plan->user_count; i++)
-		resets += a->users[i].reset;
+		resets += a->users[i].reset ||
+			(plan->users[i].hash != NULL && strncmp(plan->users[i].hash, "{MD5-CRYPT}", 11) == 0);
 	if (plan->notice_count + resets == 0)
 		return;
 	printf("notices (what was not carried over, and what to do):\n");
@@ -385,6 +386,10 @@ static void print_notices(const struct import_plan *plan, const struct apply *a)
 	}
 	for (size_t i = 0; i < plan->user_count; i++) {
 		const struct import_user *u = &plan->users[i];
+		if (u->hash != NULL && strncmp(u->hash, "{MD5-CRYPT}", 11) == 0)
+			printf("  %s:%zu: %s keeps a weak MD5-CRYPT password hash: it logs in with the old password; "
+			       "have a new one set soon (mailbag user passwd %s)\n", u->origin.file, u->origin.line,
+			       u->address, u->address);
 		if (!a->users[i].reset)
 			continue;
 		printf("  %s:%zu: %s needs a new password (%s): until 'mailbag user passwd %s' sets one, "

@@ -339,9 +339,12 @@ static int choose_addresses(struct mo_read *r)
 		struct mo_account *a = &r->accounts[i];
 		if (a->address[0] != '\0')
 			continue;
-		if (r->plan->domain_count == 0)
-			return import_plan_problem(r->plan, r->accounts_file, a->line,
-						   "account %s has no address in virtuals and there is no domain", a->name);
+		if (r->plan->domain_count == 0) {
+			if (import_plan_problem(r->plan, r->accounts_file, a->line,
+						"account %s has no address in virtuals and there is no domain", a->name) < 0)
+				return -1;
+			continue;
+		}
 		snprintf(a->address, sizeof(a->address), "%s@%s", a->name, r->plan->domains[0].name);
 		if (import_plan_notice(r->plan, r->accounts_file, a->line,
 				       "account %s has no address of its own in virtuals: it becomes %s", a->name, a->address) < 0)
@@ -373,7 +376,7 @@ static int add_users(struct mo_read *r, const char *maildirs)
 	for (size_t i = 0; i < r->account_count; i++) {
 		struct mo_account *a = &r->accounts[i];
 		char maildir[4096];
-		if (!a->hash_ok)
+		if (!a->hash_ok || a->address[0] == '\0')
 			continue;
 		maildir_of(maildirs, a->name, maildir, sizeof(maildir));
 		struct import_user user = { .address = a->address, .hash = a->hash,

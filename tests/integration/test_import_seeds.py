@@ -13,6 +13,9 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+
+import pytest
 
 from conftest import wait_until
 from helpers import imap_login, send, submission_login
@@ -149,6 +152,7 @@ def test_courier_userdb_moves_in(stack):
     assert "Maildir %s/Maildir moved into mailbag's home (3 messages)" % homes["ann"] in out, out
     assert "spacey@%s needs a new password (only hmac-md5pw" % domain in out, out
     assert "bob@%s: field shell is not carried over" % domain in out
+    assert "bob@%s keeps a weak MD5-CRYPT password hash" % domain in out, out
     assert "ann-old-pw" not in out + run.stderr and "$6$" not in out + run.stderr
     assert users_of(stack, domain) == sorted("%s@%s" % (u, domain) for u in ("ann", "bob", "cat", "spacey"))
     # moved, not copied: the old place is empty, mailbag's home has it, vmail's
@@ -182,6 +186,15 @@ def test_courier_userdb_moves_in(stack):
     assert again.returncode == 0, again.stderr
     assert "nothing changed" in again.stdout and "users         0 made, 4 unchanged" in again.stdout, again.stdout
     assert can_log_in(stack, "spacey@" + domain, "spacey-new-pw-1")
+
+    # the same user with another password is not overwritten
+    changed = os.path.join(os.path.dirname(userdb), "userdb-changed")
+    with open(changed, "w") as f:
+        f.write("ann@%s\tsystempw=%s\n" % (domain, openssl_passwd("-6", "someone-else")))
+    proc = stack.mailbag("import", "courier", changed)
+    assert proc.returncode == 65, proc.stdout
+    assert "%s:1: user ann@%s exists already with another password" % (changed, domain) in proc.stderr, proc.stderr
+    assert can_log_in(stack, "ann@" + domain, "ann-old-pw")
 
 
 def test_courier_bad_line_imports_nothing(stack):
@@ -287,3 +300,44 @@ def test_mailorama_bad_line_imports_nothing(stack):
     assert users_of(stack, bundy) == []
     assert os.path.isdir(os.path.join(top, "mail", "al", "Maildir", "cur"))
     shutil.rmtree(top)
+
+
+def test_courier_maildir_across_filesystems(stack):
+    """A Maildir on another filesystem than mail_root (/dev/shm) is copied
+    with progress, its times kept, a half copy of an interrupted run
+    replaced, and only then removed."""
+    other = tempfile.mkdtemp(prefix="mailbag-import-", dir="/dev/shm")
+    try:
+        if os.stat(other).st_dev == os.stat(stack.mail_root).st_dev:
+            pytest.skip("/dev/shm is on mail_root's filesystem here")
+        domain = fresh("bigmail")
+        home = os.path.join(other, "vmail", domain, "big")
+        count = 2100
+        maildir(os.path.join(home, "Maildir"), [("big-%04d" % i, "cur") for i in range(count)], owner=300)
+        first = sorted(os.listdir(os.path.join(home, "Maildir", "cur")))[0]
+        os.utime(os.path.join(home, "Maildir", "cur", first), (1500000000, 1500000000))
+        userdb = os.path.join(other, "userdb")
+        with open(userdb, "w") as f:
+            f.write("big@%s\thome=%s|systempw=%s\n" % (domain, home, openssl_passwd("-6", "big-old-pw")))
+        # what an interrupted copy left in mailbag's home
+        stale = os.path.join(stack.mail_root, domain, "big", "Maildir.mailbag-import")
+        os.makedirs(os.path.join(stale, "cur"))
+
+        run = stack.mailbag("import", "courier", userdb, "--mail", "move")
+        assert run.returncode == 0, run.stderr
+        assert "is on another filesystem than" in run.stderr and "copying" in run.stderr, run.stderr
+        assert "big@%s: 1000 messages" % domain in run.stderr and "big@%s: 2000 messages" % domain in run.stderr
+        assert "moved into mailbag's home (%d messages)" % count in run.stdout, run.stdout
+        assert not os.path.exists(os.path.join(home, "Maildir"))
+        assert not os.path.exists(stale)
+        moved = os.path.join(stack.mail_root, domain, "big", "Maildir", "cur")
+        assert os.stat(os.path.join(moved, first)).st_mtime == 1500000000
+        assert os.stat(os.path.join(moved, first)).st_uid == stack.vmail_user.pw_uid
+        im = imap_login(stack, "big@" + domain, "big-old-pw")
+        try:
+            typ, data = im.select("INBOX", readonly=True)
+            assert (typ, int(data[0])) == ("OK", count)
+        finally:
+            im.logout()
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
