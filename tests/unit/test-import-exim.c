@@ -195,6 +195,26 @@ static void test_bad_inputs(void **state)
 	}
 }
 
+static void test_maildirs_elsewhere(void **state)
+{
+	struct import_plan plan;
+	char elsewhere[PATH_MAX + 16];
+
+	(void)state;
+	good_tree();
+	tree_maildir(root, "moved/example.org/bob/Maildir");
+	snprintf(elsewhere, sizeof(elsewhere), "%s/moved", root);
+	struct import_options options = { .maildirs = elsewhere };
+	import_plan_init(&plan);
+	assert_int_equal(import_read_exim_mibe(root, &options, &plan), 0);
+	assert_int_equal(plan.problem_count, 0);
+	assert_non_null(strstr(import_plan_find_user(&plan, "bob@example.org")->maildir, "moved/example.org/bob/Maildir"));
+	/* with --maildirs the tree's own places are not looked at */
+	assert_null(import_plan_find_user(&plan, "ann@example.org")->maildir);
+	import_plan_free(&plan);
+	tree_remove(root);
+}
+
 static void test_not_the_tree(void **state)
 {
 	struct import_plan plan;
@@ -217,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_tree),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_maildirs_elsewhere),
 		cmocka_unit_test(test_not_the_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,26 @@ static void test_bad_inputs(void **state)
 	}
 }
 
+static void test_maildirs_elsewhere(void **state)
+{
+	struct import_plan plan;
+	char elsewhere[PATH_MAX + 16];
+
+	(void)state;
+	good_tree();
+	tree_maildir(root, "inboxes/entropiesenke.de/meier@entropiesenke.de");
+	snprintf(elsewhere, sizeof(elsewhere), "%s/inboxes", root);
+	struct import_options options = { .maildirs = elsewhere };
+	import_plan_init(&plan);
+	assert_int_equal(import_read_postfix_dovecot(root, &options, &plan), 0);
+	assert_int_equal(plan.problem_count, 0);
+	assert_non_null(strstr(import_plan_find_user(&plan, "meier@entropiesenke.de")->maildir,
+			       "inboxes/entropiesenke.de/meier@entropiesenke.de"));
+	assert_null(import_plan_find_user(&plan, "karl@wombathub.de")->maildir);
+	import_plan_free(&plan);
+	tree_remove(root);
+}
+
 static void test_no_settings(void **state)
 {
 	struct import_plan plan;
@@ -215,6 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_tree),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_maildirs_elsewhere),
 		cmocka_unit_test(test_no_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
