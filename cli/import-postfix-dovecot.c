@@ -16,9 +16,9 @@
  *			the seed's user.sh: "user@domain:{SSHA256}...:2001:2001:
  *			/host/...::" (etc/dovecot/users is read when there is no
  *			passwd). The home field is a container path and is
- *			ignored; a hash in a scheme mailbag does not keep (the
- *			seed's default {SSHA256} among them) imports the user
- *			with a reset reason instead of the password.
+ *			ignored; the seed's {SSHA256} is kept, a hash in a scheme
+ *			mailbag does not keep ({SSHA512}, {PLAIN-MD5} ...)
+ *			imports the user with a reset reason instead.
  *	etc/postfix/valias	Postfix virtual(5) lines "alias target[, target]":
  *			a bare target is a user of DOMAIN (Postfix's myorigin),
  *			an address of a served domain must be a user or an

@@ -56,7 +56,7 @@ struct import_passwd_user {
 };
 
 /* Parse one passwd-file line (import-passwd.c), knowing Dovecot's other
-   schemes: a hash in one mailbag does not keep ({SSHA256}, {MD5-CRYPT}
+   schemes: a hash in one mailbag does not keep ({SSHA512}, {PLAIN-MD5}
    ...) gives the user with reset[] filled instead of a refusal. 1 user,
    0 nothing on the line, -1 refused (the problem added as FILE:LINE),
    -2 out of memory. */

@@ -57,7 +57,7 @@ def exim_tree(stack, domain, old_domain):
     write(os.path.join(srv, "passwd", domain),
           "ann:%s\nbob:%s\ncarol:%s\n" % (doveadm_pw("SHA512-CRYPT", "ann-old-pw"),
                                           doveadm_pw("BLF-CRYPT", "bob-old-pw"),
-                                          doveadm_pw("SSHA256", "carol-old-pw")), 0o600)
+                                          doveadm_pw("PLAIN-MD5", "carol-old-pw")), 0o600)
     write(os.path.join(srv, "aliases", domain),
           "# aliases of %s\ninfo: ann, bob\nteam: ann,\n  friend@remote.test\n" % domain)
     conf = os.path.join(srv, "exim", "conf")
@@ -95,7 +95,7 @@ def test_exim_mibe_moves_in(stack, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "users         3 made" in out, out
-    assert "carol@%s needs a new password" % domain in out and "{SSHA256}" in out, out
+    assert "carol@%s needs a new password" % domain in out and "{PLAIN-MD5}" in out, out
     assert "list@lists.example" not in out and "sender verification" in out, out
     assert "ann-old-pw" not in out + run.stderr and "$6$" not in out + run.stderr
     # what the applier does not carry over yet is said, not lost
@@ -105,7 +105,7 @@ def test_exim_mibe_moves_in(stack, tmp_path):
         certs = json.load(f)["tls"]["certificates"]
     assert certs["mail." + domain]["cert"].endswith("/ssl/mail.%s/current/chained" % domain), certs
 
-    # the old passwords, over IMAP and submission; SSHA256 is refused until reset
+    # the old passwords, over IMAP and submission; PLAIN-MD5 is refused until reset
     assert subjects(stack, "ann@" + domain, "ann-old-pw") == ["ann-old-1", "ann-old-2"]
     assert subjects(stack, "ann@" + domain, "ann-old-pw", "Archive") == ["ann-archived"]
     assert subjects(stack, "bob@" + domain, "bob-old-pw") == ["bob-old"]
@@ -165,7 +165,7 @@ def pd_tree(stack, domain, other):
           "GF_SERVER_ROOT_URL=https://${HOSTNAME}/monitoring/\n" % (domain, domain, domain, other), 0o600)
     ws = os.path.join(top, "_server_workspace_")
     users = [("karl@" + domain, "SHA512-CRYPT", "karl-old-pw"), ("meier@" + other, "BLF-CRYPT", "meier-old-pw"),
-             ("jens@" + domain, "SSHA256", "jens-old-pw")]
+             ("jens@" + domain, "SSHA256", "jens-old-pw"), ("otto@" + domain, "PLAIN-MD5", "otto-old-pw")]
     write(os.path.join(ws, "etc", "dovecot", "passwd"),
           "".join("%s:%s:2001:2001:/host/mail/inboxes/%s::\n" % (u, doveadm_pw(s, p), u) for u, s, p in users), 0o600)
     write(os.path.join(ws, "etc", "postfix", "valias"),
@@ -185,14 +185,14 @@ def test_postfix_dovecot_moves_in(stack):
 
     dry = stack.mailbag("import", "postfix-dovecot", top, "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "dry run: nothing changed" in dry.stdout and "users         3 to make" in dry.stdout, dry.stdout
+    assert "dry run: nothing changed" in dry.stdout and "users         4 to make" in dry.stdout, dry.stdout
     assert users_of(stack, domain) == []
 
     run = stack.mailbag("import", "postfix-dovecot", top)
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
-    assert "users         3 made" in out, out
-    assert "jens@%s needs a new password" % domain in out, out
+    assert "users         4 made" in out, out
+    assert "otto@%s needs a new password" % domain in out and "{PLAIN-MD5}" in out, out
     assert "meier@%s has no Maildir" % other in out, out
     assert "the server was mail.%s" % domain in out, out
     assert users_of(stack, other) == ["meier@" + other]
@@ -201,7 +201,10 @@ def test_postfix_dovecot_moves_in(stack):
     assert subjects(stack, "karl@" + domain, "karl-old-pw", "Sent") == ["karl-sent"]
     assert submission_login(stack, "meier@" + other, "meier-old-pw")
     assert submission_login(stack, "karl@" + domain, "karl-old-pw")
-    assert not can_log_in(stack, "jens@" + domain, "jens-old-pw")
+    # the seed's own scheme (user.sh: doveadm pw -s SSHA256) is kept and logs in
+    assert can_log_in(stack, "jens@" + domain, "jens-old-pw")
+    assert submission_login(stack, "jens@" + domain, "jens-old-pw")
+    assert not can_log_in(stack, "otto@" + domain, "otto-old-pw")
 
     # valias: a bare target is a user of DOMAIN; several targets, one outside
     sink_before = len(stack.sink.messages)
@@ -229,7 +232,7 @@ def test_postfix_dovecot_moves_in(stack):
 
     again = stack.mailbag("import", "postfix-dovecot", top)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "nothing changed" in again.stdout and "users         0 made, 3 unchanged" in again.stdout, again.stdout
+    assert "nothing changed" in again.stdout and "users         0 made, 4 unchanged" in again.stdout, again.stdout
 
 
 def test_postfix_dovecot_bad_line_imports_nothing(stack):

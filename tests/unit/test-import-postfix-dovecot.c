@@ -52,7 +52,8 @@ static void good_tree(void)
 	tree_write(root, WS "etc/dovecot/passwd",
 		   "karl@wombathub.de:" SHA512 ":2001:2001:/host/mail/inboxes/karl@wombathub.de::\n"
 		   "meier@entropiesenke.de:" BARE_SHA512 ":2001:2001:/host/mail/inboxes/meier@entropiesenke.de::\n"
-		   "jens@wombathub.de:{SSHA256}c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdA==:2001:2001::::\n");
+		   "otto@wombathub.de:{SSHA256}c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0:2001:2001::::\n"
+		   "jens@wombathub.de:{PLAIN-MD5}5f4dcc3b5aa765d61d8327deb882cf99:2001:2001::::\n");
 	tree_write(root, WS "etc/postfix/valias",
 		   "postmaster@entropiesenke.de karl\n"
 		   "abuse@entropiesenke.de karl\n"
@@ -98,7 +99,8 @@ static void check_good_plan(const struct import_plan *cplan)
 	assert_int_equal(plan->domain_count, 3);
 	assert_string_equal(plan->domains[0].name, "wombathub.de");
 	assert_string_equal(plan->domains[2].name, "example.net");
-	assert_int_equal(plan->user_count, 3);
+	assert_int_equal(plan->user_count, 4);
+	assert_non_null(import_plan_find_user(plan, "otto@wombathub.de")->hash); /* the seed's SSHA256, kept */
 	struct import_user *karl = import_plan_find_user(plan, "karl@wombathub.de");
 	assert_string_equal(karl->hash, SHA512);
 	assert_null(karl->home); /* the container's path is not kept */
@@ -106,7 +108,7 @@ static void check_good_plan(const struct import_plan *cplan)
 	assert_string_equal(import_plan_find_user(plan, "meier@entropiesenke.de")->hash, SHA512);
 	struct import_user *jens = import_plan_find_user(plan, "jens@wombathub.de");
 	assert_null(jens->hash);
-	assert_non_null(strstr(jens->reset_reason, "SSHA256"));
+	assert_non_null(strstr(jens->reset_reason, "PLAIN-MD5"));
 	assert_true(has_notice(plan, "meier@entropiesenke.de has no Maildir"));
 
 	const struct import_alias *pm = find_alias(plan, "postmaster@entropiesenke.de");
