@@ -48,7 +48,9 @@ static void usage(FILE *f)
 		"                   directory), or decide (default: move when on mail_root's\n"
 		"                   filesystem, else leave); the output says which\n"
 		"--maildirs DIR     where the Maildirs lie when not where the format keeps them\n"
-		"                   (mailorama: DIR/NAME/Maildir instead of PATH/mail/NAME/Maildir)\n"
+		"                   (mailorama: DIR/NAME/Maildir instead of PATH/mail/NAME/Maildir;\n"
+		"                   exim-mibe: DIR/DOMAIN/USER[/Maildir]; postfix-dovecot:\n"
+		"                   DIR/DOMAIN/ADDRESS[/Maildir])\n"
 		"\n"
 		"See mailbag(1), IMPORTING.\n");
 }

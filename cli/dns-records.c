@@ -7,7 +7,8 @@
  *	policy text, and mta-sts.DOMAIN for the policy's web host), TLS-RPT,
  *	the RFC 6186 / RFC 8314 SRV records for submission, submissions, imap
  *	and imaps, and the autoconfig and autodiscover names. As zone-file
- *	lines (TXT split into strings of 250 characters) or --json.
+ *	lines (TXT split into strings of 250 characters), tinydns-data lines
+ *	(--format tinydns, dns-tinydns.c), or --json.
  *	Once for the host: DANE TLSA "3 1 1" for the certificate that
  *	tls.certificates names for the context's hostname. The SRV ports
  *	are the context's clients.*_port (0: published as not offered).
@@ -15,6 +16,7 @@
  */
 #include "dns-records.h"
 #include "dkim-keys.h"
+#include "dns-tinydns.h"
 #include "mta-sts.h"
 #include "tls-check.h"
 
@@ -26,7 +28,16 @@
 struct printer {
 	struct cli *cli;
 	json_t *list;
+	bool tinydns;  /* tinydns-data lines instead of zone-file lines */
+	bool failed;   /* a record had no tinydns-data form (said) */
 };
+
+/* section - a comment line naming what follows (not in --json) */
+static void section(struct printer *p, const char *name)
+{
+	if (p->list == NULL)
+		printf("%s %s\n", p->tinydns ? "#" : ";", name);
+}
 
 static void emit(struct printer *p, const char *name, const char *type, const char *value,
 		 const char *purpose)
@@ -34,6 +45,15 @@ static void emit(struct printer *p, const char *name, const char *type, const ch
 	if (p->list != NULL) {
 		json_array_append_new(p->list, json_pack("{s:s, s:s, s:s, s:s}", "name", name, "type", type,
 							 "value", value, "purpose", purpose));
+		return;
+	}
+	if (p->tinydns) {
+		const char *why;
+		printf("# %s %s: %s\n", name, type, purpose);
+		if (dns_tinydns_line(stdout, name, type, value, DNS_TINYDNS_TTL, &why) < 0) {
+			cli_fail(p->cli, EX_SOFTWARE, "%s %s %s: %s", name, type, value, why);
+			p->failed = true;
+		}
 		return;
 	}
 	if (strcmp(type, "TXT") == 0) {
@@ -124,8 +144,7 @@ static int host_records(struct printer *p)
 		cli_fail(p->cli, EX_DATAERR, "%s", error);
 		return -1;
 	}
-	if (p->list == NULL)
-		printf("; %s\n", ctx->hostname);
+	section(p, ctx->hostname);
 	snprintf(name, sizeof(name), "_25._tcp.%s", ctx->hostname);
 	snprintf(value, sizeof(value), "3 1 1 %s", hex);
 	emit(p, name, "TLSA", value, "DANE: the key of this host's certificate (publish only with DNSSEC)");
@@ -141,22 +160,26 @@ static int each_domain(const char *domain, void *context)
 {
 	struct domain_walk *w = context;
 
-	if (w->p->list == NULL)
-		printf("; %s\n", domain);
+	section(w->p, domain);
 	if (domain_records(w->p, domain) < 0)
 		w->failed = 1;
 	return 0;
 }
 
-/* cli_dns_records - the host's records, then the domain's (or each domain's) */
 int cli_dns_records(struct cli *cli, const char *domain)
+{
+	return cli_dns_records_as(cli, domain, false);
+}
+
+/* cli_dns_records_as - the host's records, then the domain's (or each domain's) */
+int cli_dns_records_as(struct cli *cli, const char *domain, bool tinydns)
 {
 	char error[1024];
 	int exit_code;
 
 	if (cli_context(cli, &exit_code) < 0)
 		return exit_code;
-	struct printer p = { cli, cli->json ? json_array() : NULL };
+	struct printer p = { cli, cli->json ? json_array() : NULL, tinydns && !cli->json, false };
 	int ret = EX_OK;
 	if (host_records(&p) < 0)
 		ret = EX_DATAERR;
@@ -174,6 +197,8 @@ int cli_dns_records(struct cli *cli, const char *domain)
 		else if (w.failed)
 			ret = EX_DATAERR;
 	}
+	if (p.failed)
+		ret = EX_SOFTWARE;
 	if (p.list != NULL) {
 		json_dumpf(p.list, stdout, JSON_INDENT(2));
 		putchar('\n');

@@ -270,6 +270,39 @@ static bool same_targets(const struct mb_alias *old, const struct import_alias *
 	return old->target_count == al->target_count;
 }
 
+/* check_domain_alias - "@a" -> "@b" (the exim-mibe seed's rewrite_domains):
+   a must not be served (aliases.c's rule), b must be */
+static int check_domain_alias(struct apply *a, size_t i)
+{
+	char error[512];
+	const struct import_alias *al = &a->plan->aliases[i];
+	struct mb_alias old;
+
+	int here = domain_here(a, al->source + 1);
+	if (here < 0)
+		return -1;
+	if (here > 0)
+		return problem_at(a, &al->origin, "%s has mailboxes here; a domain alias needs a domain that is not served",
+				  al->source + 1);
+	here = domain_here(a, al->targets[0] + 1);
+	if (here <= 0)
+		return here < 0 ? -1 : problem_at(a, &al->origin, "%s: the domain %s is neither in the import nor served here",
+						  al->source, al->targets[0] + 1);
+	int found = mb_store_alias_get(a->cli->store, al->source, &old, error, sizeof(error));
+	if (found < 0)
+		return cli_fail(a->cli, EX_TEMPFAIL, "%s", error), -1;
+	a->aliases[i] = IMPORT_NEW;
+	if (found > 0) {
+		bool same = same_targets(&old, al);
+		mb_alias_clear(&old);
+		if (!same)
+			return problem_at(a, &al->origin, "domain alias %s exists already with another target; not changed",
+					  al->source);
+		a->aliases[i] = IMPORT_UNCHANGED;
+	}
+	return 0;
+}
+
 static int check_alias(struct apply *a, size_t i)
 {
 	char error[512];
@@ -277,6 +310,8 @@ static int check_alias(struct apply *a, size_t i)
 	struct mb_alias old;
 	struct mb_user user;
 
+	if (al->source[0] == '@' && al->target_count == 1 && al->targets[0][0] == '@')
+		return check_domain_alias(a, i);
 	const char *at = strrchr(al->source, '@');
 	int here = at != NULL ? domain_here(a, at + 1) : 0;
 	if (here < 0)

@@ -11,6 +11,10 @@ const struct import_format import_formats[] = {
 	  "a Courier userdb source file, or a directory of them (/etc/courier/userdb)" },
 	{ "mailorama", import_read_mailorama,
 	  "a Mail-o-Rama directory: accounts, domains, virtuals, aliases, mail/NAME/Maildir" },
+	{ "exim-mibe", import_read_exim_mibe,
+	  "a mi-poop-mail (Exim) /srv/mail tree: passwd/, aliases/, exim/conf/, ssl/, DOMAIN/USER/Maildir" },
+	{ "postfix-dovecot", import_read_postfix_dovecot,
+	  "the dockerised Postfix+Dovecot checkout: settings.env, _server_workspace_/" },
 	{ NULL, NULL, NULL },
 };
 

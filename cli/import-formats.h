@@ -35,5 +35,6 @@ const struct import_format *import_format_find(const char *name);
 
 /* the readers (one file each) */
 import_reader_fn import_read_courier, import_read_mailorama;
+import_reader_fn import_read_exim_mibe, import_read_postfix_dovecot;
 
 #endif

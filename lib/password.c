@@ -35,6 +35,9 @@ static const struct scheme_shape accepted_schemes[] = {
 	/* Courier's and Mail-o-Rama's older systempw, kept so the old
 	   password logs in (mailbag itself never makes one) */
 	{ "{MD5-CRYPT}", "$1$", 23 },
+	/* the dockerised Postfix+Dovecot seed's user.sh default (doveadm pw
+	   -s SSHA256: base64 of the digest and a salt), kept for the same reason */
+	{ "{SSHA256}", "", 44 },
 };
 
 int mb_password_init(const char **error_r)
@@ -123,7 +126,7 @@ int mb_password_hash_check(const char *hash, const char **error_r)
 		}
 		return 0;
 	}
-	*error_r = "unsupported hash scheme: use {ARGON2ID}, {ARGON2I}, {SHA512-CRYPT}, {SHA256-CRYPT}, {BLF-CRYPT} or {MD5-CRYPT}";
+	*error_r = "unsupported hash scheme: use {ARGON2ID}, {ARGON2I}, {SHA512-CRYPT}, {SHA256-CRYPT}, {BLF-CRYPT}, {MD5-CRYPT} or {SSHA256}";
 	return -1;
 }
 
