@@ -13,6 +13,7 @@ import base64
 import email
 import json
 import os
+import re
 import subprocess
 
 import dkim
@@ -37,6 +38,9 @@ def private_context(stack, work):
         ctx = json.load(f)
     ctx["tls"] = {"certificates": {}, "postfix_sni_map": os.path.join(work, "sni"),
                   "dovecot_conf": os.path.join(work, "tls.conf")}
+    # the seed's global Sieve scripts are copied here, not into /etc
+    ctx["sieve"] = {"before_dir": os.path.join(work, "sieve-before"),
+                    "after_dir": os.path.join(work, "sieve-after")}
     path = os.path.join(work, "context.json")
     with open(path, "w") as f:
         json.dump(ctx, f)
@@ -98,11 +102,22 @@ def test_exim_mibe_moves_in(stack, tmp_path):
     assert "carol@%s needs a new password" % domain in out and "{PLAIN-MD5}" in out, out
     assert "list@lists.example" not in out and "sender verification" in out, out
     assert "ann-old-pw" not in out + run.stderr and "$6$" not in out + run.stderr
-    # what the applier does not carry over yet is said, not lost
-    for kind in ("global aliases", "relay domains", "relay networks", "dkim_required", "Sieve"):
-        assert kind in out, (kind, out)
+    # the routing lists, dkim_required and the global Sieve scripts
+    assert "1 global aliases in place" in out, out
+    assert "1 relay domains in place" in out and "2 relay networks in place" in out, out
+    assert "1 patterns added to milter.dkim_required" in out, out
+    assert "1 Sieve scripts copied into %s/sieve-before" % tmp_path in out, out
+    assert os.path.isfile(os.path.join(str(tmp_path), "sieve-before", "10-spam.sieve"))
+    globals_ = mailbag(stack, context, "alias", "list", "--global")
+    assert re.search(r"postmaster@\*\s.*ann@%s" % re.escape(domain), globals_.stdout), globals_.stdout
+    relays = mailbag(stack, context, "relay", "domain", "list")
+    assert "backup-" + domain in relays.stdout, relays.stdout + relays.stderr
+    networks = mailbag(stack, context, "relay", "network", "list")
+    assert "10.0.0.0/8" in networks.stdout and "2001:db8::/32" in networks.stdout, networks.stdout
     with open(context) as f:
-        certs = json.load(f)["tls"]["certificates"]
+        saved = json.load(f)
+    assert saved["milter"]["dkim_required"] == ["*.bank.example"], saved.get("milter")
+    certs = saved["tls"]["certificates"]
     assert certs["mail." + domain]["cert"].endswith("/ssl/mail.%s/current/chained" % domain), certs
 
     # the old passwords, over IMAP and submission; PLAIN-MD5 is refused until reset
