@@ -314,9 +314,17 @@ size_t socketmap_answer(struct mb_store *store, const char *delimiters,
 	}
 	case SOCKETMAP_ALIAS_MAPS: {
 		/* an address at the host's own names: its system alias */
-		size_t system_len;
-		if (system_alias_map_answer(store, delimiters, req.key, r.buf, r.size, &system_len) > 0)
-			return system_len;
+		struct mb_alias live;
+		ret = system_alias_map_lookup(store, delimiters, req.key, &live, error, sizeof(error));
+		if (ret < 0)
+			return store_failed(&r, error);
+		if (ret == SYSTEM_ALIAS_NONE)
+			return reply_status(&r, "NOTFOUND ", "");
+		if (ret == SYSTEM_ALIAS_FOUND) {
+			size_t answered = answer_targets(store, &r, &live);
+			mb_alias_clear(&live);
+			return answered;
+		}
 		return answer_alias_maps(store, req.key, delimiters, &r);
 	}
 	case SOCKETMAP_SENDER_LOGIN_MAPS:

@@ -284,6 +284,8 @@ def vacation(sstack):
     answer and two from a normal sender, all delivered; then the sink's
     messages for the module's senders, once Postfix's queue is empty."""
     domain = new_domain(sstack)
+    # a key of its own, so that the reply can be signed (mailbag-milter)
+    sstack.mailbag("dkim", "keygen", "--selector", "v1", domain, check=True)
     user = "away@" + domain
     password = add_user(sstack, user)
     tmp = tempfile.mkdtemp(prefix="sieve-vacation-")

@@ -102,8 +102,8 @@ class RefusingSink:
 
 
 class SrsStack(mailstack.MailStack):
-    """A stack with SRS on, its secret file made before policyd starts, and
-    the host name in mydestination."""
+    """A stack with SRS on, its secret file made before policyd starts (the
+    host name is in mydestination, as the shipped main.cf has it)."""
 
     def customise_context(self, ctx):
         ctx["srs"]["enabled"] = True
@@ -111,13 +111,6 @@ class SrsStack(mailstack.MailStack):
             f.write(SECRET + "\n")
         os.chown(self.srs_secrets, 0, grp.getgrnam("mailbag").gr_gid)
         os.chmod(self.srs_secrets, 0o640)
-
-    def before_postfix_start(self, queue):
-        # the host name as a local-class domain, with its recipients
-        # checked (the system's users): a valid SRS address is accepted
-        # because recipient_canonical_maps lists it
-        self._postconf("-e", "mydestination = $myhostname",
-                       "local_recipient_maps = proxy:unix:passwd.byname")
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +183,20 @@ def test_forwarded_copy_has_the_srs_sender_and_the_local_copy_the_original(srs):
     # the headers are the sender's own; the log names the real recipient
     assert b"From: alice@outside.test" in data
     assert re.search(r"to=<partner@external\.test>.*status=sent", srs.read_maillog())
+
+
+def test_a_system_alias_forwarding_outside_gets_the_srs_sender(srs):
+    """root of the host -> an outside address: mail to it from outside is
+    forwarded like an alias's, with the SRS sender."""
+    srs.mailbag("alias", "add", "root", "admin@external.test", check=True)
+    try:
+        before = len(srs.sink.messages)
+        msgid = send(srs, ["root@" + HOSTNAME], subject="to root", sender="alice@outside.test")
+        (mail_from, rcpts, data), = wait_until(lambda: at_sink(srs, msgid, before), what="root's forwarded copy")
+        assert rcpts == ["admin@external.test"]
+        assert mail_from.strip("<>") == srs0("alice", "outside.test", HOSTNAME)
+    finally:
+        srs.mailbag("alias", "del", "root", check=True)
 
 
 def test_a_local_senders_forwarded_mail_keeps_its_sender(srs):
