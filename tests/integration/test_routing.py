@@ -245,7 +245,7 @@ def test_routing_records_on_redis_are_live_through_the_read_cache(redis_stack):
     outside = "friend@far.routing.test"
 
     def answers(source, rcpt, code, sender="someone@remote.test"):
-        return wait_until(lambda: rcpt_from(stack, source, rcpt, sender=sender)[0] == code, 10,
+        return wait_until(lambda: rcpt_from(stack, source, rcpt, sender=sender)[0] == code, 30,
                           "%s from %s to get %d" % (rcpt, source, code))
 
     ok(stack, "domain", "add", domain)
