@@ -245,8 +245,15 @@ def test_routing_records_on_redis_are_live_through_the_read_cache(redis_stack):
     outside = "friend@far.routing.test"
 
     def answers(source, rcpt, code, sender="someone@remote.test"):
-        return wait_until(lambda: rcpt_from(stack, source, rcpt, sender=sender)[0] == code, 30,
-                          "%s from %s to get %d" % (rcpt, source, code))
+        last = []
+
+        def got():
+            last[:] = [rcpt_from(stack, source, rcpt, sender=sender)]
+            return last[0][0] == code
+        try:
+            return wait_until(got, 30, "%s from %s to get %d" % (rcpt, source, code))
+        except AssertionError as e:
+            raise AssertionError("%s; the last answer: %r" % (e, last))
 
     ok(stack, "domain", "add", domain)
     add_user(stack, target, "rb-password-123")
