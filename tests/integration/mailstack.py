@@ -667,7 +667,9 @@ class MailStack:
         if not os.path.exists(self.aliases):
             with open(self.aliases, "w") as f:
                 f.write("postmaster: root\n")
-        subprocess.run(["postalias", "-c", self.postfix_etc, "hash:" + self.aliases], check=True,
+        # in the instance's namespace (a node's): Postfix's tools check
+        # that inet_interfaces are local
+        subprocess.run(self.prefix + ["postalias", "-c", self.postfix_etc, "hash:" + self.aliases], check=True,
                        capture_output=True)
         os.makedirs(self.mail_spool, exist_ok=True)
         os.chmod(self.mail_spool, 0o1777)
