@@ -84,10 +84,20 @@ def exim_tree(stack, domain, old_domain):
     return srv
 
 
-def test_exim_mibe_moves_in(stack, tmp_path):
+def test_exim_mibe_moves_in(stack, tmp_path, request):
     domain, old = fresh("poop"), fresh("poopold")
     srv = exim_tree(stack, domain, old)
     context = private_context(stack, str(tmp_path))
+
+    def take_routing_back():
+        """the store is the session's: leave its global aliases and relay
+        lists as other tests expect them"""
+        for args in (("alias", "del", "--global", "postmaster", "ann@" + domain),
+                     ("relay", "domain", "del", "backup-" + domain),
+                     ("relay", "network", "del", "10.0.0.0/8"),
+                     ("relay", "network", "del", "2001:db8::/32")):
+            mailbag(stack, context, *args)
+    request.addfinalizer(take_routing_back)
 
     dry = mailbag(stack, context, "import", "exim-mibe", srv, "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr

@@ -238,8 +238,11 @@ def mailorama_tree(stack, bundy, chicago):
     return top
 
 
-def test_mailorama_moves_in(stack):
+def test_mailorama_moves_in(stack, request):
     bundy, chicago = fresh("bundy"), fresh("chicago")
+    # the store is the session's: its system aliases go back as they were
+    request.addfinalizer(lambda: (stack.mailbag("alias", "del", "root", "al@" + bundy),
+                                  stack.mailbag("alias", "del", "pumpkin", "kelly@" + bundy)))
     top = mailorama_tree(stack, bundy, chicago)
 
     dry = stack.mailbag("import", "mailorama", top, "--mail", "leave", "--dry-run")
