@@ -345,7 +345,18 @@ static int choose_addresses(struct mo_read *r)
 				return -1;
 			continue;
 		}
-		snprintf(a->address, sizeof(a->address), "%s@%s", a->name, r->plan->domains[0].name);
+		char text[MB_ADDRESS_MAX + MB_DOMAIN_MAX + 2];
+		struct mb_address parsed;
+		const char *why;
+		snprintf(text, sizeof(text), "%s@%s", a->name, r->plan->domains[0].name);
+		if (parse_address(text, a->address, &parsed, &why) < 0) {
+			a->address[0] = '\0';
+			if (import_plan_problem(r->plan, r->accounts_file, a->line,
+						"account %s has no address in virtuals, and %s is no address: %s "
+						"(give it one in virtuals)", a->name, text, why) < 0)
+				return -1;
+			continue;
+		}
 		if (import_plan_notice(r->plan, r->accounts_file, a->line,
 				       "account %s has no address of its own in virtuals: it becomes %s", a->name, a->address) < 0)
 			return -1;
