@@ -161,6 +161,22 @@ bool mb_user_frozen(const struct mb_user *user, int64_t now)
 		now < user->move.until;
 }
 
+/* copy_cut_utf8 - text (valid UTF-8, as jansson gives it) into buf, cut
+   to fit but never inside a character, so that the record encodes again
+   (a cut in the middle is no UTF-8, which jansson refuses to write) */
+static void copy_cut_utf8(char *buf, size_t size, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len >= size) {
+		len = size - 1;
+		while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+			len--;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+}
+
 /* decode_node_name - a node name field into buf; 0, or -1 if absent or
    not a node name */
 static int decode_node_name(json_t *root, const char *field, char buf[MB_NODE_NAME_MAX + 1])
@@ -245,7 +261,7 @@ int store_decode_user_json(const char *key, size_t key_len, const char *value,
 	user->enabled = json_is_true(json_object_get(root, "enabled"));
 	user->app_passwords_only = json_is_true(json_object_get(root, "apps_only"));
 	const char *node = json_string_value(json_object_get(root, "node"));
-	snprintf(user->node, sizeof(user->node), "%s", node != NULL ? node : "");
+	copy_cut_utf8(user->node, sizeof(user->node), node != NULL ? node : "");
 	int apps_ok = decode_app_passwords(json_object_get(root, "apps"), user);
 	int move_ok = decode_move(json_object_get(root, "move"), &user->move);
 	json_decref(root);
