@@ -54,14 +54,6 @@ static bool is_domain(const char *text)
 	return mb_domain_parse(text, domain, &why) == 0;
 }
 
-static bool plan_has_domain(const struct import_plan *plan, const char *domain)
-{
-	for (size_t i = 0; i < plan->domain_count; i++)
-		if (plan->domains[i].name != NULL && strcasecmp(plan->domains[i].name, domain) == 0)
-			return true;
-	return false;
-}
-
 static int check_global_aliases(struct import_plan *plan)
 {
 	for (size_t i = 0; i < plan->global_alias_count; i++) {
@@ -92,7 +84,7 @@ static int check_relay_domains(struct cli *cli, struct import_plan *plan)
 			if (refuse(plan, &r->origin, "relay domain", r->domain,
 				   "not a plain domain name (mailbag relays whole domains, no wildcards)") < 0)
 				return -1;
-		} else if (served > 0 || plan_has_domain(plan, r->domain)) {
+		} else if (served > 0 || import_plan_find_domain(plan, r->domain) != NULL) {
 			if (refuse(plan, &r->origin, "relay domain", r->domain,
 				   "its mail is delivered here; a domain is served or relayed, not both") < 0)
 				return -1;

@@ -71,24 +71,6 @@ struct exim_reader {
 /* the plan's fill failed for memory: the reader stops */
 #define OOM(expr) do { if ((expr) < 0) return -1; } while (0)
 
-static bool plan_has_domain(const struct import_plan *plan, const char *domain)
-{
-	for (size_t i = 0; i < plan->domain_count; i++) {
-		if (strcmp(plan->domains[i].name, domain) == 0)
-			return true;
-	}
-	return false;
-}
-
-static const struct import_alias *plan_alias(const struct import_plan *plan, const char *source)
-{
-	for (size_t i = 0; i < plan->alias_count; i++) {
-		if (strcmp(plan->aliases[i].source, source) == 0)
-			return &plan->aliases[i];
-	}
-	return NULL;
-}
-
 /* path_in - ROOT/rel into out; false when too long (a problem) */
 static bool path_in(struct exim_reader *r, char *out, size_t size, const char *rel)
 {
@@ -142,7 +124,7 @@ static int domain_file(struct exim_reader *r, const char *file, const char *name
 	}
 	if (mb_domain_parse(name, r->domain, &why) < 0)
 		return import_plan_problem(r->plan, file, 0, "the file's name is no domain: %s", why);
-	if (!plan_has_domain(r->plan, r->domain))
+	if (import_plan_find_domain(r->plan, r->domain) == NULL)
 		OOM(import_plan_domain(r->plan, r->domain, file, 0));
 	*ok_r = true;
 	return 0;
@@ -290,7 +272,7 @@ static int alias_add(struct exim_reader *r, const char *file, size_t line, const
 	int ret = alias_source(r, file, line, key, source);
 	if (ret < 0)
 		return ret == -2 ? -1 : 0;
-	const struct import_alias *seen = plan_alias(r->plan, source);
+	const struct import_alias *seen = import_plan_find_alias(r->plan, source);
 	if (seen != NULL)
 		return import_plan_problem(r->plan, file, line, "%s is given twice (first at %s:%zu)", source,
 					   seen->origin.file, seen->origin.line);
@@ -416,17 +398,17 @@ static int rewrite_domain_line(const char *file, size_t number, char *line, void
 		return import_plan_problem(r->plan, file, number, "the domain to rewrite: %s", why);
 	if (mb_domain_parse(data, to, &why) < 0)
 		return import_plan_problem(r->plan, file, number, "%s: the new domain: %s", from, why);
-	if (plan_has_domain(r->plan, from))
+	if (import_plan_find_domain(r->plan, from) != NULL)
 		return import_plan_problem(r->plan, file, number,
 					   "%s has users or aliases of its own here; it cannot also be rewritten to %s",
 					   from, to);
-	if (!plan_has_domain(r->plan, to))
+	if (import_plan_find_domain(r->plan, to) == NULL)
 		return import_plan_problem(r->plan, file, number,
 					   "%s is rewritten to %s, which is no domain of this tree (no passwd/%s)",
 					   from, to, to);
 	snprintf(source, sizeof(source), "@%s", from);
 	snprintf(target, sizeof(target), "@%s", to);
-	const struct import_alias *seen = plan_alias(r->plan, source);
+	const struct import_alias *seen = import_plan_find_alias(r->plan, source);
 	if (seen != NULL)
 		return import_plan_problem(r->plan, file, number, "%s is given twice (first at %s:%zu)", from,
 					   seen->origin.file, seen->origin.line);
@@ -534,7 +516,7 @@ static int relay_domain_item(struct exim_reader *r, const char *file, size_t num
 					   "%.100s: patterns are not imported; list each domain", item);
 	if (mb_domain_parse(item, domain, &why) < 0)
 		return import_plan_problem(r->plan, file, number, "%.100s: %s", item, why);
-	if (plan_has_domain(r->plan, domain))
+	if (import_plan_find_domain(r->plan, domain) != NULL)
 		return import_plan_problem(r->plan, file, number,
 					   "%s is served here (passwd/ or aliases/): it cannot be relayed on too", domain);
 	for (size_t i = 0; i < r->plan->relay_domain_count; i++) {

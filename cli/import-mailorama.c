@@ -145,15 +145,6 @@ static int read_domain(const char *file, size_t line, char *text, void *context)
 	return import_plan_domain(r->plan, domain, file, line);
 }
 
-static bool domain_listed(struct mo_read *r, const char *domain)
-{
-	for (size_t i = 0; i < r->plan->domain_count; i++) {
-		if (strcmp(r->plan->domains[i].name, domain) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* parse_address - text as a normalised address into buf; 0, or -1 with why */
 static int parse_address(const char *text, char buf[MB_ADDRESS_MAX + 1], struct mb_address *parsed,
 			 const char **why)
@@ -238,7 +229,7 @@ static int read_virtual(const char *file, size_t line, char *text, void *context
 		return import_plan_problem(r->plan, file, line, "expected ADDRESS TARGET[,TARGET...]") < 0 ? -1 : 0;
 	if (parse_address(source, address, &parsed, &why) < 0)
 		return import_plan_problem(r->plan, file, line, "'%.80s' is not an address: %s", source, why) < 0 ? -1 : 0;
-	if (!domain_listed(r, parsed.domain))
+	if (import_plan_find_domain(r->plan, parsed.domain) == NULL)
 		return import_plan_problem(r->plan, file, line, "%s: domain %s is not in the domains file", address,
 					   parsed.domain) < 0 ? -1 : 0;
 	for (size_t i = 0; i < r->virtual_count; i++) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void import_plan_init(struct import_plan *plan)
 {
@@ -271,6 +272,22 @@ struct import_user *import_plan_find_user(struct import_plan *plan, const char *
 	for (size_t i = 0; i < plan->user_count; i++)
 		if (plan->users[i].address != NULL && strcmp(plan->users[i].address, address) == 0)
 			return &plan->users[i];
+	return NULL;
+}
+
+const struct import_domain *import_plan_find_domain(const struct import_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->domain_count; i++)
+		if (plan->domains[i].name != NULL && strcasecmp(plan->domains[i].name, name) == 0)
+			return &plan->domains[i];
+	return NULL;
+}
+
+const struct import_alias *import_plan_find_alias(const struct import_plan *plan, const char *source)
+{
+	for (size_t i = 0; i < plan->alias_count; i++)
+		if (plan->aliases[i].source != NULL && strcmp(plan->aliases[i].source, source) == 0)
+			return &plan->aliases[i];
 	return NULL;
 }
 

@@ -175,5 +175,8 @@ int import_plan_notice(struct import_plan *plan, const char *file, size_t line,
 
 /* the user with this address in the plan, or NULL */
 struct import_user *import_plan_find_user(struct import_plan *plan, const char *address);
+/* the domain of this name (case-insensitive), the alias of this source, or NULL */
+const struct import_domain *import_plan_find_domain(const struct import_plan *plan, const char *name);
+const struct import_alias *import_plan_find_alias(const struct import_plan *plan, const char *source);
 
 #endif

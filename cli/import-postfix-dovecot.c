@@ -67,24 +67,6 @@ struct pd_reader {
 
 #define OOM(expr) do { if ((expr) < 0) return -1; } while (0)
 
-static bool plan_has_domain(const struct import_plan *plan, const char *domain)
-{
-	for (size_t i = 0; i < plan->domain_count; i++) {
-		if (strcmp(plan->domains[i].name, domain) == 0)
-			return true;
-	}
-	return false;
-}
-
-static const struct import_alias *plan_alias(const struct import_plan *plan, const char *source)
-{
-	for (size_t i = 0; i < plan->alias_count; i++) {
-		if (strcmp(plan->aliases[i].source, source) == 0)
-			return &plan->aliases[i];
-	}
-	return NULL;
-}
-
 /* ---- finding the tree ---- */
 
 static int locate(struct pd_reader *r, const char *path)
@@ -148,7 +130,7 @@ static int add_domain(struct pd_reader *r, const char *text, size_t line, char *
 
 	if (mb_domain_parse(text, domain, &why) < 0)
 		return import_plan_problem(r->plan, r->settings_file, line, "the domain %.100s: %s", text, why);
-	if (plan_has_domain(r->plan, domain))
+	if (import_plan_find_domain(r->plan, domain) != NULL)
 		return import_plan_problem(r->plan, r->settings_file, line, "%s is given twice", domain);
 	if (out != NULL)
 		memcpy(out, domain, strlen(domain) + 1);
@@ -202,7 +184,7 @@ static int passwd_line(const char *file, size_t number, char *line, void *contex
 	if (ret <= 0)
 		return 0;
 	const char *domain = strrchr(pw.entry.address, '@') + 1;
-	if (!plan_has_domain(r->plan, domain))
+	if (import_plan_find_domain(r->plan, domain) == NULL)
 		return import_plan_problem(r->plan, file, number,
 					   "%s is in no domain of settings.env (DOMAIN, ADDITIONAL_DOMAINS)",
 					   pw.entry.address);
@@ -282,9 +264,9 @@ static int valias_line(const char *file, size_t number, char *line, void *contex
 	if (valias_address(r, line, true, source, &why) < 0)
 		return import_plan_problem(r->plan, file, number, "the alias %.100s: %s", line, why);
 	const char *domain = strrchr(source, '@') + 1;
-	if (!plan_has_domain(r->plan, domain))
+	if (import_plan_find_domain(r->plan, domain) == NULL)
 		return import_plan_problem(r->plan, file, number, "%s is in no domain of settings.env", source);
-	const struct import_alias *seen = plan_alias(r->plan, source);
+	const struct import_alias *seen = import_plan_find_alias(r->plan, source);
 	if (seen != NULL)
 		return import_plan_problem(r->plan, file, number, "%s is given twice (first at %s:%zu)", source,
 					   seen->origin.file, seen->origin.line);
@@ -335,8 +317,8 @@ static int check_valias_targets(struct pd_reader *r)
 		const struct import_alias *a = &r->plan->aliases[i];
 		for (size_t t = 0; t < a->target_count; t++) {
 			const char *target = a->targets[t];
-			if (!plan_has_domain(r->plan, strrchr(target, '@') + 1) ||
-			    import_plan_find_user(r->plan, target) != NULL || plan_alias(r->plan, target) != NULL)
+			if (import_plan_find_domain(r->plan, strrchr(target, '@') + 1) == NULL ||
+			    import_plan_find_user(r->plan, target) != NULL || import_plan_find_alias(r->plan, target) != NULL)
 				continue;
 			OOM(import_plan_problem(r->plan, a->origin.file, a->origin.line,
 						"%s: the target %s is no user (etc/dovecot/passwd) and no alias",
