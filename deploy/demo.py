@@ -90,10 +90,14 @@ def register_postfix_config(directory, add):
 
 class SmtpSink:
     """A tiny SMTP server keeping every message it is given (and, with
-    maildir, writing each into that Maildir's new/ as it arrives)."""
+    maildir, writing each into that Maildir's new/ as it arrives), as
+    (reverse-path, [rcpt], data): the path only ("<a@b>", "<>"), without
+    MAIL parameters such as BODY=8BITMIME. Recipients in refuse (lower
+    case) are answered 550 at RCPT."""
 
-    def __init__(self, port, maildir=None, address="127.0.0.1"):
+    def __init__(self, port, maildir=None, address="127.0.0.1", refuse=()):
         self.port = port
+        self.refuse = set(refuse)
         self.address = address
         self.messages = []  # (mail_from, [rcpt], data bytes)
         self.lock = threading.Lock()
@@ -115,12 +119,19 @@ class SmtpSink:
                     if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
                         self.wfile.write(b"250-sink.mailbag.test\r\n250 8BITMIME\r\n")
                     elif cmd.startswith(b"MAIL FROM:"):
-                        mail_from, rcpts = line.strip()[10:].decode(), []
+                        mail_from, rcpts = line.strip()[10:].decode().split(" ")[0], []
                         self.wfile.write(b"250 ok\r\n")
                     elif cmd.startswith(b"RCPT TO:"):
-                        rcpts.append(line.strip()[8:].decode().strip("<>"))
+                        rcpt = line.strip()[8:].decode().split(" ")[0].strip("<>")
+                        if rcpt.lower() in sink.refuse:
+                            self.wfile.write(b"550 5.1.1 no such user here\r\n")
+                            continue
+                        rcpts.append(rcpt)
                         self.wfile.write(b"250 ok\r\n")
                     elif cmd == b"DATA":
+                        if not rcpts:
+                            self.wfile.write(b"554 no valid recipients\r\n")
+                            continue
                         self.wfile.write(b"354 go\r\n")
                         data = b""
                         while True:
@@ -160,6 +171,7 @@ class SmtpSink:
 
     def start(self):
         self.thread.start()
+        return self
 
     def stop(self):
         self.server.shutdown()

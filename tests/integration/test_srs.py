@@ -18,9 +18,7 @@ import hashlib
 import hmac
 import os
 import re
-import socketserver
 import tempfile
-import threading
 import time
 import shutil
 import subprocess
@@ -30,75 +28,11 @@ import pytest
 from conftest import BUILD, wait_until
 from helpers import add_user, netstring, rcpt_reply, send, socketmap_query, submit
 import mailstack
+from demo import SmtpSink  # noqa: E402 (mailstack puts deploy/ on the path)
 
 HOSTNAME = "mx.srs.test"
 SECRET = "an SRS secret of the test, long enough"
 REFUSING = "refuse-me@external.test"  # the sink answers 550 to this recipient
-
-
-class RefusingSink:
-    """The internet: keeps every message (mail_from, [rcpt], data) like the
-    fixture's SmtpSink, but refuses REFUSING at RCPT with a 550."""
-
-    def __init__(self, port, address="127.0.0.1"):
-        self.port, self.address = port, address
-        self.messages = []
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                self.wfile.write(b"220 sink.srs.test ESMTP\r\n")
-                mail_from, rcpts = None, []
-                while True:
-                    line = self.rfile.readline(4096)
-                    if not line:
-                        return
-                    cmd = line.strip().upper()
-                    if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
-                        self.wfile.write(b"250-sink.srs.test\r\n250 8BITMIME\r\n")
-                    elif cmd.startswith(b"MAIL FROM:"):
-                        mail_from, rcpts = line.strip()[10:].decode().split(" ")[0], []
-                        self.wfile.write(b"250 ok\r\n")
-                    elif cmd.startswith(b"RCPT TO:"):
-                        rcpt = line.strip()[8:].decode().split(" ")[0].strip("<>")
-                        if rcpt.lower() == REFUSING:
-                            self.wfile.write(b"550 5.1.1 no such user here\r\n")
-                        else:
-                            rcpts.append(rcpt)
-                            self.wfile.write(b"250 ok\r\n")
-                    elif cmd == b"DATA":
-                        if not rcpts:
-                            self.wfile.write(b"554 no valid recipients\r\n")
-                            continue
-                        self.wfile.write(b"354 go\r\n")
-                        data = b""
-                        while True:
-                            chunk = self.rfile.readline(65536)
-                            if not chunk or chunk == b".\r\n":
-                                break
-                            data += chunk
-                        sink.messages.append((mail_from, rcpts, data))
-                        self.wfile.write(b"250 queued\r\n")
-                    elif cmd == b"QUIT":
-                        self.wfile.write(b"221 bye\r\n")
-                        return
-                    else:
-                        self.wfile.write(b"250 ok\r\n")
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server((address, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class SrsStack(mailstack.MailStack):
@@ -118,7 +52,7 @@ def srs():
     if os.geteuid() != 0:
         pytest.fail("the integration tests run Postfix and Dovecot and need root")
     root = tempfile.mkdtemp(prefix="mailbag-srs-test-")
-    sink = RefusingSink(mailstack.free_port()).start()
+    sink = SmtpSink(mailstack.free_port(), refuse={REFUSING}).start()
     s = SrsStack(root, os.path.join(BUILD, "cli", "mailbag"),
                  os.path.join(BUILD, "policyd", "mailbag-policyd"),
                  os.path.join(BUILD, "dovecot-plugin", "libauthdb_mailbag.so"),
